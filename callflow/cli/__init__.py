@@ -1,0 +1,20 @@
+"""The ``callflow`` command."""
+
+from __future__ import annotations
+
+import click
+
+from callflow.cli.config_cmd import config_group
+from callflow.cli.db_cmd import db_group
+from callflow.cli.phone_cmd import phone
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="callflow")
+def main() -> None:
+    """Hotline call-flow and callback worker."""
+
+
+main.add_command(config_group)
+main.add_command(db_group)
+main.add_command(phone)

@@ -1,0 +1,45 @@
+"""Reading local times from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+from callflow.engine.clock import as_utc
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LocalTime(click.ParamType):  # type: ignore[type-arg]
+    """An ISO time; without an offset it is taken in the line's timezone (resolved later)."""
+
+    name = "ISO-TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a time like 2026-01-12T10:00 or 2026-01-12T10:00+02:00",
+                param,
+                ctx,
+            )
+
+
+def local_time_option(name: str, *, help: str) -> Callable[[F], F]:
+    return click.option(name, type=LocalTime(), default=None, help=help)
+
+
+def in_line_zone(at: datetime | None, timezone: str) -> datetime | None:
+    """*at* as a UTC instant; a time without an offset is the line's local time."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(timezone))
+    return as_utc(at)

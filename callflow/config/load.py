@@ -1,0 +1,74 @@
+"""Finding, reading and checking the configuration file.
+
+Every command takes ``--config FILE``; without it ``$CALLFLOW_CONFIG``, and
+without that ``config/hotline.toml``. Relative paths inside the file resolve
+against the file's own folder, so the line behaves the same from any
+working directory. Secrets never live in the file: they come from the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from callflow.config.check import check_text
+from callflow.config.models import HotlineConfig
+from callflow.errors import ConfigError, Problem
+
+DEFAULT_CONFIG = Path("config/hotline.toml")
+CONFIG_ENV = "CALLFLOW_CONFIG"
+DATABASE_ENV = "CALLFLOW_DATABASE_URL"
+
+
+def config_path(option: str | Path | None) -> Path:
+    """The file to read: the option, else ``$CALLFLOW_CONFIG``, else the default."""
+    if option:
+        return Path(option)
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_config(path: str | Path) -> HotlineConfig:
+    """Read and check *path*; raise :class:`ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            str(path),
+            [
+                Problem(
+                    "file",
+                    str(path),
+                    f"not found; pass --config FILE or set {CONFIG_ENV} "
+                    f"(working directory: {Path.cwd()})",
+                )
+            ],
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            str(path), [Problem("file", str(path), f"cannot be read: {exc}")]
+        ) from exc
+    config, problems = check_text(text)
+    if config is None:
+        raise ConfigError(str(path), problems)
+    return config.model_copy(update={"source": path.resolve()})
+
+
+def data_dir(config: HotlineConfig) -> Path:
+    """The data directory, relative paths taken from the config file's folder."""
+    base = config.source.parent if config.source else Path.cwd()
+    return (base / config.line.data_dir).resolve()
+
+
+def database_url(config: HotlineConfig, override: str | None = None) -> str:
+    """The database to use: an explicit *override*, ``$CALLFLOW_DATABASE_URL``, the file's
+    ``line.database_url``, or a SQLite file in the data directory."""
+    for candidate in (override, os.environ.get(DATABASE_ENV), config.line.database_url):
+        if candidate:
+            return candidate
+    return f"sqlite:///{data_dir(config) / 'callflow.sqlite3'}"
+
+
+__all__ = ["config_path", "data_dir", "database_url", "load_config"]

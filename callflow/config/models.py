@@ -1,0 +1,324 @@
+"""The hotline's configuration as typed, validated models.
+
+Field-level rules live here (types, ranges, formats). Rules that relate one
+section to another (a queue naming an unknown skill, a promise margin that
+runs past closing) live in :mod:`callflow.config.check`, which can report them
+even when some other section is broken.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import date as Date  # noqa: N812 - a field is called `date`
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from callflow.engine.durations import DURATION_HELP, parse_duration
+from callflow.engine.numbers import parse_line_number
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected {DURATION_HELP}")
+    return parse_duration(value)
+
+
+def _positive(delta: timedelta) -> timedelta:
+    if delta <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return delta
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+PositiveDuration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
+
+
+class DailyRange(BaseModel):
+    """A range of wall-clock time within one day, written ``"09:00-15:00"``.
+
+    Stored as minutes after midnight so ``24:00`` can close a day.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    start_minute: int
+    end_minute: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _parse_range(value)
+        return value
+
+    def __str__(self) -> str:
+        return f"{_hhmm(self.start_minute)}-{_hhmm(self.end_minute)}"
+
+    def overlaps(self, other: DailyRange) -> bool:
+        return self.start_minute < other.end_minute and other.start_minute < self.end_minute
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(minutes=self.end_minute - self.start_minute)
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _parse_range(text: str) -> dict[str, int]:
+    parts = text.replace("–", "-").split("-")
+    if len(parts) != 2:
+        raise ValueError(f"{text!r} is not a range like '09:00-15:00'")
+    start, end = (_parse_clock(p.strip()) for p in parts)
+    if end <= start:
+        raise ValueError(f"{text!r} ends before it starts; write the earlier time first")
+    return {"start_minute": start, "end_minute": end}
+
+
+def _parse_clock(text: str) -> int:
+    hours, sep, minutes = text.partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        raise ValueError(f"{text!r} is not a time like '09:00'")
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) > 59 or value > 24 * 60:
+        raise ValueError(f"{text!r} is not a time between 00:00 and 24:00")
+    return value
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown timezone {name!r}; use an IANA name like 'Europe/Helsinki'"
+        ) from exc
+    return name
+
+
+def _line_number(raw: str) -> str:
+    return parse_line_number(raw)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LineConfig(_Model):
+    name: str = Field(min_length=1)
+    number: Annotated[str, AfterValidator(_line_number)]
+    timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Helsinki"
+    default_language: str
+    data_dir: Path = Path("../data")
+    database_url: str | None = None
+
+
+class Closure(_Model):
+    """A whole day (``date``) or a span (``start``/``end``, local time) when the line is closed."""
+
+    date: Date | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Closure:
+        if (self.date is None) == (self.start is None and self.end is None):
+            raise ValueError("give either 'date' or both 'start' and 'end'")
+        if self.date is None and (self.start is None or self.end is None):
+            raise ValueError("a closure span needs both 'start' and 'end'")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
+        for stamp in (self.start, self.end):
+            if stamp is not None and stamp.tzinfo is not None:
+                raise ValueError("write local times without an offset; the line's timezone applies")
+        return self
+
+
+class SpecialHours(_Model):
+    """Hours that replace the usual week on one date (a short day, an extra opening)."""
+
+    date: Date
+    hours: list[DailyRange]
+    reason: str = Field(min_length=1)
+
+
+class CalendarConfig(_Model):
+    holidays: str | None = "FI"
+    closures: list[Closure] = []
+    special_hours: list[SpecialHours] = []
+
+
+PROMPT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "greeting": frozenset(),
+    "language_option": frozenset({"digit"}),
+    "closed": frozenset({"next_opening"}),
+    "closed_callback": frozenset(),
+    "topic_intro": frozenset(),
+    "topic_option": frozenset({"topic", "digit"}),
+    "no_input": frozenset(),
+    "invalid_choice": frozenset(),
+    "queue_position": frozenset({"position"}),
+    "queue_wait_minutes": frozenset({"minutes"}),
+    "queue_wait_short": frozenset(),
+    "queue_wait_unknown": frozenset(),
+    "offer_keeps_place": frozenset(),
+    "offer_callback": frozenset({"when"}),
+    "readback": frozenset({"number"}),
+    "enter_number": frozenset(),
+    "invalid_number": frozenset(),
+    "callback_confirmed": frozenset({"when"}),
+    "pending_exists": frozenset({"when"}),
+    "pending_kept": frozenset(),
+    "pending_cancelled": frozenset(),
+    "closing_serve": frozenset(),
+    "closing_callback": frozenset(),
+    "number_failed": frozenset(),
+    "goodbye": frozenset(),
+    "at_today": frozenset({"time"}),
+    "at_day": frozenset({"day", "time"}),
+    "by_today": frozenset({"time"}),
+    "by_day": frozenset({"day", "time"}),
+    "morning_day": frozenset({"day"}),
+}
+"""Every prompt a language must define, with the placeholders its text may use.
+
+Extra prompts (such as a queue's alternative message) may be added beside
+these; they take no placeholders.
+"""
+
+
+TIME_FORMAT_FIELDS = frozenset({"h", "hh", "mm"})
+DATE_FORMAT_FIELDS = frozenset({"d", "m", "y"})
+
+
+def placeholders_in(text: str) -> set[str]:
+    """The ``{names}`` a prompt text uses; raise ``ValueError`` on broken braces."""
+    names = set()
+    for _, field, _, _ in string.Formatter().parse(text):
+        if field is not None:
+            names.add(field)
+    return names
+
+
+class LanguageConfig(_Model):
+    digit: int = Field(ge=0, le=9)
+    name: str = Field(min_length=1)
+    time_format: str = "{h}.{mm}"
+    """``{h}`` hour, ``{hh}`` hour with a leading zero, ``{mm}`` minutes: "9.00", "09:00"."""
+    date_format: str = "{d}.{m}."
+    """``{d}`` day, ``{m}`` month, ``{y}`` year: "24.12.", "24/12"."""
+    tomorrow: str
+    weekdays: list[str] = Field(min_length=7, max_length=7)
+    prompts: dict[str, str]
+
+
+class OverflowConfig(_Model):
+    """When a waiting caller is offered a callback: either threshold is enough.
+
+    ``queue_length``: at least this many callers are ahead of them.
+    ``estimated_wait``: their estimated wait is at least this long.
+    """
+
+    queue_length: int = Field(gt=0)
+    estimated_wait: PositiveDuration
+
+
+class PromiseConfig(_Model):
+    """The service promise: by when a callback request must be served.
+
+    ``same_day``: by the day's closing if it arrives at least
+    ``cutoff_before_close`` before it, otherwise by the next opening plus
+    ``late_margin``. ``next_working_day``: by the closing of the first
+    working day after the day it arrives.
+    """
+
+    kind: Literal["same_day", "next_working_day"]
+    cutoff_before_close: Duration = timedelta(minutes=30)
+    late_margin: Duration = timedelta(hours=2)
+
+
+class QueueCallbackConfig(_Model):
+    enabled: bool = True
+    when_closed: bool = True
+    when_promise_unmeetable: Literal["keep_waiting", "alternative"] = "keep_waiting"
+    alternative_prompt: str | None = None
+
+
+class QueueConfig(_Model):
+    digit: int = Field(ge=0, le=9)
+    skill: str
+    names: dict[str, str]
+    default_handle_time: PositiveDuration = timedelta(minutes=6)
+    overflow: OverflowConfig
+    promise: PromiseConfig
+    callbacks: QueueCallbackConfig = QueueCallbackConfig()
+    closing_policy: Literal["serve", "callback"] = "serve"
+
+
+class MenuConfig(_Model):
+    input_timeout: PositiveDuration = timedelta(seconds=6)
+    number_digit_timeout: PositiveDuration = timedelta(seconds=8)
+    max_attempts: int = Field(default=3, ge=1, le=9)
+    fallback_topic: str
+    announce_interval: PositiveDuration = timedelta(seconds=60)
+
+
+class RetryConfig(_Model):
+    attempts: int = Field(gt=0, le=20)
+    spacing: PositiveDuration
+    allowed_hours: DailyRange
+
+
+class CallbacksConfig(_Model):
+    retry: RetryConfig
+    lease: PositiveDuration = timedelta(seconds=90)
+    allowed_regions: list[str] = ["FI"]
+
+
+class RetentionConfig(_Model):
+    numbers: PositiveDuration
+
+
+class StaffingBlock(_Model):
+    """Advisors planned for some weekdays and hours; forecasts and the console line use it."""
+
+    days: list[Weekday] = Field(min_length=1)
+    hours: DailyRange
+    skill: str
+    languages: list[str] = Field(min_length=1)
+    advisors: int = Field(gt=0)
+
+
+class HotlineConfig(_Model):
+    line: LineConfig
+    hours: dict[Weekday, list[DailyRange]]
+    calendar: CalendarConfig = CalendarConfig()
+    languages: dict[str, LanguageConfig]
+    skills: list[str] = Field(min_length=1)
+    queues: dict[str, QueueConfig]
+    menu: MenuConfig
+    callbacks: CallbacksConfig
+    retention: RetentionConfig
+    staffing: list[StaffingBlock] = []
+
+    source: Path | None = Field(default=None, exclude=True)
+    """The file this configuration was read from; relative paths resolve against it."""
+
+    @property
+    def language_order(self) -> list[str]:
+        """Languages in menu order (by digit)."""
+        return sorted(self.languages, key=lambda code: self.languages[code].digit)
+
+    @property
+    def topic_order(self) -> list[str]:
+        return sorted(self.queues, key=lambda name: self.queues[name].digit)

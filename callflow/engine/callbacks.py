@@ -1,0 +1,182 @@
+"""Agreeing a callback: the offer after hours, the number, the stored request.
+
+A caller with a usable caller ID hears it read back in Finnish groups and
+confirms it (1) or enters another (2); a withheld or unusable one must enter
+a number, which is validated before it is read back. A request keeps the
+time the caller entered the queue, so they keep their place. One open
+request per number: a caller who has one may keep it or cancel it.
+"""
+
+from __future__ import annotations
+
+from callflow.engine import queueing
+from callflow.engine.commands import CancelCallback, StoreCallback
+from callflow.engine.numbers import check_callback_number, finnish_groups
+from callflow.engine.promise import deadline_class, due_at
+from callflow.engine.prompts import DigitGroups, PromptRef, round_up
+from callflow.engine.state import After, Menu, Phase
+from callflow.engine.turn import Turn
+from callflow.engine.vocabulary import CallOutcome, EventKind
+
+
+def offer_after_hours(t: Turn) -> None:
+    """The line is closed: offer a callback for when it opens, if the queue allows one
+    and can keep its promise."""
+    s, queue = t.s, t.queue
+    if not (queue.callbacks.enabled and queue.callbacks.when_closed):
+        queueing.farewell_closed(t)
+        return
+    assert s.topic is not None and s.language is not None
+    snap = t.ctx.line.snapshot(s.call_id, s.topic, s.language, None, t.now)
+    said, due = queueing.callback_expectation(t, snap)
+    if said is None:
+        alternative = queueing.withhold_offer(t, due)
+        queueing.farewell_closed(t, [alternative] if alternative else None)
+        return
+    s.offered_at = said
+    t.record(
+        EventKind.CALLBACK_OFFERED,
+        topic=s.topic,
+        expected_at=said.isoformat(),
+        due_at=due.isoformat(),
+        after_hours=True,
+    )
+    t.ask(Menu.OFFER, [t.p("offer_callback", when=queueing.when_for(t, said))])
+
+
+def repeat_offer(t: Turn, lead: list[PromptRef]) -> None:
+    assert t.s.offered_at is not None
+    when = queueing.when_for(t, t.s.offered_at)
+    keeps_place = [t.p("offer_keeps_place")] if t.s.in_queue else []
+    t.ask(Menu.OFFER, [*lead, *keeps_place, t.p("offer_callback", when=when)], fresh=False)
+
+
+def accept_offer(t: Turn) -> None:
+    s = t.s
+    t.stop_asking()
+    t.record(EventKind.CALLBACK_ACCEPTED, topic=s.topic, after_hours=not s.in_queue)
+    if s.in_queue:
+        queueing.leave_queue(t, "callback")
+    s.offer_open = False
+    if not s.in_queue and s.queue_entered_at is None:
+        s.callback_after_hours = True
+    start_number_flow(t)
+
+
+def start_number_flow(t: Turn) -> None:
+    s = t.s
+    s.phase = Phase.CALLBACK
+    if s.caller_e164 is not None:
+        s.callback_number = s.caller_e164
+        ask_readback(t)
+    else:
+        ask_number(t)
+
+
+def ask_readback(t: Turn, lead: list[PromptRef] | None = None) -> None:
+    assert t.s.callback_number is not None
+    number = DigitGroups(finnish_groups(t.s.callback_number))
+    t.ask(Menu.READBACK, [*(lead or []), t.p("readback", number=number)], fresh=lead is None)
+
+
+def ask_number(t: Turn, lead: list[PromptRef] | None = None) -> None:
+    t.s.callback_number = None
+    t.ask(Menu.NUMBER, [*(lead or []), t.p("enter_number")], fresh=lead is None)
+
+
+def finish_number(t: Turn) -> str | None:
+    """Check the digits entered and read a good number back; else say what is wrong with it."""
+    s = t.s
+    digits, s.digits = s.digits, ""
+    t.stop_asking()
+    checked = check_callback_number(digits, t.config.callbacks.allowed_regions)
+    if checked.e164 is None:
+        return checked.problem or "not a phone number"
+    s.callback_number = checked.e164
+    ask_readback(t)
+    return None
+
+
+def number_failed(t: Turn) -> None:
+    """No usable number after every attempt."""
+    s = t.s
+    if not s.callback_after_hours:
+        s.offer_declined = True
+        queueing.enter_queue(t, returning=True)  # back to their old place
+        return
+    if s.caller_e164 is not None:
+        s.callback_number = s.caller_e164  # the number they called from reaches them
+        store_request(t)
+        return
+    _farewell(t, CallOutcome.NO_CALLBACK_NUMBER, [t.p("number_failed"), t.p("goodbye")])
+
+
+def store_request(t: Turn) -> None:
+    s, cal, queue = t.s, t.ctx.calendar, t.queue
+    assert s.callback_number is not None and s.topic is not None and s.language is not None
+    t.stop_asking()
+    due = due_at(cal, queue.promise, t.now)
+    if s.offered_at is None:
+        s.offered_at = due
+    t.out.append(
+        StoreCallback(
+            number_e164=s.callback_number,
+            topic=s.topic,
+            language=s.language,
+            requested_at=t.now,
+            queue_entered_at=s.queue_entered_at or t.now,
+            not_before=t.now if cal.is_open(t.now) else cal.next_opening(t.now),
+            due_at=due,
+            expected_at=s.offered_at,
+            deadline_class=int(deadline_class(queue.promise)),
+        )
+    )
+    s.phase = Phase.STORING
+
+
+def stored(t: Turn, callback_id: int) -> None:
+    s = t.s
+    assert s.offered_at is not None
+    s.callback_id = callback_id
+    t.record(
+        EventKind.CALLBACK_REQUESTED,
+        callback_id=callback_id,
+        topic=s.topic,
+        language=s.language,
+        expected_at=s.offered_at.isoformat(),
+        after_hours=s.callback_after_hours,
+    )
+    when = queueing.when_for(t, s.offered_at)
+    _farewell(t, CallOutcome.CALLBACK_REQUESTED, [t.p("callback_confirmed", when=when)])
+
+
+def ask_keep_or_cancel(
+    t: Turn, lead: list[PromptRef] | None = None, *, greeting: bool = False
+) -> None:
+    existing = t.s.existing
+    assert existing is not None
+    promised = existing.expected_at or existing.due_at
+    # An overdue request is promised for the next half hour, not for the past.
+    when = queueing.when_for(t, max(promised, round_up(t.now, queueing.SAID_TIME_STEP)))
+    prompts = [*(lead or []), *([t.p("greeting")] if greeting else [])]
+    prompts.append(t.p("pending_exists", when=when))
+    t.ask(Menu.PENDING, prompts, fresh=lead is None)
+
+
+def keep_existing(t: Turn) -> None:
+    assert t.s.existing is not None
+    t.record(EventKind.CALLBACK_KEPT, callback_id=t.s.existing.callback_id)
+    _farewell(t, CallOutcome.CALLBACK_KEPT, [t.p("pending_kept")])
+
+
+def cancel_existing(t: Turn) -> None:
+    assert t.s.existing is not None
+    t.stop_asking()
+    t.out.append(CancelCallback(t.s.existing.callback_id))
+    t.s.phase = Phase.CANCELLING
+
+
+def _farewell(t: Turn, outcome: CallOutcome, prompts: list[PromptRef]) -> None:
+    t.s.outcome = outcome
+    t.s.phase = Phase.FAREWELL
+    t.play(prompts, After.HANG_UP)

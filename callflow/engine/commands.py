@@ -1,0 +1,139 @@
+"""What the engine asks the shell to do. Imperative; providers carry them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from callflow.engine.prompts import PromptRef
+from callflow.engine.vocabulary import EventKind
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play prompts in order; the caller's digits are not awaited."""
+
+    playback_id: str
+    prompts: tuple[PromptRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Play prompts and collect up to ``max_digits`` digits.
+
+    Digits during the prompts stop them (barge-in). The input timeout starts
+    when the prompts finish; the engine sets that timer itself.
+    """
+
+    playback_id: str
+    prompts: tuple[PromptRef, ...]
+    max_digits: int
+    finish_on_key: str | None
+    timeout: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlayback:
+    playback_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Fire ``TimerFired(name, at)`` at ``at``, replacing any timer of that name."""
+
+    name: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClearTimer:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnterQueue:
+    """Wait with music in ``topic``'s queue, in place by ``entered_at``."""
+
+    topic: str
+    language: str
+    entered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveQueue:
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectAdvisor:
+    """Join the caller with the advisor who answered."""
+
+    advisor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAdvisor:
+    """An advisor was offered this call after it left the queue; free them again."""
+
+    advisor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LookUpPendingCallback:
+    number_e164: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCallback:
+    number_e164: str
+    topic: str
+    language: str
+    requested_at: datetime
+    queue_entered_at: datetime
+    not_before: datetime
+    due_at: datetime
+    expected_at: datetime
+    deadline_class: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCallback:
+    callback_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Append an entry to the call-event log."""
+
+    kind: EventKind
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    reason: str
+
+
+Command = (
+    Answer
+    | Play
+    | Ask
+    | StopPlayback
+    | SetTimer
+    | ClearTimer
+    | EnterQueue
+    | LeaveQueue
+    | ConnectAdvisor
+    | ReleaseAdvisor
+    | LookUpPendingCallback
+    | StoreCallback
+    | CancelCallback
+    | Record
+    | Hangup
+)

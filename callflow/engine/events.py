@@ -1,0 +1,99 @@
+"""What happens to a call, as the engine hears it. Past tense; providers build these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingCallback:
+    """A caller's open callback request, as the store describes it."""
+
+    callback_id: int
+    language: str
+    topic: str
+    due_at: datetime
+    expected_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived:
+    """A call reached the line. ``caller_e164`` is None when withheld or not callable."""
+
+    caller_e164: str | None
+    withheld: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackFinished:
+    """A playback ended: played out, stopped, or failed (the caller must not get stuck)."""
+
+    playback_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigitPressed:
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """A timer the engine set went off. ``at`` tells a stale timer from a current one."""
+
+    name: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCallbackLookedUp:
+    found: ExistingCallback | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackStored:
+    callback_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRejected:
+    """The store refused a new request: the number already has an open one."""
+
+    existing: ExistingCallback
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackCancelled:
+    callback_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisorConnected:
+    """An advisor answered and is ready to be joined with this caller."""
+
+    advisor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisorHungUp:
+    """The advisor ended the conversation."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp:
+    pass
+
+
+Event = (
+    CallArrived
+    | PlaybackFinished
+    | DigitPressed
+    | TimerFired
+    | PendingCallbackLookedUp
+    | CallbackStored
+    | CallbackRejected
+    | CallbackCancelled
+    | AdvisorConnected
+    | AdvisorHungUp
+    | CallerHungUp
+)

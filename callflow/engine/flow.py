@@ -1,0 +1,468 @@
+"""The call flow: one pure step from (state, event, now) to commands.
+
+greeting → (closed: hours message, callback offer for the next opening where
+the queue allows it) → language → topic → queue with music, position and
+wait announcements → callback offer when the queue overflows → number
+read-back or entry → stored request, or an advisor.
+
+:func:`step` updates the call's state in place and returns what the shell
+must do. It never does I/O, never reads the clock and never raises on
+caller input: silence and wrong digits are answered with prompts, and after
+``menu.max_attempts`` failures each question falls back to a safe default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from callflow.engine import callbacks, queueing
+from callflow.engine.commands import (
+    Answer,
+    Command,
+    ConnectAdvisor,
+    LookUpPendingCallback,
+    ReleaseAdvisor,
+)
+from callflow.engine.events import (
+    AdvisorConnected,
+    AdvisorHungUp,
+    CallArrived,
+    CallbackCancelled,
+    CallbackRejected,
+    CallbackStored,
+    CallerHungUp,
+    DigitPressed,
+    Event,
+    PendingCallbackLookedUp,
+    PlaybackFinished,
+    TimerFired,
+)
+from callflow.engine.state import After, CallState, Menu, Phase
+from callflow.engine.turn import FlowContext, Turn
+from callflow.engine.vocabulary import CallOutcome, EventKind
+
+__all__ = ["FlowContext", "new_call", "step"]
+
+
+def new_call(call_id: str, now: datetime) -> CallState:
+    return CallState(call_id=call_id, started_at=now)
+
+
+def step(state: CallState, event: Event, now: datetime, ctx: FlowContext) -> list[Command]:
+    """Apply *event* at *now* to *state* (in place) and return the commands it calls for."""
+    t = Turn(state, now, ctx)
+    if state.phase is Phase.ENDED:
+        _after_end(t, event)
+    else:
+        _HANDLERS[type(event)](t, event)
+    return t.out
+
+
+# -- arrival and the IVR ------------------------------------------------------------
+
+
+def _arrived(t: Turn, event: Any) -> None:
+    s, cal = t.s, t.ctx.calendar
+    if s.phase is not Phase.NEW:
+        return
+    s.caller_e164 = event.caller_e164
+    s.withheld = event.withheld
+    s.open_at_arrival = cal.is_open(t.now)
+    s.phase = Phase.IVR
+    t.out.append(Answer())
+    t.record(
+        EventKind.CALL_ARRIVED,
+        withheld=s.withheld,
+        number_known=s.caller_e164 is not None,
+        open=s.open_at_arrival,
+    )
+    languages = t.config.language_order
+    if len(languages) == 1:
+        _choose_language(t, languages[0], "only")
+    if not s.open_at_arrival:
+        t.record(EventKind.CALL_CLOSED_HOURS, next_opening=cal.next_opening(t.now).isoformat())
+    if s.caller_e164 is not None:
+        s.phase = Phase.LOOKING_UP
+        t.out.append(LookUpPendingCallback(s.caller_e164))
+        return
+    _begin(t)
+
+
+def _begin(t: Turn) -> None:
+    """First words to a caller with no open callback."""
+    s = t.s
+    if not s.open_at_arrival and not _closed_topics(t):
+        _closed_goodbye(t, greeting=True)
+        return
+    if s.language is None:
+        _ask_language(t, greeting=True)
+        return
+    greeting = [t.p("greeting")]
+    if s.open_at_arrival:
+        t.play(greeting, After.TOPIC_MENU)
+    else:
+        t.play([*greeting, *_closed_words(t)], After.TOPIC_MENU)
+
+
+def _closed_topics(t: Turn) -> list[str]:
+    return [
+        name
+        for name in t.config.topic_order
+        if t.config.queues[name].callbacks.enabled and t.config.queues[name].callbacks.when_closed
+    ]
+
+
+def _closed_words(t: Turn) -> list[Any]:
+    opening = t.ctx.calendar.next_opening(t.now)
+    return [t.p("closed", next_opening=t.when(opening, "at")), t.p("closed_callback")]
+
+
+def _closed_goodbye(t: Turn, *, greeting: bool) -> None:
+    """The line is closed and takes no callbacks: say so in every language, or the caller's."""
+    opening = t.when(t.ctx.calendar.next_opening(t.now), "at")
+    codes = [t.s.language] if t.s.language else t.config.language_order
+    prompts = [t.p("greeting")] if greeting else []
+    prompts += [t.p_in(code, "closed", next_opening=opening) for code in codes]
+    prompts.append(t.p("goodbye"))
+    t.s.outcome = CallOutcome.CLOSED
+    t.s.phase = Phase.FAREWELL
+    t.play(prompts, After.HANG_UP)
+
+
+def _ask_language(t: Turn, *, greeting: bool, lead: list[Any] | None = None) -> None:
+    prompts = list(lead or [])
+    if greeting:
+        prompts.append(t.p("greeting"))
+    for code in t.config.language_order:
+        prompts.append(t.p_in(code, "language_option", digit=t.config.languages[code].digit))
+    t.ask(Menu.LANGUAGE, prompts, fresh=lead is None)
+
+
+def _choose_language(t: Turn, code: str, how: str) -> None:
+    t.s.language = code
+    t.record(EventKind.LANGUAGE_CHOSEN, language=code, by=how)
+
+
+def _after_language(t: Turn) -> None:
+    if t.ctx.calendar.is_open(t.now):
+        _ask_topic(t)
+    elif _closed_topics(t):
+        t.play(_closed_words(t), After.TOPIC_MENU)
+    else:
+        _closed_goodbye(t, greeting=False)
+
+
+def _offered_topics(t: Turn) -> list[str]:
+    if t.s.callback_after_hours:
+        return _closed_topics(t)
+    return t.config.topic_order
+
+
+def _ask_topic(t: Turn, lead: list[Any] | None = None) -> None:
+    s = t.s
+    if lead is None:
+        s.callback_after_hours = not t.ctx.calendar.is_open(t.now)
+    prompts = [*(lead or []), t.p("topic_intro")]
+    for name in _offered_topics(t):
+        queue = t.config.queues[name]
+        prompts.append(t.p("topic_option", topic=queue.names[t.language], digit=queue.digit))
+    t.ask(Menu.TOPIC, prompts, fresh=lead is None)
+
+
+def _choose_topic(t: Turn, topic: str, how: str) -> None:
+    t.s.topic = topic
+    t.record(EventKind.TOPIC_CHOSEN, topic=topic, language=t.language, by=how)
+    if t.s.callback_after_hours:
+        callbacks.offer_after_hours(t)
+    else:
+        queueing.enter_queue(t)
+
+
+# -- menus ------------------------------------------------------------------------------
+
+
+def _menu_choice(t: Turn, menu: Menu, digit: str) -> None:
+    if menu is Menu.LANGUAGE:
+        for code in t.config.language_order:
+            if str(t.config.languages[code].digit) == digit:
+                _choose_language(t, code, "digit")
+                _after_language(t)
+                return
+    elif menu is Menu.TOPIC:
+        for name in _offered_topics(t):
+            if str(t.config.queues[name].digit) == digit:
+                _choose_topic(t, name, "digit")
+                return
+    elif menu is Menu.PENDING:
+        if digit in "12":
+            callbacks.keep_existing(t) if digit == "1" else callbacks.cancel_existing(t)
+            return
+    elif menu is Menu.OFFER:
+        if digit in "12":
+            callbacks.accept_offer(t) if digit == "1" else queueing.decline_offer(t, explicit=True)
+            return
+    elif menu is Menu.READBACK and digit in "12":
+        callbacks.store_request(t) if digit == "1" else callbacks.ask_number(t)
+        return
+    _failed(t, menu, EventKind.INPUT_INVALID, "invalid_choice")
+
+
+def _failed(t: Turn, menu: Menu, kind: EventKind, words: str, **details: Any) -> None:
+    """A question went unanswered or was answered wrongly: ask again, or fall back."""
+    s = t.s
+    s.failures += 1
+    t.record(kind, menu=menu.value, attempt=s.failures, **details)
+    if s.failures >= t.config.menu.max_attempts:
+        _give_up(t, menu)
+        return
+    lead = [t.p(words)]
+    if menu is Menu.LANGUAGE:
+        _ask_language(t, greeting=False, lead=lead)
+    elif menu is Menu.TOPIC:
+        _ask_topic(t, lead=lead)
+    elif menu is Menu.PENDING:
+        callbacks.ask_keep_or_cancel(t, lead=lead)
+    elif menu is Menu.OFFER:
+        callbacks.repeat_offer(t, lead=lead)
+    elif menu is Menu.READBACK:
+        callbacks.ask_readback(t, lead=lead)
+    else:
+        callbacks.ask_number(t, lead=lead)
+
+
+def _give_up(t: Turn, menu: Menu) -> None:
+    """The safe default after too many failures: never a dead end."""
+    if menu is Menu.LANGUAGE:
+        _choose_language(t, t.config.line.default_language, "default")
+        _after_language(t)
+    elif menu is Menu.TOPIC:
+        offered = _offered_topics(t)
+        fallback = t.config.menu.fallback_topic
+        _choose_topic(t, fallback if fallback in offered else offered[0], "fallback")
+    elif menu is Menu.PENDING:
+        callbacks.keep_existing(t)
+    elif menu is Menu.OFFER:
+        queueing.decline_offer(t, explicit=False)
+    else:
+        callbacks.number_failed(t)
+
+
+# -- event handlers ---------------------------------------------------------------------
+
+
+def _digit(t: Turn, event: Any) -> None:
+    s = t.s
+    digit = event.digit
+    if s.menu is None:
+        if s.phase is Phase.QUEUED and s.offer_open and not s.offer_declined and digit == "1":
+            callbacks.accept_offer(t)
+        return
+    menu = s.menu
+    if s.playback is not None:
+        t._stop_playback()  # barge-in: the caller knows what they want
+    t.clear_timer("input")
+    if menu is Menu.NUMBER:
+        if digit == "#":
+            _number_entered(t)
+        elif digit == "*":
+            s.digits = ""  # start again
+            t.set_timer("input", t.now + t.input_timeout(menu))
+        else:
+            s.digits += digit
+            if len(s.digits) >= 15:
+                _number_entered(t)
+            else:
+                t.set_timer("input", t.now + t.input_timeout(menu))
+        return
+    s.menu = None  # answered; whatever comes next sets the next question
+    _menu_choice(t, menu, digit)
+
+
+def _number_entered(t: Turn) -> None:
+    if not t.s.digits:
+        t.s.menu = None
+        _failed(t, Menu.NUMBER, EventKind.INPUT_TIMEOUT, "no_input")
+        return
+    length = len(t.s.digits)
+    problem = callbacks.finish_number(t)
+    if problem is not None:
+        _failed(
+            t,
+            Menu.NUMBER,
+            EventKind.NUMBER_REJECTED,
+            "invalid_number",
+            problem=problem,
+            digits=length,
+        )
+
+
+def _playback_finished(t: Turn, event: Any) -> None:
+    s = t.s
+    if event.playback_id != s.playback:
+        return  # stopped by barge-in, or an older playback
+    s.playback = None
+    if s.menu is not None:
+        t.set_timer("input", t.now + t.input_timeout(s.menu))
+        return
+    after, s.after = s.after, None
+    if after is After.HANG_UP:
+        t.hang_up()
+    elif after is After.LANGUAGE_MENU:
+        _ask_language(t, greeting=False)
+    elif after is After.TOPIC_MENU:
+        _ask_topic(t)
+    elif after is After.WAIT:
+        queueing.keep_waiting(t)
+    elif after is After.NUMBER_FLOW:
+        callbacks.start_number_flow(t)
+    elif after is After.PROCEED:
+        _after_cancelled(t)
+
+
+def _timer(t: Turn, event: Any) -> None:
+    s = t.s
+    attr = f"{event.name}_at"
+    if getattr(s, attr, None) != event.at:
+        return  # replaced or cleared since
+    setattr(s, attr, None)
+    if event.name == "input":
+        menu = s.menu
+        if menu is None:
+            return
+        if menu is Menu.NUMBER:
+            _number_entered(t)
+        elif menu is Menu.OFFER:
+            queueing.offer_unanswered(t)
+        else:
+            s.menu = None
+            _failed(t, menu, EventKind.INPUT_TIMEOUT, "no_input")
+    elif event.name == "announce":
+        queueing.announce(t)
+    elif event.name == "closing":
+        queueing.closing_time(t)
+
+
+def _looked_up(t: Turn, event: Any) -> None:
+    s = t.s
+    if s.phase is not Phase.LOOKING_UP:
+        return
+    s.phase = Phase.IVR
+    if event.found is None:
+        _begin(t)
+        return
+    s.existing = event.found
+    if s.language is None:
+        _choose_language(t, event.found.language, "existing_callback")
+    callbacks.ask_keep_or_cancel(t, greeting=True)
+
+
+def _after_cancelled(t: Turn) -> None:
+    if t.ctx.calendar.is_open(t.now):
+        _ask_topic(t)
+    elif _closed_topics(t):
+        t.play(_closed_words(t), After.TOPIC_MENU)
+    else:
+        _closed_goodbye(t, greeting=False)
+
+
+def _cancelled(t: Turn, event: Any) -> None:
+    if t.s.phase is not Phase.CANCELLING:
+        return
+    t.record(EventKind.CALLBACK_CANCELLED, callback_id=event.callback_id, by="caller")
+    t.s.existing = None
+    if t.s.callback_number is not None:
+        callbacks.store_request(t)  # they chose this new request over the old one
+    else:
+        t.s.phase = Phase.IVR
+        t.play([t.p("pending_cancelled")], After.PROCEED)
+
+
+def _stored(t: Turn, event: Any) -> None:
+    if t.s.phase is Phase.STORING:
+        callbacks.stored(t, event.callback_id)
+
+
+def _rejected(t: Turn, event: Any) -> None:
+    if t.s.phase is Phase.STORING:
+        t.s.existing = event.existing
+        t.s.phase = Phase.CALLBACK
+        callbacks.ask_keep_or_cancel(t)
+
+
+def _advisor_connected(t: Turn, event: Any) -> None:
+    s = t.s
+    if s.phase is not Phase.QUEUED or not s.in_queue:
+        t.out.append(ReleaseAdvisor(event.advisor_id))
+        return
+    t.stop_asking()
+    t.clear_timer("announce")
+    t.clear_timer("closing")
+    s.in_queue = False
+    s.offer_open = False
+    s.phase = Phase.CONNECTED
+    s.advisor_id = event.advisor_id
+    s.outcome = CallOutcome.ANSWERED
+    t.out.append(ConnectAdvisor(event.advisor_id))
+    assert s.queue_entered_at is not None
+    t.record(
+        EventKind.ANSWERED,
+        topic=s.topic,
+        language=s.language,
+        advisor_id=event.advisor_id,
+        wait_s=_seconds(t.now - s.queue_entered_at),
+    )
+
+
+def _advisor_hung_up(t: Turn, event: Any) -> None:
+    if t.s.phase is Phase.CONNECTED:
+        t.hang_up()
+
+
+def _caller_hung_up(t: Turn, event: Any) -> None:
+    s = t.s
+    s.playback = None  # the channel is gone; nothing to stop
+    if s.in_queue:
+        queueing.leave_queue(t, "hangup")
+    if s.phase is Phase.STORING:
+        s.outcome = CallOutcome.CALLBACK_REQUESTED  # they confirmed; the store finishes the job
+    if s.outcome is None:
+        queued = s.queue_entered_at is not None
+        s.outcome = CallOutcome.ABANDONED_QUEUE if queued else CallOutcome.ABANDONED_IVR
+        t.record(
+            EventKind.ABANDONED,
+            stage="queue" if queued else "ivr",
+            topic=s.topic,
+            menu=s.menu.value if s.menu else None,
+            wait_s=_seconds(t.now - s.queue_entered_at) if s.queue_entered_at else None,
+        )
+    t.finish()
+
+
+def _after_end(t: Turn, event: Event) -> None:
+    """Late news for a finished call: free an advisor, log a request that did get stored."""
+    if isinstance(event, AdvisorConnected):
+        t.out.append(ReleaseAdvisor(event.advisor_id))
+    elif isinstance(event, CallbackStored) and t.s.callback_id is None:
+        t.s.callback_id = event.callback_id
+        t.record(EventKind.CALLBACK_REQUESTED, callback_id=event.callback_id, topic=t.s.topic)
+
+
+def _seconds(delta: timedelta) -> float:
+    return round(delta.total_seconds(), 3)
+
+
+_HANDLERS: dict[type, Callable[[Turn, Any], None]] = {
+    CallArrived: _arrived,
+    PlaybackFinished: _playback_finished,
+    DigitPressed: _digit,
+    TimerFired: _timer,
+    PendingCallbackLookedUp: _looked_up,
+    CallbackStored: _stored,
+    CallbackRejected: _rejected,
+    CallbackCancelled: _cancelled,
+    AdvisorConnected: _advisor_connected,
+    AdvisorHungUp: _advisor_hung_up,
+    CallerHungUp: _caller_hung_up,
+}

@@ -1,0 +1,164 @@
+"""Honest estimates: how long a caller will wait, and when a callback will come.
+
+Both are computed from what the line knows now (who is waiting, who is
+staffed, recent handle times, the callback backlog) and the staffing planned
+for the rest of the day and the days after. No constants pretend to be
+estimates: with nobody staffed, the answer is "unknown".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from callflow.config.models import WEEKDAYS, DailyRange, StaffingBlock
+from callflow.engine.calendar import Calendar, Span
+
+HORIZON = timedelta(days=14)
+"""How far ahead a callback time is promised; beyond it, none is offered."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """A queue as one caller sees it at one instant.
+
+    ``position`` is the caller's 1-based place among live callers waiting for
+    the topic (for a caller not yet queued: where they would stand).
+    ``staffed`` counts advisors signed in with the topic's skill and the
+    caller's language, ``free`` those of them available now.
+    ``live_load`` is the share of advisors live calls keep busy on average
+    (arrival rate × handle time, in advisors).
+    """
+
+    position: int
+    free: int
+    staffed: int
+    mean_handle: timedelta
+    live_load: float
+    callbacks_ahead: int
+
+
+@dataclass(frozen=True, slots=True)
+class CapacitySpan:
+    """``advisors`` planned to work from ``start`` to ``end`` (UTC)."""
+
+    start: datetime
+    end: datetime
+    advisors: int
+
+
+def estimated_wait(snapshot: QueueSnapshot) -> timedelta | None:
+    """Expected wait before an advisor takes the call; None when nobody is staffed.
+
+    With every advisor busy, the k-th caller in line waits for k departures;
+    with ``staffed`` advisors each taking ``mean_handle`` on average, one
+    leaves every ``mean_handle / staffed``.
+    """
+    if snapshot.staffed <= 0:
+        return None
+    ahead = snapshot.position - snapshot.free
+    if ahead <= 0:
+        return timedelta(0)
+    return snapshot.mean_handle * ahead / snapshot.staffed
+
+
+def expected_callback_start(
+    now: datetime, snapshot: QueueSnapshot, capacity: Iterable[CapacitySpan]
+) -> datetime | None:
+    """When a callback requested now can be expected to ring, or None beyond :data:`HORIZON`.
+
+    Work ahead of it: the live callers ahead, the callbacks ahead in the
+    same deadline class, and what busy advisors are finishing (half a handle
+    time each on average). It is served at the rate the planned advisors
+    have left over after live calls.
+    """
+    busy = max(snapshot.staffed - snapshot.free, 0)
+    jobs_ahead = snapshot.callbacks_ahead + max(snapshot.position - 1, 0)
+    work = (jobs_ahead + busy / 2) * snapshot.mean_handle.total_seconds()
+    limit = now + HORIZON
+    for span in capacity:
+        start = max(span.start, now)
+        if start >= limit:
+            return None
+        if span.end <= start:
+            continue
+        rate = span.advisors - snapshot.live_load
+        if rate <= 0:
+            continue
+        available = rate * (span.end - start).total_seconds()
+        if work <= available:
+            return start + timedelta(seconds=work / rate)
+        work -= available
+    return None
+
+
+class RotaCapacity:
+    """Capacity planned by the ``[[staffing]]`` blocks, cut to opening hours and the
+    dialling window."""
+
+    def __init__(
+        self,
+        calendar: Calendar,
+        blocks: Sequence[StaffingBlock],
+        dial_window: DailyRange | None = None,
+    ) -> None:
+        self.calendar = calendar
+        self._blocks = blocks
+        self._window = dial_window
+
+    def blocks_at(self, at: datetime) -> list[StaffingBlock]:
+        """The staffing blocks planned at instant *at* (the line being open or not)."""
+        local = self.calendar.local(at)
+        minute = local.hour * 60 + local.minute
+        weekday = WEEKDAYS[local.weekday()]
+        return [
+            b
+            for b in self._blocks
+            if weekday in b.days and b.hours.start_minute <= minute < b.hours.end_minute
+        ]
+
+    def spans(self, skill: str, language: str, start: datetime) -> Iterator[CapacitySpan]:
+        """Planned capacity from *start* on, in order, as far as the calendar reaches."""
+        blocks = self._matching(skill, language)
+        for open_span in self.calendar.spans_from(start):
+            for window in self._dial_windows(open_span):
+                yield from self._split_by_blocks(window, blocks)
+
+    def _matching(self, skill: str, language: str) -> list[StaffingBlock]:
+        return [b for b in self._blocks if b.skill == skill and language in b.languages]
+
+    def _dial_windows(self, span: Span) -> list[Span]:
+        if self._window is None:
+            return [span]
+        day = self.calendar.local_date(span.start)
+        window = Span(
+            self.calendar.at_minute(day, self._window.start_minute),
+            self.calendar.at_minute(day, self._window.end_minute),
+        )
+        start, end = max(span.start, window.start), min(span.end, window.end)
+        return [Span(start, end)] if start < end else []
+
+    def _split_by_blocks(
+        self, window: Span, blocks: Sequence[StaffingBlock]
+    ) -> Iterator[CapacitySpan]:
+        day = self.calendar.local_date(window.start)
+        weekday = WEEKDAYS[day.weekday()]
+        edges = {window.start, window.end}
+        active = [b for b in blocks if weekday in b.days]
+        for block in active:
+            for minute in (block.hours.start_minute, block.hours.end_minute):
+                edge = self.calendar.at_minute(day, minute)
+                if window.start < edge < window.end:
+                    edges.add(edge)
+        ordered = sorted(edges)
+        for a, b in pairwise(ordered):
+            count = sum(
+                blk.advisors
+                for blk in active
+                if self.calendar.at_minute(day, blk.hours.start_minute) <= a
+                and b <= self.calendar.at_minute(day, blk.hours.end_minute)
+            )
+            if count:
+                yield CapacitySpan(a, b, count)

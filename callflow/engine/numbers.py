@@ -1,0 +1,132 @@
+"""Phone numbers: validation for callbacks, Finnish read-back grouping, masking.
+
+Callers type national (``040 123 4567``) or international (``00358…``) forms
+on the keypad; caller ID arrives in whatever form the exchange gives. Every
+stored number is E.164. A number is good for a callback only if it is a valid
+mobile or landline number in an allowed region: no premium-rate or service
+numbers, which would cost the line or reach nobody.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+_CALLBACK_TYPES = frozenset(
+    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+_LINE_TYPES = _CALLBACK_TYPES | {
+    PhoneNumberType.UAN,
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.VOIP,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedNumber:
+    """The outcome of checking a number someone gave us."""
+
+    e164: str | None
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.e164 is not None
+
+
+def check_callback_number(raw: str, allowed_regions: Collection[str] = ("FI",)) -> CheckedNumber:
+    """Can we call *raw* back?  Finnish national forms are read with region FI."""
+    return _check_callback_number(raw, tuple(sorted(allowed_regions)))
+
+
+@lru_cache(maxsize=8192)
+def _check_callback_number(raw: str, allowed_regions: tuple[str, ...]) -> CheckedNumber:
+    digits = raw.strip()
+    if not digits:
+        return CheckedNumber(None, "no number")
+    try:
+        number = phonenumbers.parse(digits, "FI")
+    except phonenumbers.NumberParseException:
+        return CheckedNumber(None, "not a phone number")
+    if not phonenumbers.is_valid_number(number):
+        return CheckedNumber(None, "not a valid phone number")
+    region = phonenumbers.region_code_for_number(number)
+    if region not in allowed_regions:
+        return CheckedNumber(None, f"numbers in {region} are not called back")
+    if phonenumbers.number_type(number) not in _CALLBACK_TYPES:
+        return CheckedNumber(None, "not a mobile or landline number")
+    return CheckedNumber(phonenumbers.format_number(number, PhoneNumberFormat.E164), None)
+
+
+def parse_line_number(raw: str) -> str:
+    """The hotline's own number in E.164; raise ``ValueError`` saying why not."""
+    try:
+        number = phonenumbers.parse(raw, "FI")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(
+            f"{raw!r} is not a phone number; write it like '+358 29 123 4500'"
+        ) from exc
+    if (
+        not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number) not in _LINE_TYPES
+    ):
+        raise ValueError(f"{raw!r} is not a valid line number; write it like '+358 29 123 4500'")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def finnish_groups(e164: str) -> tuple[str, ...]:
+    """Digit groups for reading a number back, as Finns say them: ``040 123 4567``.
+
+    The area or operator code first (with its leading zero), then the
+    subscriber digits in threes, never leaving a lone digit at the end.
+    Numbers from other countries are grouped the same way after their
+    country code.
+    """
+    number = phonenumbers.parse(e164)
+    national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    if number.country_code == 358:
+        head, _, rest = national.partition(" ")
+        return (head, *_threes(re.sub(r"\D", "", rest)))
+    return (f"+{number.country_code}", *_threes(str(number.national_number)))
+
+
+def _threes(digits: str) -> tuple[str, ...]:
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return tuple(g for g in groups if g)
+
+
+def mask_digits(text: str) -> str:
+    """Hide every digit but the last three: ``+358401234567`` → ``+*********567``."""
+    total = sum(ch.isdigit() for ch in text)
+    seen = 0
+    out = []
+    for ch in text:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > total - 3 else "*")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+PHONE_NUMBER_PATTERN = re.compile(
+    r"(?<![\w+*\-.])"  # not inside a word, a date or an id like 1795441572.3
+    r"(?:\+\d(?:[ \-]?\d){5,16}"  # international: +358 40 123 4567
+    r"|0\d(?:[ \-]?\d){4,14}"  # national or 00-prefixed: 040-123 4567
+    r"|\d{11,15})"  # a country code without the plus: 358401234567
+    r"(?![\w*\-:]|\.\d)"
+)
+"""What a phone number looks like in free text, for masking in logs."""
+
+
+def mask_numbers_in(text: str) -> str:
+    """Mask every phone-number-looking run in *text*."""
+    return PHONE_NUMBER_PATTERN.sub(lambda m: mask_digits(m.group(0)), text)

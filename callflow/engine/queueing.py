@@ -1,0 +1,210 @@
+"""Waiting in a queue: entry, announcements, the overflow offer, closing time.
+
+Callers wait with music; every ``menu.announce_interval`` they hear their
+position and an estimated wait. When the queue overflows (enough callers
+ahead, or a long enough estimated wait) the announcement offers a callback,
+stating truthfully when it would come; if that time would break the queue's
+promise, no callback is offered and the queue's alternative is said instead.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from callflow.engine.commands import EnterQueue, LeaveQueue
+from callflow.engine.forecast import QueueSnapshot, estimated_wait, expected_callback_start
+from callflow.engine.promise import due_at
+from callflow.engine.prompts import PromptRef, When, round_up
+from callflow.engine.state import After, Menu, Phase
+from callflow.engine.turn import Turn
+from callflow.engine.vocabulary import CallOutcome, EventKind
+
+SAID_TIME_STEP = timedelta(minutes=30)
+"""Promised times are said rounded up to this step ("by 14.00", "by 14.30")."""
+
+MORNING_ENDS = 12 * 60
+
+
+def enter_queue(t: Turn, *, returning: bool = False) -> None:
+    """Queue the caller; one coming back keeps the place they first had."""
+    s = t.s
+    assert s.topic is not None and s.language is not None
+    s.phase = Phase.QUEUED
+    s.in_queue = True
+    if not returning or s.queue_entered_at is None:
+        s.queue_entered_at = t.now
+    t.out.append(EnterQueue(s.topic, s.language, s.queue_entered_at))
+    t.record(EventKind.QUEUE_ENTERED, topic=s.topic, language=s.language, returning=returning)
+    if not s.closing_handled and s.closing_at is None:
+        t.set_timer("closing", t.ctx.calendar.next_closing(t.now))
+    announce(t, first=True)
+
+
+def leave_queue(t: Turn, reason: str) -> None:
+    s = t.s
+    assert s.topic is not None and s.queue_entered_at is not None
+    s.in_queue = False
+    t.clear_timer("announce")
+    t.out.append(LeaveQueue(s.topic))
+    wait = round((t.now - s.queue_entered_at).total_seconds(), 3)
+    t.record(EventKind.QUEUE_LEFT, topic=s.topic, reason=reason, wait_s=wait)
+
+
+def keep_waiting(t: Turn) -> None:
+    """Music until the next announcement."""
+    t.s.menu = None
+    if t.s.in_queue:
+        t.set_timer("announce", t.now + t.config.menu.announce_interval)
+
+
+def announce(t: Turn, *, first: bool = False) -> None:
+    s = t.s
+    if s.phase is not Phase.QUEUED or not s.in_queue or s.menu is not None or s.playback:
+        return
+    snap = _snapshot(t)
+    wait = estimated_wait(snap)
+    if first and wait == timedelta(0):
+        keep_waiting(t)  # an advisor is free; the shell connects the caller
+        return
+    prompts = [t.p("queue_position", position=snap.position), _wait_words(t, wait)]
+    t.record(
+        EventKind.POSITION_ANNOUNCED,
+        topic=s.topic,
+        position=snap.position,
+        estimated_wait_s=None if wait is None else round(wait.total_seconds()),
+    )
+    offer = _offer(t, snap, wait)
+    if offer is not None and offer.key == "offer_callback":
+        s.offer_open = True
+        t.ask(Menu.OFFER, [*prompts, t.p("offer_keeps_place"), offer])
+        return
+    if offer is not None:
+        prompts.append(offer)
+    t.play(prompts, After.WAIT)
+
+
+def _snapshot(t: Turn) -> QueueSnapshot:
+    s = t.s
+    assert s.topic is not None and s.language is not None
+    entered = s.queue_entered_at if s.in_queue else None
+    return t.ctx.line.snapshot(s.call_id, s.topic, s.language, entered, t.now)
+
+
+def _wait_words(t: Turn, wait: timedelta | None) -> PromptRef:
+    if wait is None:
+        return t.p("queue_wait_unknown")
+    if wait <= timedelta(minutes=1):
+        return t.p("queue_wait_short")
+    return t.p("queue_wait_minutes", minutes=math.ceil(wait.total_seconds() / 60))
+
+
+def _offer(t: Turn, snap: QueueSnapshot, wait: timedelta | None) -> PromptRef | None:
+    """The callback offer to add to this announcement, the alternative, or nothing."""
+    s, queue = t.s, t.queue
+    if not queue.callbacks.enabled or s.offer_declined:
+        return None
+    overflowing = (
+        wait is None
+        or snap.position - 1 >= queue.overflow.queue_length
+        or wait >= queue.overflow.estimated_wait
+    )
+    if not overflowing:
+        return None
+    said, due = callback_expectation(t, snap)
+    if said is None:
+        return withhold_offer(t, due)
+    s.offered_at = said
+    t.record(
+        EventKind.CALLBACK_OFFERED,
+        topic=s.topic,
+        expected_at=said.isoformat(),
+        due_at=due.isoformat(),
+        after_hours=False,
+    )
+    return t.p("offer_callback", when=when_for(t, said))
+
+
+def withhold_offer(t: Turn, due: datetime) -> PromptRef | None:
+    """No callback can keep the promise: log that once, and name the queue's alternative."""
+    s, callbacks = t.s, t.queue.callbacks
+    if s.alternative_told:
+        return None
+    s.alternative_told = True
+    t.record(EventKind.CALLBACK_WITHHELD, topic=s.topic, reason="promise", due_at=due.isoformat())
+    if callbacks.when_promise_unmeetable == "alternative" and callbacks.alternative_prompt:
+        return t.p(callbacks.alternative_prompt)
+    return None
+
+
+def callback_expectation(t: Turn, snap: QueueSnapshot) -> tuple[datetime | None, datetime]:
+    """When to say a callback would come, and its due time.
+
+    The first is None when the callback cannot keep the queue's promise.
+    """
+    s, queue = t.s, t.queue
+    assert s.topic is not None and s.language is not None
+    due = due_at(t.ctx.calendar, queue.promise, t.now)
+    capacity = t.ctx.line.capacity(s.topic, s.language, t.now)
+    start = expected_callback_start(t.now, snap, capacity)
+    if start is None or start > due:
+        return None, due
+    return min(round_up(start, SAID_TIME_STEP), due), due
+
+
+def when_for(t: Turn, at: datetime) -> When:
+    """How to say a promised time: "today by 14.00", "tomorrow morning", "on Monday by 13.00"."""
+    cal = t.ctx.calendar
+    local = cal.local(at)
+    if local.date() > cal.local_date(t.now) and local.hour * 60 + local.minute <= MORNING_ENDS:
+        return t.when(at, "morning")
+    return t.when(at, "by")
+
+
+def decline_offer(t: Turn, *, explicit: bool) -> None:
+    s = t.s
+    if explicit:
+        s.offer_declined = True
+    t.record(EventKind.CALLBACK_DECLINED, topic=s.topic, explicit=explicit)
+    t.stop_asking()
+    if s.in_queue:
+        keep_waiting(t)
+    else:
+        farewell_closed(t)
+
+
+def offer_unanswered(t: Turn) -> None:
+    """Silence after an offer: a queued caller keeps waiting (and may still press 1)."""
+    if t.s.in_queue:
+        t.stop_asking()
+        keep_waiting(t)
+    else:
+        decline_offer(t, explicit=False)
+
+
+def farewell_closed(t: Turn, extra: list[PromptRef] | None = None) -> None:
+    t.s.outcome = CallOutcome.CLOSED
+    t.s.phase = Phase.FAREWELL
+    t.play([*(extra or []), t.p("goodbye")], After.HANG_UP)
+
+
+def closing_time(t: Turn) -> None:
+    """The line closes with this caller still queued: apply the queue's policy."""
+    s = t.s
+    s.closing_handled = True
+    if not s.in_queue:
+        return
+    queue = t.queue
+    policy = queue.closing_policy if queue.callbacks.enabled else "serve"
+    t.record(EventKind.CLOSING_TIME, topic=s.topic, policy=policy)
+    t.stop_asking()
+    if policy == "serve":
+        t.play([t.p("closing_serve")], After.WAIT)
+        return
+    said, due = callback_expectation(t, _snapshot(t))
+    leave_queue(t, "closing")
+    s.phase = Phase.CALLBACK
+    s.offer_open = False
+    s.callback_after_hours = True
+    s.offered_at = said if said is not None else due
+    t.play([t.p("closing_callback")], After.NUMBER_FLOW)

@@ -1,0 +1,138 @@
+"""The state of one call, small and serialisable.
+
+A provider keeps one :class:`CallState` per call and passes it to
+:func:`callflow.engine.flow.step` with each event. ``to_dict``/``from_dict``
+give a JSON-ready form, so a provider that restarts mid-call can rebuild it
+from the store and carry on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from callflow.engine.events import ExistingCallback
+
+
+class Phase(StrEnum):
+    NEW = "new"
+    LOOKING_UP = "looking_up"  # waiting for the store: does this number have a callback?
+    IVR = "ivr"  # menus and messages before the queue
+    QUEUED = "queued"  # waiting for an advisor, with music and announcements
+    CALLBACK = "callback"  # agreeing a callback: number read-back or entry
+    STORING = "storing"  # waiting for the store to take or refuse the request
+    CANCELLING = "cancelling"
+    CONNECTED = "connected"
+    FAREWELL = "farewell"  # last words, then hang up
+    ENDED = "ended"
+
+
+class Menu(StrEnum):
+    """Which question the caller is being asked."""
+
+    LANGUAGE = "language"
+    TOPIC = "topic"
+    PENDING = "pending"  # keep or cancel an existing callback
+    OFFER = "offer"  # callback offer
+    READBACK = "readback"  # is this the number to call?
+    NUMBER = "number"  # enter a number
+
+
+class After(StrEnum):
+    """What to do when a non-interactive playback ends."""
+
+    HANG_UP = "hang_up"
+    LANGUAGE_MENU = "language_menu"
+    TOPIC_MENU = "topic_menu"
+    WAIT = "wait"  # back to music in the queue
+    NUMBER_FLOW = "number_flow"
+    PROCEED = "proceed"  # carry on after the pending-callback question
+
+
+@dataclass(slots=True)
+class CallState:
+    call_id: str
+    started_at: datetime
+    phase: Phase = Phase.NEW
+    caller_e164: str | None = None
+    withheld: bool = False
+    open_at_arrival: bool = True
+    language: str | None = None
+    topic: str | None = None
+
+    menu: Menu | None = None
+    failures: int = 0
+    digits: str = ""
+    playback: str | None = None
+    playback_seq: int = 0
+    after: After | None = None
+
+    input_at: datetime | None = None
+    announce_at: datetime | None = None
+    closing_at: datetime | None = None
+
+    queue_entered_at: datetime | None = None
+    in_queue: bool = False
+    offer_open: bool = False
+    offer_declined: bool = False
+    alternative_told: bool = False
+    closing_handled: bool = False
+    callback_after_hours: bool = False  # callback agreed because the line is or is going closed
+
+    offered_at: datetime | None = None  # expected time said in the offer
+    callback_number: str | None = None
+    existing: ExistingCallback | None = None
+    callback_id: int | None = None
+    advisor_id: str | None = None
+    outcome: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, ExistingCallback):
+                value = {
+                    "callback_id": value.callback_id,
+                    "language": value.language,
+                    "topic": value.topic,
+                    "due_at": value.due_at.isoformat(),
+                    "expected_at": value.expected_at.isoformat() if value.expected_at else None,
+                }
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallState:
+        values = dict(data)
+        for name in (
+            "started_at",
+            "input_at",
+            "announce_at",
+            "closing_at",
+            "queue_entered_at",
+            "offered_at",
+        ):
+            if values.get(name) is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        values["phase"] = Phase(values["phase"])
+        for name, enum in (("menu", Menu), ("after", After)):
+            if values.get(name) is not None:
+                values[name] = enum(values[name])
+        existing = values.get("existing")
+        if existing is not None:
+            values["existing"] = ExistingCallback(
+                callback_id=existing["callback_id"],
+                language=existing["language"],
+                topic=existing["topic"],
+                due_at=datetime.fromisoformat(existing["due_at"]),
+                expected_at=(
+                    datetime.fromisoformat(existing["expected_at"])
+                    if existing["expected_at"]
+                    else None
+                ),
+            )
+        return cls(**values)

@@ -1,0 +1,164 @@
+"""One step's working set: the state, the instant, and the commands being built.
+
+:mod:`callflow.engine.flow` decides; this module holds the primitives it
+decides with (say something, ask something, set a timer, log an event), so
+that each primitive keeps the state consistent the same way every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from callflow.config.models import HotlineConfig, QueueConfig
+from callflow.engine.calendar import Calendar
+from callflow.engine.commands import (
+    Ask,
+    ClearTimer,
+    Command,
+    Hangup,
+    Play,
+    Record,
+    SetTimer,
+    StopPlayback,
+)
+from callflow.engine.forecast import CapacitySpan, QueueSnapshot
+from callflow.engine.prompts import PromptRef, PromptValue, When
+from callflow.engine.state import After, CallState, Menu, Phase
+from callflow.engine.vocabulary import EventKind
+
+TIMERS = ("input", "announce", "closing")
+
+
+class LineView(Protocol):
+    """What the engine may ask about the line: an in-memory read model, never blocking I/O."""
+
+    def snapshot(
+        self, call_id: str, topic: str, language: str, entered_at: datetime | None, now: datetime
+    ) -> QueueSnapshot:
+        """The queue for *topic* as this caller sees it at *now*."""
+        ...
+
+    def capacity(self, topic: str, language: str, start: datetime) -> Iterable[CapacitySpan]:
+        """Advisor capacity planned for *topic* and *language* from *start* on."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FlowContext:
+    """Everything a step may consult besides the call's own state."""
+
+    config: HotlineConfig
+    calendar: Calendar
+    line: LineView
+
+
+class Turn:
+    __slots__ = ("config", "ctx", "now", "out", "s")
+
+    def __init__(self, state: CallState, now: datetime, ctx: FlowContext) -> None:
+        self.s = state
+        self.now = now
+        self.ctx = ctx
+        self.config = ctx.config
+        self.out: list[Command] = []
+
+    # -- words -------------------------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        return self.s.language or self.config.line.default_language
+
+    def p(self, key: str, **params: PromptValue) -> PromptRef:
+        """Prompt *key* in the caller's language (the default one until they choose)."""
+        return PromptRef(key, self.language, tuple(params.items()))
+
+    def p_in(self, language: str, key: str, **params: PromptValue) -> PromptRef:
+        return PromptRef(key, language, tuple(params.items()))
+
+    def when(self, at: datetime, style: str = "by") -> When:
+        return When(at, self.ctx.calendar.local_date(self.now), style)  # type: ignore[arg-type]
+
+    @property
+    def queue(self) -> QueueConfig:
+        assert self.s.topic is not None
+        return self.config.queues[self.s.topic]
+
+    # -- media ----------------------------------------------------------------------
+
+    def _stop_playback(self) -> None:
+        if self.s.playback is not None:
+            self.out.append(StopPlayback(self.s.playback))
+            self.s.playback = None
+
+    def _new_playback(self) -> str:
+        self._stop_playback()
+        self.clear_timer("input")
+        self.s.playback_seq += 1
+        self.s.playback = pid = f"p{self.s.playback_seq}"
+        return pid
+
+    def play(self, prompts: Iterable[PromptRef], after: After) -> None:
+        """Say *prompts*, then do *after*; digits meanwhile are not a menu choice."""
+        pid = self._new_playback()
+        self.s.menu = None
+        self.s.after = after
+        self.out.append(Play(pid, tuple(prompts)))
+
+    def ask(self, menu: Menu, prompts: Iterable[PromptRef], *, fresh: bool = True) -> None:
+        """Put a question; a fresh question starts its failure count again."""
+        pid = self._new_playback()
+        if fresh:
+            self.s.failures = 0
+        self.s.menu = menu
+        self.s.after = None
+        self.s.digits = ""
+        if menu is Menu.NUMBER:
+            self.out.append(Ask(pid, tuple(prompts), 15, "#", self.input_timeout(menu)))
+        else:
+            self.out.append(Ask(pid, tuple(prompts), 1, None, self.input_timeout(menu)))
+
+    def input_timeout(self, menu: Menu) -> timedelta:
+        if menu is Menu.NUMBER:
+            return self.config.menu.number_digit_timeout
+        return self.config.menu.input_timeout
+
+    def stop_asking(self) -> None:
+        self._stop_playback()
+        self.clear_timer("input")
+        self.s.menu = None
+        self.s.digits = ""
+
+    # -- timers ---------------------------------------------------------------------
+
+    def set_timer(self, name: str, at: datetime) -> None:
+        setattr(self.s, f"{name}_at", at)
+        self.out.append(SetTimer(name, at))
+
+    def clear_timer(self, name: str) -> None:
+        attr = f"{name}_at"
+        if getattr(self.s, attr) is not None:
+            setattr(self.s, attr, None)
+            self.out.append(ClearTimer(name))
+
+    # -- log and end ------------------------------------------------------------------
+
+    def record(self, kind: EventKind, **data: Any) -> None:
+        self.out.append(Record(kind, data))
+
+    def finish(self) -> None:
+        """Close the call's books: every timer off, the outcome logged."""
+        for name in TIMERS:
+            self.clear_timer(name)
+        self.s.menu = None
+        self.s.playback = None
+        self.s.after = None
+        self.s.phase = Phase.ENDED
+        duration = (self.now - self.s.started_at).total_seconds()
+        self.record(EventKind.ENDED, outcome=self.s.outcome, duration_s=round(duration, 3))
+
+    def hang_up(self) -> None:
+        self.out.append(Hangup(self.s.outcome or "ended"))
+        self.finish()

@@ -1,0 +1,94 @@
+"""Errors callflow raises, as one small tree.
+
+::
+
+    CallflowError
+    ├── ConfigError                 the configuration file is missing or wrong
+    ├── StoreError                  the database refused or is unreachable
+    │   ├── MigrationError          the schema could not be brought up to date
+    │   └── DuplicatePendingCallback  the number already has a pending callback
+    ├── CalendarError               the line does not open within the horizon
+    └── InputError                  input from outside the line is malformed
+        └── InvalidPhoneNumber
+
+Each class has a stable ``slug`` so logs, HTTP answers and scripts can match
+on it without parsing messages. Bad *caller* input (wrong digits, silence) is
+not an exception: the engine answers it with prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class CallflowError(Exception):
+    """Base of every error callflow raises on purpose."""
+
+    slug = "callflow-error"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a configuration: where, what was found, what is allowed."""
+
+    path: str
+    value: object
+    allowed: str
+
+    def __str__(self) -> str:
+        shown = "(missing)" if self.value is MISSING else repr(self.value)
+        return f"{self.path}: {shown} — {self.allowed}"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+MISSING: object = _Missing()
+"""The value of a :class:`Problem` whose key is absent."""
+
+
+class ConfigError(CallflowError):
+    """The configuration cannot be used; ``problems`` lists every reason."""
+
+    slug = "config-invalid"
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+class StoreError(CallflowError):
+    slug = "store-error"
+
+
+class MigrationError(StoreError):
+    slug = "migration-failed"
+
+
+class DuplicatePendingCallback(StoreError):
+    """The number already has a pending callback (one per number, all queues)."""
+
+    slug = "callback-duplicate"
+
+    def __init__(self, callback_id: int) -> None:
+        self.callback_id = callback_id
+        super().__init__(f"a pending callback (id {callback_id}) exists for this number")
+
+
+class InputError(CallflowError):
+    slug = "input-invalid"
+
+
+class InvalidPhoneNumber(InputError):
+    slug = "phone-number-invalid"
+
+
+class CalendarError(CallflowError):
+    """The calendar cannot answer: the line does not open within the search horizon."""
+
+    slug = "calendar-no-opening"

@@ -1,0 +1,1 @@
+"""Telephony providers: each turns its wire events into engine events and carries out commands."""

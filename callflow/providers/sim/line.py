@@ -1,0 +1,180 @@
+"""Live queues and simulated advisors: what the engine's :class:`LineView` reads.
+
+Callers wait per topic in the order they entered; an advisor who is free
+takes the longest-waiting caller they can serve (topic skill and language),
+and among free advisors the one idle longest gets the call.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.forecast import CapacitySpan, QueueSnapshot, RotaCapacity
+from callflow.engine.promise import deadline_class
+
+RECENT_HANDLES = 50
+ARRIVAL_WINDOW = timedelta(hours=1)
+
+CallbacksAhead = Callable[[str, str, int, datetime], int]
+"""(topic, language, deadline class, entered at) → open callbacks that would be served first."""
+
+
+@dataclass
+class SimAdvisor:
+    advisor_id: str
+    skill: str
+    languages: frozenset[str]
+    idle_since: datetime
+    busy_until: datetime | None = None
+    serving: str | None = None
+
+    @property
+    def free(self) -> bool:
+        return self.serving is None and self.busy_until is None
+
+    def can_serve(self, skill: str, language: str) -> bool:
+        return self.skill == skill and language in self.languages
+
+
+@dataclass(order=True)
+class Waiting:
+    entered_at: datetime
+    call_id: str
+    language: str = field(compare=False)
+
+
+class SimulatedLine:
+    """The line's live state; implements :class:`callflow.engine.turn.LineView`."""
+
+    def __init__(
+        self,
+        config: HotlineConfig,
+        capacity: RotaCapacity,
+        callbacks_ahead: CallbacksAhead,
+    ) -> None:
+        self.config = config
+        self._capacity = capacity
+        self._callbacks_ahead = callbacks_ahead
+        self.advisors: dict[str, SimAdvisor] = {}
+        self.queues: dict[str, list[Waiting]] = {name: [] for name in config.queues}
+        self._handles: dict[str, deque[float]] = {
+            name: deque(maxlen=RECENT_HANDLES) for name in config.queues
+        }
+        self._arrivals: dict[str, deque[datetime]] = {name: deque() for name in config.queues}
+
+    # -- staffing -----------------------------------------------------------------
+
+    def staff_from_rota(self, at: datetime) -> list[SimAdvisor]:
+        """Sign in the advisors the ``[[staffing]]`` blocks plan for *at*."""
+        added = []
+        planned = self._capacity.blocks_at(at)
+        for block in self.config.staffing:
+            if block not in planned:
+                continue
+            for _ in range(block.advisors):
+                number = sum(a.skill == block.skill for a in self.advisors.values()) + 1
+                advisor = SimAdvisor(
+                    advisor_id=f"{block.skill}-{number}",
+                    skill=block.skill,
+                    languages=frozenset(block.languages),
+                    idle_since=at,
+                )
+                self.advisors[advisor.advisor_id] = advisor
+                added.append(advisor)
+        return added
+
+    def topic_of_skill(self, skill: str) -> str | None:
+        return next((n for n, q in self.config.queues.items() if q.skill == skill), None)
+
+    def mean_handle(self, topic: str) -> timedelta:
+        """Mean of recent handle times; the configured default until there are some."""
+        recent = self._handles[topic]
+        if not recent:
+            return self.config.queues[topic].default_handle_time
+        return timedelta(seconds=sum(recent) / len(recent))
+
+    def record_handle(self, topic: str, handled: timedelta) -> None:
+        self._handles[topic].append(handled.total_seconds())
+
+    # -- queues -------------------------------------------------------------------
+
+    def enqueue(self, call_id: str, topic: str, language: str, entered_at: datetime) -> None:
+        bisect.insort(self.queues[topic], Waiting(entered_at, call_id, language))
+        arrivals = self._arrivals[topic]
+        arrivals.append(entered_at)
+        while arrivals and arrivals[0] < entered_at - ARRIVAL_WINDOW:
+            arrivals.popleft()
+
+    def dequeue(self, call_id: str, topic: str) -> None:
+        self.queues[topic] = [w for w in self.queues[topic] if w.call_id != call_id]
+
+    def match(self, now: datetime) -> list[tuple[str, str]]:
+        """Pair free advisors with waiting callers; returns (call id, advisor id) pairs."""
+        pairs: list[tuple[str, str]] = []
+        while True:
+            best: tuple[Waiting, str, SimAdvisor] | None = None
+            for topic, waiting in self.queues.items():
+                skill = self.config.queues[topic].skill
+                for caller in waiting:
+                    if best is not None and caller.entered_at >= best[0].entered_at:
+                        break
+                    advisor = self._longest_idle(skill, caller.language)
+                    if advisor is not None:
+                        best = (caller, topic, advisor)
+                        break
+            if best is None:
+                return pairs
+            caller, topic, advisor = best
+            self.dequeue(caller.call_id, topic)
+            advisor.serving = caller.call_id
+            pairs.append((caller.call_id, advisor.advisor_id))
+
+    def _longest_idle(self, skill: str, language: str) -> SimAdvisor | None:
+        free = [a for a in self.advisors.values() if a.free and a.can_serve(skill, language)]
+        return min(free, key=lambda a: (a.idle_since, a.advisor_id), default=None)
+
+    def release(self, advisor_id: str, now: datetime) -> None:
+        """The advisor is free again (call over, or a connection that fell through)."""
+        advisor = self.advisors[advisor_id]
+        advisor.serving = None
+        advisor.busy_until = None
+        advisor.idle_since = now
+
+    # -- LineView ------------------------------------------------------------------
+
+    def snapshot(
+        self, call_id: str, topic: str, language: str, entered_at: datetime | None, now: datetime
+    ) -> QueueSnapshot:
+        waiting = self.queues[topic]
+        if entered_at is None:
+            position = len(waiting) + 1
+        else:
+            position = 1 + sum(
+                1
+                for w in waiting
+                if w.call_id != call_id and (w.entered_at, w.call_id) < (entered_at, call_id)
+            )
+        skill = self.config.queues[topic].skill
+        eligible = [a for a in self.advisors.values() if a.can_serve(skill, language)]
+        handle = self.mean_handle(topic)
+        recent = sum(1 for at in self._arrivals[topic] if at > now - ARRIVAL_WINDOW)
+        live_load = recent / ARRIVAL_WINDOW.total_seconds() * handle.total_seconds()
+        promise_class = int(deadline_class(self.config.queues[topic].promise))
+        return QueueSnapshot(
+            position=position,
+            free=sum(1 for a in eligible if a.free),
+            staffed=len(eligible),
+            mean_handle=handle,
+            live_load=live_load,
+            callbacks_ahead=self._callbacks_ahead(
+                topic, language, promise_class, entered_at or now
+            ),
+        )
+
+    def capacity(self, topic: str, language: str, start: datetime) -> Iterable[CapacitySpan]:
+        return self._capacity.spans(self.config.queues[topic].skill, language, start)

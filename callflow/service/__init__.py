@@ -1,0 +1,1 @@
+"""The imperative shell around the engine: what every provider shares."""

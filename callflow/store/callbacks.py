@@ -1,0 +1,113 @@
+"""Callback requests: the one open request per number, made, found and cancelled.
+
+"One open request per number across all queues" is a partial unique index;
+this module turns a collision into :class:`DuplicatePendingCallback` so the
+engine can tell the caller about the request they already have.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callflow.engine.commands import StoreCallback
+from callflow.engine.events import ExistingCallback
+from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus
+from callflow.errors import DuplicatePendingCallback
+from callflow.store.models import CallbackRequest
+
+
+def find_open_callback(session: Session, number_e164: str) -> CallbackRequest | None:
+    return session.scalars(
+        select(CallbackRequest).where(
+            CallbackRequest.number_e164 == number_e164,
+            CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES),
+        )
+    ).first()
+
+
+def describe(request: CallbackRequest) -> ExistingCallback:
+    return ExistingCallback(
+        callback_id=request.id,
+        language=request.language,
+        topic=request.topic,
+        due_at=request.due_at,
+        expected_at=request.expected_at,
+    )
+
+
+def create_callback(
+    session: Session, command: StoreCallback, *, call_id: str | None, now: datetime
+) -> CallbackRequest:
+    """Store a new request; raise :class:`DuplicatePendingCallback` if the number has one open."""
+    existing = find_open_callback(session, command.number_e164)
+    if existing is not None:
+        raise DuplicatePendingCallback(existing.id)
+    request = CallbackRequest(
+        call_id=call_id,
+        number_e164=command.number_e164,
+        topic=command.topic,
+        language=command.language,
+        requested_at=command.requested_at,
+        queue_entered_at=command.queue_entered_at,
+        not_before=command.not_before,
+        due_at=command.due_at,
+        expected_at=command.expected_at,
+        deadline_class=command.deadline_class,
+        status=CallbackStatus.PENDING,
+        attempts=0,
+        late=False,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():  # another process may have stored one just now
+            session.add(request)
+    except IntegrityError:
+        raced = find_open_callback(session, command.number_e164)
+        if raced is None:
+            raise
+        raise DuplicatePendingCallback(raced.id) from None
+    return request
+
+
+def cancel_callback(session: Session, callback_id: int, now: datetime, reason: str) -> bool:
+    """Cancel an open request; False if it was already finished."""
+    request = session.get(CallbackRequest, callback_id)
+    if request is None or request.status not in OPEN_CALLBACK_STATUSES:
+        return False
+    request.status = CallbackStatus.CANCELLED
+    request.closed_at = now
+    request.closed_reason = reason
+    request.lease_owner = None
+    request.lease_expires_at = None
+    request.updated_at = now
+    return True
+
+
+def count_callbacks_ahead(
+    session: Session, topic: str, language: str, deadline_class: int, entered_at: datetime
+) -> int:
+    """Open requests for *topic* in *language* that a new one would be served after."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(CallbackRequest)
+            .where(
+                CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES),
+                CallbackRequest.topic == topic,
+                CallbackRequest.language == language,
+                or_(
+                    CallbackRequest.deadline_class < deadline_class,
+                    and_(
+                        CallbackRequest.deadline_class == deadline_class,
+                        CallbackRequest.queue_entered_at <= entered_at,
+                    ),
+                ),
+            )
+        )
+        or 0
+    )

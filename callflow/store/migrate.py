@@ -1,0 +1,66 @@
+"""Bringing a database to the current schema, with a ledger of what ran.
+
+Migrations are Alembic scripts in ``sql/migrations`` (dialect-neutral, so
+one history serves SQLite and PostgreSQL); Alembic's version table is the
+ledger. :func:`upgrade` is safe to call on every start and from several
+processes at once: PostgreSQL serialises it with an advisory lock, SQLite
+with its write lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from callflow.errors import MigrationError
+from callflow.store.session import Database
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "sql" / "migrations"
+_LOCK_KEY = 0x63616C6C  # "call": one advisory lock id for schema changes
+
+
+def _config(connection: Connection) -> Config:
+    if not (MIGRATIONS / "env.py").is_file():
+        raise MigrationError(
+            f"migration scripts not found in {MIGRATIONS}; install callflow from its source "
+            "tree (pip install -e .) so sql/ is beside the package"
+        )
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(database: Database) -> str | None:
+    with database.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    """Apply every migration not yet in the ledger."""
+    try:
+        with database.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            command.upgrade(_config(connection), revision)
+    except SQLAlchemyError as exc:
+        raise MigrationError(f"could not migrate {database.engine.url!r}: {exc}") from exc
+
+
+def ensure_current(database: Database) -> None:
+    """Migrate before first use; cheap when the database is already current."""
+    if current_revision(database) != head_revision():
+        upgrade(database)

@@ -1,0 +1,225 @@
+"""The database, as typed SQLAlchemy models.
+
+Invariants are database facts, not hopes: a partial unique index allows one
+open callback request per phone number across all queues, another allows one
+assignment per advisor, and a unique key per attempt number means the
+resident is never dialled twice for one attempt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from callflow.engine.vocabulary import (
+    AttemptResult,
+    CallbackStatus,
+    EventKind,
+    ReasonCategory,
+    Referral,
+    Resolution,
+)
+from callflow.store.types import BigId, JSONDocument, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+OPEN_STATUSES_SQL = "status IN ('pending', 'in_progress')"
+
+
+def _enum(enum: type[StrEnum], name: str) -> Enum:
+    """A string column holding *enum*'s values, checked by a CHECK constraint on both databases."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in enum),
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class AdvisorState(StrEnum):
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    BUSY = "busy"
+    WRAP_UP = "wrap_up"
+    BREAK = "break"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}  # noqa: RUF012
+
+
+class Queue(Base):
+    """One per topic, mirrored from the configuration so SQL can join on skills."""
+
+    __tablename__ = "queues"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(64))
+    promise: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class Advisor(Base):
+    __tablename__ = "advisors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    dial_string: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[AdvisorState] = mapped_column(
+        _enum(AdvisorState, "advisor_state"), default=AdvisorState.OFFLINE
+    )
+    state_since: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
+class AdvisorSkill(Base):
+    __tablename__ = "advisor_skills"
+
+    advisor_id: Mapped[int] = mapped_column(
+        ForeignKey("advisors.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AdvisorLanguage(Base):
+    __tablename__ = "advisor_languages"
+
+    advisor_id: Mapped[int] = mapped_column(
+        ForeignKey("advisors.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+class Call(Base):
+    """One call to the line. ``flow_state`` lets a provider rebuild the engine after a restart."""
+
+    __tablename__ = "calls"
+    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    caller_e164: Mapped[str | None] = mapped_column(String(16))
+    withheld: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(8))
+    topic: Mapped[str | None] = mapped_column(ForeignKey("queues.name"))
+    queue_entered_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    flow_state: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[datetime]
+
+
+class CallEvent(Base):
+    """The append-only event log: every call and callback transition, timestamped."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (Index(None, "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(8))
+    data: Mapped[dict[str, Any]]
+
+
+class CallbackRequest(Base):
+    """A resident's request to be called back, kept in line by when they entered the queue."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (
+        Index(
+            "uq_callback_requests_open_number",
+            "number_e164",
+            unique=True,
+            sqlite_where=text(OPEN_STATUSES_SQL),
+            postgresql_where=text(OPEN_STATUSES_SQL),
+        ),
+        Index(
+            "uq_callback_requests_advisor_assignment",
+            "advisor_id",
+            unique=True,
+            sqlite_where=text("status = 'in_progress'"),
+            postgresql_where=text("status = 'in_progress'"),
+        ),
+        Index(
+            "ix_callback_requests_claim_order", "status", "deadline_class", "queue_entered_at", "id"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
+    number_e164: Mapped[str | None] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(ForeignKey("queues.name"))
+    language: Mapped[str] = mapped_column(String(8))
+    requested_at: Mapped[datetime]
+    queue_entered_at: Mapped[datetime]
+    not_before: Mapped[datetime]
+    due_at: Mapped[datetime]
+    expected_at: Mapped[datetime]
+    deadline_class: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[CallbackStatus] = mapped_column(
+        _enum(CallbackStatus, "callback_status"), default=CallbackStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_at: Mapped[datetime | None]
+    closed_reason: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CallbackAttempt(Base):
+    """One try at calling a resident back, with the advisor's outcome coding."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (UniqueConstraint("callback_id", "attempt_no"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id"))
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
+    claimed_at: Mapped[datetime]
+    dialled_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    result: Mapped[AttemptResult | None] = mapped_column(_enum(AttemptResult, "attempt_result"))
+    resolution: Mapped[Resolution | None] = mapped_column(_enum(Resolution, "resolution"))
+    referral: Mapped[Referral | None] = mapped_column(_enum(Referral, "referral"))
+    reason: Mapped[ReasonCategory | None] = mapped_column(_enum(ReasonCategory, "reason_category"))
+    duration_s: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,109 @@
+"""Shared fixtures: the example configuration, and real databases on SQLite and PostgreSQL.
+
+PostgreSQL tests run against the server at ``$CALLFLOW_TEST_POSTGRES`` (default
+127.0.0.1:5432, user postgres). Without a server they are skipped, except
+under ``CI=true``, where they fail: CI must prove both databases.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from callflow.config.load import load_config
+from callflow.config.models import HotlineConfig
+from callflow.engine.clock import SystemClock
+from callflow.store.migrate import upgrade
+from callflow.store.models import Base
+from callflow.store.queues import sync_queues
+from callflow.store.session import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "config" / "hotline.toml"
+POSTGRES_SERVER = os.environ.get(
+    "CALLFLOW_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def config() -> HotlineConfig:
+    return load_config(EXAMPLE_CONFIG)
+
+
+# -- databases ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "callflow.sqlite3"
+    database = Database.connect(f"sqlite:///{path}")
+    upgrade(database)
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL test database for this test session."""
+    server = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    name = f"callflow_test_{os.getpid()}"
+    try:
+        with server.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    except OperationalError as exc:
+        server.dispose()
+        message = f"PostgreSQL at {POSTGRES_SERVER} is unreachable: {exc.orig}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: PostgreSQL tests must run)")
+        pytest.skip(message)
+    url = make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
+    database = Database.connect(url)
+    upgrade(database)
+    database.close()
+    yield url
+    with server.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    server.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "callflow.sqlite3"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def database(database_url: str, config: HotlineConfig) -> Iterator[Database]:
+    """A migrated database with the example configuration's queues."""
+    database = Database.connect(database_url)
+    with database.transaction() as session:
+        sync_queues(session, config, SystemClock().now())
+    yield database
+    database.close()
