@@ -30,6 +30,7 @@ from callflow.config.models import (
     HotlineConfig,
     LanguageConfig,
     QueueConfig,
+    StaffingBlock,
     placeholders_in,
 )
 from callflow.engine.durations import format_duration
@@ -79,10 +80,16 @@ def _validate_section(name: str, annotation: Any, value: Any) -> tuple[Any, list
     so one broken entry does not hide the checks on the others."""
     origin = typing.get_origin(annotation)
     if origin is dict and isinstance(value, dict):
-        item = typing.get_args(annotation)[1]
+        key_type, item = typing.get_args(annotation)
         good: dict[str, Any] = {}
         problems: list[Problem] = []
         for key, entry in value.items():
+            try:
+                TypeAdapter(key_type).validate_python(key)
+            except ValidationError:
+                allowed = ", ".join(typing.get_args(key_type))
+                problems.append(Problem(f"{name}.{key}", entry, f"unknown key; allowed: {allowed}"))
+                continue
             checked, entry_problems = _validate(f"{name}.{key}", item, entry, (name, key))
             problems += entry_problems
             if checked is not None:
@@ -425,6 +432,33 @@ def _check_staffing(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]
                     problems.append(
                         Problem(f"{path}.languages", code, _one_of("languages", known_languages))
                     )
+    if problems or not isinstance(blocks, list) or len(sections.get("staffing", [])) < len(blocks):
+        return problems  # a broken plan is reported above; what it would leave unserved is noise
+    return _unserved(sections, skills or [])
+
+
+def _unserved(sections: Sections, skills: list[str]) -> list[Problem]:
+    """With a staffing plan, every queue must be planned for in every language it is offered in."""
+    blocks: list[StaffingBlock] = sections.get("staffing", [])
+    queues: dict[str, QueueConfig] = sections.get("queues", {})
+    languages: dict[str, LanguageConfig] = sections.get("languages", {})
+    if not blocks:
+        return []
+    problems = []
+    for name, queue in queues.items():
+        if queue.skill not in skills:
+            continue  # reported as an unknown skill
+        for code in languages:
+            if not any(b.skill == queue.skill and code in b.languages for b in blocks):
+                problems.append(
+                    Problem(
+                        "staffing",
+                        f"{queue.skill}/{code}",
+                        f"no [[staffing]] block plans a {queue.skill} who speaks {code}, so "
+                        f"queues.{name} callers choosing {code} would wait for nobody; "
+                        f"add '{code}' to such a block",
+                    )
+                )
     return problems
 
 
@@ -434,18 +468,19 @@ def _check_promises_and_retries(sections: Sections, raw: Mapping[str, Any]) -> l
     hours: dict[str, list[DailyRange]] = sections.get("hours", {})
     days = {day: ranges for day, ranges in hours.items() if ranges}
     queues: dict[str, QueueConfig] = sections.get("queues", {})
-    for name, queue in queues.items():
-        for day, ranges in days.items():
-            length = timedelta(minutes=ranges[-1].end_minute - ranges[0].start_minute)
+    if days:
+        shortest, length = min(
+            ((day, _open_length(ranges)) for day, ranges in days.items()), key=lambda d: d[1]
+        )
+        for name, queue in queues.items():
             for reason in promise_fits_day(queue.promise, length):
                 problems.append(
                     Problem(
                         f"queues.{name}.promise",
                         queue.promise.kind,
-                        f"{reason} ({day} opens {ranges[0]})",
+                        f"{reason} ({shortest}, the shortest usual day)",
                     )
                 )
-                break
     callbacks: CallbacksConfig | None = sections.get("callbacks")
     if callbacks is None or not days:
         return problems
@@ -476,6 +511,13 @@ def _check_promises_and_retries(sections: Sections, raw: Mapping[str, Any]) -> l
             )
             break
     return problems
+
+
+def _open_length(ranges: list[DailyRange]) -> timedelta:
+    """From the day's first opening to its last closing, whatever order the ranges are in."""
+    return timedelta(
+        minutes=max(r.end_minute for r in ranges) - min(r.start_minute for r in ranges)
+    )
 
 
 def _intersection(a: DailyRange, b: DailyRange) -> timedelta:

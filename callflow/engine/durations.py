@@ -17,7 +17,10 @@ def parse_duration(text: str) -> timedelta:
     if not _WHOLE.fullmatch(text):
         raise ValueError(f"{text!r} is not {DURATION_HELP}")
     seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration callflow can use") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -120,9 +120,13 @@ class RotaCapacity:
         ]
 
     def spans(self, skill: str, language: str, start: datetime) -> Iterator[CapacitySpan]:
-        """Planned capacity from *start* on, in order, as far as the calendar reaches."""
+        """Planned capacity from *start* on, in order, up to :data:`HORIZON` ahead."""
         blocks = self._matching(skill, language)
+        if not blocks:
+            return
         for open_span in self.calendar.spans_from(start):
+            if open_span.start >= start + HORIZON:
+                return
             for window in self._dial_windows(open_span):
                 yield from self._split_by_blocks(window, blocks)
 

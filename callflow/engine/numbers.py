@@ -28,6 +28,9 @@ _LINE_TYPES = _CALLBACK_TYPES | {
 }
 
 
+_NUMBER_CHARACTERS = re.compile(r"\+?[\d\s().\-]+")
+
+
 @dataclass(frozen=True, slots=True)
 class CheckedNumber:
     """The outcome of checking a number someone gave us."""
@@ -50,6 +53,9 @@ def _check_callback_number(raw: str, allowed_regions: tuple[str, ...]) -> Checke
     digits = raw.strip()
     if not digits:
         return CheckedNumber(None, "no number")
+    if not _NUMBER_CHARACTERS.fullmatch(digits):
+        # phonenumbers would read letters as keypad digits and call someone else.
+        return CheckedNumber(None, "not a phone number")
     try:
         number = phonenumbers.parse(digits, "FI")
     except phonenumbers.NumberParseException:
@@ -118,15 +124,24 @@ def mask_digits(text: str) -> str:
 
 
 PHONE_NUMBER_PATTERN = re.compile(
-    r"(?<![\w+*\-.])"  # not inside a word, a date or an id like 1795441572.3
+    r"(?<![\w+.\-])"  # not in a word, a hex id, 1795441572.3, or PJSIP/trunk-00000012
     r"(?:\+\d(?:[ \-]?\d){5,16}"  # international: +358 40 123 4567
-    r"|0\d(?:[ \-]?\d){4,14}"  # national or 00-prefixed: 040-123 4567
+    r"|0\d(?:[ \-]?\d){5,14}"  # national or 00-prefixed, 7+ digits: 040-123 4567
     r"|\d{11,15})"  # a country code without the plus: 358401234567
-    r"(?![\w*\-:]|\.\d)"
+    r"(?!\w|\.\d)"
 )
-"""What a phone number looks like in free text, for masking in logs."""
+"""What a phone number looks like in free text, for masking in logs.
+
+Dates and times ("2026-01-12 10:00") have too few digits in a run to match,
+and ids are hex, dotted or dash-suffixed digits; so a number glued on its
+left to a letter or a dash ("x0401234567", "trunk-0401234567") is not
+recognised.
+"""
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_MASKABLE = re.compile(rf"(?P<uuid>{_UUID})|(?P<number>{PHONE_NUMBER_PATTERN.pattern})")
 
 
 def mask_numbers_in(text: str) -> str:
-    """Mask every phone-number-looking run in *text*."""
-    return PHONE_NUMBER_PATTERN.sub(lambda m: mask_digits(m.group(0)), text)
+    """Mask every phone-number-looking run in *text*; UUIDs (Asterisk's ids) stay whole."""
+    return _MASKABLE.sub(lambda m: m.group(0) if m["uuid"] else mask_digits(m.group(0)), text)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from callflow.errors import MigrationError
-from callflow.store.session import Database
+from callflow.store.session import Database, unreachable_as_store_error
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "sql" / "migrations"
 _LOCK_KEY = 0x63616C6C  # "call": one advisory lock id for schema changes
@@ -45,7 +45,7 @@ def head_revision() -> str:
 
 
 def current_revision(database: Database) -> str | None:
-    with database.engine.connect() as connection:
+    with unreachable_as_store_error(database.engine), database.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.errors import StoreError
@@ -66,6 +66,17 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     return engine
 
 
+@contextmanager
+def unreachable_as_store_error(engine: Engine) -> Iterator[None]:
+    """A database that cannot be reached (or is locked) is a :class:`StoreError`, said plainly."""
+    try:
+        yield
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(f"database {where} is not available: {reason}") from exc
+
+
 class Database:
     """An engine and its sessions; :meth:`transaction` is the one way to change data."""
 
@@ -84,7 +95,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed together, or not at all."""
-        with self._sessions.begin() as session:
+        with unreachable_as_store_error(self.engine), self._sessions.begin() as session:
             yield session
 
     def close(self) -> None:

@@ -112,7 +112,7 @@ class ConsolePhone:
         self.keys = keys
         self.out = out
         self.patience = patience
-        self.state: CallState = new_call(str(uuid.uuid4()), start_at)
+        self.state: CallState = new_call(uuid.uuid4().hex, start_at)
         self._playbacks: dict[str, Scheduled] = {}
         self._timers: dict[str, Scheduled] = {}
         self._listening: str | None = None  # playback id of the question awaiting keys

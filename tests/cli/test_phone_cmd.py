@@ -1,0 +1,102 @@
+"""`callflow phone` as an admin runs it: the real command, a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callflow.engine.vocabulary import CallbackStatus
+from callflow.store.models import CallbackRequest
+from callflow.store.session import Database
+from tests.conftest import EXAMPLE_CONFIG
+
+CALLFLOW = str(Path(sys.executable).with_name("callflow"))
+EXAMPLE = ["--at", "2026-01-12T10:00", "--from", "0401234567", "--digits", "1,1,1,1", "--busy", "5"]
+
+
+def callflow(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CALLFLOW_CONFIG": str(EXAMPLE_CONFIG)}
+    env.pop("CALLFLOW_DATABASE_URL", None)
+    if database_url:
+        env["CALLFLOW_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [CALLFLOW, *args], capture_output=True, text=True, env=env, check=False, timeout=120
+    )
+
+
+def test_the_issue_example_stores_a_callback(database_url: str) -> None:
+    """Finnish, health, yes, yes: the last line is the JSON result, the request is stored."""
+    result = callflow("phone", *EXAMPLE, database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["outcome"] == "callback_requested"
+    assert last["callback"]["topic"] == "health" and last["callback"]["language"] == "fi"
+    assert "0401234567" not in result.stdout + result.stderr
+    database = Database.connect(database_url)
+    with database.transaction() as session:
+        request = session.scalars(select(CallbackRequest)).one()
+        assert request.id == last["callback"]["id"]
+        assert (request.number_e164, request.status) == ("+358401234567", CallbackStatus.PENDING)
+    database.close()
+
+
+def test_an_empty_sqlite_file_is_created_and_migrated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh' / 'line.sqlite3'}"
+    result = callflow("phone", *EXAMPLE, database_url=url)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fresh" / "line.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--digits", "1,x,1"], "item 2 ('x') is not keypad input"),
+        (["--at", "Monday"], "'Monday' is not a time like 2026-01-12T10:00"),
+        (["--from", "call me"], "'call me' is not a phone number"),
+        (["--from", "0401234567", "--withheld"], "not both"),
+        (["--busy", "-1"], "-1 is not in the range x>=0"),
+        (["--patience", "forever"], "'forever' is not a duration"),
+    ],
+)
+def test_bad_arguments_are_explained_and_touch_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    database = tmp_path / "untouched.sqlite3"
+    result = callflow("phone", *args, database_url=f"sqlite:///{database}")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not database.exists()
+
+
+def test_a_broken_config_is_explained(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text(EXAMPLE_CONFIG.read_text().replace("Europe/Helsinki", "Europe/Helsinky"))
+    result = callflow("phone", "--config", str(broken), *EXAMPLE)
+    assert result.returncode == 2
+    assert "line.timezone: 'Europe/Helsinky'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_reports_the_schema_and_is_repeatable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    first = callflow("db", "upgrade", database_url=url)
+    assert first.returncode == 0, first.stderr
+    assert "schema 0001 (head 0001), upgraded from empty" in first.stdout
+    again = callflow("db", "upgrade", database_url=url)
+    assert "already current" in again.stdout
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    result = callflow(
+        "phone", *EXAMPLE, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: database postgresql+psycopg://nobody@127.0.0.1:9/none")
+    assert "is not available: connection failed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,172 @@
+"""The engine with the real store attached: what lands in the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.calendar import Calendar
+from callflow.engine.commands import Ask, Command, Hangup, Play
+from callflow.engine.events import (
+    CallArrived,
+    CallerHungUp,
+    DigitPressed,
+    Event,
+    PlaybackFinished,
+)
+from callflow.engine.flow import FlowContext, new_call
+from callflow.engine.state import CallState
+from callflow.engine.vocabulary import CallbackStatus, EventKind
+from callflow.service.calls import CallHandler
+from callflow.store.calls import load_call_state
+from callflow.store.models import Call, CallbackRequest, CallEvent
+from callflow.store.session import Database
+from tests.fakes.line import FakeLine
+
+T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)  # Monday 10:00 in Helsinki
+MOBILE = "+358401234567"
+
+
+class Phone:
+    """One call driven through a CallHandler, hearing prompts out and pressing keys."""
+
+    def __init__(self, handler: CallHandler, call_id: str, now: datetime) -> None:
+        self.handler = handler
+        self.now = now
+        self.state: CallState = new_call(call_id, now)
+        self.commands: list[Command] = []
+
+    def send(self, event: Event) -> Phone:
+        self.commands += self.handler.handle(
+            self.state, event, self.now, provider_ref=f"ref-{self.state.call_id}"
+        )
+        return self
+
+    def press(self, key: str) -> Phone:
+        self.now += timedelta(seconds=5)
+        if self.state.playback:
+            self.send(PlaybackFinished(self.state.playback))
+        self.now += timedelta(seconds=1)
+        return self.send(DigitPressed(key))
+
+    def heard(self) -> list[str]:
+        return [p.key for c in self.commands if isinstance(c, Play | Ask) for p in c.prompts]
+
+
+@pytest.fixture
+def handler(config: HotlineConfig, database: Database) -> CallHandler:
+    calendar = Calendar.from_config(config)
+    line = FakeLine(calendar, staffed=2, planned=2)
+    return CallHandler(database, FlowContext(config, calendar, line), provider="test")
+
+
+def kinds(database: Database, call_id: str) -> list[str]:
+    with database.transaction() as session:
+        rows = session.scalars(
+            select(CallEvent.kind).where(CallEvent.call_id == call_id).order_by(CallEvent.id)
+        )
+        return [k.value for k in rows]
+
+
+def request_callback(handler: CallHandler, call_id: str, now: datetime) -> Phone:
+    phone = Phone(handler, call_id, now).send(CallArrived(MOBILE))
+    return phone.press("1").press("1").press("1").press("1")
+
+
+def test_a_callback_call_leaves_its_story_in_the_log(
+    handler: CallHandler, database: Database
+) -> None:
+    phone = request_callback(handler, "call-a", T0)
+    phone.now += timedelta(seconds=5)
+    phone.send(PlaybackFinished(phone.state.playback or ""))
+    assert any(isinstance(c, Hangup) for c in phone.commands)
+    assert kinds(database, "call-a") == [
+        "call.arrived",
+        "call.language_chosen",
+        "call.topic_chosen",
+        "call.queue_entered",
+        "call.position_announced",
+        "call.callback_offered",
+        "call.callback_accepted",
+        "call.queue_left",
+        "callback.requested",
+        "call.ended",
+    ]
+    with database.transaction() as session:
+        call = session.get(Call, "call-a")
+        assert call is not None
+        assert (call.provider, call.provider_ref, call.caller_e164) == (
+            "test",
+            "ref-call-a",
+            MOBILE,
+        )
+        assert (call.language, call.topic, call.outcome) == ("fi", "health", "callback_requested")
+        assert call.ended_at == phone.now
+        request = session.scalars(select(CallbackRequest)).one()
+        assert (request.call_id, request.number_e164, request.status) == (
+            "call-a",
+            MOBILE,
+            CallbackStatus.PENDING,
+        )
+        assert request.queue_entered_at == call.queue_entered_at
+        logged = session.scalars(
+            select(CallEvent).where(CallEvent.kind == EventKind.CALLBACK_REQUESTED)
+        ).one()
+        assert (logged.callback_id, logged.topic, logged.language) == (request.id, "health", "fi")
+
+
+def test_a_second_call_hears_about_the_open_request(
+    handler: CallHandler, database: Database
+) -> None:
+    request_callback(handler, "call-a", T0)
+    second = Phone(handler, "call-b", T0 + timedelta(hours=1)).send(CallArrived(MOBILE))
+    assert second.heard() == ["greeting", "pending_exists"]
+    second.press("2")
+    with database.transaction() as session:
+        assert session.scalars(select(CallbackRequest.status)).one() is CallbackStatus.CANCELLED
+    assert second.heard()[-1] == "pending_cancelled"
+
+
+def test_two_calls_racing_to_store_leave_one_open_request(
+    handler: CallHandler, database: Database
+) -> None:
+    """Both callers accept an offer from the same number; the second is told about the first."""
+    first = Phone(handler, "call-a", T0).send(CallArrived(MOBILE))
+    second = Phone(handler, "call-b", T0).send(CallArrived(MOBILE))
+    for phone in (first, second):
+        phone.press("1").press("1").press("1")  # language, topic, accept: at the read-back
+    first.press("1")
+    second.press("1")
+    assert second.heard()[-1] == "pending_exists"
+    with database.transaction() as session:
+        open_requests = session.scalars(
+            select(CallbackRequest).where(CallbackRequest.status == CallbackStatus.PENDING)
+        ).all()
+        assert [r.call_id for r in open_requests] == ["call-a"]
+
+
+def test_the_call_state_can_be_resumed_from_the_store(
+    handler: CallHandler, database: Database
+) -> None:
+    """A provider restarting mid-call rebuilds the engine state and carries on."""
+    phone = Phone(handler, "call-a", T0).send(CallArrived(MOBILE)).press("1")
+    with database.transaction() as session:
+        restored = load_call_state(session, "call-a")
+    assert restored is not None and restored.to_dict() == phone.state.to_dict()
+    resumed = Phone(handler, "call-a", phone.now)
+    resumed.state = restored
+    resumed.press("1")
+    assert restored.topic == "health" and restored.in_queue
+
+
+def test_a_hang_up_is_logged_as_abandonment(handler: CallHandler, database: Database) -> None:
+    phone = Phone(handler, "call-a", T0).send(CallArrived(None, withheld=True)).press("1")
+    phone.now += timedelta(seconds=3)
+    phone.send(CallerHungUp())
+    assert kinds(database, "call-a")[-2:] == ["call.abandoned", "call.ended"]
+    with database.transaction() as session:
+        call = session.get(Call, "call-a")
+        assert call is not None and call.outcome == "abandoned_ivr" and call.withheld

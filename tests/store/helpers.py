@@ -1,0 +1,76 @@
+"""Putting advisors and callback requests into a test database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from callflow.engine.commands import StoreCallback
+from callflow.engine.vocabulary import CallbackStatus
+from callflow.store.callbacks import create_callback
+from callflow.store.models import Advisor, AdvisorLanguage, AdvisorSkill, CallbackRequest
+
+T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)  # Monday 10:00 in Helsinki
+
+
+def add_advisor(
+    session: Session,
+    name: str,
+    skills: tuple[str, ...] = ("nurse",),
+    languages: tuple[str, ...] = ("fi",),
+    *,
+    enabled: bool = True,
+) -> int:
+    advisor = Advisor(name=name, enabled=enabled, state_since=T0, created_at=T0)
+    session.add(advisor)
+    session.flush()
+    session.add_all(AdvisorSkill(advisor_id=advisor.id, skill=s) for s in skills)
+    session.add_all(AdvisorLanguage(advisor_id=advisor.id, language=lang) for lang in languages)
+    session.flush()
+    return advisor.id
+
+
+def add_callback(
+    session: Session,
+    number: str,
+    *,
+    topic: str = "health",
+    language: str = "fi",
+    entered: datetime = T0,
+    deadline_class: int = 1,
+    not_before: datetime | None = None,
+) -> int:
+    request = create_callback(
+        session,
+        StoreCallback(
+            number_e164=number,
+            topic=topic,
+            language=language,
+            requested_at=entered + timedelta(seconds=30),
+            queue_entered_at=entered,
+            not_before=not_before or entered,
+            due_at=entered + timedelta(hours=5),
+            expected_at=entered + timedelta(minutes=30),
+            deadline_class=deadline_class,
+        ),
+        call_id=None,
+        now=entered,
+    )
+    session.flush()
+    return request.id
+
+
+def finish(session: Session, callback_id: int, now: datetime) -> None:
+    """Mark a claimed callback done, freeing its advisor (what the dispatcher will do)."""
+    request = session.get(CallbackRequest, callback_id)
+    assert request is not None
+    request.status = CallbackStatus.COMPLETED
+    request.lease_owner = None
+    request.lease_expires_at = None
+    request.closed_at = now
+    request.updated_at = now
+
+
+def number(i: int) -> str:
+    return f"+35840{i:07d}"

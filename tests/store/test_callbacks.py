@@ -1,0 +1,101 @@
+"""Callback requests: one open per number across all queues, found, cancelled, counted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from callflow.engine.vocabulary import CallbackStatus
+from callflow.errors import DuplicatePendingCallback
+from callflow.store.callbacks import cancel_callback, count_callbacks_ahead, find_open_callback
+from callflow.store.models import CallbackRequest
+from callflow.store.session import Database
+from tests.store.helpers import T0, add_callback, finish
+
+NUMBER = "+358401234567"
+
+
+def test_a_second_open_request_for_a_number_is_refused_in_any_queue(database: Database) -> None:
+    with database.transaction() as session:
+        first = add_callback(session, NUMBER, topic="health")
+    with database.transaction() as session, pytest.raises(DuplicatePendingCallback) as caught:
+        add_callback(session, NUMBER, topic="social", language="sv")
+    assert caught.value.callback_id == first
+    with database.transaction() as session:
+        found = find_open_callback(session, NUMBER)
+        assert found is not None and (found.id, found.topic) == (first, "health")
+
+
+def test_the_database_itself_refuses_two_open_requests(database: Database) -> None:
+    """Even code that skips the check cannot store a second open request for a number."""
+    with database.transaction() as session:
+        add_callback(session, NUMBER)
+    with pytest.raises(IntegrityError), database.transaction() as session:
+        session.execute(
+            text(
+                "INSERT INTO callback_requests (number_e164, topic, language, requested_at, "
+                "queue_entered_at, not_before, due_at, expected_at, deadline_class, status, "
+                "attempts, late, created_at, updated_at) SELECT number_e164, topic, language, "
+                "requested_at, queue_entered_at, not_before, due_at, expected_at, deadline_class, "
+                "'pending', 0, late, created_at, updated_at FROM callback_requests"
+            )
+        )
+
+
+def test_a_finished_request_frees_the_number(database: Database) -> None:
+    with database.transaction() as session:
+        first = add_callback(session, NUMBER)
+        finish(session, first, T0)
+    with database.transaction() as session:
+        second = add_callback(session, NUMBER)
+    assert second != first
+
+
+def test_cancelling(database: Database) -> None:
+    with database.transaction() as session:
+        callback_id = add_callback(session, NUMBER)
+    with database.transaction() as session:
+        assert cancel_callback(session, callback_id, T0, "cancelled by caller")
+    with database.transaction() as session:
+        request = session.get(CallbackRequest, callback_id)
+        assert request is not None and request.status is CallbackStatus.CANCELLED
+        assert request.closed_reason == "cancelled by caller"
+        assert not cancel_callback(session, callback_id, T0, "again")
+        assert find_open_callback(session, NUMBER) is None
+
+
+def test_counting_the_requests_ahead_keeps_class_and_place(database: Database) -> None:
+    """Escalated first, then by class, then by the time callers entered the queue."""
+    with database.transaction() as session:
+        add_callback(session, "+358401000001", entered=T0, deadline_class=1)
+        add_callback(session, "+358401000002", entered=T0 + timedelta(minutes=10))
+        add_callback(session, "+358401000003", entered=T0 + timedelta(hours=1), deadline_class=0)
+        add_callback(session, "+358401000004", entered=T0, deadline_class=2)
+        add_callback(session, "+358401000005", entered=T0, language="sv")
+        add_callback(session, "+358401000006", entered=T0, topic="social")
+    with database.transaction() as session:
+        at = T0 + timedelta(minutes=5)
+        assert count_callbacks_ahead(session, "health", "fi", 1, at) == 2
+        assert count_callbacks_ahead(session, "health", "fi", 2, at) == 4
+        assert count_callbacks_ahead(session, "health", "fi", 0, at) == 0
+        assert count_callbacks_ahead(session, "health", "sv", 1, at) == 1
+
+
+def test_times_come_back_as_the_same_utc_instant(database: Database) -> None:
+    helsinki = datetime(2026, 3, 29, 5, 30, tzinfo=ZoneInfo("Europe/Helsinki"))  # summer time
+    with database.transaction() as session:
+        callback_id = add_callback(session, NUMBER, entered=helsinki)
+    with database.transaction() as session:
+        request = session.get(CallbackRequest, callback_id)
+        assert request is not None
+        assert request.queue_entered_at == helsinki
+        assert request.queue_entered_at.tzinfo is UTC
+
+
+def test_a_naive_time_is_refused(database: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"), database.transaction() as session:
+        add_callback(session, NUMBER, entered=datetime(2026, 1, 12, 10))

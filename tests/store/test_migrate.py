@@ -1,0 +1,109 @@
+"""Migrations produce exactly the schema the models declare, on both databases."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Enum, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from callflow.store.migrate import current_revision, ensure_current, head_revision, upgrade
+from callflow.store.models import Base
+from callflow.store.session import Database
+
+
+def test_migrated_schema_equals_the_models(database: Database) -> None:
+    """Tables, columns, types, nullability, indexes and keys: no difference at all."""
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_every_enum_check_constraint_lists_exactly_its_values(database: Database) -> None:
+    """The CHECK constraints in the database allow exactly the Python enums' values."""
+    enums = [
+        (table.name, column.type)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, Enum)
+    ]
+    assert enums, "no enum columns found"
+    for table, enum in enums:
+        definition = _check_definition(database, table, enum.name or "")
+        allowed = set(re.findall(r"'([^']+)'", definition))
+        assert allowed == set(enum.enums), (table, enum.name)
+
+
+def _check_definition(database: Database, table: str, name: str) -> str:
+    constraint = f"ck_{table}_{name}"
+    with database.engine.connect() as connection:
+        if database.dialect == "postgresql":
+            return str(
+                connection.execute(
+                    text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :n"),
+                    {"n": constraint},
+                ).scalar_one()
+            )
+        sql = connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
+        ).scalar_one()
+    match = re.search(rf"CONSTRAINT {constraint} CHECK \((.*?)\)\s*[,)]", sql, re.S)
+    assert match, f"{constraint} not in {sql}"
+    return match.group(1)
+
+
+def test_the_ledger_records_the_head_and_upgrading_again_changes_nothing(
+    database: Database,
+) -> None:
+    assert current_revision(database) == head_revision()
+    tables = set(inspect(database.engine).get_table_names())
+    upgrade(database)
+    ensure_current(database)
+    assert current_revision(database) == head_revision()
+    assert set(inspect(database.engine).get_table_names()) == tables
+
+
+def test_an_empty_sqlite_database_is_migrated_on_first_use(tmp_path: Path) -> None:
+    database = Database.connect(f"sqlite:///{tmp_path / 'new' / 'callflow.sqlite3'}")
+    assert current_revision(database) is None
+    ensure_current(database)
+    assert current_revision(database) == head_revision()
+    assert "callback_requests" in inspect(database.engine).get_table_names()
+    database.close()
+
+
+def _migrate(url: str) -> None:
+    database = Database.connect(url)
+    ensure_current(database)
+    database.close()
+
+
+def test_several_processes_may_migrate_at_once(postgres_url: str) -> None:
+    """Four workers starting together against an empty database all come up."""
+    name = "callflow_test_race"
+    server = create_engine(
+        make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with server.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        context = multiprocessing.get_context("spawn")
+        workers = [context.Process(target=_migrate, args=(url,)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+        database = Database.connect(url)
+        assert current_revision(database) == head_revision()
+        database.close()
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        server.dispose()
