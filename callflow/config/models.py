@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from datetime import date as Date  # noqa: N812 - a field is called `date`
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -314,11 +315,12 @@ class HotlineConfig(_Model):
     source: Path | None = Field(default=None, exclude=True)
     """The file this configuration was read from; relative paths resolve against it."""
 
-    @property
+    @cached_property
     def language_order(self) -> list[str]:
         """Languages in menu order (by digit)."""
         return sorted(self.languages, key=lambda code: self.languages[code].digit)
 
-    @property
+    @cached_property
     def topic_order(self) -> list[str]:
+        """Topics in menu order (by digit)."""
         return sorted(self.queues, key=lambda name: self.queues[name].digit)

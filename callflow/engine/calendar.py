@@ -186,7 +186,8 @@ class Calendar:
 
     def next_closing(self, at: datetime) -> datetime:
         """When the current open span ends, or, if closed, when the next one ends."""
-        return next(self.spans_from(at)).end
+        span = self.open_span_at(at)
+        return span.end if span is not None else next(self.spans_from(at)).end
 
     def working_time(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two instants (zero if *end* is not after *start*)."""

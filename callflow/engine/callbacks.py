@@ -37,8 +37,8 @@ def offer_after_hours(t: Turn) -> None:
     t.record(
         EventKind.CALLBACK_OFFERED,
         topic=s.topic,
-        expected_at=said.isoformat(),
-        due_at=due.isoformat(),
+        expected_at=said,
+        due_at=due,
         after_hours=True,
     )
     t.ask(Menu.OFFER, [t.p("offer_callback", when=queueing.when_for(t, said))])
@@ -143,7 +143,7 @@ def stored(t: Turn, callback_id: int) -> None:
         callback_id=callback_id,
         topic=s.topic,
         language=s.language,
-        expected_at=s.offered_at.isoformat(),
+        expected_at=s.offered_at,
         after_hours=s.callback_after_hours,
     )
     when = queueing.when_for(t, s.offered_at)

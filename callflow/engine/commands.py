@@ -1,4 +1,8 @@
-"""What the engine asks the shell to do. Imperative; providers carry them out."""
+"""What the engine asks the shell to do. Imperative; providers carry them out.
+
+Commands are values, never changed once made (plain slotted dataclasses for
+speed, like the events).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from callflow.engine.prompts import PromptRef
 from callflow.engine.vocabulary import EventKind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Play:
     """Play prompts in order; the caller's digits are not awaited."""
 
@@ -23,7 +27,7 @@ class Play:
     prompts: tuple[PromptRef, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ask:
     """Play prompts and collect up to ``max_digits`` digits.
 
@@ -38,12 +42,12 @@ class Ask:
     timeout: timedelta
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StopPlayback:
     playback_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetTimer:
     """Fire ``TimerFired(name, at)`` at ``at``, replacing any timer of that name."""
 
@@ -51,12 +55,12 @@ class SetTimer:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClearTimer:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EnterQueue:
     """Wait with music in ``topic``'s queue, in place by ``entered_at``."""
 
@@ -65,31 +69,31 @@ class EnterQueue:
     entered_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LeaveQueue:
     topic: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectAdvisor:
     """Join the caller with the advisor who answered."""
 
     advisor_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReleaseAdvisor:
     """An advisor was offered this call after it left the queue; free them again."""
 
     advisor_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LookUpPendingCallback:
     number_e164: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoreCallback:
     number_e164: str
     topic: str
@@ -102,20 +106,20 @@ class StoreCallback:
     deadline_class: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelCallback:
     callback_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
-    """Append an entry to the call-event log."""
+    """Append an entry to the call-event log; ``data`` holds JSON values or datetimes."""
 
     kind: EventKind
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hangup:
     reason: str
 

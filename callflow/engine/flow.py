@@ -82,7 +82,7 @@ def _arrived(t: Turn, event: Any) -> None:
     if len(languages) == 1:
         _choose_language(t, languages[0], "only")
     if not s.open_at_arrival:
-        t.record(EventKind.CALL_CLOSED_HOURS, next_opening=cal.next_opening(t.now).isoformat())
+        t.record(EventKind.CALL_CLOSED_HOURS, next_opening=cal.next_opening(t.now))
     if s.caller_e164 is not None:
         s.phase = Phase.LOOKING_UP
         t.out.append(LookUpPendingCallback(s.caller_e164))
@@ -135,9 +135,7 @@ def _ask_language(t: Turn, *, greeting: bool, lead: list[Any] | None = None) -> 
     prompts = list(lead or [])
     if greeting:
         prompts.append(t.p("greeting"))
-    for code in t.config.language_order:
-        prompts.append(t.p_in(code, "language_option", digit=t.config.languages[code].digit))
-    t.ask(Menu.LANGUAGE, prompts, fresh=lead is None)
+    t.ask(Menu.LANGUAGE, [*prompts, *t.ctx.menus.language_options()], fresh=lead is None)
 
 
 def _choose_language(t: Turn, code: str, how: str) -> None:
@@ -164,11 +162,8 @@ def _ask_topic(t: Turn, lead: list[Any] | None = None) -> None:
     s = t.s
     if lead is None:
         s.callback_after_hours = not t.ctx.calendar.is_open(t.now)
-    prompts = [*(lead or []), t.p("topic_intro")]
-    for name in _offered_topics(t):
-        queue = t.config.queues[name]
-        prompts.append(t.p("topic_option", topic=queue.names[t.language], digit=queue.digit))
-    t.ask(Menu.TOPIC, prompts, fresh=lead is None)
+    options = t.ctx.menus.topic_options(t.language, _offered_topics(t))
+    t.ask(Menu.TOPIC, [*(lead or []), t.p("topic_intro"), *options], fresh=lead is None)
 
 
 def _choose_topic(t: Turn, topic: str, how: str) -> None:

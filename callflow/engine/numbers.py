@@ -86,6 +86,7 @@ def parse_line_number(raw: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=8192)
 def finnish_groups(e164: str) -> tuple[str, ...]:
     """Digit groups for reading a number back, as Finns say them: ``040 123 4567``.
 

@@ -7,15 +7,16 @@ builds sentences. Text providers (console, Twilio ``<Say>``) render them with
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from callflow.config.models import HotlineConfig, LanguageConfig
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class When:
     """An instant to be said relative to the day of the call.
 
@@ -28,7 +29,7 @@ class When:
     style: Literal["at", "by", "morning"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DigitGroups:
     """A phone number to read back in groups: ``040 123 4567``."""
 
@@ -41,7 +42,7 @@ class DigitGroups:
 PromptValue = int | str | When | DigitGroups
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PromptRef:
     key: str
     language: str
@@ -91,11 +92,12 @@ def _day_words(day: date, days_ahead: int, language: LanguageConfig) -> str:
 
 
 def round_up(at: datetime, step: timedelta) -> datetime:
-    """*at* rounded up to a whole multiple of *step* since the epoch (UTC).
+    """*at* (UTC) rounded up to a whole multiple of *step* since the epoch.
 
     Steps that divide an hour give whole local minutes in every timezone of
     whole-hour or half-hour offset, which covers Finland.
     """
-    epoch = datetime(1970, 1, 1, tzinfo=at.tzinfo)
-    remainder = (at - epoch) % step
-    return at if not remainder else at + (step - remainder)
+    seconds = step.total_seconds()
+    stamp = at.timestamp()
+    rounded = math.ceil(stamp / seconds) * seconds
+    return at if rounded == stamp else datetime.fromtimestamp(rounded, UTC)

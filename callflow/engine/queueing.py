@@ -94,9 +94,10 @@ def _snapshot(t: Turn) -> QueueSnapshot:
 def _wait_words(t: Turn, wait: timedelta | None) -> PromptRef:
     if wait is None:
         return t.p("queue_wait_unknown")
-    if wait <= timedelta(minutes=1):
+    minutes = math.ceil(wait.total_seconds() / 60)
+    if minutes <= 1:
         return t.p("queue_wait_short")
-    return t.p("queue_wait_minutes", minutes=math.ceil(wait.total_seconds() / 60))
+    return t.p("queue_wait_minutes", minutes=minutes)
 
 
 def _offer(t: Turn, snap: QueueSnapshot, wait: timedelta | None) -> PromptRef | None:
@@ -118,8 +119,8 @@ def _offer(t: Turn, snap: QueueSnapshot, wait: timedelta | None) -> PromptRef | 
     t.record(
         EventKind.CALLBACK_OFFERED,
         topic=s.topic,
-        expected_at=said.isoformat(),
-        due_at=due.isoformat(),
+        expected_at=said,
+        due_at=due,
         after_hours=False,
     )
     return t.p("offer_callback", when=when_for(t, said))
@@ -131,7 +132,7 @@ def withhold_offer(t: Turn, due: datetime) -> PromptRef | None:
     if s.alternative_told:
         return None
     s.alternative_told = True
-    t.record(EventKind.CALLBACK_WITHHELD, topic=s.topic, reason="promise", due_at=due.isoformat())
+    t.record(EventKind.CALLBACK_WITHHELD, topic=s.topic, reason="promise", due_at=due)
     if callbacks.when_promise_unmeetable == "alternative" and callbacks.alternative_prompt:
         return t.p(callbacks.alternative_prompt)
     return None
@@ -156,7 +157,7 @@ def when_for(t: Turn, at: datetime) -> When:
     """How to say a promised time: "today by 14.00", "tomorrow morning", "on Monday by 13.00"."""
     cal = t.ctx.calendar
     local = cal.local(at)
-    if local.date() > cal.local_date(t.now) and local.hour * 60 + local.minute <= MORNING_ENDS:
+    if local.date() > t.today and local.hour * 60 + local.minute <= MORNING_ENDS:
         return t.when(at, "morning")
     return t.when(at, "by")
 

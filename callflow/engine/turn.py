@@ -8,8 +8,8 @@ that each primitive keeps the state consistent the same way every time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from callflow.config.models import HotlineConfig, QueueConfig
@@ -46,6 +46,40 @@ class LineView(Protocol):
         ...
 
 
+class MenuPrompts:
+    """The menus' option lists, which depend on the configuration alone: built once."""
+
+    def __init__(self, config: HotlineConfig) -> None:
+        self._config = config
+        self._languages: tuple[PromptRef, ...] | None = None
+        self._topics: dict[tuple[str, tuple[str, ...]], tuple[PromptRef, ...]] = {}
+
+    def language_options(self) -> tuple[PromptRef, ...]:
+        """Each language's option, said in that language."""
+        if self._languages is None:
+            languages = self._config.languages
+            self._languages = tuple(
+                PromptRef("language_option", code, (("digit", languages[code].digit),))
+                for code in self._config.language_order
+            )
+        return self._languages
+
+    def topic_options(self, language: str, topics: list[str]) -> tuple[PromptRef, ...]:
+        key = (language, tuple(topics))
+        options = self._topics.get(key)
+        if options is None:
+            queues = self._config.queues
+            options = self._topics[key] = tuple(
+                PromptRef(
+                    "topic_option",
+                    language,
+                    (("topic", queues[name].names[language]), ("digit", queues[name].digit)),
+                )
+                for name in topics
+            )
+        return options
+
+
 @dataclass(frozen=True, slots=True)
 class FlowContext:
     """Everything a step may consult besides the call's own state."""
@@ -53,10 +87,14 @@ class FlowContext:
     config: HotlineConfig
     calendar: Calendar
     line: LineView
+    menus: MenuPrompts = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "menus", MenuPrompts(self.config))
 
 
 class Turn:
-    __slots__ = ("config", "ctx", "now", "out", "s")
+    __slots__ = ("_today", "config", "ctx", "now", "out", "s")
 
     def __init__(self, state: CallState, now: datetime, ctx: FlowContext) -> None:
         self.s = state
@@ -64,6 +102,14 @@ class Turn:
         self.ctx = ctx
         self.config = ctx.config
         self.out: list[Command] = []
+        self._today: date | None = None
+
+    @property
+    def today(self) -> date:
+        """The line's local date at this step."""
+        if self._today is None:
+            self._today = self.ctx.calendar.local_date(self.now)
+        return self._today
 
     # -- words -------------------------------------------------------------------
 
@@ -79,7 +125,7 @@ class Turn:
         return PromptRef(key, language, tuple(params.items()))
 
     def when(self, at: datetime, style: str = "by") -> When:
-        return When(at, self.ctx.calendar.local_date(self.now), style)  # type: ignore[arg-type]
+        return When(at, self.today, style)  # type: ignore[arg-type]
 
     @property
     def queue(self) -> QueueConfig:

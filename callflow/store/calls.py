@@ -55,7 +55,10 @@ def append_events(
 ) -> None:
     """Log what happened; the event's topic, language and callback id are lifted into columns."""
     for record in records:
-        data: dict[str, Any] = record.data
+        data: dict[str, Any] = {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in record.data.items()
+        }
         session.add(
             CallEvent(
                 at=at,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import Integer, String, Update, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -33,6 +33,7 @@ from callflow.store.models import (
     CallEvent,
     Queue,
 )
+from callflow.store.types import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,72 @@ def claim_next_callback(
 ) -> ClaimedCallback | None:
     """Give *advisor_id* the next due callback they can serve, leased to *owner* until
     ``now + lease``; None if there is none (or the advisor already holds one)."""
+    dialect = session.get_bind().dialect.name
+    statement = _claim_statement(dialect)
+    lease_expires_at = now + lease
+    parameters = {
+        "advisor_id": advisor_id,
+        "now": now,
+        "owner": owner,
+        "lease_expires_at": lease_expires_at,
+    }
+    if dialect == "postgresql":
+        # Two claims for one advisor can race past the NOT EXISTS check; the partial
+        # unique index stops the second, and the savepoint keeps the transaction usable.
+        try:
+            with session.begin_nested():
+                row = session.execute(statement, parameters).one_or_none()
+        except IntegrityError:
+            return None
+    else:
+        row = session.execute(statement, parameters).one_or_none()  # one writer at a time
+    if row is None:
+        return None
+    claimed = ClaimedCallback(
+        callback_id=row.id,
+        attempt_no=row.attempts,
+        number_e164=row.number_e164,
+        topic=row.topic,
+        language=row.language,
+        queue_entered_at=row.queue_entered_at,
+        due_at=row.due_at,
+        lease_expires_at=lease_expires_at,
+    )
+    session.execute(
+        insert(CallbackAttempt),
+        {
+            "callback_id": claimed.callback_id,
+            "attempt_no": claimed.attempt_no,
+            "advisor_id": advisor_id,
+            "claimed_at": now,
+        },
+    )
+    session.execute(
+        insert(CallEvent),
+        {
+            "at": now,
+            "kind": EventKind.CALLBACK_CLAIMED,
+            "callback_id": claimed.callback_id,
+            "topic": claimed.topic,
+            "language": claimed.language,
+            "data": {"advisor_id": advisor_id, "attempt_no": claimed.attempt_no, "owner": owner},
+        },
+    )
+    return claimed
+
+
+_STATEMENTS: dict[str, Update] = {}
+
+
+def _claim_statement(dialect: str) -> Update:
+    """The claim, built once per dialect (building it costs more than running it)."""
+    statement = _STATEMENTS.get(dialect)
+    if statement is not None:
+        return statement
     cb = CallbackRequest
     held = aliased(CallbackRequest, name="held")
+    advisor_id = bindparam("advisor_id", type_=Integer())
+    now = bindparam("now", type_=UTCDateTime())
     candidate = (
         select(cb.id)
         .join(Queue, Queue.name == cb.topic)
@@ -76,7 +141,7 @@ def claim_next_callback(
         .order_by(cb.deadline_class, cb.queue_entered_at, cb.id)
         .limit(1)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         candidate = candidate.with_for_update(of=cb, skip_locked=True)
     statement = (
         update(cb)
@@ -91,8 +156,8 @@ def claim_next_callback(
         .values(
             status=CallbackStatus.IN_PROGRESS,
             advisor_id=advisor_id,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
+            lease_owner=bindparam("owner", type_=String()),
+            lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime()),
             attempts=cb.attempts + 1,
             updated_at=now,
         )
@@ -108,41 +173,5 @@ def claim_next_callback(
         )
         .execution_options(synchronize_session=False)
     )
-    try:
-        with session.begin_nested():
-            row = session.execute(statement).one_or_none()
-    except IntegrityError:
-        return None  # a concurrent claim gave this advisor an assignment first
-    if row is None:
-        return None
-    lease_expires_at = row.lease_expires_at
-    assert lease_expires_at is not None
-    claimed = ClaimedCallback(
-        callback_id=row.id,
-        attempt_no=row.attempts,
-        number_e164=row.number_e164,
-        topic=row.topic,
-        language=row.language,
-        queue_entered_at=row.queue_entered_at,
-        due_at=row.due_at,
-        lease_expires_at=lease_expires_at,
-    )
-    session.add(
-        CallbackAttempt(
-            callback_id=claimed.callback_id,
-            attempt_no=claimed.attempt_no,
-            advisor_id=advisor_id,
-            claimed_at=now,
-        )
-    )
-    session.add(
-        CallEvent(
-            at=now,
-            kind=EventKind.CALLBACK_CLAIMED,
-            callback_id=claimed.callback_id,
-            topic=claimed.topic,
-            language=claimed.language,
-            data={"advisor_id": advisor_id, "attempt_no": claimed.attempt_no, "owner": owner},
-        )
-    )
-    return claimed
+    _STATEMENTS[dialect] = statement
+    return statement

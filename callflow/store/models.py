@@ -174,8 +174,14 @@ class CallbackRequest(Base):
             sqlite_where=text("status = 'in_progress'"),
             postgresql_where=text("status = 'in_progress'"),
         ),
+        # Pending requests in claim order: a claim walks this and stops at the first it may take.
         Index(
-            "ix_callback_requests_claim_order", "status", "deadline_class", "queue_entered_at", "id"
+            "ix_callback_requests_claim_order",
+            "deadline_class",
+            "queue_entered_at",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
         ),
     )
 

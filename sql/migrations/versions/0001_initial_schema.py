@@ -104,7 +104,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_callback_requests'))
     )
     with op.batch_alter_table('callback_requests', schema=None) as batch_op:
-        batch_op.create_index('ix_callback_requests_claim_order', ['status', 'deadline_class', 'queue_entered_at', 'id'], unique=False)
+        batch_op.create_index('ix_callback_requests_claim_order', ['deadline_class', 'queue_entered_at', 'id'], unique=False, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
         batch_op.create_index('uq_callback_requests_advisor_assignment', ['advisor_id'], unique=True, sqlite_where=sa.text("status = 'in_progress'"), postgresql_where=sa.text("status = 'in_progress'"))
         batch_op.create_index('uq_callback_requests_open_number', ['number_e164'], unique=True, sqlite_where=sa.text("status IN ('pending', 'in_progress')"), postgresql_where=sa.text("status IN ('pending', 'in_progress')"))
 
