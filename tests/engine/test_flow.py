@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
 from callflow.engine.commands import (
     Ask,
     ClearTimer,
@@ -25,10 +23,9 @@ from callflow.engine.events import AdvisorConnected, DigitPressed, ExistingCallb
 from callflow.engine.state import Phase
 from callflow.engine.vocabulary import CallOutcome, EventKind
 from tests.engine.caller import Caller
-from tests.fakes.line import FakeLine
+from tests.engine.conftest import MakeCaller
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
-MONDAY_10 = datetime(2026, 1, 12, 10, tzinfo=HELSINKI).astimezone(UTC)
 MOBILE = "+358401234567"
 
 
@@ -45,32 +42,6 @@ def changed(config: HotlineConfig, path: str, value: Any) -> HotlineConfig:
         target = target[key]
     target[keys[-1]] = value
     return HotlineConfig.model_validate(data)
-
-
-@pytest.fixture(scope="module")
-def calendar(config: HotlineConfig) -> Calendar:
-    return Calendar.from_config(config)
-
-
-MakeCaller = Callable[..., Caller]
-
-
-@pytest.fixture
-def call(config: HotlineConfig, calendar: Calendar) -> MakeCaller:
-    """Make a caller: ``call(at=..., staffed=..., ...)`` with the line's state as keywords."""
-
-    def make(
-        at: datetime = MONDAY_10,
-        cfg: HotlineConfig | None = None,
-        existing: ExistingCallback | None = None,
-        **line: Any,
-    ) -> Caller:
-        used = cfg or config
-        cal = calendar if cfg is None else Calendar.from_config(used)
-        defaults: dict[str, Any] = {"staffed": 4, "planned": 4}
-        return Caller(used, cal, FakeLine(cal, **{**defaults, **line}), at, existing=existing)
-
-    return make
 
 
 def queued(caller: Caller, language: str = "1", topic: str = "1") -> Caller:

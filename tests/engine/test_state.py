@@ -6,13 +6,10 @@ import json
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
 from callflow.engine.commands import CancelCallback, StoreCallback
 from callflow.engine.events import (
     AdvisorHungUp,
@@ -27,7 +24,7 @@ from callflow.engine.flow import step
 from callflow.engine.state import After, CallState, Menu, Phase
 from callflow.engine.vocabulary import CallOutcome
 from tests.engine.caller import Caller
-from tests.fakes.line import FakeLine
+from tests.engine.conftest import MakeCaller
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 MOBILE = "+358401234567"
@@ -158,26 +155,6 @@ class TestRoundTrip:
 
 
 # -- carrying on mid-call ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def calendar(config: HotlineConfig) -> Calendar:
-    return Calendar.from_config(config)
-
-
-MakeCaller = Callable[..., Caller]
-
-
-@pytest.fixture
-def call(config: HotlineConfig, calendar: Calendar) -> MakeCaller:
-    def make(
-        at: datetime = MONDAY_10, existing: ExistingCallback | None = None, **line: Any
-    ) -> Caller:
-        defaults: dict[str, Any] = {"staffed": 4, "planned": 4}
-        fake = FakeLine(calendar, **{**defaults, **line})
-        return Caller(config, calendar, fake, at, existing=existing)
-
-    return make
 
 
 Stage = Callable[[MakeCaller], tuple[Caller, Event]]

@@ -1,0 +1,47 @@
+"""Fixtures for driving calls through the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.calendar import Calendar
+from callflow.engine.events import ExistingCallback
+from tests.engine.caller import Caller
+from tests.fakes.line import FakeLine
+
+MONDAY_10 = datetime(2026, 1, 12, 10, tzinfo=ZoneInfo("Europe/Helsinki")).astimezone(UTC)
+
+MakeCaller = Callable[..., Caller]
+
+
+@pytest.fixture(scope="module")
+def calendar(config: HotlineConfig) -> Calendar:
+    return Calendar.from_config(config)
+
+
+@pytest.fixture
+def call(config: HotlineConfig, calendar: Calendar) -> MakeCaller:
+    """Make a caller: ``call(at=..., cfg=..., existing=..., staffed=..., ...)``.
+
+    Keywords other than the first three set the line's state (see FakeLine);
+    by default four advisors are staffed and planned, none of them free.
+    """
+
+    def make(
+        at: datetime = MONDAY_10,
+        cfg: HotlineConfig | None = None,
+        existing: ExistingCallback | None = None,
+        **line: Any,
+    ) -> Caller:
+        used = cfg or config
+        cal = calendar if cfg is None else Calendar.from_config(used)
+        defaults: dict[str, Any] = {"staffed": 4, "planned": 4}
+        return Caller(used, cal, FakeLine(cal, **{**defaults, **line}), at, existing=existing)
+
+    return make
