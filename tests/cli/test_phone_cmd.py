@@ -100,3 +100,10 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
     assert result.stderr.startswith("error: database postgresql+psycopg://nobody@127.0.0.1:9/none")
     assert "is not available: connection failed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unwritable_sqlite_folder_is_a_clear_error() -> None:
+    result = callflow("phone", *EXAMPLE, database_url="sqlite:////proc/no-such-place/x.sqlite3")
+    assert result.returncode == 1
+    assert "cannot create /proc/no-such-place for the SQLite database" in result.stderr
+    assert "Traceback" not in result.stderr
