@@ -150,8 +150,19 @@ class Recorder:
 
 
 def replay(context: FlowContext, scripts: list[list[Event]], calls: int) -> tuple[int, float]:
-    """Replay the recorded calls through the engine alone; (transitions, CPU seconds)."""
+    """Replay the recorded calls through the engine alone; (transitions, CPU seconds).
+
+    Every replayed call must end as its recording did, so no event was a no-op
+    that would flatter the rate.
+    """
+    endings = []
+    for script in scripts:
+        state = new_call("check", MONDAY_10)
+        for event in script:
+            step(state, event, MONDAY_10, context)
+        endings.append(state.outcome)
     transitions = 0
+    ended_as_recorded = 0
     started = time.process_time()
     for i in range(calls):
         script = scripts[i % len(scripts)]
@@ -159,7 +170,11 @@ def replay(context: FlowContext, scripts: list[list[Event]], calls: int) -> tupl
         for event in script:
             step(state, event, MONDAY_10, context)
         transitions += len(script)
-    return transitions, time.process_time() - started
+        ended_as_recorded += state.outcome == endings[i % len(scripts)]
+    cpu = time.process_time() - started
+    assert ended_as_recorded == calls, "a replayed call took another path"
+    assert None not in endings, "a recorded call did not end"
+    return transitions, cpu
 
 
 def bench_engine(calls: int) -> dict[str, object]:

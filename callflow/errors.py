@@ -7,9 +7,7 @@
     ├── StoreError                  the database refused or is unreachable
     │   ├── MigrationError          the schema could not be brought up to date
     │   └── DuplicatePendingCallback  the number already has a pending callback
-    ├── CalendarError               the line does not open within the horizon
-    └── InputError                  input from outside the line is malformed
-        └── InvalidPhoneNumber
+    └── CalendarError               the line does not open within the horizon
 
 Each class has a stable ``slug`` so logs, HTTP answers and scripts can match
 on it without parsing messages. Bad *caller* input (wrong digits, silence) is
@@ -78,14 +76,6 @@ class DuplicatePendingCallback(StoreError):
     def __init__(self, callback_id: int) -> None:
         self.callback_id = callback_id
         super().__init__(f"a pending callback (id {callback_id}) exists for this number")
-
-
-class InputError(CallflowError):
-    slug = "input-invalid"
-
-
-class InvalidPhoneNumber(InputError):
-    slug = "phone-number-invalid"
 
 
 class CalendarError(CallflowError):

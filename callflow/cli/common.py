@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import structlog
 from sqlalchemy.engine import make_url
 
 from callflow.config.load import CONFIG_ENV, DATABASE_ENV, config_path, database_url, load_config
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import SystemClock
+from callflow.engine.numbers import mask_numbers_in
 from callflow.errors import CallflowError, ConfigError
 from callflow.logging import LEVELS, configure_logging
 from callflow.store.migrate import ensure_current
@@ -23,6 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
 
 
 def config_option(function: F) -> F:
@@ -57,12 +60,18 @@ def log_level_option(default: str) -> Callable[[F], F]:
 
 
 def reports_errors(function: F) -> F:
-    """Turn callflow's errors into a clear message and an exit status, never a traceback."""
+    """Turn errors into a clear message and an exit status, never a raw traceback
+    (one could carry a caller's number; the logged one is masked)."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except click.ClickException:
+            raise  # usage errors: click explains them
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
         except ConfigError as exc:
             click.echo(
                 f"error: configuration {exc.source} has {len(exc.problems)} problem(s):", err=True
@@ -71,7 +80,13 @@ def reports_errors(function: F) -> F:
                 click.echo(f"  {problem}", err=True)
             raise SystemExit(EXIT_CONFIG) from None
         except CallflowError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {mask_numbers_in(str(exc))}", err=True)
+            raise SystemExit(EXIT_FAILURE) from None
+        except Exception as exc:
+            structlog.get_logger("callflow.cli").exception("cli.failed")
+            first = mask_numbers_in(str(exc)).splitlines()[0] if str(exc) else ""
+            click.echo(f"error: unexpected {type(exc).__name__}: {first}", err=True)
+            click.echo("this is a bug in callflow; please report it with the command", err=True)
             raise SystemExit(EXIT_FAILURE) from None
 
     return wrapper  # type: ignore[return-value]

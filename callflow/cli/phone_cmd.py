@@ -21,7 +21,7 @@ from callflow.cli.common import (
 from callflow.cli.times import in_line_zone, local_time_option
 from callflow.engine.clock import SystemClock
 from callflow.engine.durations import DURATION_HELP, parse_duration
-from callflow.engine.numbers import check_callback_number
+from callflow.engine.numbers import check_callback_number, mask_digits
 from callflow.providers.console.phone import ConsolePhone, Keys, scripted_keys
 
 DTMF = re.compile(r"[0-9*#]*")
@@ -43,19 +43,25 @@ def _digits(ctx: click.Context, param: click.Parameter, value: str | None) -> li
     return items
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+MAX_PATIENCE = timedelta(hours=12)
+
+
+def _patience(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
     try:
-        return parse_duration(value)
+        patience = parse_duration(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not {DURATION_HELP}", ctx, param) from None
+    if not timedelta(0) < patience <= MAX_PATIENCE:
+        raise click.BadParameter(f"{value!r}: give a wait between 1s and 12h", ctx, param)
+    return patience
 
 
 def _keyboard() -> Keys:
     def read() -> str | None:
         try:
             text = input("keys (Enter = silence, h = hang up)> ").strip()
-        except EOFError:
-            return None
+        except (EOFError, KeyboardInterrupt):
+            return None  # end of input or Ctrl-C: the caller hangs up
         if text.lower() in ("h", "hangup", "hang up", "q"):
             return None
         if not DTMF.fullmatch(text):
@@ -89,7 +95,7 @@ def _keyboard() -> Keys:
     "--patience",
     default="20m",
     show_default=True,
-    callback=_duration,
+    callback=_patience,
     help="How long the caller waits in a queue before hanging up.",
 )
 @log_level_option("warning")
@@ -114,7 +120,7 @@ def phone(
         raise click.UsageError("give --from NUMBER or --withheld, not both")
     if caller is not None and not CALLER_ID.fullmatch(caller):
         raise click.BadParameter(
-            f"{caller!r} is not a phone number; use e.g. 0401234567 or +358401234567",
+            f"'{mask_digits(caller)}' is not a phone number; use e.g. 0401234567 or +358401234567",
             param_hint="--from",
         )
     config = load(config_file, log_level)
@@ -128,12 +134,13 @@ def phone(
                 "the line will ask for a number",
                 err=True,
             )
+    start_at = in_line_zone(at, config.line.timezone) or SystemClock().now()
     database = open_database(config, database_url)
     try:
         result = ConsolePhone(
             config,
             database,
-            start_at=in_line_zone(at, config.line.timezone) or SystemClock().now(),
+            start_at=start_at,
             caller_e164=caller_e164,
             withheld=caller is None,
             busy=busy,

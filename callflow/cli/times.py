@@ -13,6 +13,8 @@ from callflow.engine.clock import as_utc
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
 
 class LocalTime(click.ParamType):  # type: ignore[type-arg]
     """An ISO time; without an offset it is taken in the line's timezone (resolved later)."""
@@ -23,13 +25,16 @@ class LocalTime(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, datetime):
             return value
         try:
-            return datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             self.fail(
                 f"{value!r} is not a time like 2026-01-12T10:00 or 2026-01-12T10:00+02:00",
                 param,
                 ctx,
             )
+        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            self.fail(f"{value!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}", param, ctx)
+        return parsed
 
 
 def local_time_option(name: str, *, help: str) -> Callable[[F], F]:
@@ -41,5 +46,13 @@ def in_line_zone(at: datetime | None, timezone: str) -> datetime | None:
     if at is None:
         return None
     if at.tzinfo is None:
-        at = at.replace(tzinfo=ZoneInfo(timezone))
+        zone = ZoneInfo(timezone)
+        local = at.replace(tzinfo=zone)
+        if as_utc(local).astimezone(zone).replace(tzinfo=None) != at:
+            raise click.BadParameter(
+                f"{at:%Y-%m-%d %H:%M} does not happen in {timezone} (the clocks go forward "
+                "then); pick another time",
+                param_hint="--at",
+            )
+        at = local
     return as_utc(at)

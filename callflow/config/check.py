@@ -432,17 +432,29 @@ def _check_staffing(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]
                     problems.append(
                         Problem(f"{path}.languages", code, _one_of("languages", known_languages))
                     )
-    if problems or not isinstance(blocks, list) or len(sections.get("staffing", [])) < len(blocks):
+    given = blocks if isinstance(blocks, list) else []
+    if problems or len(sections.get("staffing", [])) < len(given):
         return problems  # a broken plan is reported above; what it would leave unserved is noise
     return _unserved(sections, skills or [])
 
 
 def _unserved(sections: Sections, skills: list[str]) -> list[Problem]:
-    """With a staffing plan, every queue must be planned for in every language it is offered in."""
+    """Every queue must be planned for in every language it is offered in: callback times
+    are promised from the plan, so without it no callback could ever be offered."""
     blocks: list[StaffingBlock] = sections.get("staffing", [])
     queues: dict[str, QueueConfig] = sections.get("queues", {})
     languages: dict[str, LanguageConfig] = sections.get("languages", {})
     if not blocks:
+        if any(q.callbacks.enabled for q in queues.values()):
+            return [
+                Problem(
+                    "staffing",
+                    MISSING,
+                    "callback times are promised from the planned "
+                    "staffing; add [[staffing]] blocks, or set callbacks.enabled = false "
+                    "in every queue",
+                )
+            ]
         return []
     problems = []
     for name, queue in queues.items():

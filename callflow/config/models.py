@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from callflow.engine.durations import DURATION_HELP, parse_duration
@@ -60,6 +61,12 @@ class DailyRange(BaseModel):
         if isinstance(value, str):
             return _parse_range(value)
         return value
+
+    @model_validator(mode="after")
+    def _in_a_day(self) -> DailyRange:
+        if not 0 <= self.start_minute < self.end_minute <= 24 * 60:
+            raise ValueError("write a range within one day, earlier time first, like '09:00-15:00'")
+        return self
 
     def __str__(self) -> str:
         return f"{_hhmm(self.start_minute)}-{_hhmm(self.end_minute)}"
@@ -203,11 +210,15 @@ DATE_FORMAT_FIELDS = frozenset({"d", "m", "y"})
 
 
 def placeholders_in(text: str) -> set[str]:
-    """The ``{names}`` a prompt text uses; raise ``ValueError`` on broken braces."""
+    """The ``{names}`` a text uses; ``ValueError`` on broken braces or a format like ``{x:d}``
+    (values are filled in as words, so a format could only fail when a caller is listening)."""
     names = set()
-    for _, field, _, _ in string.Formatter().parse(text):
-        if field is not None:
-            names.add(field)
+    for _, field, spec, conversion in string.Formatter().parse(text):
+        if field is None:
+            continue
+        if spec or conversion:
+            raise ValueError(f"{{{field}}} has a format; write plain {{{field}}}")
+        names.add(field)
     return names
 
 
@@ -280,10 +291,17 @@ class RetryConfig(_Model):
     allowed_hours: DailyRange
 
 
+def _regions(codes: list[str]) -> list[str]:
+    for code in codes:
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{code!r} is not a region code; use upper-case codes like 'FI', 'SE'")
+    return codes
+
+
 class CallbacksConfig(_Model):
     retry: RetryConfig
     lease: PositiveDuration = timedelta(seconds=90)
-    allowed_regions: list[str] = ["FI"]
+    allowed_regions: Annotated[list[str], AfterValidator(_regions)] = ["FI"]
 
 
 class RetentionConfig(_Model):

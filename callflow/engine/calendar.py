@@ -9,7 +9,7 @@ week; closure spans are cut out of whatever remains.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -131,7 +131,7 @@ class Calendar:
             return Day(d, (), f"public holiday: {self._holidays[d]}")
         else:
             ranges = self._week[d.weekday()]
-        spans = [Span(self.at_minute(d, a), self.at_minute(d, b)) for a, b in sorted(ranges)]
+        spans = _merged(Span(self.at_minute(d, a), self.at_minute(d, b)) for a, b in ranges)
         for closure in self._closures:
             if closure.start < day_end and closure.end > day_start:
                 cut = Span(self._local(closure.start), self._local(closure.end))
@@ -184,10 +184,38 @@ class Calendar:
                     return span.start
         raise CalendarError(f"the line does not open within {HORIZON_DAYS} days of {at:%Y-%m-%d}")
 
-    def next_closing(self, at: datetime) -> datetime:
-        """When the current open span ends, or, if closed, when the next one ends."""
+    def next_closing(self, at: datetime) -> datetime | None:
+        """When the line next closes: the end of the open period at (or after) *at*,
+        running on through midnight when the next day opens as this one closes.
+        None for a line that stays open to the horizon."""
         span = self.open_span_at(at)
-        return span.end if span is not None else next(self.spans_from(at)).end
+        if span is None:
+            span = next(self.spans_from(at))
+        end = span.end
+        try:
+            for following in self.spans_from(end):
+                if following.start > end:
+                    break
+                end = following.end
+        except CalendarError:
+            return None
+        return end
+
+    def within_window(self, span: Span, window: MinuteRange) -> Span | None:
+        """The part of *span* inside the daily *window* (minutes after local midnight)."""
+        day = self.local_date(span.start)
+        start = max(span.start, self.at_minute(day, window[0]))
+        end = min(span.end, self.at_minute(day, window[1]))
+        return Span(start, end) if start < end else None
+
+    def first_instant_within(self, at: datetime, window: MinuteRange) -> datetime:
+        """*at* if the line is open then and it is inside the daily *window*, else the
+        next instant that is."""
+        for span in self.spans_from(at):
+            inside = self.within_window(span, window)
+            if inside is not None:
+                return inside.start
+        raise AssertionError("unreachable: spans_from raises at its horizon")
 
     def working_time(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two instants (zero if *end* is not after *start*)."""
@@ -222,18 +250,37 @@ class Calendar:
         raise CalendarError(f"the line does not open within {HORIZON_DAYS} days of {d}")
 
     def transitions(self, after: datetime, count: int) -> list[Transition]:
-        """The next *count* openings and closings after *after*, each with its day's note."""
+        """The next *count* openings and closings after *after*, each with its day's note.
+
+        A closing that is also an opening (midnight on a line open round the clock)
+        is no transition at all.
+        """
         found: list[Transition] = []
         first = self.local_date(after)
         for offset in range(HORIZON_DAYS):
             day = self.day(first + timedelta(days=offset))
             for span in day.spans:
-                for at, opens in ((span.start, True), (span.end, False)):
-                    if at > after and len(found) < count:
-                        found.append(Transition(at, opens, day.note))
-            if len(found) >= count:
-                return found
-        return found
+                if found and not found[-1].opens and found[-1].at == span.start:
+                    found.pop()  # open straight on
+                else:
+                    found.append(Transition(span.start, True, day.note))
+                found.append(Transition(span.end, False, day.note))
+            found = [t for t in found if t.at > after]
+            if len(found) > count:
+                return found[:count]
+        # A line open to the horizon has no closing we can name.
+        return [t for t in found[:count] if t.opens or t.at < found[-1].at] if found else []
+
+
+def _merged(spans: Iterable[Span]) -> list[Span]:
+    """Spans in order, touching or overlapping ones joined: 09–12 and 12–15 are 09–15."""
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if merged and span.start <= merged[-1].end:
+            merged[-1] = Span(merged[-1].start, max(merged[-1].end, span.end))
+        else:
+            merged.append(span)
+    return merged
 
 
 def _subtract(spans: list[Span], cut: Span) -> list[Span]:

@@ -14,7 +14,7 @@ from callflow.engine.commands import CancelCallback, StoreCallback
 from callflow.engine.numbers import check_callback_number, finnish_groups
 from callflow.engine.promise import deadline_class, due_at
 from callflow.engine.prompts import DigitGroups, PromptRef, round_up
-from callflow.engine.state import After, Menu, Phase
+from callflow.engine.state import After, CallState, Menu, Phase
 from callflow.engine.turn import Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
@@ -33,14 +33,7 @@ def offer_after_hours(t: Turn) -> None:
         alternative = queueing.withhold_offer(t, due)
         queueing.farewell_closed(t, [alternative] if alternative else None)
         return
-    s.offered_at = said
-    t.record(
-        EventKind.CALLBACK_OFFERED,
-        topic=s.topic,
-        expected_at=said,
-        due_at=due,
-        after_hours=True,
-    )
+    queueing.record_offer(t, said, due)
     t.ask(Menu.OFFER, [t.p("offer_callback", when=queueing.when_for(t, said))])
 
 
@@ -54,6 +47,20 @@ def repeat_offer(t: Turn, lead: list[PromptRef]) -> None:
 def accept_offer(t: Turn) -> None:
     s = t.s
     t.stop_asking()
+    if s.in_queue:
+        # Pressed while waiting, maybe long after the offer: the time must still hold.
+        assert s.topic is not None and s.language is not None
+        snap = t.ctx.line.snapshot(s.call_id, s.topic, s.language, s.queue_entered_at, t.now)
+        said, due = queueing.callback_expectation(t, snap)
+        if said is None:
+            s.offer_open = False
+            alternative = queueing.withhold_offer(t, due)
+            if alternative is not None:
+                t.play([alternative], After.WAIT)
+            else:
+                queueing.keep_waiting(t)
+            return
+        s.offered_at = said
     t.record(EventKind.CALLBACK_ACCEPTED, topic=s.topic, after_hours=not s.in_queue)
     if s.in_queue:
         queueing.leave_queue(t, "callback")
@@ -108,7 +115,7 @@ def number_failed(t: Turn) -> None:
         s.callback_number = s.caller_e164  # the number they called from reaches them
         store_request(t)
         return
-    _farewell(t, CallOutcome.NO_CALLBACK_NUMBER, [t.p("number_failed"), t.p("goodbye")])
+    t.farewell(CallOutcome.NO_CALLBACK_NUMBER, [t.p("number_failed"), t.p("goodbye")])
 
 
 def store_request(t: Turn) -> None:
@@ -116,8 +123,10 @@ def store_request(t: Turn) -> None:
     assert s.callback_number is not None and s.topic is not None and s.language is not None
     t.stop_asking()
     due = due_at(cal, queue.promise, t.now)
-    if s.offered_at is None:
-        s.offered_at = due
+    window = t.config.callbacks.retry.allowed_hours
+    not_before = cal.first_instant_within(t.now, (window.start_minute, window.end_minute))
+    # What was said stands, unless time has overtaken it.
+    s.offered_at = max(s.offered_at or due, not_before)
     t.out.append(
         StoreCallback(
             number_e164=s.callback_number,
@@ -125,7 +134,7 @@ def store_request(t: Turn) -> None:
             language=s.language,
             requested_at=t.now,
             queue_entered_at=s.queue_entered_at or t.now,
-            not_before=t.now if cal.is_open(t.now) else cal.next_opening(t.now),
+            not_before=not_before,
             due_at=due,
             expected_at=s.offered_at,
             deadline_class=int(deadline_class(queue.promise)),
@@ -146,8 +155,22 @@ def stored(t: Turn, callback_id: int) -> None:
         expected_at=s.offered_at,
         after_hours=s.callback_after_hours,
     )
+    if s.hung_up:
+        s.outcome = CallOutcome.CALLBACK_REQUESTED
+        t.finish()
+        return
     when = queueing.when_for(t, s.offered_at)
-    _farewell(t, CallOutcome.CALLBACK_REQUESTED, [t.p("callback_confirmed", when=when)])
+    t.farewell(CallOutcome.CALLBACK_REQUESTED, [t.p("callback_confirmed", when=when)])
+
+
+def promised_number(s: CallState) -> str | None:
+    """The caller's own number, if they have agreed to a callback on it and only its
+    read-back is still going on: a hang-up now must not lose the request."""
+    if s.phase is not Phase.CALLBACK or s.caller_e164 is None or s.topic is None:
+        return None
+    reading_back_own = s.menu is Menu.READBACK and s.callback_number == s.caller_e164
+    about_to_read_back = s.menu is None and s.after is After.NUMBER_FLOW
+    return s.caller_e164 if reading_back_own or about_to_read_back else None
 
 
 def ask_keep_or_cancel(
@@ -166,7 +189,7 @@ def ask_keep_or_cancel(
 def keep_existing(t: Turn) -> None:
     assert t.s.existing is not None
     t.record(EventKind.CALLBACK_KEPT, callback_id=t.s.existing.callback_id)
-    _farewell(t, CallOutcome.CALLBACK_KEPT, [t.p("pending_kept")])
+    t.farewell(CallOutcome.CALLBACK_KEPT, [t.p("pending_kept")])
 
 
 def cancel_existing(t: Turn) -> None:
@@ -174,9 +197,3 @@ def cancel_existing(t: Turn) -> None:
     t.stop_asking()
     t.out.append(CancelCallback(t.s.existing.callback_id))
     t.s.phase = Phase.CANCELLING
-
-
-def _farewell(t: Turn, outcome: CallOutcome, prompts: list[PromptRef]) -> None:
-    t.s.outcome = outcome
-    t.s.phase = Phase.FAREWELL
-    t.play(prompts, After.HANG_UP)

@@ -40,7 +40,7 @@ from callflow.engine.events import (
     TimerFired,
 )
 from callflow.engine.state import After, CallState, Menu, Phase
-from callflow.engine.turn import FlowContext, Turn
+from callflow.engine.turn import TIMERS, FlowContext, Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
 __all__ = ["FlowContext", "new_call", "step"]
@@ -120,15 +120,16 @@ def _closed_words(t: Turn) -> list[Any]:
 
 
 def _closed_goodbye(t: Turn, *, greeting: bool) -> None:
-    """The line is closed and takes no callbacks: say so in every language, or the caller's."""
+    """The line is closed and takes no callbacks: say so in the caller's language, or in
+    every language (each greeting its own) when they have not chosen one."""
     opening = t.when(t.ctx.calendar.next_opening(t.now), "at")
     codes = [t.s.language] if t.s.language else t.config.language_order
-    prompts = [t.p("greeting")] if greeting else []
-    prompts += [t.p_in(code, "closed", next_opening=opening) for code in codes]
-    prompts.append(t.p("goodbye"))
-    t.s.outcome = CallOutcome.CLOSED
-    t.s.phase = Phase.FAREWELL
-    t.play(prompts, After.HANG_UP)
+    prompts = []
+    for code in codes:
+        if greeting:
+            prompts.append(t.p_in(code, "greeting"))
+        prompts.append(t.p_in(code, "closed", next_opening=opening))
+    t.farewell(CallOutcome.CLOSED, [*prompts, t.p("goodbye")])
 
 
 def _ask_language(t: Turn, *, greeting: bool, lead: list[Any] | None = None) -> None:
@@ -143,7 +144,8 @@ def _choose_language(t: Turn, code: str, how: str) -> None:
     t.record(EventKind.LANGUAGE_CHOSEN, language=code, by=how)
 
 
-def _after_language(t: Turn) -> None:
+def _to_topics(t: Turn) -> None:
+    """On to the topic menu, with the closed-line words first if it is closed now."""
     if t.ctx.calendar.is_open(t.now):
         _ask_topic(t)
     elif _closed_topics(t):
@@ -169,6 +171,8 @@ def _ask_topic(t: Turn, lead: list[Any] | None = None) -> None:
 def _choose_topic(t: Turn, topic: str, how: str) -> None:
     t.s.topic = topic
     t.record(EventKind.TOPIC_CHOSEN, topic=topic, language=t.language, by=how)
+    # The line may have opened or closed while the menu was being said.
+    t.s.callback_after_hours = not t.ctx.calendar.is_open(t.now)
     if t.s.callback_after_hours:
         callbacks.offer_after_hours(t)
     else:
@@ -183,7 +187,7 @@ def _menu_choice(t: Turn, menu: Menu, digit: str) -> None:
         for code in t.config.language_order:
             if str(t.config.languages[code].digit) == digit:
                 _choose_language(t, code, "digit")
-                _after_language(t)
+                _to_topics(t)
                 return
     elif menu is Menu.TOPIC:
         for name in _offered_topics(t):
@@ -191,14 +195,14 @@ def _menu_choice(t: Turn, menu: Menu, digit: str) -> None:
                 _choose_topic(t, name, "digit")
                 return
     elif menu is Menu.PENDING:
-        if digit in "12":
+        if digit in ("1", "2"):
             callbacks.keep_existing(t) if digit == "1" else callbacks.cancel_existing(t)
             return
     elif menu is Menu.OFFER:
-        if digit in "12":
+        if digit in ("1", "2"):
             callbacks.accept_offer(t) if digit == "1" else queueing.decline_offer(t, explicit=True)
             return
-    elif menu is Menu.READBACK and digit in "12":
+    elif menu is Menu.READBACK and digit in ("1", "2"):
         callbacks.store_request(t) if digit == "1" else callbacks.ask_number(t)
         return
     _failed(t, menu, EventKind.INPUT_INVALID, "invalid_choice")
@@ -231,7 +235,7 @@ def _give_up(t: Turn, menu: Menu) -> None:
     """The safe default after too many failures: never a dead end."""
     if menu is Menu.LANGUAGE:
         _choose_language(t, t.config.line.default_language, "default")
-        _after_language(t)
+        _to_topics(t)
     elif menu is Menu.TOPIC:
         offered = _offered_topics(t)
         fallback = t.config.menu.fallback_topic
@@ -247,16 +251,21 @@ def _give_up(t: Turn, menu: Menu) -> None:
 # -- event handlers ---------------------------------------------------------------------
 
 
+KEYPAD = frozenset("0123456789*#")
+
+
 def _digit(t: Turn, event: Any) -> None:
     s = t.s
     digit = event.digit
+    if digit not in KEYPAD:
+        return  # one keypad key per event; anything else is noise from the wire
     if s.menu is None:
         if s.phase is Phase.QUEUED and s.offer_open and not s.offer_declined and digit == "1":
             callbacks.accept_offer(t)
         return
     menu = s.menu
     if s.playback is not None:
-        t._stop_playback()  # barge-in: the caller knows what they want
+        t.stop_playback()  # barge-in: the caller knows what they want
     t.clear_timer("input")
     if menu is Menu.NUMBER:
         if digit == "#":
@@ -313,13 +322,15 @@ def _playback_finished(t: Turn, event: Any) -> None:
     elif after is After.NUMBER_FLOW:
         callbacks.start_number_flow(t)
     elif after is After.PROCEED:
-        _after_cancelled(t)
+        _to_topics(t)
 
 
 def _timer(t: Turn, event: Any) -> None:
     s = t.s
+    if event.name not in TIMERS:
+        return
     attr = f"{event.name}_at"
-    if getattr(s, attr, None) != event.at:
+    if getattr(s, attr) != event.at:
         return  # replaced or cleared since
     setattr(s, attr, None)
     if event.name == "input":
@@ -353,15 +364,6 @@ def _looked_up(t: Turn, event: Any) -> None:
     callbacks.ask_keep_or_cancel(t, greeting=True)
 
 
-def _after_cancelled(t: Turn) -> None:
-    if t.ctx.calendar.is_open(t.now):
-        _ask_topic(t)
-    elif _closed_topics(t):
-        t.play(_closed_words(t), After.TOPIC_MENU)
-    else:
-        _closed_goodbye(t, greeting=False)
-
-
 def _cancelled(t: Turn, event: Any) -> None:
     if t.s.phase is not Phase.CANCELLING:
         return
@@ -380,10 +382,16 @@ def _stored(t: Turn, event: Any) -> None:
 
 
 def _rejected(t: Turn, event: Any) -> None:
-    if t.s.phase is Phase.STORING:
-        t.s.existing = event.existing
-        t.s.phase = Phase.CALLBACK
-        callbacks.ask_keep_or_cancel(t)
+    s = t.s
+    if s.phase is not Phase.STORING:
+        return
+    s.existing = event.existing
+    if s.hung_up:
+        s.outcome = CallOutcome.CALLBACK_KEPT  # the open request stands for them
+        t.finish()
+        return
+    s.phase = Phase.CALLBACK
+    callbacks.ask_keep_or_cancel(t)
 
 
 def _advisor_connected(t: Turn, event: Any) -> None:
@@ -418,10 +426,17 @@ def _advisor_hung_up(t: Turn, event: Any) -> None:
 def _caller_hung_up(t: Turn, event: Any) -> None:
     s = t.s
     s.playback = None  # the channel is gone; nothing to stop
+    s.hung_up = True
     if s.in_queue:
         queueing.leave_queue(t, "hangup")
     if s.phase is Phase.STORING:
-        s.outcome = CallOutcome.CALLBACK_REQUESTED  # they confirmed; the store finishes the job
+        return  # the store's answer closes the books
+    number = callbacks.promised_number(s)
+    if number is not None:
+        s.callback_number = number
+        t.clear_timer("input")
+        callbacks.store_request(t)  # they said yes to a callback on this number
+        return
     if s.outcome is None:
         queued = s.queue_entered_at is not None
         s.outcome = CallOutcome.ABANDONED_QUEUE if queued else CallOutcome.ABANDONED_IVR
@@ -436,12 +451,9 @@ def _caller_hung_up(t: Turn, event: Any) -> None:
 
 
 def _after_end(t: Turn, event: Event) -> None:
-    """Late news for a finished call: free an advisor, log a request that did get stored."""
+    """Late news for a finished call: an advisor offered it is freed again."""
     if isinstance(event, AdvisorConnected):
         t.out.append(ReleaseAdvisor(event.advisor_id))
-    elif isinstance(event, CallbackStored) and t.s.callback_id is None:
-        t.s.callback_id = event.callback_id
-        t.record(EventKind.CALLBACK_REQUESTED, callback_id=event.callback_id, topic=t.s.topic)
 
 
 def _seconds(delta: timedelta) -> float:

@@ -49,6 +49,30 @@ class CapacitySpan:
     advisors: int
 
 
+@dataclass(frozen=True, slots=True)
+class Backlogged:
+    """An open callback request, as far as its place in line is concerned."""
+
+    topic: str
+    language: str
+    deadline_class: int
+    queue_entered_at: datetime
+
+
+def callbacks_ahead(
+    backlog: Iterable[Backlogged], topic: str, language: str, deadline_class: int, entered: datetime
+) -> int:
+    """Open requests for *topic* in *language* that a new one (of *deadline_class*, caller
+    queued at *entered*) would be served after: a better class, or the same and earlier."""
+    return sum(
+        1
+        for b in backlog
+        if b.topic == topic
+        and b.language == language
+        and (b.deadline_class, b.queue_entered_at) <= (deadline_class, entered)
+    )
+
+
 def estimated_wait(snapshot: QueueSnapshot) -> timedelta | None:
     """Expected wait before an advisor takes the call; None when nobody is staffed.
 
@@ -136,13 +160,9 @@ class RotaCapacity:
     def _dial_windows(self, span: Span) -> list[Span]:
         if self._window is None:
             return [span]
-        day = self.calendar.local_date(span.start)
-        window = Span(
-            self.calendar.at_minute(day, self._window.start_minute),
-            self.calendar.at_minute(day, self._window.end_minute),
-        )
-        start, end = max(span.start, window.start), min(span.end, window.end)
-        return [Span(start, end)] if start < end else []
+        window = (self._window.start_minute, self._window.end_minute)
+        inside = self.calendar.within_window(span, window)
+        return [inside] if inside is not None else []
 
     def _split_by_blocks(
         self, window: Span, blocks: Sequence[StaffingBlock]

@@ -38,10 +38,6 @@ class CheckedNumber:
     e164: str | None
     problem: str | None
 
-    @property
-    def ok(self) -> bool:
-        return self.e164 is not None
-
 
 def check_callback_number(raw: str, allowed_regions: Collection[str] = ("FI",)) -> CheckedNumber:
     """Can we call *raw* back?  Finnish national forms are read with region FI."""
@@ -125,18 +121,19 @@ def mask_digits(text: str) -> str:
 
 
 PHONE_NUMBER_PATTERN = re.compile(
-    r"(?<![\w+.\-])"  # not in a word, a hex id, 1795441572.3, or PJSIP/trunk-00000012
-    r"(?:\+\d(?:[ \-]?\d){5,16}"  # international: +358 40 123 4567
-    r"|0\d(?:[ \-]?\d){5,14}"  # national or 00-prefixed, 7+ digits: 040-123 4567
-    r"|\d{11,15})"  # a country code without the plus: 358401234567
-    r"(?!\w|\.\d)"
+    r"(?<![A-Za-z0-9+.\-])"  # not in a word, a hex id, 1795441572.3, or PJSIP/trunk-00000012
+    r"(?:\+\d{1,3}(?:[ \-]?\(0\))?(?:[ \-/]?\d){5,14}"  # +358 40 123 4567, +358 (0)40 1234567
+    r"|\(?0\d{1,3}\)?(?:[ \-/]?\d){5,12}"  # 040-123 4567, (09) 123 4567, 040/1234567, 00358…
+    r"|358(?:[ \-]?\d){7,12}"  # 358 40 123 4567
+    r"|\d{11,15})"  # any long bare run: 358401234567
+    r"(?![A-Za-z0-9]|\.\d)"
 )
 """What a phone number looks like in free text, for masking in logs.
 
-Dates and times ("2026-01-12 10:00") have too few digits in a run to match,
-and ids are hex, dotted or dash-suffixed digits; so a number glued on its
-left to a letter or a dash ("x0401234567", "trunk-0401234567") is not
-recognised.
+Dates and times ("2026-01-12 10:00", "01.12.2026") have too few digits in a
+run or dots between them; ids are hex, dotted or dash-suffixed digits. So a
+number glued on its left to a letter, a digit or a dash ("x0401234567",
+"trunk-0401234567"), or written with dots, is not recognised.
 """
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

@@ -2,8 +2,8 @@
 
 Two kinds, per queue. ``same_day`` follows the Health Care Act §51 (a health
 contact is assessed the same working day): due by the day's closing if the
-request arrives at least ``cutoff_before_close`` before it, otherwise by the
-next opening plus ``late_margin``. ``next_working_day`` is the advice lines'
+request arrives while open and at least ``cutoff_before_close`` before it,
+otherwise by the next opening plus ``late_margin``. ``next_working_day`` is the advice lines'
 own promise: due by the closing of the first working day after the day the
 request arrives.
 """
@@ -36,11 +36,21 @@ def deadline_class(promise: PromiseConfig) -> DeadlineClass:
 
 
 def due_at(calendar: Calendar, promise: PromiseConfig, requested_at: datetime) -> datetime:
-    """The deadline for a request made at *requested_at*."""
+    """The deadline for a request made at *requested_at*.
+
+    Same day: a request made while the line is open, at least the cutoff before
+    the day's closing, is due by that closing; any other (made while closed, at
+    night or before opening, or too close to closing) by the next opening plus
+    the margin, so every request from one night shares one deadline.
+    """
     today = calendar.local_date(requested_at)
     if promise.kind == "same_day":
         closing = calendar.closing_of(today)
-        if closing is not None and requested_at <= closing - promise.cutoff_before_close:
+        if (
+            closing is not None
+            and calendar.is_open(requested_at)
+            and requested_at <= closing - promise.cutoff_before_close
+        ):
             return closing
         opening = calendar.next_opening(requested_at)
         # On a short day the margin may reach past closing; the promise is still that day.

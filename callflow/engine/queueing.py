@@ -36,8 +36,13 @@ def enter_queue(t: Turn, *, returning: bool = False) -> None:
         s.queue_entered_at = t.now
     t.out.append(EnterQueue(s.topic, s.language, s.queue_entered_at))
     t.record(EventKind.QUEUE_ENTERED, topic=s.topic, language=s.language, returning=returning)
-    if not s.closing_handled and s.closing_at is None:
-        t.set_timer("closing", t.ctx.calendar.next_closing(t.now))
+    if not s.closing_handled:
+        if not t.ctx.calendar.is_open(t.now):
+            closing_time(t)  # back in the queue after closing: the policy applies now
+            return
+        closing = t.ctx.calendar.next_closing(t.now)
+        if closing is not None:
+            t.set_timer("closing", closing)
     announce(t, first=True)
 
 
@@ -46,6 +51,7 @@ def leave_queue(t: Turn, reason: str) -> None:
     assert s.topic is not None and s.queue_entered_at is not None
     s.in_queue = False
     t.clear_timer("announce")
+    t.clear_timer("closing")
     t.out.append(LeaveQueue(s.topic))
     wait = round((t.now - s.queue_entered_at).total_seconds(), 3)
     t.record(EventKind.QUEUE_LEFT, topic=s.topic, reason=reason, wait_s=wait)
@@ -79,6 +85,9 @@ def announce(t: Turn, *, first: bool = False) -> None:
         s.offer_open = True
         t.ask(Menu.OFFER, [*prompts, t.p("offer_keeps_place"), offer])
         return
+    # No offer this time: an earlier one no longer stands (its time may have passed).
+    s.offer_open = False
+    s.offered_at = None
     if offer is not None:
         prompts.append(offer)
     t.play(prompts, After.WAIT)
@@ -115,15 +124,19 @@ def _offer(t: Turn, snap: QueueSnapshot, wait: timedelta | None) -> PromptRef | 
     said, due = callback_expectation(t, snap)
     if said is None:
         return withhold_offer(t, due)
-    s.offered_at = said
+    record_offer(t, said, due)
+    return t.p("offer_callback", when=when_for(t, said))
+
+
+def record_offer(t: Turn, said: datetime, due: datetime) -> None:
+    t.s.offered_at = said
     t.record(
         EventKind.CALLBACK_OFFERED,
-        topic=s.topic,
+        topic=t.s.topic,
         expected_at=said,
         due_at=due,
-        after_hours=False,
+        after_hours=not t.s.in_queue,
     )
-    return t.p("offer_callback", when=when_for(t, said))
 
 
 def withhold_offer(t: Turn, due: datetime) -> PromptRef | None:
@@ -184,17 +197,15 @@ def offer_unanswered(t: Turn) -> None:
 
 
 def farewell_closed(t: Turn, extra: list[PromptRef] | None = None) -> None:
-    t.s.outcome = CallOutcome.CLOSED
-    t.s.phase = Phase.FAREWELL
-    t.play([*(extra or []), t.p("goodbye")], After.HANG_UP)
+    t.farewell(CallOutcome.CLOSED, [*(extra or []), t.p("goodbye")])
 
 
 def closing_time(t: Turn) -> None:
     """The line closes with this caller still queued: apply the queue's policy."""
     s = t.s
-    s.closing_handled = True
     if not s.in_queue:
-        return
+        return  # agreeing a callback, or on the way out: nothing to close
+    s.closing_handled = True
     queue = t.queue
     policy = queue.closing_policy if queue.callbacks.enabled else "serve"
     t.record(EventKind.CLOSING_TIME, topic=s.topic, policy=policy)

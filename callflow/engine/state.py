@@ -87,6 +87,7 @@ class CallState:
     callback_id: int | None = None
     advisor_id: str | None = None
     outcome: str | None = None
+    hung_up: bool = False  # gone while the store was still answering
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

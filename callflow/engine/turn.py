@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from callflow.config.models import HotlineConfig, QueueConfig
 from callflow.engine.calendar import Calendar
@@ -27,9 +27,10 @@ from callflow.engine.commands import (
 from callflow.engine.forecast import CapacitySpan, QueueSnapshot
 from callflow.engine.prompts import PromptRef, PromptValue, When
 from callflow.engine.state import After, CallState, Menu, Phase
-from callflow.engine.vocabulary import EventKind
+from callflow.engine.vocabulary import CallOutcome, EventKind
 
-TIMERS = ("input", "announce", "closing")
+TIMERS = frozenset({"input", "announce", "closing"})
+"""The engine's timers; a ``TimerFired`` with any other name is ignored."""
 
 
 class LineView(Protocol):
@@ -124,8 +125,8 @@ class Turn:
     def p_in(self, language: str, key: str, **params: PromptValue) -> PromptRef:
         return PromptRef(key, language, tuple(params.items()))
 
-    def when(self, at: datetime, style: str = "by") -> When:
-        return When(at, self.today, style)  # type: ignore[arg-type]
+    def when(self, at: datetime, style: Literal["at", "by", "morning"] = "by") -> When:
+        return When(at, self.today, style)
 
     @property
     def queue(self) -> QueueConfig:
@@ -134,13 +135,13 @@ class Turn:
 
     # -- media ----------------------------------------------------------------------
 
-    def _stop_playback(self) -> None:
+    def stop_playback(self) -> None:
         if self.s.playback is not None:
             self.out.append(StopPlayback(self.s.playback))
             self.s.playback = None
 
     def _new_playback(self) -> str:
-        self._stop_playback()
+        self.stop_playback()
         self.clear_timer("input")
         self.s.playback_seq += 1
         self.s.playback = pid = f"p{self.s.playback_seq}"
@@ -172,7 +173,7 @@ class Turn:
         return self.config.menu.input_timeout
 
     def stop_asking(self) -> None:
-        self._stop_playback()
+        self.stop_playback()
         self.clear_timer("input")
         self.s.menu = None
         self.s.digits = ""
@@ -196,7 +197,7 @@ class Turn:
 
     def finish(self) -> None:
         """Close the call's books: every timer off, the outcome logged."""
-        for name in TIMERS:
+        for name in sorted(TIMERS):
             self.clear_timer(name)
         self.s.menu = None
         self.s.playback = None
@@ -208,3 +209,9 @@ class Turn:
     def hang_up(self) -> None:
         self.out.append(Hangup(self.s.outcome or "ended"))
         self.finish()
+
+    def farewell(self, outcome: CallOutcome, prompts: Iterable[PromptRef]) -> None:
+        """Last words, then the line hangs up."""
+        self.s.outcome = outcome
+        self.s.phase = Phase.FAREWELL
+        self.play(prompts, After.HANG_UP)

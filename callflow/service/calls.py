@@ -10,7 +10,9 @@ keeps the same invariants.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
+from dataclasses import fields
 from datetime import datetime
 
 import structlog
@@ -40,7 +42,8 @@ from callflow.store.session import Database
 
 log = structlog.get_logger("callflow.calls")
 
-STORE_COMMANDS = (Record, LookUpPendingCallback, StoreCallback, CancelCallback)
+STORE_COMMANDS = (LookUpPendingCallback, StoreCallback, CancelCallback)
+_FIELDS = tuple(f.name for f in fields(CallState))
 
 
 class CallHandler:
@@ -54,38 +57,44 @@ class CallHandler:
     def handle(
         self, state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None
     ) -> list[Command]:
-        """Apply *event*; return the commands the provider must carry out, in order."""
-        with structlog.contextvars.bound_contextvars(call_id=state.call_id):
-            return self._handle(state, event, now, provider_ref)
+        """Apply *event*; return the commands the provider must carry out, in order.
 
-    def _handle(
-        self, state: CallState, event: Event, now: datetime, provider_ref: str | None
-    ) -> list[Command]:
-        media: list[Command] = []
-        events: deque[Event] = deque([event])
-        while events:
-            current = events.popleft()
-            commands = step(state, current, now, self.context)
-            log.debug("call.step", on=type(current).__name__, phase=state.phase.value)
+        All the event's store work is one transaction. The engine steps a copy of
+        the state; *state* takes the result only once that transaction commits, so
+        a store that fails leaves the call exactly as it was (and raises).
+        """
+        with structlog.contextvars.bound_contextvars(call_id=state.call_id):
+            working = copy.copy(state)
+            media: list[Command] = []
             with self.database.transaction() as session:
-                save_call(session, state, now, provider=self.provider, provider_ref=provider_ref)
+                save_call(session, working, now, provider=self.provider, provider_ref=provider_ref)
                 session.flush()
-                records = [c for c in commands if isinstance(c, Record)]
-                for command in commands:
-                    if isinstance(command, Record):
-                        continue
-                    if isinstance(command, STORE_COMMANDS):
-                        answer = self._store(session, state, command, now)
-                        if answer is not None:
-                            events.append(answer)
-                    else:
-                        media.append(command)
-                append_events(session, state.call_id, records, now)
-        return media
+                events: deque[Event] = deque([event])
+                while events:
+                    current = events.popleft()
+                    commands = step(working, current, now, self.context)
+                    log.debug("call.step", on=type(current).__name__, phase=working.phase.value)
+                    records = []
+                    for command in commands:
+                        if isinstance(command, Record):
+                            records.append(command)
+                        elif isinstance(command, STORE_COMMANDS):
+                            events.append(self._store(session, working, command, now))
+                        else:
+                            media.append(command)
+                    append_events(session, working.call_id, records, now)
+                save_call(session, working, now, provider=self.provider, provider_ref=provider_ref)
+            for name in _FIELDS:
+                setattr(state, name, getattr(working, name))
+            return media
 
     def _store(
-        self, session: Session, state: CallState, command: Command, now: datetime
-    ) -> Event | None:
+        self,
+        session: Session,
+        state: CallState,
+        command: LookUpPendingCallback | StoreCallback | CancelCallback,
+        now: datetime,
+    ) -> Event:
         if isinstance(command, LookUpPendingCallback):
             found = find_open_callback(session, command.number_e164)
             return PendingCallbackLookedUp(describe(found) if found is not None else None)
@@ -105,7 +114,5 @@ class CallHandler:
                 number=request.number_e164,
             )
             return CallbackStored(request.id)
-        if isinstance(command, CancelCallback):
-            cancel_callback(session, command.callback_id, now, "cancelled by caller")
-            return CallbackCancelled(command.callback_id)
-        return None
+        cancel_callback(session, command.callback_id, now, "cancelled by caller")
+        return CallbackCancelled(command.callback_id)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import StoreCallback
 from callflow.engine.events import ExistingCallback
+from callflow.engine.forecast import Backlogged
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus
 from callflow.errors import DuplicatePendingCallback
 from callflow.store.models import CallbackRequest
@@ -88,26 +89,14 @@ def cancel_callback(session: Session, callback_id: int, now: datetime, reason: s
     return True
 
 
-def count_callbacks_ahead(
-    session: Session, topic: str, language: str, deadline_class: int, entered_at: datetime
-) -> int:
-    """Open requests for *topic* in *language* that a new one would be served after."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(CallbackRequest)
-            .where(
-                CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES),
-                CallbackRequest.topic == topic,
-                CallbackRequest.language == language,
-                or_(
-                    CallbackRequest.deadline_class < deadline_class,
-                    and_(
-                        CallbackRequest.deadline_class == deadline_class,
-                        CallbackRequest.queue_entered_at <= entered_at,
-                    ),
-                ),
-            )
-        )
-        or 0
+def open_backlog(session: Session) -> list[Backlogged]:
+    """Every open request's place in line, for a line's in-memory read model."""
+    rows = session.execute(
+        select(
+            CallbackRequest.topic,
+            CallbackRequest.language,
+            CallbackRequest.deadline_class,
+            CallbackRequest.queue_entered_at,
+        ).where(CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES))
     )
+    return [Backlogged(*row) for row in rows]

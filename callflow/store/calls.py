@@ -25,15 +25,11 @@ def save_call(
     """Insert or refresh the call's summary row from its engine state."""
     call = session.get(Call, state.call_id)
     if call is None:
-        call = Call(
-            id=state.call_id,
-            provider=provider,
-            provider_ref=provider_ref,
-            caller_e164=state.caller_e164,
-            withheld=state.withheld,
-            started_at=state.started_at,
-        )
+        call = Call(id=state.call_id, provider=provider, provider_ref=provider_ref)
         session.add(call)
+    call.started_at = state.started_at
+    call.caller_e164 = state.caller_e164
+    call.withheld = state.withheld
     call.language = state.language
     call.topic = state.topic
     call.queue_entered_at = state.queue_entered_at

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callflow.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "callflow_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -37,8 +38,11 @@ def make_engine(url: str) -> Engine:
             return _sqlite_engine(url, parsed.database)
         if parsed.get_backend_name() == "postgresql":
             return create_engine(url, pool_pre_ping=True)
-    except NoSuchModuleError as exc:
-        raise StoreError(f"no driver for {url!r}: {exc}") from exc
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            f"no driver installed for {parsed.drivername!r}; use sqlite:/// or "
+            "postgresql+psycopg://"
+        ) from exc
     raise StoreError(
         f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL"
     )
@@ -67,8 +71,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(connection: Any) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -103,6 +108,16 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed together, or not at all."""
         with unreachable_as_store_error(self.engine), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: on SQLite it does not queue for the write lock."""
+        with (
+            unreachable_as_store_error(self.engine),
+            self.engine.connect().execution_options(**{READ_ONLY: True}) as connection,
+            Session(connection) as session,
+        ):
             yield session
 
     def close(self) -> None:

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from callflow.cli import main
 from callflow.engine.vocabulary import CallbackStatus
+from callflow.providers.console import phone
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
 from tests.conftest import EXAMPLE_CONFIG
@@ -62,6 +65,10 @@ def test_an_empty_sqlite_file_is_created_and_migrated(tmp_path: Path) -> None:
         (["--from", "0401234567", "--withheld"], "not both"),
         (["--busy", "-1"], "-1 is not in the range x>=0"),
         (["--patience", "forever"], "'forever' is not a duration"),
+        (["--patience", "3000000d"], "give a wait between 1s and 12h"),
+        (["--at", "9999-12-31T23:00"], "outside the years 2000–2099"),
+        (["--at", "2026-03-29T03:30"], "does not happen in Europe/Helsinki"),
+        (["--from", "(040) 123 456x"], "'(***) *** 456x' is not a phone number"),
     ],
 )
 def test_bad_arguments_are_explained_and_touch_nothing(
@@ -107,3 +114,23 @@ def test_an_unwritable_sqlite_folder_is_a_clear_error() -> None:
     assert result.returncode == 1
     assert "cannot create /proc/no-such-place for the SQLite database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_database_driver_is_a_clear_error() -> None:
+    result = callflow("phone", *EXAMPLE, database_url="postgresql+asyncpg://u@127.0.0.1/x")
+    assert result.returncode == 1
+    assert "no driver installed for 'postgresql+asyncpg'" in result.stderr
+
+
+def test_an_unexpected_failure_prints_no_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even a bug's message is masked, and there is no raw traceback on the terminal."""
+
+    def crash(self: object) -> None:
+        raise RuntimeError("lost call from +358401234567")
+
+    monkeypatch.setattr(phone.ConsolePhone, "run", crash)
+    monkeypatch.setenv("CALLFLOW_CONFIG", str(EXAMPLE_CONFIG))
+    result = CliRunner().invoke(main, ["phone", *EXAMPLE])
+    assert result.exit_code == 1
+    assert "error: unexpected RuntimeError: lost call from +*********567" in result.stderr
+    assert "358401234567" not in result.stderr + result.stdout

@@ -708,3 +708,39 @@ class TestCommand:
         assert "--config" in result.stderr
         assert "CALLFLOW_CONFIG" in result.stderr
         assert result.stdout == ""
+
+
+class TestValuesThatWouldFailLater:
+    """Values that parse but would break while a caller is listening are refused now."""
+
+    def test_a_range_written_as_a_table_must_fit_a_day(self) -> None:
+        text = edited(
+            ('tuesday = ["09:00-15:00"]', "tuesday = [{start_minute=540, end_minute=5000}]")
+        )
+        problem = only(text_problems(text), "hours.tuesday[0]")
+        assert "within one day" in problem.allowed
+
+    def test_a_format_in_a_prompt_is_refused(self) -> None:
+        text = edited(
+            (
+                'queue_position = "Olet jonossa sijalla {position}."',
+                'queue_position = "Olet jonossa sijalla {position:d}."',
+            )
+        )
+        problem = only(text_problems(text), "languages.fi.prompts.queue_position")
+        assert "has a format; write plain {position}" in problem.allowed
+
+    def test_region_codes_must_be_real(self) -> None:
+        text = edited(('allowed_regions = ["FI"]', 'allowed_regions = ["fi"]'))
+        problem = only(text_problems(text), "callbacks.allowed_regions")
+        assert "'fi' is not a region code" in problem.allowed
+
+    def test_callbacks_need_a_staffing_plan(self) -> None:
+        """Without a plan no callback time could be promised, so none would ever be offered."""
+        raw = tomllib.loads(EXAMPLE_TEXT)
+        del raw["staffing"]
+        config, problems = check_data(raw)
+        assert config is None
+        assert [(p.path, p.allowed.split(";")[0]) for p in problems] == [
+            ("staffing", "callback times are promised from the planned staffing")
+        ]

@@ -200,3 +200,41 @@ class TestTransitions:
             ("12-31 09:00", True),
             ("12-31 12:00", False),
         ]
+
+
+class TestTouchingHours:
+    @pytest.fixture
+    def split_day(self) -> Calendar:
+        return Calendar(HELSINKI, {0: [(720, 900), (540, 720)]})
+
+    def test_touching_ranges_are_one_opening(self, split_day: Calendar) -> None:
+        """09–12 and 12–15 given apart (in any order) are open 09–15, with no 12:00 closing."""
+        (span,) = split_day.day(date(2026, 1, 12)).spans
+        assert (split_day.local(span.start).hour, split_day.local(span.end).hour) == (9, 15)
+        assert split_day.next_closing(local(2026, 1, 12, 10)) == local(2026, 1, 12, 15)
+        found = split_day.transitions(local(2026, 1, 12, 8), 2)
+        assert [split_day.local(t.at).hour for t in found] == [9, 15]
+
+    def test_a_line_open_round_the_clock_never_closes(self) -> None:
+        always = Calendar(HELSINKI, {wd: [(0, 1440)] for wd in range(7)})
+        assert always.next_closing(local(2027, 3, 27, 23, 30)) is None
+        assert always.transitions(local(2027, 1, 1), 5) == []
+
+    def test_closing_runs_on_through_midnight(self) -> None:
+        """Open 18–24 and 00–06: the night shift closes at 06:00, not at midnight."""
+        night = Calendar(HELSINKI, {wd: [(0, 360), (1080, 1440)] for wd in range(7)})
+        assert night.next_closing(local(2027, 1, 4, 20)) == local(2027, 1, 5, 6)
+
+
+class TestDiallingWindow:
+    def test_the_first_instant_a_callback_may_be_dialled(self, calendar: Calendar) -> None:
+        window = (9 * 60, 14 * 60 + 45)
+        assert calendar.first_instant_within(local(2026, 1, 12, 10), window) == local(
+            2026, 1, 12, 10
+        )
+        assert calendar.first_instant_within(local(2026, 1, 12, 14, 50), window) == local(
+            2026, 1, 13, 9
+        )
+        assert calendar.first_instant_within(local(2026, 12, 24, 8), window) == local(
+            2026, 12, 28, 9
+        )

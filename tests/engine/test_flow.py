@@ -20,7 +20,7 @@ from callflow.engine.commands import (
     StopPlayback,
 )
 from callflow.engine.events import AdvisorConnected, DigitPressed, ExistingCallback, TimerFired
-from callflow.engine.state import Phase
+from callflow.engine.state import Menu, Phase
 from callflow.engine.vocabulary import CallOutcome, EventKind
 from tests.engine.caller import Caller
 from tests.engine.conftest import MakeCaller
@@ -176,7 +176,7 @@ class TestClosed:
         for name in config.queues:
             cfg = changed(cfg, f"queues.{name}.callbacks.when_closed", False)
         c = call(at=local(2026, 1, 12, 16), cfg=cfg).dial(MOBILE)
-        assert c.heard() == ["greeting", "closed", "closed", "closed", "goodbye"]
+        assert c.heard() == ["greeting", "closed"] * 3 + ["goodbye"]
         assert "Avaamme seuraavan kerran huomenna kello 9.00." in c.last_text()
         assert "Vi öppnar nästa gång i morgon klockan 9.00." in c.last_text()
         c.listen()
@@ -471,9 +471,28 @@ class TestHangUps:
         assert ClearTimer("announce") in c.commands and ClearTimer("closing") in c.commands
         assert c.state.outcome == CallOutcome.ABANDONED_QUEUE
 
-    def test_during_the_read_back_nothing_is_stored(self, call: MakeCaller) -> None:
+    def test_during_the_read_back_of_their_own_number_the_request_stands(
+        self, call: MakeCaller
+    ) -> None:
+        """They said yes to a callback; hanging up while their number is read back keeps it."""
         c = queued(call(staffed=2).dial(MOBILE)).press("1").hang_up()
-        assert c.state.outcome == CallOutcome.ABANDONED_QUEUE and not c.stored
+        assert [s.number_e164 for s in c.stored] == [MOBILE]
+        assert c.state.outcome == CallOutcome.CALLBACK_REQUESTED and c.ended
+        assert not c.hung_up_by_line and not c.records(EventKind.ABANDONED)
+        assert c.record_data(EventKind.ENDED)["outcome"] == "callback_requested"
+
+    def test_while_entering_another_number_nothing_is_stored(self, call: MakeCaller) -> None:
+        c = queued(call(staffed=2).dial(MOBILE)).press("1").press("2").press("040").hang_up()
+        assert not c.stored and c.state.outcome == CallOutcome.ABANDONED_QUEUE
+
+    def test_during_the_closing_message_the_promised_callback_is_stored(
+        self, call: MakeCaller
+    ) -> None:
+        """ "The line is closing, we will call you back": a hang-up then keeps that promise."""
+        c = queued(call(at=local(2026, 1, 12, 14, 50)).dial(MOBILE)).listen().fire("closing")
+        c.hang_up()
+        assert [s.number_e164 for s in c.stored] == [MOBILE]
+        assert c.state.outcome == CallOutcome.CALLBACK_REQUESTED
 
     def test_after_confirming_the_request_stands(self, call: MakeCaller) -> None:
         c = queued(call(staffed=2).dial(MOBILE)).press("1").press("1").hang_up()
@@ -496,3 +515,84 @@ class TestHangUps:
         assert not c.hung_up_by_line
         c.listen()
         assert isinstance(c.commands[-2], Hangup) or c.hung_up_by_line
+
+
+class TestTimeMovesOn:
+    """What the caller was told, or what the line was, may have changed since."""
+
+    def test_an_offer_that_no_longer_holds_is_not_taken_later(self, call: MakeCaller) -> None:
+        """Offered, silent, then the backlog grows past the promise: 1 no longer books it."""
+        c = queued(call(at=local(2026, 1, 12, 14), staffed=2, planned=2).dial(MOBILE))
+        c.stay_silent()
+        c.line.callbacks_ahead = 200
+        c.fire("announce")
+        assert c.last_prompts()[-1].key == "health_urgent"
+        c.listen()
+        c.later(timedelta(minutes=30))
+        c.send(DigitPressed("1"))
+        assert not c.stored and c.state.phase is Phase.QUEUED
+
+    def test_pressing_1_late_rechecks_the_time(self, call: MakeCaller) -> None:
+        """Pressed during music after a valid offer, but the time can no longer be kept."""
+        c = queued(call(at=local(2026, 1, 12, 14), staffed=2, planned=2).dial(MOBILE))
+        c.stay_silent()
+        c.line.callbacks_ahead = 200
+        c.later(timedelta(seconds=20))
+        c.send(DigitPressed("1"))
+        assert not c.stored and c.state.in_queue
+        assert c.last_prompts()[-1].key == "health_urgent"
+
+    def test_a_topic_chosen_just_after_closing_gets_the_after_hours_offer(
+        self, call: MakeCaller
+    ) -> None:
+        c = call(at=local(2026, 1, 12, 14, 59)).dial(MOBILE).press("1")
+        c.now = local(2026, 1, 12, 15, 0)
+        c.send(DigitPressed("1"))
+        assert not c.queued
+        assert c.last_text() == "Jos haluat, että soitamme sinulle huomenna aamupäivällä, paina 1."
+
+    def test_a_topic_chosen_just_after_opening_is_queued(self, call: MakeCaller) -> None:
+        c = call(at=local(2026, 1, 12, 8, 58), free=2).dial(MOBILE).press("1").listen()
+        assert c.state.callback_after_hours and c.state.menu is Menu.TOPIC
+        c.now = local(2026, 1, 12, 9, 0)
+        c.send(DigitPressed("1"))
+        assert c.queued and c.state.closing_at == local(2026, 1, 12, 15)
+
+    def test_back_in_the_queue_after_closing_the_policy_applies(self, call: MakeCaller) -> None:
+        """Bad numbers while the line closed: the caller is not left in a closed queue."""
+        c = queued(call(at=local(2026, 1, 12, 14, 58), staffed=2).dial(None, withheld=True))
+        c.press("1")
+        assert c.state.closing_at is None  # left the queue, and its closing timer with it
+        c.now = local(2026, 1, 12, 15) + timedelta(seconds=5)
+        c.press("1#").press("12#").press("123#")
+        assert c.heard()[-1] == "closing_callback"
+        assert not c.queued and c.state.closing_handled
+
+    def test_a_line_open_round_the_clock_sets_no_closing_timer(
+        self, call: MakeCaller, config: HotlineConfig
+    ) -> None:
+        cfg = config
+        for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"):
+            cfg = changed(cfg, f"hours.{day}", ["00:00-24:00"])
+        cfg = changed(cfg, "calendar.holidays", None)
+        cfg = changed(cfg, "calendar.closures", [])
+        cfg = changed(cfg, "calendar.special_hours", [])
+        c = queued(call(cfg=cfg).dial(MOBILE))
+        assert c.queued and c.state.closing_at is None
+
+
+class TestWireNoise:
+    @pytest.mark.parametrize("noise", ["", "12", "x", " "])
+    def test_anything_but_one_keypad_key_is_ignored(self, call: MakeCaller, noise: str) -> None:
+        """An empty or garbled digit never counts as a choice (nor cancels a callback)."""
+        existing = ExistingCallback(7, "fi", "social", local(2026, 1, 13, 15), None)
+        c = call(existing=existing).dial(MOBILE).listen()
+        before = c.state.to_dict()
+        assert c.send(DigitPressed(noise)) == []
+        assert c.state.to_dict() == before and not c.cancelled
+
+    def test_a_timer_the_engine_never_set_is_ignored(self, call: MakeCaller) -> None:
+        c = queued(call().dial(MOBILE))
+        entered = c.state.queue_entered_at
+        assert c.send(TimerFired("queue_entered", entered)) == []  # type: ignore[arg-type]
+        assert c.state.queue_entered_at == entered

@@ -46,7 +46,7 @@ class TestCallbackNumbers:
     def test_finnish_mobile_and_landline_numbers_are_accepted(self, raw: str, e164: str) -> None:
         """Finnish mobile and landline numbers in any usual form are stored as E.164."""
         checked = check_callback_number(raw)
-        assert checked.ok
+        assert checked.e164 is not None
         assert (checked.e164, checked.problem) == (e164, None)
 
     @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ class TestCallbackNumbers:
     def test_numbers_that_cannot_be_called_back_are_refused(self, raw: str, problem: str) -> None:
         """Short, non-numeric, premium-rate and service numbers are refused with a reason."""
         checked = check_callback_number(raw)
-        assert not checked.ok
+        assert checked.e164 is None
         assert (checked.e164, checked.problem) == (None, problem)
 
     @pytest.mark.parametrize(
@@ -325,6 +325,21 @@ class TestMaskNumbersIn:
     )
     def test_numbers_next_to_punctuation_are_masked(self, text: str, masked: str) -> None:
         """A colon, a dash or a star after a number does not hide it; a UUID stays whole."""
+        assert mask_numbers_in(text) == masked
+
+    @pytest.mark.parametrize(
+        ("text", "masked"),
+        [
+            ("(040) 123 4567", "(***) *** *567"),
+            ("+358 (0)40 1234567", "+*** (*)** ****567"),
+            ("040/1234567", "***/****567"),
+            ("caller_0401234567", "caller_*******567"),
+            ("358 40 123 4567", "*** ** *** *567"),
+            ("01.12.2026 klo 9.00", "01.12.2026 klo 9.00"),
+        ],
+    )
+    def test_other_ways_of_writing_a_number_are_masked(self, text: str, masked: str) -> None:
+        """Brackets, (0), slashes or no plus do not hide a number; a dotted date is none."""
         assert mask_numbers_in(text) == masked
 
     def test_a_timestamp_next_to_a_number_stays_readable(self) -> None:

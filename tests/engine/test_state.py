@@ -82,6 +82,7 @@ def full_state() -> CallState:
         callback_id=101,
         advisor_id="nurse-1",
         outcome=CallOutcome.CALLBACK_REQUESTED,
+        hung_up=True,
     )
 
 

@@ -20,6 +20,8 @@ from callflow.engine.events import (
 from callflow.engine.flow import FlowContext, new_call
 from callflow.engine.state import CallState
 from callflow.engine.vocabulary import CallbackStatus, EventKind
+from callflow.errors import StoreError
+from callflow.service import calls as service
 from callflow.service.calls import CallHandler
 from callflow.store.calls import load_call_state
 from callflow.store.models import Call, CallbackRequest, CallEvent
@@ -170,3 +172,27 @@ def test_a_hang_up_is_logged_as_abandonment(handler: CallHandler, database: Data
     with database.transaction() as session:
         call = session.get(Call, "call-a")
         assert call is not None and call.outcome == "abandoned_ivr" and call.withheld
+
+
+def test_a_store_failure_changes_nothing_and_the_caller_can_go_on(
+    handler: CallHandler, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails as the caller confirms: no half-made request, no lost caller."""
+    phone = Phone(handler, "call-a", T0).send(CallArrived(MOBILE))
+    phone.press("1").press("1").press("1")  # at the read-back
+    before = phone.state.to_dict()
+    logged = len(kinds(database, "call-a"))
+
+    def broken(*_: object, **__: object) -> None:
+        raise StoreError("database went away")
+
+    monkeypatch.setattr(service, "create_callback", broken)
+    with pytest.raises(StoreError):
+        phone.send(DigitPressed("1"))
+    assert phone.state.to_dict() == before
+    assert len(kinds(database, "call-a")) == logged
+    monkeypatch.undo()
+    phone.send(DigitPressed("1"))
+    assert phone.heard()[-1] == "callback_confirmed"
+    with database.transaction() as session:
+        assert session.scalars(select(CallbackRequest.call_id)).all() == ["call-a"]

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from callflow.engine.forecast import callbacks_ahead
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.errors import DuplicatePendingCallback
-from callflow.store.callbacks import cancel_callback, count_callbacks_ahead, find_open_callback
+from callflow.store.callbacks import cancel_callback, find_open_callback, open_backlog
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
 from tests.store.helpers import T0, add_callback, finish
@@ -77,12 +78,13 @@ def test_counting_the_requests_ahead_keeps_class_and_place(database: Database) -
         add_callback(session, "+358401000004", entered=T0, deadline_class=2)
         add_callback(session, "+358401000005", entered=T0, language="sv")
         add_callback(session, "+358401000006", entered=T0, topic="social")
-    with database.transaction() as session:
-        at = T0 + timedelta(minutes=5)
-        assert count_callbacks_ahead(session, "health", "fi", 1, at) == 2
-        assert count_callbacks_ahead(session, "health", "fi", 2, at) == 4
-        assert count_callbacks_ahead(session, "health", "fi", 0, at) == 0
-        assert count_callbacks_ahead(session, "health", "sv", 1, at) == 1
+    with database.reading() as session:
+        backlog = open_backlog(session)
+    at = T0 + timedelta(minutes=5)
+    assert callbacks_ahead(backlog, "health", "fi", 1, at) == 2
+    assert callbacks_ahead(backlog, "health", "fi", 2, at) == 4
+    assert callbacks_ahead(backlog, "health", "fi", 0, at) == 0
+    assert callbacks_ahead(backlog, "health", "sv", 1, at) == 1
 
 
 def test_times_come_back_as_the_same_utc_instant(database: Database) -> None:

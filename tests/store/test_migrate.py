@@ -107,3 +107,42 @@ def test_several_processes_may_migrate_at_once(postgres_url: str) -> None:
         with server.connect() as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         server.dispose()
+
+
+PARTIAL_INDEXES = {
+    "uq_callback_requests_open_number": "status IN ('pending', 'in_progress')",
+    "uq_callback_requests_advisor_assignment": "status = 'in_progress'",
+    "ix_callback_requests_claim_order": "status = 'pending'",
+}
+
+
+def _normalised(sql: str) -> str:
+    """An index predicate with casts, brackets, quoting and case taken out
+    (PostgreSQL writes ``x IN (…)`` as ``x = ANY (ARRAY[…])``)."""
+    sql = re.sub(r"::[a-z ]+(\[\])?", "", sql.lower())
+    sql = re.sub(r"[\s()\"]", "", sql)
+    return sql.replace("=anyarray[", "in").replace("]", "")
+
+
+def test_partial_indexes_keep_their_conditions(database: Database) -> None:
+    """Alembic does not compare index conditions; the invariants live in them, so check here."""
+    with database.engine.connect() as connection:
+        if database.dialect == "postgresql":
+            rows = connection.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE tablename = 'callback_requests'"
+                )
+            )
+            found = {n: d.split(" WHERE ", 1)[1] for n, d in rows if " WHERE " in d}
+        else:
+            rows = connection.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master "
+                    "WHERE type = 'index' AND sql LIKE '%WHERE%'"
+                )
+            )
+            found = {n: d.split(" WHERE ", 1)[1] for n, d in rows}
+    assert {n: _normalised(d) for n, d in found.items()} == {
+        n: _normalised(d) for n, d in PARTIAL_INDEXES.items()
+    }

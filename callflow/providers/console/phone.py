@@ -44,14 +44,14 @@ from callflow.engine.events import (
 )
 from callflow.engine.flow import FlowContext, new_call
 from callflow.engine.forecast import RotaCapacity
-from callflow.engine.numbers import mask_digits
+from callflow.engine.numbers import mask_digits, mask_numbers_in
 from callflow.engine.prompts import render_text
 from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import CallOutcome
 from callflow.providers.sim.line import SimulatedLine
 from callflow.providers.sim.loop import Scheduled, VirtualLoop
 from callflow.service.calls import CallHandler
-from callflow.store.callbacks import count_callbacks_ahead
+from callflow.store.callbacks import open_backlog
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
 
@@ -102,7 +102,7 @@ class ConsolePhone:
         capacity = RotaCapacity(
             self.calendar, config.staffing, config.callbacks.retry.allowed_hours
         )
-        self.line = SimulatedLine(config, capacity, self._callbacks_ahead)
+        self.line = SimulatedLine(config, capacity)
         self.handler = CallHandler(
             database, FlowContext(config, self.calendar, self.line), provider="console"
         )
@@ -153,15 +153,13 @@ class ConsolePhone:
                 f"({advisor.advisor_id} is on a call until {self._clock_text(advisor.busy_until)})",
             )
 
-    def _callbacks_ahead(self, topic: str, language: str, cls: int, entered: datetime) -> int:
-        with self.database.transaction() as session:
-            return count_callbacks_ahead(session, topic, language, cls, entered)
-
     # -- events in --------------------------------------------------------------------
 
     def _deliver(self, event: Event) -> None:
         if self.state.phase is Phase.ENDED:
             return
+        with self.database.reading() as session:
+            self.line.backlog = open_backlog(session)
         for command in self.handler.handle(self.state, event, self.clock.now()):
             self._carry_out(command)
 
@@ -233,7 +231,7 @@ class ConsolePhone:
 
     def _speak(self, command: Play | Ask) -> None:
         text = " ".join(render_text(p, self.config) for p in command.prompts)
-        self._say("line", text)
+        self._say("line", mask_numbers_in(text))
         pid = command.playback_id
         self._listening = pid if isinstance(command, Ask) else None
         finished_at = self.clock.now() + timedelta(seconds=len(text) / CHARACTERS_PER_SECOND)

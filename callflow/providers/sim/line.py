@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.forecast import CapacitySpan, QueueSnapshot, RotaCapacity
+from callflow.engine.forecast import (
+    Backlogged,
+    CapacitySpan,
+    QueueSnapshot,
+    RotaCapacity,
+    callbacks_ahead,
+)
 from callflow.engine.promise import deadline_class
 
 RECENT_HANDLES = 50
 ARRIVAL_WINDOW = timedelta(hours=1)
-
-CallbacksAhead = Callable[[str, str, int, datetime], int]
-"""(topic, language, deadline class, entered at) → open callbacks that would be served first."""
 
 
 @dataclass
@@ -51,15 +54,11 @@ class Waiting:
 class SimulatedLine:
     """The line's live state; implements :class:`callflow.engine.turn.LineView`."""
 
-    def __init__(
-        self,
-        config: HotlineConfig,
-        capacity: RotaCapacity,
-        callbacks_ahead: CallbacksAhead,
-    ) -> None:
+    def __init__(self, config: HotlineConfig, capacity: RotaCapacity) -> None:
         self.config = config
         self._capacity = capacity
-        self._callbacks_ahead = callbacks_ahead
+        self.backlog: list[Backlogged] = []
+        """Open callback requests; the shell refreshes it from the store between steps."""
         self.advisors: dict[str, SimAdvisor] = {}
         self.queues: dict[str, list[Waiting]] = {name: [] for name in config.queues}
         self._handles: dict[str, deque[float]] = {
@@ -171,8 +170,8 @@ class SimulatedLine:
             staffed=len(eligible),
             mean_handle=handle,
             live_load=live_load,
-            callbacks_ahead=self._callbacks_ahead(
-                topic, language, promise_class, entered_at or now
+            callbacks_ahead=callbacks_ahead(
+                self.backlog, topic, language, promise_class, entered_at or now
             ),
         )
 
