@@ -213,7 +213,11 @@ def placeholders_in(text: str) -> set[str]:
     """The ``{names}`` a text uses; ``ValueError`` on broken braces or a format like ``{x:d}``
     (values are filled in as words, so a format could only fail when a caller is listening)."""
     names = set()
-    for _, field, spec, conversion in string.Formatter().parse(text):
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"broken braces ({exc}); write {{{{ or }}}} for a brace") from None
+    for _, field, spec, conversion in parsed:
         if field is None:
             continue
         if spec or conversion:

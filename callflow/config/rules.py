@@ -1,0 +1,386 @@
+"""Rules that relate one part of the configuration to another.
+
+Each rule takes the sections that validated (``sections``) and the file as
+written (``raw``), and returns its problems. References are checked against
+``raw`` so an entry that is broken in itself still has its references
+checked; rules that need a whole model skip the sections that did not
+validate, since those are already reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import holidays
+
+from callflow.config.models import (
+    DATE_FORMAT_FIELDS,
+    PROMPT_PLACEHOLDERS,
+    TIME_FORMAT_FIELDS,
+    WEEKDAYS,
+    CalendarConfig,
+    CallbacksConfig,
+    DailyRange,
+    LanguageConfig,
+    QueueConfig,
+    StaffingBlock,
+    placeholders_in,
+)
+from callflow.engine.durations import format_duration
+from callflow.engine.promise import promise_fits_day
+from callflow.errors import MISSING, Problem
+
+Sections = dict[str, Any]
+Rule = Callable[[Sections, Mapping[str, Any]], list[Problem]]
+
+
+def _check_hours(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    hours: dict[str, list[DailyRange]] = sections.get("hours", {})
+    for day, ranges in hours.items():
+        problems.extend(_overlaps(f"hours.{day}", ranges))
+    if "hours" in sections and not any(hours.values()):
+        problems.append(Problem("hours", {}, "the line must open on at least one weekday"))
+    calendar: CalendarConfig | None = sections.get("calendar")
+    if calendar is None:
+        return problems
+    if calendar.holidays and calendar.holidays not in holidays.list_supported_countries():
+        problems.append(
+            Problem(
+                "calendar.holidays",
+                calendar.holidays,
+                "a country code the holidays package knows, such as 'FI'",
+            )
+        )
+    seen: dict[object, int] = {}
+    for i, special in enumerate(calendar.special_hours):
+        path = f"calendar.special_hours[{i}]"
+        problems.extend(_overlaps(f"{path}.hours", special.hours))
+        if special.date in seen:
+            problems.append(
+                Problem(
+                    f"{path}.date",
+                    special.date.isoformat(),
+                    f"already given in calendar.special_hours[{seen[special.date]}]",
+                )
+            )
+        seen[special.date] = i
+    return problems
+
+
+def _overlaps(path: str, ranges: list[DailyRange]) -> list[Problem]:
+    problems = []
+    for i, a in enumerate(ranges):
+        for j in range(i + 1, len(ranges)):
+            if a.overlaps(ranges[j]):
+                problems.append(
+                    Problem(
+                        f"{path}[{j}]",
+                        str(ranges[j]),
+                        f"overlaps {path}[{i}] ({a}); give each hour once",
+                    )
+                )
+    return problems
+
+
+def _check_languages(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    languages: dict[str, LanguageConfig] = sections.get("languages", {})
+    if raw.get("languages") == {}:
+        problems.append(Problem("languages", {}, "at least one language is required"))
+    problems.extend(_unique_digits("languages", {k: v.digit for k, v in languages.items()}))
+    for code, language in languages.items():
+        if not re.fullmatch(r"[a-z]{2,3}", code):
+            problems.append(
+                Problem(f"languages.{code}", code, "a language code such as 'fi', 'sv' or 'en'")
+            )
+        for key in PROMPT_PLACEHOLDERS:
+            if key not in language.prompts:
+                problems.append(
+                    Problem(
+                        f"languages.{code}.prompts.{key}",
+                        MISSING,
+                        "every language needs this prompt",
+                    )
+                )
+        for key, text in language.prompts.items():
+            path = f"languages.{code}.prompts.{key}"
+            allowed = PROMPT_PLACEHOLDERS.get(key, frozenset())
+            try:
+                used = placeholders_in(text)
+            except ValueError as exc:
+                problems.append(Problem(path, text, str(exc)))
+                continue
+            for name in sorted(used - allowed):
+                shown = ", ".join(f"{{{a}}}" for a in sorted(allowed)) or "none"
+                problems.append(
+                    Problem(path, text, f"unknown placeholder {{{name}}}; allowed: {shown}")
+                )
+        for key, allowed in (
+            ("time_format", TIME_FORMAT_FIELDS),
+            ("date_format", DATE_FORMAT_FIELDS),
+        ):
+            problems.extend(
+                _format_problems(f"languages.{code}.{key}", getattr(language, key), allowed)
+            )
+    known = _names(raw, "languages")
+    default = _table(raw, "line").get("default_language")
+    if known is not None and isinstance(default, str) and default not in known:
+        problems.append(Problem("line.default_language", default, _one_of("languages", known)))
+    return problems
+
+
+def _format_problems(path: str, text: str, allowed: frozenset[str]) -> list[Problem]:
+    shown = ", ".join(f"{{{a}}}" for a in sorted(allowed))
+    try:
+        used = placeholders_in(text)
+    except ValueError as exc:
+        return [Problem(path, text, f"{exc}; allowed: {shown}")]
+    if used - allowed:
+        return [Problem(path, text, f"unknown placeholder; allowed: {shown}")]
+    return []
+
+
+def _unique_digits(section: str, digits: dict[str, int]) -> list[Problem]:
+    problems = []
+    owner: dict[int, str] = {}
+    for name, digit in digits.items():
+        if digit in owner:
+            problems.append(
+                Problem(
+                    f"{section}.{name}.digit",
+                    digit,
+                    f"already used by {section}.{owner[digit]}; each needs its own digit",
+                )
+            )
+        owner.setdefault(digit, name)
+    return problems
+
+
+def _check_queues(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    queues: dict[str, QueueConfig] = sections.get("queues", {})
+    languages: dict[str, LanguageConfig] = sections.get("languages", {})
+    if raw.get("queues") == {}:
+        problems.append(Problem("queues", {}, "at least one queue is required"))
+    problems.extend(_unique_digits("queues", {k: v.digit for k, v in queues.items()}))
+    skills = _skills(raw)
+    known_languages = _names(raw, "languages")
+    for name, queue in _table(raw, "queues").items():
+        path = f"queues.{name}"
+        if not isinstance(queue, dict):
+            continue
+        skill = queue.get("skill")
+        if skills is not None and isinstance(skill, str) and skill not in skills:
+            problems.append(Problem(f"{path}.skill", skill, _one_of("skills", skills)))
+        names = queue.get("names")
+        if known_languages is not None and isinstance(names, dict):
+            for code in known_languages:
+                if code not in names:
+                    problems.append(
+                        Problem(
+                            f"{path}.names.{code}",
+                            MISSING,
+                            "the queue needs a name in every language",
+                        )
+                    )
+            for code in names:
+                if code not in known_languages:
+                    problems.append(
+                        Problem(
+                            f"{path}.names.{code}",
+                            names[code],
+                            _one_of("languages", known_languages),
+                        )
+                    )
+    for name, checked in queues.items():
+        path = f"queues.{name}"
+        alternative = checked.callbacks.alternative_prompt
+        if checked.callbacks.when_promise_unmeetable == "alternative" and not alternative:
+            problems.append(
+                Problem(
+                    f"{path}.callbacks.alternative_prompt",
+                    MISSING,
+                    "name the prompt to say when no callback can keep the promise",
+                )
+            )
+        for code, language in languages.items():
+            if alternative and alternative not in language.prompts:
+                problems.append(
+                    Problem(
+                        f"{path}.callbacks.alternative_prompt",
+                        alternative,
+                        f"no such prompt in languages.{code}.prompts",
+                    )
+                )
+        if checked.closing_policy == "callback" and not checked.callbacks.enabled:
+            problems.append(
+                Problem(
+                    f"{path}.closing_policy",
+                    "callback",
+                    "needs callbacks.enabled = true, or use 'serve'",
+                )
+            )
+    known_queues = _names(raw, "queues")
+    fallback = _table(raw, "menu").get("fallback_topic")
+    if known_queues is not None and isinstance(fallback, str) and fallback not in known_queues:
+        problems.append(Problem("menu.fallback_topic", fallback, _one_of("queues", known_queues)))
+    return problems
+
+
+def _table(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _names(raw: Mapping[str, Any], name: str) -> list[str] | None:
+    """Names declared under a table section, valid or not; None if the section is absent."""
+    value = raw.get(name)
+    return list(value) if isinstance(value, dict) else None
+
+
+def _skills(raw: Mapping[str, Any]) -> list[str] | None:
+    value = raw.get("skills")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def _one_of(section: str, names: Iterable[str]) -> str:
+    return f"one of {section}: {', '.join(sorted(names))}"
+
+
+def _check_staffing(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    blocks = raw.get("staffing")
+    skills = _skills(raw)
+    known_languages = _names(raw, "languages")
+    for i, block in enumerate(blocks if isinstance(blocks, list) else []):
+        if not isinstance(block, dict):
+            continue
+        path = f"staffing[{i}]"
+        skill = block.get("skill")
+        if skills is not None and isinstance(skill, str) and skill not in skills:
+            problems.append(Problem(f"{path}.skill", skill, _one_of("skills", skills)))
+        codes = block.get("languages")
+        if known_languages is not None and isinstance(codes, list):
+            for code in codes:
+                if code not in known_languages:
+                    problems.append(
+                        Problem(f"{path}.languages", code, _one_of("languages", known_languages))
+                    )
+    given = blocks if isinstance(blocks, list) else []
+    if problems or len(sections.get("staffing", [])) < len(given):
+        return problems  # a broken plan is reported above; what it would leave unserved is noise
+    return _unserved(sections, skills or [])
+
+
+def _unserved(sections: Sections, skills: list[str]) -> list[Problem]:
+    """Every queue must be planned for in every language it is offered in: callback times
+    are promised from the plan, so without it no callback could ever be offered."""
+    blocks: list[StaffingBlock] = sections.get("staffing", [])
+    queues: dict[str, QueueConfig] = sections.get("queues", {})
+    languages: dict[str, LanguageConfig] = sections.get("languages", {})
+    if not blocks:
+        if any(q.callbacks.enabled for q in queues.values()):
+            return [
+                Problem(
+                    "staffing",
+                    MISSING,
+                    "callback times are promised from the planned "
+                    "staffing; add [[staffing]] blocks, or set callbacks.enabled = false "
+                    "in every queue",
+                )
+            ]
+        return []
+    problems = []
+    for name, queue in queues.items():
+        if queue.skill not in skills:
+            continue  # reported as an unknown skill
+        for code in languages:
+            if not any(b.skill == queue.skill and code in b.languages for b in blocks):
+                problems.append(
+                    Problem(
+                        "staffing",
+                        f"{queue.skill}/{code}",
+                        f"no [[staffing]] block plans a {queue.skill} who speaks {code}, so "
+                        f"queues.{name} callers choosing {code} would wait for nobody; "
+                        f"add '{code}' to such a block",
+                    )
+                )
+    return problems
+
+
+def _check_promises_and_retries(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    """Promises and the retry policy must fit every usual working day."""
+    problems = []
+    hours: dict[str, list[DailyRange]] = sections.get("hours", {})
+    days = {day: ranges for day, ranges in hours.items() if ranges}
+    queues: dict[str, QueueConfig] = sections.get("queues", {})
+    if days:
+        shortest, length = min(
+            ((day, _open_length(ranges)) for day, ranges in days.items()), key=lambda d: d[1]
+        )
+        for name, queue in queues.items():
+            for reason in promise_fits_day(queue.promise, length):
+                problems.append(
+                    Problem(
+                        f"queues.{name}.promise",
+                        queue.promise.kind,
+                        f"{reason} ({shortest}, the shortest usual day)",
+                    )
+                )
+    callbacks: CallbacksConfig | None = sections.get("callbacks")
+    if callbacks is None or not days:
+        return problems
+    retry = callbacks.retry
+    needed = retry.spacing * (retry.attempts - 1)
+    for day in WEEKDAYS:
+        if day not in days:
+            continue
+        usable = sum((_intersection(r, retry.allowed_hours) for r in days[day]), timedelta(0))
+        if usable <= timedelta(0):
+            problems.append(
+                Problem(
+                    "callbacks.retry.allowed_hours",
+                    str(retry.allowed_hours),
+                    f"must overlap the opening hours ({day})",
+                )
+            )
+            break
+        if needed >= usable:
+            problems.append(
+                Problem(
+                    "callbacks.retry",
+                    {"attempts": retry.attempts, "spacing": format_duration(retry.spacing)},
+                    f"{retry.attempts} attempts {format_duration(retry.spacing)} apart need "
+                    f"{format_duration(needed)}, but {day} has only {format_duration(usable)} "
+                    "of dialling time; use fewer attempts or shorter spacing",
+                )
+            )
+            break
+    return problems
+
+
+def _open_length(ranges: list[DailyRange]) -> timedelta:
+    """From the day's first opening to its last closing, whatever order the ranges are in."""
+    return timedelta(
+        minutes=max(r.end_minute for r in ranges) - min(r.start_minute for r in ranges)
+    )
+
+
+def _intersection(a: DailyRange, b: DailyRange) -> timedelta:
+    start, end = max(a.start_minute, b.start_minute), min(a.end_minute, b.end_minute)
+    return timedelta(minutes=max(end - start, 0))
+
+
+RULES: tuple[Rule, ...] = (
+    _check_hours,
+    _check_languages,
+    _check_queues,
+    _check_staffing,
+    _check_promises_and_retries,
+)
