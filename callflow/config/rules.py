@@ -173,9 +173,7 @@ def _check_queues(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
         path = f"queues.{name}"
         if not isinstance(queue, dict):
             continue
-        skill = queue.get("skill")
-        if skills is not None and isinstance(skill, str) and skill not in skills:
-            problems.append(Problem(f"{path}.skill", skill, _one_of("skills", skills)))
+        problems.extend(_unknown_skill(path, queue, skills))
         names = queue.get("names")
         if known_languages is not None and isinstance(names, dict):
             for code in known_languages:
@@ -249,6 +247,13 @@ def _skills(raw: Mapping[str, Any]) -> list[str] | None:
     return None
 
 
+def _unknown_skill(path: str, entry: Mapping[str, Any], skills: list[str] | None) -> list[Problem]:
+    skill = entry.get("skill")
+    if skills is not None and isinstance(skill, str) and skill not in skills:
+        return [Problem(f"{path}.skill", skill, _one_of("skills", skills))]
+    return []
+
+
 def _one_of(section: str, names: Iterable[str]) -> str:
     return f"one of {section}: {', '.join(sorted(names))}"
 
@@ -262,9 +267,7 @@ def _check_staffing(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]
         if not isinstance(block, dict):
             continue
         path = f"staffing[{i}]"
-        skill = block.get("skill")
-        if skills is not None and isinstance(skill, str) and skill not in skills:
-            problems.append(Problem(f"{path}.skill", skill, _one_of("skills", skills)))
+        problems.extend(_unknown_skill(path, block, skills))
         codes = block.get("languages")
         if known_languages is not None and isinstance(codes, list):
             for code in codes:
