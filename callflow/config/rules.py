@@ -260,10 +260,11 @@ def _one_of(section: str, names: Iterable[str]) -> str:
 
 def _check_staffing(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
     problems = []
-    blocks = raw.get("staffing")
+    given = raw.get("staffing")
+    blocks = given if isinstance(given, list) else []
     skills = _skills(raw)
     known_languages = _names(raw, "languages")
-    for i, block in enumerate(blocks if isinstance(blocks, list) else []):
+    for i, block in enumerate(blocks):
         if not isinstance(block, dict):
             continue
         path = f"staffing[{i}]"
@@ -275,8 +276,7 @@ def _check_staffing(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]
                     problems.append(
                         Problem(f"{path}.languages", code, _one_of("languages", known_languages))
                     )
-    given = blocks if isinstance(blocks, list) else []
-    if problems or len(sections.get("staffing", [])) < len(given):
+    if problems or len(sections.get("staffing", [])) < len(blocks):
         return problems  # a broken plan is reported above; what it would leave unserved is noise
     return _unserved(sections, skills or [])
 

@@ -22,13 +22,11 @@ from callflow.engine.vocabulary import CallOutcome, EventKind
 def offer_after_hours(t: Turn) -> None:
     """The line is closed: offer a callback for when it opens, if the queue allows one
     and can keep its promise."""
-    s, queue = t.s, t.queue
+    queue = t.queue
     if not (queue.callbacks.enabled and queue.callbacks.when_closed):
         queueing.farewell_closed(t)
         return
-    assert s.topic is not None and s.language is not None
-    snap = t.ctx.line.snapshot(s.call_id, s.topic, s.language, None, t.now)
-    said, due = queueing.callback_expectation(t, snap)
+    said, due = queueing.callback_expectation(t, queueing.snapshot(t))
     if said is None:
         alternative = queueing.withhold_offer(t, due)
         queueing.farewell_closed(t, [alternative] if alternative else None)
@@ -49,9 +47,7 @@ def accept_offer(t: Turn) -> None:
     t.stop_asking()
     if s.in_queue:
         # Pressed while waiting, maybe long after the offer: the time must still hold.
-        assert s.topic is not None and s.language is not None
-        snap = t.ctx.line.snapshot(s.call_id, s.topic, s.language, s.queue_entered_at, t.now)
-        said, due = queueing.callback_expectation(t, snap)
+        said, due = queueing.callback_expectation(t, queueing.snapshot(t))
         if said is None:
             s.offer_open = False
             alternative = queueing.withhold_offer(t, due)

@@ -68,7 +68,7 @@ def announce(t: Turn, *, first: bool = False) -> None:
     s = t.s
     if s.phase is not Phase.QUEUED or not s.in_queue or s.menu is not None or s.playback:
         return
-    snap = _snapshot(t)
+    snap = snapshot(t)
     wait = estimated_wait(snap)
     if first and wait == timedelta(0):
         keep_waiting(t)  # an advisor is free; the shell connects the caller
@@ -93,7 +93,8 @@ def announce(t: Turn, *, first: bool = False) -> None:
     t.play(prompts, After.WAIT)
 
 
-def _snapshot(t: Turn) -> QueueSnapshot:
+def snapshot(t: Turn) -> QueueSnapshot:
+    """The caller's queue now: from their place if they are queued, else as a newcomer."""
     s = t.s
     assert s.topic is not None and s.language is not None
     entered = s.queue_entered_at if s.in_queue else None
@@ -213,7 +214,7 @@ def closing_time(t: Turn) -> None:
     if policy == "serve":
         t.play([t.p("closing_serve")], After.WAIT)
         return
-    said, due = callback_expectation(t, _snapshot(t))
+    said, due = callback_expectation(t, snapshot(t))
     leave_queue(t, "closing")
     s.phase = Phase.CALLBACK
     s.offer_open = False

@@ -36,7 +36,7 @@ from callflow.engine.flow import FlowContext, step
 from callflow.engine.state import CallState
 from callflow.errors import DuplicatePendingCallback
 from callflow.store.callbacks import cancel_callback, create_callback, describe, find_open_callback
-from callflow.store.calls import append_events, save_call
+from callflow.store.calls import append_events, call_row, update_call_row
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
 
@@ -67,8 +67,9 @@ class CallHandler:
             working = copy.copy(state)
             media: list[Command] = []
             with self.database.transaction() as session:
-                save_call(session, working, now, provider=self.provider, provider_ref=provider_ref)
-                session.flush()
+                call = call_row(
+                    session, working, now, provider=self.provider, provider_ref=provider_ref
+                )
                 events: deque[Event] = deque([event])
                 while events:
                     current = events.popleft()
@@ -83,7 +84,7 @@ class CallHandler:
                         else:
                             media.append(command)
                     append_events(session, working.call_id, records, now)
-                save_call(session, working, now, provider=self.provider, provider_ref=provider_ref)
+                update_call_row(call, working, now)
             for name in _FIELDS:
                 setattr(state, name, getattr(working, name))
             return media

@@ -19,14 +19,22 @@ from callflow.engine.vocabulary import EventKind
 from callflow.store.models import Call, CallEvent
 
 
-def save_call(
+def call_row(
     session: Session, state: CallState, now: datetime, *, provider: str, provider_ref: str | None
 ) -> Call:
-    """Insert or refresh the call's summary row from its engine state."""
+    """The call's summary row, inserted (and flushed, for the rows that refer to it) when
+    the call is new."""
     call = session.get(Call, state.call_id)
     if call is None:
         call = Call(id=state.call_id, provider=provider, provider_ref=provider_ref)
+        update_call_row(call, state, now)
         session.add(call)
+        session.flush()
+    return call
+
+
+def update_call_row(call: Call, state: CallState, now: datetime) -> None:
+    """Refresh the summary row from the engine state."""
     call.started_at = state.started_at
     call.caller_e164 = state.caller_e164
     call.withheld = state.withheld
@@ -36,7 +44,6 @@ def save_call(
     call.outcome = state.outcome
     call.flow_state = state.to_dict()
     call.updated_at = now
-    return call
 
 
 def load_call_state(session: Session, call_id: str) -> CallState | None:
