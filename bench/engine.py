@@ -113,7 +113,7 @@ class Recorder:
                 if isinstance(command, LookUpPendingCallback):
                     pending.append(PendingCallbackLookedUp(None))
                 elif isinstance(command, StoreCallback):
-                    pending.append(CallbackStored(1))
+                    pending.append(CallbackStored(1, command.due_at))
 
     def hear(self, state: CallState) -> None:
         if state.playback is not None:

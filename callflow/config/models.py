@@ -312,6 +312,21 @@ class RetentionConfig(_Model):
     numbers: PositiveDuration
 
 
+class ReportsConfig(_Model):
+    """Thresholds the reports measure against; each is defined in the README's KPI list.
+
+    ``answered_immediately_within``: a call answered by an advisor within this
+    wait counts as answered immediately (the regulator's measure).
+    ``service_level_within``: the service-level target wait.
+    ``short_abandon_under``: a caller who hangs up in the queue sooner than
+    this is a short abandon (a misdial or a change of mind), counted apart.
+    """
+
+    answered_immediately_within: PositiveDuration = timedelta(seconds=60)
+    service_level_within: PositiveDuration = timedelta(seconds=120)
+    short_abandon_under: PositiveDuration = timedelta(seconds=10)
+
+
 class StaffingBlock(_Model):
     """Advisors planned for some weekdays and hours; forecasts and the console line use it."""
 
@@ -332,6 +347,7 @@ class HotlineConfig(_Model):
     menu: MenuConfig
     callbacks: CallbacksConfig
     retention: RetentionConfig
+    reports: ReportsConfig = ReportsConfig()
     staffing: list[StaffingBlock] = []
 
     source: Path | None = Field(default=None, exclude=True)

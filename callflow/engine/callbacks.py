@@ -9,6 +9,8 @@ request per number: a caller who has one may keep it or cancel it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from callflow.engine import queueing
 from callflow.engine.commands import CancelCallback, StoreCallback
 from callflow.engine.numbers import check_callback_number, finnish_groups
@@ -139,7 +141,7 @@ def store_request(t: Turn) -> None:
     s.phase = Phase.STORING
 
 
-def stored(t: Turn, callback_id: int) -> None:
+def stored(t: Turn, callback_id: int, due: datetime) -> None:
     s = t.s
     assert s.offered_at is not None
     s.callback_id = callback_id
@@ -149,6 +151,8 @@ def stored(t: Turn, callback_id: int) -> None:
         topic=s.topic,
         language=s.language,
         expected_at=s.offered_at,
+        due_at=due,
+        queue_entered_at=s.queue_entered_at,
         after_hours=s.callback_after_hours,
     )
     if s.hung_up:

@@ -57,7 +57,10 @@ class PendingCallbackLookedUp:
 
 @dataclass(slots=True)
 class CallbackStored:
+    """The request is stored; ``due_at`` is the promise the store recorded for it."""
+
     callback_id: int
+    due_at: datetime
 
 
 @dataclass(slots=True)

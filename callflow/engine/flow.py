@@ -378,7 +378,7 @@ def _cancelled(t: Turn, event: Any) -> None:
 
 def _stored(t: Turn, event: Any) -> None:
     if t.s.phase is Phase.STORING:
-        callbacks.stored(t, event.callback_id)
+        callbacks.stored(t, event.callback_id, event.due_at)
 
 
 def _rejected(t: Turn, event: Any) -> None:

@@ -34,6 +34,13 @@ class EventKind(StrEnum):
     CALLBACK_KEPT = "callback.kept"
     CALLBACK_CANCELLED = "callback.cancelled"
     CALLBACK_CLAIMED = "callback.claimed"
+    CALLBACK_DIALLED = "callback.dialled"
+    CALLBACK_ATTEMPT_ENDED = "callback.attempt_ended"
+    CALLBACK_COMPLETED = "callback.completed"
+    CALLBACK_FAILED = "callback.failed"
+    CALLBACK_WRONG_NUMBER = "callback.wrong_number"
+    CALLBACK_EXPIRED = "callback.expired"
+    CONTACT_CODED = "contact.coded"
 
 
 class CallOutcome(StrEnum):

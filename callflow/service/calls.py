@@ -114,6 +114,6 @@ class CallHandler:
                 topic=request.topic,
                 number=request.number_e164,
             )
-            return CallbackStored(request.id)
+            return CallbackStored(request.id, request.due_at)
         cancel_callback(session, command.callback_id, now, "cancelled by caller")
         return CallbackCancelled(command.callback_id)

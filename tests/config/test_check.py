@@ -107,7 +107,7 @@ class TestToml:
         problem = only(data_problems(lambda raw: raw.update(colours={"a": 1})), "colours")
         assert problem.allowed == (
             "unknown section; sections are: calendar, callbacks, hours, languages, line, menu, "
-            "queues, retention, skills, staffing"
+            "queues, reports, retention, skills, staffing"
         )
 
     @pytest.mark.parametrize("section", ["line", "hours", "menu", "callbacks", "retention"])

@@ -171,7 +171,7 @@ class Caller:
                 existing, self.reject_store_with = self.reject_store_with, None
                 return CallbackRejected(existing)
             self.stored.append(command)
-            return CallbackStored(100 + len(self.stored))
+            return CallbackStored(100 + len(self.stored), command.due_at)
         if isinstance(command, CancelCallback):
             self.cancelled.append(command.callback_id)
             return CallbackCancelled(command.callback_id)

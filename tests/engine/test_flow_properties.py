@@ -282,7 +282,7 @@ def test_every_event_in_every_phase_is_answered(config: HotlineConfig) -> None:
             *timers,
             PendingCallbackLookedUp(None),
             PendingCallbackLookedUp(existing),
-            CallbackStored(5),
+            CallbackStored(5, original.started_at),
             CallbackRejected(existing),
             CallbackCancelled(9),
             AdvisorConnected("a"),
