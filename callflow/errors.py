@@ -6,7 +6,8 @@
     ├── ConfigError                 the configuration file is missing or wrong
     ├── StoreError                  the database refused or is unreachable
     │   ├── MigrationError          the schema could not be brought up to date
-    │   └── DuplicatePendingCallback  the number already has a pending callback
+    │   ├── DuplicatePendingCallback  the number already has a pending callback
+    │   └── LeaseLost               a worker no longer holds the callback it works on
     └── CalendarError               the line does not open within the horizon
 
 Each class has a stable ``slug`` so logs, HTTP answers and scripts can match
@@ -76,6 +77,16 @@ class DuplicatePendingCallback(StoreError):
     def __init__(self, callback_id: int) -> None:
         self.callback_id = callback_id
         super().__init__(f"a pending callback (id {callback_id}) exists for this number")
+
+
+class LeaseLost(StoreError):
+    """The callback is no longer this worker's to touch: its lease expired or moved on."""
+
+    slug = "lease-lost"
+
+    def __init__(self, callback_id: int, why: str) -> None:
+        self.callback_id = callback_id
+        super().__init__(f"callback {callback_id} is not leased to this worker: {why}")
 
 
 class CalendarError(CallflowError):

@@ -327,6 +327,26 @@ class ReportsConfig(_Model):
     short_abandon_under: PositiveDuration = timedelta(seconds=10)
 
 
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class SimulationConfig(_Model):
+    """Who calls the simulated line (``callflow simulate``, ``callflow serve`` without a
+    provider): volume and mix, so a county can rehearse with its own figures.
+
+    ``languages`` and ``topics`` are relative weights per language and queue;
+    left empty, callers use the default language and spread evenly over the
+    queues. ``calls_per_day`` is an ordinary weekday outside the winter peak.
+    """
+
+    calls_per_day: float = Field(default=60, gt=0)
+    languages: dict[str, Annotated[float, Field(ge=0)]] = {}
+    topics: dict[str, Annotated[float, Field(ge=0)]] = {}
+    mean_patience: PositiveDuration = timedelta(minutes=4)
+    withheld_share: Share = 0.04
+    callback_accept_share: Share = 0.75
+
+
 class StaffingBlock(_Model):
     """Advisors planned for some weekdays and hours; forecasts and the console line use it."""
 
@@ -348,6 +368,7 @@ class HotlineConfig(_Model):
     callbacks: CallbacksConfig
     retention: RetentionConfig
     reports: ReportsConfig = ReportsConfig()
+    simulation: SimulationConfig = SimulationConfig()
     staffing: list[StaffingBlock] = []
 
     source: Path | None = Field(default=None, exclude=True)

@@ -380,10 +380,36 @@ def _intersection(a: DailyRange, b: DailyRange) -> timedelta:
     return timedelta(minutes=max(end - start, 0))
 
 
+def _check_simulation(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    """The simulated callers' mix may only name configured languages and queues."""
+    given = raw.get("simulation")
+    if not isinstance(given, Mapping):
+        return []
+    problems = []
+    for key, section in (("languages", "languages"), ("topics", "queues")):
+        known = raw.get(section)
+        mix = given.get(key)
+        if not isinstance(mix, Mapping) or not isinstance(known, Mapping):
+            continue
+        for name, weight in mix.items():
+            if name not in known:
+                problems.append(
+                    Problem(f"simulation.{key}.{name}", weight, _one_of(section, known))
+                )
+        if (
+            mix
+            and isinstance(sections.get("simulation"), object)
+            and not any(isinstance(w, int | float) and w > 0 for w in mix.values())
+        ):
+            problems.append(Problem(f"simulation.{key}", dict(mix), "at least one weight above 0"))
+    return problems
+
+
 RULES: tuple[Rule, ...] = (
     _check_hours,
     _check_languages,
     _check_queues,
     _check_staffing,
     _check_promises_and_retries,
+    _check_simulation,
 )

@@ -84,6 +84,7 @@ class Calendar:
         self._special = dict(special or {})
         self._closures = tuple(closures)
         self._days: dict[date, Day] = {}
+        self._closings: dict[datetime, datetime | None] = {}
 
     @classmethod
     def from_config(cls, config: HotlineConfig) -> Calendar:
@@ -191,7 +192,12 @@ class Calendar:
         span = self.open_span_at(at)
         if span is None:
             span = next(self.spans_from(at))
-        end = span.end
+        if span.end not in self._closings:
+            # Remembered: on a line open around the clock the answer takes the whole horizon.
+            self._closings[span.end] = self._closing_from(span.end)
+        return self._closings[span.end]
+
+    def _closing_from(self, end: datetime) -> datetime | None:
         try:
             for following in self.spans_from(end):
                 if following.start > end:

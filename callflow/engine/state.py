@@ -89,6 +89,18 @@ class CallState:
     outcome: str | None = None
     hung_up: bool = False  # gone while the store was still answering
 
+    def copy(self) -> CallState:
+        """A shallow copy (every field is a value or is replaced, never changed in place)."""
+        twin = object.__new__(CallState)
+        for name in _FIELD_NAMES:
+            setattr(twin, name, getattr(self, name))
+        return twin
+
+    def adopt(self, other: CallState) -> None:
+        """Take every field of *other*: a step's result, once it is safely stored."""
+        for name in _FIELD_NAMES:
+            setattr(self, name, getattr(other, name))
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):
@@ -137,3 +149,6 @@ class CallState:
                 ),
             )
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(CallState))

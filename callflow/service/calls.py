@@ -10,9 +10,9 @@ keeps the same invariants.
 
 from __future__ import annotations
 
-import copy
 from collections import deque
-from dataclasses import fields
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 import structlog
@@ -36,23 +36,37 @@ from callflow.engine.flow import FlowContext, step
 from callflow.engine.state import CallState
 from callflow.errors import DuplicatePendingCallback
 from callflow.store.callbacks import cancel_callback, create_callback, describe, find_open_callback
-from callflow.store.calls import append_events, call_row, update_call_row
+from callflow.store.calls import CallJournal, DirectJournal
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
 
 log = structlog.get_logger("callflow.calls")
 
 STORE_COMMANDS = (LookUpPendingCallback, StoreCallback, CancelCallback)
-_FIELDS = tuple(f.name for f in fields(CallState))
 
 
 class CallHandler:
     """Steps calls through the engine with the store attached."""
 
-    def __init__(self, database: Database, context: FlowContext, *, provider: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        context: FlowContext,
+        *,
+        provider: str,
+        unit_of_work: Callable[[], AbstractContextManager[Session]] | None = None,
+        journal: CallJournal | None = None,
+        on_callback_change: Callable[[int], None] | None = None,
+    ) -> None:
         self.database = database
         self.context = context
         self.provider = provider
+        self._unit_of_work = unit_of_work or database.transaction
+        """One transaction per event by default; the simulator batches them."""
+        self.journal: CallJournal = journal or DirectJournal()
+        self._on_callback_change = on_callback_change
+        """Told, after the commit, of each callback request stored or cancelled: whoever
+        dispatches callbacks can look at once instead of at its next sweep."""
 
     def handle(
         self, state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None
@@ -64,30 +78,47 @@ class CallHandler:
         a store that fails leaves the call exactly as it was (and raises).
         """
         with structlog.contextvars.bound_contextvars(call_id=state.call_id):
-            working = copy.copy(state)
+            working = state.copy()
             media: list[Command] = []
-            with self.database.transaction() as session:
-                call = call_row(
-                    session, working, now, provider=self.provider, provider_ref=provider_ref
-                )
+            records: list[Record] = []
+            changed: list[int] = []
+            with self._unit_of_work() as session:
                 events: deque[Event] = deque([event])
                 while events:
                     current = events.popleft()
                     commands = step(working, current, now, self.context)
-                    log.debug("call.step", on=type(current).__name__, phase=working.phase.value)
-                    records = []
                     for command in commands:
                         if isinstance(command, Record):
                             records.append(command)
                         elif isinstance(command, STORE_COMMANDS):
-                            events.append(self._store(session, working, command, now))
+                            # The call's row first: the request refers to it.
+                            self._record(session, working, records, now, provider_ref)
+                            records = []
+                            self.journal.flush(session)
+                            answer = self._store(session, working, command, now)
+                            if isinstance(answer, CallbackStored | CallbackCancelled):
+                                changed.append(answer.callback_id)
+                            events.append(answer)
                         else:
                             media.append(command)
-                    append_events(session, working.call_id, records, now)
-                update_call_row(call, working, now)
-            for name in _FIELDS:
-                setattr(state, name, getattr(working, name))
+                self._record(session, working, records, now, provider_ref)
+            state.adopt(working)
+            if self._on_callback_change is not None:
+                for callback_id in changed:
+                    self._on_callback_change(callback_id)
             return media
+
+    def _record(
+        self,
+        session: Session,
+        state: CallState,
+        records: list[Record],
+        now: datetime,
+        provider_ref: str | None,
+    ) -> None:
+        self.journal.record(
+            session, state, records, now, provider=self.provider, provider_ref=provider_ref
+        )
 
     def _store(
         self,

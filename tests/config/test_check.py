@@ -107,7 +107,7 @@ class TestToml:
         problem = only(data_problems(lambda raw: raw.update(colours={"a": 1})), "colours")
         assert problem.allowed == (
             "unknown section; sections are: calendar, callbacks, hours, languages, line, menu, "
-            "queues, reports, retention, skills, staffing"
+            "queues, reports, retention, simulation, skills, staffing"
         )
 
     @pytest.mark.parametrize("section", ["line", "hours", "menu", "callbacks", "retention"])
@@ -316,6 +316,7 @@ class TestLanguages:
                 queue["names"]["FI"] = queue["names"].pop("fi")
             for block in raw["staffing"]:
                 block["languages"] = ["FI" if c == "fi" else c for c in block["languages"]]
+            raw["simulation"]["languages"]["FI"] = raw["simulation"]["languages"].pop("fi")
 
         problem = only(data_problems(add_upper_case), "languages.FI")
         assert problem.allowed == "a language code such as 'fi', 'sv' or 'en'"
@@ -744,3 +745,23 @@ class TestValuesThatWouldFailLater:
         assert [(p.path, p.allowed.split(";")[0]) for p in problems] == [
             ("staffing", "callback times are promised from the planned staffing")
         ]
+
+
+class TestSimulation:
+    def test_the_mix_may_only_name_configured_languages_and_queues(self) -> None:
+        def misspell(raw: Raw) -> None:
+            raw["simulation"]["languages"]["de"] = 0.1
+            raw["simulation"]["topics"]["helth"] = 0.5
+
+        problems = {str(p) for p in data_problems(misspell)}
+        assert problems == {
+            "simulation.languages.de: 0.1 — one of languages: en, fi, sv",
+            "simulation.topics.helth: 0.5 — one of queues: health, other, social",
+        }
+
+    def test_a_mix_of_only_zero_weights_is_refused(self) -> None:
+        def zero(raw: Raw) -> None:
+            raw["simulation"]["topics"] = {"health": 0, "social": 0}
+
+        problem = only(data_problems(zero), "simulation.topics")
+        assert problem.allowed == "at least one weight above 0"

@@ -1,0 +1,194 @@
+"""One simulated caller on the line: the engine's commands carried out, the caller's answers given.
+
+Prompts take the time it takes to say them; a caller answers a question a
+moment after hearing it, waits in the queue until an advisor is free or
+their patience runs out, and takes or declines a callback by habit. All of
+it happens on the simulation's virtual loop, never in real time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.commands import (
+    Ask,
+    ClearTimer,
+    Command,
+    ConnectAdvisor,
+    EnterQueue,
+    LeaveQueue,
+    Play,
+    ReleaseAdvisor,
+    SetTimer,
+    StopPlayback,
+)
+from callflow.engine.events import CallerHungUp, DigitPressed, Event, PlaybackFinished, TimerFired
+from callflow.engine.prompts import PromptRef, render_text
+from callflow.engine.state import CallState, Menu, Phase
+from callflow.providers.sim.loop import Scheduled, VirtualLoop
+from callflow.providers.sim.workload import Caller
+
+CHARACTERS_PER_SECOND = 15
+"""Speaking rate used to time prompts."""
+THINKING = timedelta(seconds=1.5)
+"""How long after a question a caller presses a key (under every input timeout)."""
+KEY_INTERVAL = timedelta(milliseconds=300)
+WRONG_NUMBER_ENTRY = "12345"
+"""What a caller who mistypes their number enters first: too short to be a number."""
+
+
+class Line(Protocol):
+    """What a call needs from the simulation around it."""
+
+    config: HotlineConfig
+    loop: VirtualLoop
+    speech: Speech
+
+    def deliver(self, call: SimulatedCall, event: Event) -> None: ...
+    def queued(self, call: SimulatedCall, command: EnterQueue) -> None: ...
+    def unqueued(self, call: SimulatedCall, topic: str) -> None: ...
+    def talk(self, call: SimulatedCall, advisor_id: str) -> None: ...
+    def release(self, advisor_id: str) -> None: ...
+    def typed_number(self, call: SimulatedCall) -> str: ...
+
+
+@dataclass
+class SimulatedCall:
+    state: CallState
+    caller: Caller
+    timers: dict[str, Scheduled] = field(default_factory=dict)
+    playbacks: dict[str, Scheduled] = field(default_factory=dict)
+    patience: Scheduled | None = None
+    mistakes_left: int = 1
+    menus_heard: int = 0
+
+    @property
+    def ended(self) -> bool:
+        return self.state.phase is Phase.ENDED
+
+
+class Speech:
+    """How long saying a prompt takes; fixed prompts are measured once."""
+
+    def __init__(self, config: HotlineConfig) -> None:
+        self.config = config
+        self._fixed: dict[tuple[str, str], timedelta] = {}
+
+    def length(self, prompt: PromptRef) -> timedelta:
+        if prompt.params:
+            return self._measure(prompt)
+        key = (prompt.key, prompt.language)
+        known = self._fixed.get(key)
+        if known is None:
+            known = self._fixed[key] = self._measure(prompt)
+        return known
+
+    def _measure(self, prompt: PromptRef) -> timedelta:
+        return timedelta(seconds=len(render_text(prompt, self.config)) / CHARACTERS_PER_SECOND)
+
+
+def carry_out(line: Line, call: SimulatedCall, command: Command) -> None:
+    """Do what the engine asked, on the virtual loop."""
+    loop = line.loop
+    if isinstance(command, Play | Ask):
+        _speak(line, call, command)
+    elif isinstance(command, StopPlayback):
+        _cancel(call.playbacks.pop(command.playback_id, None))
+    elif isinstance(command, SetTimer):
+        _cancel(call.timers.get(command.name))
+        fired = TimerFired(command.name, command.at)
+        call.timers[command.name] = loop.call_at(command.at, lambda: line.deliver(call, fired))
+    elif isinstance(command, ClearTimer):
+        _cancel(call.timers.pop(command.name, None))
+    elif isinstance(command, EnterQueue):
+        if call.patience is None:
+            call.patience = loop.call_at(
+                command.entered_at + call.caller.patience, lambda: _lose_patience(line, call)
+            )
+        line.queued(call, command)
+    elif isinstance(command, LeaveQueue):
+        line.unqueued(call, command.topic)
+    elif isinstance(command, ConnectAdvisor):
+        _cancel(call.patience)
+        line.talk(call, command.advisor_id)
+    elif isinstance(command, ReleaseAdvisor):
+        line.release(command.advisor_id)
+    # Answer and Hangup need nothing on a simulated line.
+
+
+def _speak(line: Line, call: SimulatedCall, command: Play | Ask) -> None:
+    length = sum((line.speech.length(p) for p in command.prompts), timedelta())
+    pid = command.playback_id
+    finished = PlaybackFinished(pid)
+
+    def heard() -> None:
+        call.playbacks.pop(pid, None)
+        line.deliver(call, finished)
+        if isinstance(command, Ask):
+            line.loop.call_at(line.loop.clock.now() + THINKING, lambda: _answer(line, call))
+
+    call.playbacks[pid] = line.loop.call_at(line.loop.clock.now() + length, heard)
+
+
+def _answer(line: Line, call: SimulatedCall) -> None:
+    """The caller answers the question they are being asked now, if any."""
+    state, caller = call.state, call.caller
+    menu = state.menu
+    if call.ended or menu is None:
+        return
+    call.menus_heard += 1
+    if caller.hangs_up_in_menu and menu in (Menu.LANGUAGE, Menu.TOPIC):
+        line.deliver(call, CallerHungUp())
+        return
+    keys = _keys_for(line, call, menu)
+    _press(line, call, keys)
+
+
+def _keys_for(line: Line, call: SimulatedCall, menu: Menu) -> str:
+    config, caller = line.config, call.caller
+    mistake = caller.wrong_key and call.mistakes_left > 0
+    if mistake:
+        call.mistakes_left -= 1
+    if menu is Menu.LANGUAGE:
+        return "9" if mistake else str(config.languages[caller.language].digit)
+    if menu is Menu.TOPIC:
+        return "9" if mistake else str(config.queues[caller.topic].digit)
+    if menu is Menu.PENDING:
+        return "1" if caller.keeps_pending else "2"
+    if menu is Menu.OFFER:
+        return "1" if caller.takes_callback else "2"
+    if menu is Menu.READBACK:
+        return "1"
+    digits = WRONG_NUMBER_ENTRY if mistake else line.typed_number(call)
+    return digits + "#"
+
+
+def _press(line: Line, call: SimulatedCall, keys: str) -> None:
+    now = line.loop.clock.now()
+    for i, key in enumerate(keys):
+        pressed = DigitPressed(key)
+        deliver: Callable[[], None] = functools.partial(line.deliver, call, pressed)
+        line.loop.call_at(now + KEY_INTERVAL * i, deliver)
+
+
+def _lose_patience(line: Line, call: SimulatedCall) -> None:
+    if call.state.in_queue:
+        line.deliver(call, CallerHungUp())
+
+
+def _cancel(entry: Scheduled | None) -> None:
+    if entry is not None:
+        entry.cancel()
+
+
+def end_of(call: SimulatedCall) -> None:
+    """Cancel everything still scheduled for a call that is over."""
+    for entry in (*call.timers.values(), *call.playbacks.values(), call.patience):
+        _cancel(entry)
+    call.timers.clear()
+    call.playbacks.clear()

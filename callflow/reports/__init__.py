@@ -1,0 +1,1 @@
+"""Reports: SQL over the event log."""

@@ -1,0 +1,266 @@
+"""A claimed callback's attempt: dialled, ended, retried or closed, and coded.
+
+Each step is guarded by the lease: a worker that no longer owns the
+callback (its lease was taken back and handed on) gets :class:`LeaseLost`
+and touches nothing, so a slow worker can never overwrite a newer attempt.
+Every transition is logged in the event log, which is what reports read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from callflow.engine.calendar import Calendar
+from callflow.engine.vocabulary import (
+    AttemptResult,
+    CallbackStatus,
+    EventKind,
+    ReasonCategory,
+    Referral,
+    Resolution,
+)
+from callflow.errors import LeaseLost
+from callflow.store.models import CallbackAttempt, CallbackRequest, CallEvent
+
+RETRYABLE = frozenset(
+    {
+        AttemptResult.NO_ANSWER,
+        AttemptResult.BUSY,
+        AttemptResult.FAILED,
+        AttemptResult.CONGESTION,
+        AttemptResult.MACHINE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and when a resident who was not reached is tried again."""
+
+    attempts: int
+    spacing: timedelta
+    window: tuple[int, int]
+    """Daily dialling window, minutes after local midnight; also inside opening hours."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptClosed:
+    """Where the request stands after an attempt: its status, and when to try next."""
+
+    status: CallbackStatus
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Coding:
+    """The advisor's record of a conversation, in the seeds' categories."""
+
+    reason: ReasonCategory
+    referral: Referral
+    resolution: Resolution
+
+
+def mark_dialled(
+    session: Session, callback_id: int, attempt_no: int, now: datetime, *, owner: str
+) -> None:
+    """The resident is being dialled now: the callback has been *made*."""
+    request = _leased(session, callback_id, owner)
+    attempt = _attempt(session, callback_id, attempt_no)
+    if attempt.dialled_at is not None:
+        raise LeaseLost(callback_id, "this attempt has already dialled the resident")
+    attempt.dialled_at = now
+    request.updated_at = now
+    _log(
+        session,
+        request,
+        EventKind.CALLBACK_DIALLED,
+        now,
+        attempt_no=attempt_no,
+        advisor_id=attempt.advisor_id,
+    )
+
+
+def finish_attempt(
+    session: Session,
+    callback_id: int,
+    attempt_no: int,
+    result: AttemptResult,
+    now: datetime,
+    *,
+    owner: str,
+    policy: RetryPolicy,
+    calendar: Calendar,
+    duration_s: float = 0.0,
+) -> AttemptClosed:
+    """Record how the attempt ended and move the request on.
+
+    Reached closes it as completed (a machine never does); a wrong number
+    closes it as such; any other result schedules the next attempt after the
+    policy's spacing, inside the dialling window, or fails the request after
+    the last one. An interrupted attempt (the worker stopped before it was
+    over) returns the request to the queue at once and does not count.
+    """
+    request = _leased(session, callback_id, owner)
+    attempt = _attempt(session, callback_id, attempt_no)
+    attempt.ended_at = now
+    attempt.result = result
+    attempt.duration_s = round(duration_s, 3)
+    next_attempt_at: datetime | None = None
+    if result is AttemptResult.REACHED:
+        _close(request, CallbackStatus.COMPLETED, now, "reached")
+    elif result is AttemptResult.WRONG_NUMBER:
+        _close(request, CallbackStatus.WRONG_NUMBER, now, "wrong number")
+    elif result is AttemptResult.INTERRUPTED:
+        request.status = CallbackStatus.PENDING
+        next_attempt_at = now
+    elif _counted_attempts(session, callback_id) >= policy.attempts:
+        _close(request, CallbackStatus.FAILED, now, f"not reached in {policy.attempts} attempts")
+    else:
+        request.status = CallbackStatus.PENDING
+        next_attempt_at = calendar.first_instant_within(
+            max(now + policy.spacing, request.not_before), policy.window
+        )
+    request.next_attempt_at = next_attempt_at
+    request.advisor_id = None
+    request.lease_owner = None
+    request.lease_expires_at = None
+    request.updated_at = now
+    _log(
+        session,
+        request,
+        EventKind.CALLBACK_ATTEMPT_ENDED,
+        now,
+        attempt_no=attempt_no,
+        result=result.value,
+        duration_s=attempt.duration_s,
+        next_attempt_at=next_attempt_at.isoformat() if next_attempt_at else None,
+    )
+    final = {
+        CallbackStatus.COMPLETED: (EventKind.CALLBACK_COMPLETED, {"attempt_no": attempt_no}),
+        CallbackStatus.WRONG_NUMBER: (EventKind.CALLBACK_WRONG_NUMBER, {"attempt_no": attempt_no}),
+        CallbackStatus.FAILED: (EventKind.CALLBACK_FAILED, {"attempts": request.attempts}),
+    }.get(request.status)
+    if final is not None:
+        _log(session, request, final[0], now, **final[1])
+    return AttemptClosed(request.status, next_attempt_at)
+
+
+def record_callback_coding(
+    session: Session, callback_id: int, attempt_no: int, coding: Coding, now: datetime
+) -> None:
+    """The advisor's coding of a callback conversation, on the attempt and in the log."""
+    attempt = _attempt(session, callback_id, attempt_no)
+    attempt.reason = coding.reason
+    attempt.referral = coding.referral
+    attempt.resolution = coding.resolution
+    request = session.get(CallbackRequest, callback_id)
+    assert request is not None
+    _log(
+        session,
+        request,
+        EventKind.CONTACT_CODED,
+        now,
+        **_coding_data(coding, "callback", attempt.advisor_id),
+    )
+
+
+def record_call_coding(
+    session: Session,
+    call_id: str,
+    topic: str | None,
+    language: str | None,
+    coding: Coding,
+    advisor: str | int,
+    now: datetime,
+) -> None:
+    """The advisor's coding of a call they answered live."""
+    session.execute(
+        insert(CallEvent), call_coding_row(call_id, topic, language, coding, advisor, now)
+    )
+
+
+def call_coding_row(
+    call_id: str,
+    topic: str | None,
+    language: str | None,
+    coding: Coding,
+    advisor: str | int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The event-log row for a live call's coding."""
+    return {
+        "at": now,
+        "kind": EventKind.CONTACT_CODED,
+        "call_id": call_id,
+        "callback_id": None,
+        "topic": topic,
+        "language": language,
+        "data": _coding_data(coding, "call", advisor),
+    }
+
+
+def _coding_data(coding: Coding, channel: str, advisor: str | int | None) -> dict[str, object]:
+    return {
+        "channel": channel,
+        "reason": coding.reason.value,
+        "referral": coding.referral.value,
+        "resolution": coding.resolution.value,
+        "advisor_id": advisor,
+    }
+
+
+def _leased(session: Session, callback_id: int, owner: str) -> CallbackRequest:
+    request = session.get(CallbackRequest, callback_id, populate_existing=True)
+    if request is None:
+        raise LeaseLost(callback_id, "no such callback request")
+    if request.status is not CallbackStatus.IN_PROGRESS or request.lease_owner != owner:
+        raise LeaseLost(
+            callback_id, f"it is {request.status.value}, leased to {request.lease_owner}"
+        )
+    return request
+
+
+def _attempt(session: Session, callback_id: int, attempt_no: int) -> CallbackAttempt:
+    attempt = session.scalars(
+        select(CallbackAttempt).where(
+            CallbackAttempt.callback_id == callback_id, CallbackAttempt.attempt_no == attempt_no
+        )
+    ).one_or_none()
+    if attempt is None:
+        raise LeaseLost(callback_id, f"attempt {attempt_no} was never claimed")
+    return attempt
+
+
+def _counted_attempts(session: Session, callback_id: int) -> int:
+    """Attempts that reached the dialling stage or ended other than interrupted."""
+    results = session.scalars(
+        select(CallbackAttempt.result).where(CallbackAttempt.callback_id == callback_id)
+    )
+    return sum(1 for result in results if result is not AttemptResult.INTERRUPTED)
+
+
+def _close(request: CallbackRequest, status: CallbackStatus, now: datetime, reason: str) -> None:
+    request.status = status
+    request.closed_at = now
+    request.closed_reason = reason
+
+
+def _log(
+    session: Session, request: CallbackRequest, kind: EventKind, now: datetime, **data: object
+) -> None:
+    session.execute(
+        insert(CallEvent),
+        {
+            "at": now,
+            "kind": kind,
+            "callback_id": request.id,
+            "topic": request.topic,
+            "language": request.language,
+            "data": data,
+        },
+    )
