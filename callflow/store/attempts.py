@@ -70,7 +70,7 @@ def mark_dialled(
 ) -> None:
     """The resident is being dialled now: the callback has been *made*."""
     request = _leased(session, callback_id, owner)
-    attempt = _attempt(session, callback_id, attempt_no)
+    attempt = _current_attempt(session, request, attempt_no)
     if attempt.dialled_at is not None:
         raise LeaseLost(callback_id, "this attempt has already dialled the resident")
     attempt.dialled_at = now
@@ -106,7 +106,7 @@ def finish_attempt(
     over) returns the request to the queue at once and does not count.
     """
     request = _leased(session, callback_id, owner)
-    attempt = _attempt(session, callback_id, attempt_no)
+    attempt = _current_attempt(session, request, attempt_no)
     attempt.ended_at = now
     attempt.result = result
     attempt.duration_s = round(duration_s, 3)
@@ -233,6 +233,20 @@ def _attempt(session: Session, callback_id: int, attempt_no: int) -> CallbackAtt
     ).one_or_none()
     if attempt is None:
         raise LeaseLost(callback_id, f"attempt {attempt_no} was never claimed")
+    return attempt
+
+
+def _current_attempt(
+    session: Session, request: CallbackRequest, attempt_no: int
+) -> CallbackAttempt:
+    """The attempt the lease is for: a late word about an earlier one changes nothing."""
+    if attempt_no > request.attempts:
+        raise LeaseLost(request.id, f"attempt {attempt_no} was never claimed")
+    if attempt_no < request.attempts:
+        raise LeaseLost(request.id, f"attempt {attempt_no} is over; {request.attempts} is current")
+    attempt = _attempt(session, request.id, attempt_no)
+    if attempt.ended_at is not None:
+        raise LeaseLost(request.id, f"attempt {attempt_no} has already ended")
     return attempt
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from callflow.engine.commands import StoreCallback
 from callflow.engine.events import ExistingCallback
 from callflow.engine.forecast import Backlogged
-from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus
+from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, AttemptResult, CallbackStatus
 from callflow.errors import DuplicatePendingCallback
-from callflow.store.models import CallbackRequest
+from callflow.store.models import CallbackAttempt, CallbackRequest
 
 
 def find_open_callback(session: Session, number_e164: str) -> CallbackRequest | None:
@@ -80,6 +80,19 @@ def cancel_callback(session: Session, callback_id: int, now: datetime, reason: s
     request = session.get(CallbackRequest, callback_id)
     if request is None or request.status not in OPEN_CALLBACK_STATUSES:
         return False
+    if request.status is CallbackStatus.IN_PROGRESS:
+        # Being called back right now: that attempt ends here, and whoever holds the
+        # lease finds it gone at their next step and lets go.
+        attempt = session.scalars(
+            select(CallbackAttempt).where(
+                CallbackAttempt.callback_id == callback_id,
+                CallbackAttempt.attempt_no == request.attempts,
+            )
+        ).one_or_none()
+        if attempt is not None and attempt.ended_at is None:
+            attempt.ended_at = now
+            attempt.result = AttemptResult.INTERRUPTED
+        request.advisor_id = None
     request.status = CallbackStatus.CANCELLED
     request.closed_at = now
     request.closed_reason = reason

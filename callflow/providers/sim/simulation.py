@@ -27,6 +27,7 @@ from callflow.engine.events import AdvisorConnected, AdvisorHungUp, CallArrived,
 from callflow.engine.flow import FlowContext, new_call
 from callflow.engine.forecast import RotaCapacity
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus, CallOutcome
+from callflow.errors import LeaseLost
 from callflow.providers.sim.calls import SimulatedCall, Speech, carry_out, end_of
 from callflow.providers.sim.line import SimAdvisor, SimulatedLine
 from callflow.providers.sim.loop import VirtualLoop
@@ -183,9 +184,11 @@ class Simulation:
         call = SimulatedCall(new_call(call_id, self.clock.now()), caller)
         self.calls[call_id] = call
         self.tally.arrived += 1
+        number = self.workload.number_of(caller)
+        self._tell("call.arrived", call_id=call_id, number=number)
         if self.on_arrival is not None:
             self.on_arrival()
-        self.deliver(call, CallArrived(caller.number, withheld=caller.number is None))
+        self.deliver(call, CallArrived(number, withheld=caller.withheld))
 
     def deliver(self, call: SimulatedCall, event: Event) -> None:
         if call.ended:
@@ -200,17 +203,25 @@ class Simulation:
             self.tally.callbacks_requested += 1
             if state.callback_number is not None:
                 self.workload.numbers.pending[state.callback_number] = state.callback_id
-            log.info("callback.requested", call_id=state.call_id, topic=state.topic)
+            self._tell("callback.requested", call_id=state.call_id, topic=state.topic)
         if call.ended:
             end_of(call)
             del self.calls[state.call_id]
             self._count_end(call)
 
+    def _tell(self, event: str, **details: object) -> None:
+        """Log what happened, stamped with the line's (simulated) local time."""
+        log.info(
+            event,
+            line_time=self.calendar.local(self.clock.now()).strftime("%a %H:%M:%S"),
+            **details,
+        )
+
     def _count_end(self, call: SimulatedCall) -> None:
         outcome = call.state.outcome
         if outcome in (CallOutcome.ABANDONED_IVR, CallOutcome.ABANDONED_QUEUE):
             self.tally.abandoned += 1
-            log.info("call.abandoned", call_id=call.state.call_id, outcome=outcome)
+            self._tell("call.abandoned", call_id=call.state.call_id, outcome=outcome)
 
     def typed_number(self, call: SimulatedCall) -> str:
         """The number a caller keys in: their own, the same every time they are asked."""
@@ -241,7 +252,7 @@ class Simulation:
         topic, language = state.topic, state.language
         handle = self.habits.handle_time(topic)
         self.tally.answered += 1
-        log.info("call.answered", call_id=state.call_id, advisor=advisor_id, topic=topic)
+        self._tell("call.answered", call_id=state.call_id, advisor=advisor_id, topic=topic)
 
         def hang_up() -> None:
             now = self.clock.now()
@@ -361,6 +372,9 @@ class Simulation:
         """A caller stored or cancelled a request: the backlog changed, and a free advisor
         may take it now (the simulation's in-process wake-up)."""
         self._backlog_stale = True
+        pending = self.workload.numbers.pending
+        for number in [n for n, known in pending.items() if known == callback_id]:
+            del pending[number]  # cancelled; a new request is entered again by the caller's step
         self.loop.call_at(self.clock.now(), self.dispatch_callbacks)
 
     def _refresh_backlog(self) -> None:
@@ -371,9 +385,9 @@ class Simulation:
     def dispatch_callbacks(self) -> None:
         """Free advisors with nobody waiting for them claim the next due callback."""
         now = self.clock.now()
-        window = self.policy.window
-        if self.calendar.first_instant_within(now, window) != now:
-            return
+        dials_at = now + ADVISOR_ANSWERS + WHISPER
+        if not (self._may_dial(now) and self._may_dial(dials_at)):
+            return  # the resident would be dialled after the window closes
         if self._backlog_stale:
             self._refresh_backlog()
         if not self.line.backlog:
@@ -397,6 +411,9 @@ class Simulation:
                 self._backlog_stale = True
                 self._start_attempt(advisor, claimed)
 
+    def _may_dial(self, at: datetime) -> bool:
+        return self.calendar.first_instant_within(at, self.policy.window) == at
+
     def _someone_waits_for(self, advisor: SimAdvisor) -> bool:
         for topic, waiting in self.line.queues.items():
             if self.config.queues[topic].skill != advisor.skill:
@@ -413,21 +430,33 @@ class Simulation:
     def _dial(self, advisor_id: str, claimed: ClaimedCallback) -> None:
         now = self.clock.now()
         with self.batch.unit() as session:
-            mark_dialled(session, claimed.callback_id, claimed.attempt_no, now, owner=self.owner)
+            try:
+                mark_dialled(
+                    session, claimed.callback_id, claimed.attempt_no, now, owner=self.owner
+                )
+            except LeaseLost as lost:  # raised before any write: the unit stays good
+                self._let_go(advisor_id, lost)
+                return
         self.tally.callbacks_dialled += 1
         result = _draw(self.rng, DIAL_RESULTS)
         reached = result is AttemptResult.REACHED
         length = self.habits.handle_time(claimed.topic) if reached else RING_FOR[result]
-        log.info(
+        self._tell(
             "callback.dialled",
             callback_id=claimed.callback_id,
             attempt=claimed.attempt_no,
             advisor=advisor_id,
-            result=result.value,
         )
         self.loop.call_at(
             now + length, lambda: self._attempt_over(advisor_id, claimed, result, length)
         )
+
+    def _let_go(self, advisor_id: str, lost: LeaseLost) -> None:
+        """The callback is no longer ours (the caller cancelled it meanwhile): touch it no
+        more, and the advisor is free."""
+        self._tell("callback.let_go", callback_id=lost.callback_id, why=str(lost))
+        self._backlog_stale = True
+        self._after_work(advisor_id, NOT_REACHED_WRAP_UP)
 
     def _attempt_over(
         self, advisor_id: str, claimed: ClaimedCallback, result: AttemptResult, length: timedelta
@@ -435,17 +464,21 @@ class Simulation:
         now = self.clock.now()
         reached = result is AttemptResult.REACHED
         with self.batch.unit() as session:
-            closed = finish_attempt(
-                session,
-                claimed.callback_id,
-                claimed.attempt_no,
-                result,
-                now,
-                owner=self.owner,
-                policy=self.policy,
-                calendar=self.calendar,
-                duration_s=length.total_seconds() if reached else 0.0,
-            )
+            try:
+                closed = finish_attempt(
+                    session,
+                    claimed.callback_id,
+                    claimed.attempt_no,
+                    result,
+                    now,
+                    owner=self.owner,
+                    policy=self.policy,
+                    calendar=self.calendar,
+                    duration_s=length.total_seconds() if reached else 0.0,
+                )
+            except LeaseLost as lost:
+                self._let_go(advisor_id, lost)
+                return
             if reached:
                 coding = self.habits.coding(claimed.topic)
                 record_callback_coding(
@@ -458,6 +491,12 @@ class Simulation:
             self.workload.numbers.pending.pop(claimed.number_e164, None)
         if closed.status is CallbackStatus.COMPLETED:
             self.tally.callbacks_completed += 1
+        self._tell(
+            "callback.attempt_ended",
+            callback_id=claimed.callback_id,
+            result=result.value,
+            status=closed.status.value,
+        )
         self._after_work(advisor_id, self.habits.wrap_up() if reached else NOT_REACHED_WRAP_UP)
 
 

@@ -28,7 +28,7 @@ LUNCH = timedelta(minutes=30)
 LUNCH_FROM_SHIFT_LENGTH = timedelta(hours=5)
 
 OTHER_REASONS = (
-    (ReasonCategory.APPOINTMENT_BOOKING, 26.3),
+    (ReasonCategory.APPOINTMENT_BOOKING, 25.8),
     (ReasonCategory.CANCELLATION, 7.7),
     (ReasonCategory.CONTACT_DETAILS, 44.4),
     (ReasonCategory.DIGITAL_SUPPORT, 16.0),

@@ -10,6 +10,7 @@ steady load.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.vocabulary import EventKind
+from callflow.providers.sim.runs import prepare
 from callflow.providers.sim.simulation import Simulation
 from callflow.providers.sim.staff import AdvisorHabits
 from callflow.providers.sim.workload import Caller
 from callflow.store.models import Call, CallEvent
-from callflow.store.queues import sync_queues
 from callflow.store.session import Database
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -40,13 +41,27 @@ class StationaryLoad:
     hours: float
     mean_patience_s: float | None = None
     """None: callers never give up (Erlang C)."""
-    warmup_hours: float = 1.0
-    """Arrivals in the first hours are left out: the line starts empty, not in balance."""
 
     @property
     def load(self) -> float:
         """Offered load per advisor, ρ = λ / (n μ)."""
         return self.calls_per_hour * self.mean_handle_s / 3600 / self.advisors
+
+    @property
+    def warmup_hours(self) -> float:
+        """Arrivals this early are left out: the line starts empty, not in balance.
+
+        Five relaxation times of the queue, at least an hour and at most a quarter of
+        the run. Near full load an M/M/n queue forgets its start slowly — its
+        relaxation time is about one handle time ÷ (√n − √a)² for a offered erlangs —
+        and an empty start would make the waits look shorter than they are.
+        """
+        offered = self.load * self.advisors
+        if offered < self.advisors:
+            relaxation_s = self.mean_handle_s / (math.sqrt(self.advisors) - math.sqrt(offered)) ** 2
+        else:  # overloaded: impatience is what balances the queue
+            relaxation_s = 10 * (self.mean_patience_s or self.mean_handle_s)
+        return min(max(5 * relaxation_s / 3600, 1.0), self.hours / 4)
 
 
 def stationary_config(config: HotlineConfig, load: StationaryLoad) -> HotlineConfig:
@@ -105,8 +120,7 @@ def run_stationary(
 ) -> dict[str, Any]:
     """Run *load* on the textbook line and measure it from the event log."""
     line = stationary_config(config, load)
-    with database.transaction() as session:
-        sync_queues(session, line, START)
+    prepare(database, line, START)
     rng = random.Random(seed)
     simulation = Simulation(
         line,
@@ -123,7 +137,7 @@ def run_stationary(
     simulation.schedule_callers(
         Caller(
             arrives_at=at,
-            number=None,
+            withheld=True,
             language=language,
             topic=topic,
             patience=NEVER

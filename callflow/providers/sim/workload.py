@@ -42,7 +42,7 @@ class Caller:
     """One simulated caller's habits for one call."""
 
     arrives_at: datetime
-    number: str | None
+    withheld: bool
     language: str
     topic: str
     patience: timedelta
@@ -51,6 +51,8 @@ class Caller:
     hangs_up_in_menu: bool = False
     takes_callback: bool = True
     keeps_pending: bool = True
+    calls_again: bool = False
+    """Calls again about a callback they already have, if they have one when calling."""
 
 
 class NumberBook:
@@ -151,16 +153,9 @@ class Workload:
 
     def caller(self, at: datetime) -> Caller:
         rng = self.rng
-        number: str | None
-        if rng.random() < REPEAT_SHARE * min(1.0, len(self.numbers.pending) / 10):
-            number = self.numbers.repeat_caller()
-        elif rng.random() < self.withheld_share:
-            number = None
-        else:
-            number = self.numbers.new_number()
         return Caller(
             arrives_at=at,
-            number=number,
+            withheld=rng.random() < self.withheld_share,
             language=_pick(rng, self._languages),
             topic=_pick(rng, self._topics),
             patience=timedelta(seconds=rng.expovariate(1 / self.mean_patience.total_seconds())),
@@ -168,7 +163,19 @@ class Workload:
             hangs_up_in_menu=rng.random() < IVR_HANGUP_SHARE,
             takes_callback=rng.random() < self.accept_share,
             keeps_pending=rng.random() < KEEP_PENDING_SHARE,
+            calls_again=rng.random() < REPEAT_SHARE,
         )
+
+    def number_of(self, caller: Caller) -> str | None:
+        """The number *caller* calls from, decided as they call: someone who calls again
+        about a pending callback can only do so once there is one."""
+        if caller.withheld:
+            return None
+        if caller.calls_again:
+            again = self.numbers.repeat_caller()
+            if again is not None:
+                return again
+        return self.numbers.new_number()
 
     def _poisson(self, start: datetime, end: datetime, expected: float) -> Iterator[datetime]:
         """A Poisson process with *expected* arrivals spread evenly over [start, end)."""

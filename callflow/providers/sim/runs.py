@@ -1,0 +1,121 @@
+"""Whole simulated runs: days of the configured line, or the line in accelerated real time.
+
+``callflow simulate`` runs days as fast as the machine allows and reports
+them with the same computation as ``callflow report``; ``callflow serve``
+without a telephony provider runs the line at a fixed multiple of real time
+so a newcomer can watch calls arrive, queue, overflow and get called back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import structlog
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.calendar import Calendar
+from callflow.providers.sim.simulation import Simulation
+from callflow.providers.sim.staff import with_advisors
+from callflow.store.migrate import ensure_current
+from callflow.store.queues import sync_queues
+from callflow.store.session import Database
+
+log = structlog.get_logger("callflow.sim")
+
+
+@dataclass(frozen=True, slots=True)
+class DaysRun:
+    """A finished run of whole days."""
+
+    simulation: Simulation
+    first: date
+    last: date
+    callers: int
+    wall_s: float
+
+
+def line_for(config: HotlineConfig, advisors: int | None) -> HotlineConfig:
+    """The configured line, or the same plan with *advisors* people in it."""
+    return config if advisors is None else with_advisors(config, advisors)
+
+
+def prepare(database: Database, config: HotlineConfig, at: datetime) -> None:
+    ensure_current(database)
+    with database.transaction() as session:
+        sync_queues(session, config, at)
+
+
+@contextmanager
+def throwaway_database() -> Iterator[Database]:
+    """A SQLite database in a temporary directory, gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix="callflow-sim-") as directory:
+        database = Database.connect(f"sqlite:///{directory}/simulation.sqlite3")
+        try:
+            yield database
+        finally:
+            database.close()
+
+
+def run_days(
+    config: HotlineConfig,
+    database: Database,
+    first: date,
+    days: int,
+    *,
+    seed: int,
+    calls_per_day: float | None = None,
+    on_callers: Callable[[int], None] | None = None,
+    on_arrival: Callable[[], None] | None = None,
+) -> DaysRun:
+    """Simulate *days* days from *first*, start to finish (callbacks left at the end of
+    the last day stay pending, as they would on the line)."""
+    calendar = Calendar.from_config(config)
+    start = calendar.at_minute(first, 0)
+    prepare(database, config, start)
+    simulation = Simulation(config, database, seed=seed, start=start, calls_per_day=calls_per_day)
+    simulation.on_arrival = on_arrival
+    began = time.perf_counter()
+    callers = simulation.schedule_days(first, days)
+    if on_callers is not None:
+        on_callers(callers)
+    last = first + timedelta(days=days - 1)
+    simulation.run_until(calendar.at_minute(last + timedelta(days=1), 0))
+    return DaysRun(simulation, first, last, callers, time.perf_counter() - began)
+
+
+def run_in_real_time(
+    config: HotlineConfig,
+    database: Database,
+    *,
+    start: datetime,
+    speed: float,
+    seed: int,
+    tick: timedelta = timedelta(milliseconds=100),
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Simulation:
+    """Run the line from *start*, *speed* times faster than the wall clock, day after day,
+    until *should_stop* says so or the process is interrupted (the store is committed
+    either way)."""
+    calendar = Calendar.from_config(config)
+    prepare(database, config, start)
+    simulation = Simulation(config, database, seed=seed, start=start)
+    planned = calendar.local_date(start)
+    simulation.schedule_days(planned, 1)
+    began = time.monotonic()
+    try:
+        while not should_stop():
+            virtual = start + (time.monotonic() - began) * speed * timedelta(seconds=1)
+            tomorrow = calendar.at_minute(planned + timedelta(days=1), 0)
+            if virtual >= tomorrow - timedelta(hours=1):
+                planned += timedelta(days=1)
+                simulation.schedule_days(planned, 1)
+            simulation.run_until(virtual)
+            time.sleep(tick.total_seconds())
+    finally:
+        simulation.close()
+    return simulation
