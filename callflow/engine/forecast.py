@@ -8,6 +8,7 @@ estimates: with nobody staffed, the answer is "unknown".
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,18 +60,28 @@ class Backlogged:
     queue_entered_at: datetime
 
 
-def callbacks_ahead(
-    backlog: Iterable[Backlogged], topic: str, language: str, deadline_class: int, entered: datetime
-) -> int:
-    """Open requests for *topic* in *language* that a new one (of *deadline_class*, caller
-    queued at *entered*) would be served after: a better class, or the same and earlier."""
-    return sum(
-        1
-        for b in backlog
-        if b.topic == topic
-        and b.language == language
-        and (b.deadline_class, b.queue_entered_at) <= (deadline_class, entered)
-    )
+class BacklogIndex:
+    """Open requests in claim order per topic and language, for counting places fast:
+    every announcement asks, and a busy line's backlog runs to thousands."""
+
+    def __init__(self, backlog: Iterable[Backlogged] = ()) -> None:
+        self._order: dict[tuple[str, str], list[tuple[int, datetime]]] = {}
+        for b in backlog:
+            self._order.setdefault((b.topic, b.language), []).append(
+                (b.deadline_class, b.queue_entered_at)
+            )
+        for places in self._order.values():
+            places.sort()
+
+    def __len__(self) -> int:
+        return sum(len(places) for places in self._order.values())
+
+    def ahead(self, topic: str, language: str, deadline_class: int, entered: datetime) -> int:
+        """Open requests for *topic* in *language* that a new one (of *deadline_class*,
+        caller queued at *entered*) would be served after: a better class, or the same
+        and earlier."""
+        places = self._order.get((topic, language), [])
+        return bisect.bisect_right(places, (deadline_class, entered))
 
 
 def estimated_wait(snapshot: QueueSnapshot) -> timedelta | None:
@@ -131,6 +142,8 @@ class RotaCapacity:
         self.calendar = calendar
         self._blocks = blocks
         self._window = dial_window
+        self._split: dict[tuple[datetime, datetime, str, str], list[CapacitySpan]] = {}
+        """Capacity per dialling window, remembered: every offer walks days ahead."""
 
     def blocks_at(self, at: datetime) -> list[StaffingBlock]:
         """The staffing blocks planned at instant *at* (the line being open or not)."""
@@ -152,7 +165,11 @@ class RotaCapacity:
             if open_span.start >= start + HORIZON:
                 return
             for window in self._dial_windows(open_span):
-                yield from self._split_by_blocks(window, blocks)
+                key = (window.start, window.end, skill, language)
+                split = self._split.get(key)
+                if split is None:
+                    split = self._split[key] = list(self._split_by_blocks(window, blocks))
+                yield from split
 
     def _matching(self, skill: str, language: str) -> list[StaffingBlock]:
         return [b for b in self._blocks if b.skill == skill and language in b.languages]

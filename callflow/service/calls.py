@@ -91,10 +91,11 @@ class CallHandler:
                         if isinstance(command, Record):
                             records.append(command)
                         elif isinstance(command, STORE_COMMANDS):
-                            # The call's row first: the request refers to it.
-                            self._record(session, working, records, now, provider_ref)
-                            records = []
-                            self.journal.flush(session)
+                            if isinstance(command, StoreCallback):
+                                # The call's row first: the request refers to it.
+                                self._record(session, working, records, now, provider_ref)
+                                records = []
+                                self.journal.flush(session)
                             answer = self._store(session, working, command, now)
                             if isinstance(answer, CallbackStored | CallbackCancelled):
                                 changed.append(answer.callback_id)

@@ -9,23 +9,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import StoreCallback
 from callflow.engine.events import ExistingCallback
-from callflow.engine.forecast import Backlogged
+from callflow.engine.forecast import Backlogged, BacklogIndex
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, AttemptResult, CallbackStatus
 from callflow.errors import DuplicatePendingCallback
-from callflow.store.models import CallbackAttempt, CallbackRequest
+from callflow.store.models import OPEN_STATUSES_SQL, CallbackAttempt, CallbackRequest
 
 
 def find_open_callback(session: Session, number_e164: str) -> CallbackRequest | None:
     return session.scalars(
         select(CallbackRequest).where(
             CallbackRequest.number_e164 == number_e164,
-            CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES),
+            # Word for word the partial unique index's condition, so the database uses it
+            # (a bound list of statuses is opaque to SQLite's planner: a full scan).
+            text(OPEN_STATUSES_SQL),
         )
     ).first()
 
@@ -102,7 +104,7 @@ def cancel_callback(session: Session, callback_id: int, now: datetime, reason: s
     return True
 
 
-def open_backlog(session: Session) -> list[Backlogged]:
+def open_backlog(session: Session) -> BacklogIndex:
     """Every open request's place in line, for a line's in-memory read model."""
     rows = session.execute(
         select(
@@ -112,4 +114,4 @@ def open_backlog(session: Session) -> list[Backlogged]:
             CallbackRequest.queue_entered_at,
         ).where(CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES))
     )
-    return [Backlogged(*row) for row in rows]
+    return BacklogIndex(Backlogged(*row) for row in rows)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import Record
@@ -123,8 +123,13 @@ class BufferedJournal:
         if self._new:
             _insert_many(session, Call, list(self._new.values()))
             self._written.update(self._new)
-        for rows in _grouped(self._changed).values():
-            session.execute(update(Call), rows)  # by primary key, one statement per shape
+        for keys, rows in _grouped(self._changed).items():
+            session.connection().execute(
+                update(Call)
+                .where(Call.id == bindparam("b_id"))
+                .values({key: bindparam(f"b_{key}") for key in keys}),
+                rows,
+            )
         if self._events:
             _insert_many(session, CallEvent, self._events)
         self._new, self._changed, self._events = {}, {}, []
@@ -207,5 +212,8 @@ def _grouped(changed: dict[str, dict[str, Any]]) -> dict[tuple[str, ...], list[d
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for call_id, fields in changed.items():
         keys = tuple(sorted(fields))
-        groups.setdefault(keys, []).append({"id": call_id, **fields})
+        # Bound names differ from the columns': an UPDATE reserves those for its SET clause.
+        groups.setdefault(keys, []).append(
+            {"b_id": call_id, **{f"b_{k}": v for k, v in fields.items()}}
+        )
     return groups

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from callflow.engine.forecast import callbacks_ahead
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.errors import DuplicatePendingCallback
 from callflow.store.callbacks import cancel_callback, find_open_callback, open_backlog
@@ -79,12 +78,12 @@ def test_counting_the_requests_ahead_keeps_class_and_place(database: Database) -
         add_callback(session, "+358401000005", entered=T0, language="sv")
         add_callback(session, "+358401000006", entered=T0, topic="social")
     with database.reading() as session:
-        backlog = open_backlog(session)
+        index = open_backlog(session)
     at = T0 + timedelta(minutes=5)
-    assert callbacks_ahead(backlog, "health", "fi", 1, at) == 2
-    assert callbacks_ahead(backlog, "health", "fi", 2, at) == 4
-    assert callbacks_ahead(backlog, "health", "fi", 0, at) == 0
-    assert callbacks_ahead(backlog, "health", "sv", 1, at) == 1
+    assert index.ahead("health", "fi", 1, at) == 2
+    assert index.ahead("health", "fi", 2, at) == 4
+    assert index.ahead("health", "fi", 0, at) == 0
+    assert index.ahead("health", "sv", 1, at) == 1
 
 
 def test_times_come_back_as_the_same_utc_instant(database: Database) -> None:

@@ -14,13 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.forecast import (
-    Backlogged,
-    CapacitySpan,
-    QueueSnapshot,
-    RotaCapacity,
-    callbacks_ahead,
-)
+from callflow.engine.forecast import BacklogIndex, CapacitySpan, QueueSnapshot, RotaCapacity
 from callflow.engine.promise import deadline_class
 
 RECENT_HANDLES = 50
@@ -57,7 +51,7 @@ class SimulatedLine:
     def __init__(self, config: HotlineConfig, capacity: RotaCapacity) -> None:
         self.config = config
         self._capacity = capacity
-        self.backlog: list[Backlogged] = []
+        self.backlog = BacklogIndex()
         """Open callback requests; the shell refreshes it from the store between steps."""
         self.advisors: dict[str, SimAdvisor] = {}
         self.queues: dict[str, list[Waiting]] = {name: [] for name in config.queues}
@@ -65,6 +59,7 @@ class SimulatedLine:
             name: deque(maxlen=RECENT_HANDLES) for name in config.queues
         }
         self._arrivals: dict[str, deque[datetime]] = {name: deque() for name in config.queues}
+        self._entered: dict[str, datetime] = {}
 
     # -- staffing -----------------------------------------------------------------
 
@@ -104,13 +99,23 @@ class SimulatedLine:
 
     def enqueue(self, call_id: str, topic: str, language: str, entered_at: datetime) -> None:
         bisect.insort(self.queues[topic], Waiting(entered_at, call_id, language))
-        arrivals = self._arrivals[topic]
-        arrivals.append(entered_at)
-        while arrivals and arrivals[0] < entered_at - ARRIVAL_WINDOW:
-            arrivals.popleft()
+        self._entered[call_id] = entered_at
+        self._arrivals[topic].append(entered_at)
 
     def dequeue(self, call_id: str, topic: str) -> None:
-        self.queues[topic] = [w for w in self.queues[topic] if w.call_id != call_id]
+        entered_at = self._entered.pop(call_id, None)
+        if entered_at is None:
+            return
+        waiting = self.queues[topic]
+        place = bisect.bisect_left(waiting, Waiting(entered_at, call_id, ""))
+        if place < len(waiting) and waiting[place].call_id == call_id:
+            del waiting[place]
+
+    def _recent_arrivals(self, topic: str, now: datetime) -> int:
+        arrivals = self._arrivals[topic]
+        while arrivals and arrivals[0] <= now - ARRIVAL_WINDOW:
+            arrivals.popleft()
+        return len(arrivals)
 
     def match(self, now: datetime) -> list[tuple[str, str]]:
         """Pair free advisors with waiting callers; returns (call id, advisor id) pairs."""
@@ -152,16 +157,12 @@ class SimulatedLine:
         waiting = self.queues[topic]
         if entered_at is None:
             position = len(waiting) + 1
-        else:
-            position = 1 + sum(
-                1
-                for w in waiting
-                if w.call_id != call_id and (w.entered_at, w.call_id) < (entered_at, call_id)
-            )
+        else:  # the queue is kept in order: those strictly before this caller
+            position = 1 + bisect.bisect_left(waiting, Waiting(entered_at, call_id, ""))
         skill = self.config.queues[topic].skill
         eligible = [a for a in self.advisors.values() if a.can_serve(skill, language)]
         handle = self.mean_handle(topic)
-        recent = sum(1 for at in self._arrivals[topic] if at > now - ARRIVAL_WINDOW)
+        recent = self._recent_arrivals(topic, now)
         live_load = recent / ARRIVAL_WINDOW.total_seconds() * handle.total_seconds()
         promise_class = int(deadline_class(self.config.queues[topic].promise))
         return QueueSnapshot(
@@ -170,9 +171,7 @@ class SimulatedLine:
             staffed=len(eligible),
             mean_handle=handle,
             live_load=live_load,
-            callbacks_ahead=callbacks_ahead(
-                self.backlog, topic, language, promise_class, entered_at or now
-            ),
+            callbacks_ahead=self.backlog.ahead(topic, language, promise_class, entered_at or now),
         )
 
     def capacity(self, topic: str, language: str, start: datetime) -> Iterable[CapacitySpan]:

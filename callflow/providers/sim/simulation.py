@@ -84,7 +84,7 @@ class Tally:
 
 
 class Simulation:
-    """Drives calls and advisors; :meth:`run_days` and :meth:`run_until` move it on."""
+    """Drives calls and advisors: schedule days or callers, then :meth:`run_until`."""
 
     def __init__(
         self,
@@ -145,8 +145,7 @@ class Simulation:
             day = first + timedelta(days=offset)
             self._plan_shifts(day)
             arrivals = self.workload.day(day)
-            for caller in arrivals:
-                self.loop.call_at(caller.arrives_at, functools.partial(self.arrive, caller))
+            self.schedule_callers(arrivals)
             callers += len(arrivals)
             self._dial_when_window_opens(day)
         return callers
