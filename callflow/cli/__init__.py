@@ -7,6 +7,9 @@ import click
 from callflow.cli.config_cmd import config_group
 from callflow.cli.db_cmd import db_group
 from callflow.cli.phone_cmd import phone
+from callflow.cli.report_cmd import report
+from callflow.cli.serve_cmd import serve
+from callflow.cli.simulate_cmd import simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +21,6 @@ def main() -> None:
 main.add_command(config_group)
 main.add_command(db_group)
 main.add_command(phone)
+main.add_command(report)
+main.add_command(simulate)
+main.add_command(serve)

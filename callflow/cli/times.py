@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -56,3 +56,19 @@ def in_line_zone(at: datetime | None, timezone: str) -> datetime | None:
             )
         at = local
     return as_utc(at)
+
+
+class LocalDate(click.ParamType):  # type: ignore[type-arg]
+    """A local date written ``2026-01-12``."""
+
+    name = "DATE"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date like 2026-01-12", param, ctx)

@@ -229,3 +229,7 @@ class CallbackAttempt(Base):
     referral: Mapped[Referral | None] = mapped_column(_enum(Referral, "referral"))
     reason: Mapped[ReasonCategory | None] = mapped_column(_enum(ReasonCategory, "reason_category"))
     duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+# The reports' tables live in their own module; importing it here registers them on Base.metadata.
+from callflow.store import report_models  # noqa: E402, F401

@@ -1,0 +1,160 @@
+"""The report's SQL over the roll-up, the same statements for both databases.
+
+Every statement returns whole numbers (counts and microsecond sums) or one
+stored value, so the caller can divide exactly. Breakdowns add up the cells
+of the period (queue × local hour) per section; percentiles walk one index in
+order and stop at the rank asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
+
+from callflow.reports.cells import queue_of
+from callflow.store.report_models import (
+    ReportCallbackCell,
+    ReportCallbackFact,
+    ReportCallCell,
+    ReportCallFact,
+    ReportCodedCell,
+)
+
+SECTION_KEYS = ("section", "topic", "weekday", "hour")
+CELL_KEYS = ("topic", "local_date", "local_hour", "local_weekday")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: local dates, maybe one queue, and the moment it is made."""
+
+    first: date
+    last: date
+    queue: str | None
+    now_us: int
+
+
+def _within(scope: Scope, table: Any) -> list[ColumnElement[bool]]:
+    conditions = [table.local_date >= scope.first, table.local_date <= scope.last]
+    if scope.queue is not None:
+        conditions.append(table.topic == scope.queue)
+    return conditions
+
+
+def _measures(table: Any) -> list[str]:
+    return [c.name for c in table.__table__.columns if c.name not in CELL_KEYS]
+
+
+def call_sections(scope: Scope) -> CompoundSelect[Any]:
+    cells = ReportCallCell
+    return _sections(
+        select(*(getattr(cells, name) for name in (*CELL_KEYS, *_measures(cells)))).where(
+            *_within(scope, cells)
+        ),
+        _measures(cells),
+    )
+
+
+def callback_sections(scope: Scope) -> CompoundSelect[Any]:
+    """The cells, plus what only the moment of the report decides: a request not dialled and
+    not withdrawn counts in a share once its deadline has passed."""
+    cells, fact = ReportCallbackCell, ReportCallbackFact
+    measures = _measures(cells)
+    waiting = {
+        "same_day_decided": func.sum(
+            case((fact.working_day_closes_us <= scope.now_us, 1), else_=0)
+        ),
+        "promise_decided": func.sum(case((fact.due_us <= scope.now_us, 1), else_=0)),
+    }
+    queue = queue_of(fact)
+    undialled = (
+        select(
+            queue.label("topic"),
+            fact.local_date,
+            fact.local_hour,
+            func.max(fact.local_weekday).label("local_weekday"),
+            *(waiting.get(name, literal_column("0")).label(name) for name in measures),
+        )
+        .where(fact.first_dialled_us.is_(None), fact.cancelled_us.is_(None))
+        .where(*_within(scope, fact))
+        .group_by(queue, fact.local_date, fact.local_hour)
+    )
+    recorded = select(*(getattr(cells, name) for name in (*CELL_KEYS, *measures))).where(
+        *_within(scope, cells)
+    )
+    return _sections(union_all(recorded, undialled), measures)
+
+
+def _sections(grain: Select[Any] | CompoundSelect[Any], measures: list[str]) -> CompoundSelect[Any]:
+    """The grain's sums for the whole scope, per queue, per local weekday and per local hour."""
+    rows = grain.cte("grain")
+    sums = [func.sum(rows.c[name]).label(name) for name in measures]
+    no_text = cast(null(), String)
+    no_number = cast(null(), Integer)
+    r = rows.c
+    return union_all(
+        select(
+            literal_column("'total'").label("section"),
+            no_text.label("topic"),
+            no_number.label("weekday"),
+            no_number.label("hour"),
+            *sums,
+        ),
+        select(literal_column("'queue'"), r.topic, no_number, no_number, *sums).group_by(r.topic),
+        select(literal_column("'weekday'"), no_text, r.local_weekday, no_number, *sums).group_by(
+            r.local_weekday
+        ),
+        select(literal_column("'hour'"), no_text, no_number, r.local_hour, *sums).group_by(
+            r.local_hour
+        ),
+    )
+
+
+def nth_wait(scope: Scope, rank: int) -> Select[Any]:
+    """The *rank*-th shortest wait (1 = shortest) of the answered calls in scope."""
+    fact = ReportCallFact
+    return (
+        select(fact.wait_us)
+        .where(fact.wait_us.is_not(None), *_within(scope, fact))
+        .order_by(fact.wait_us)
+        .limit(1)
+        .offset(rank - 1)
+    )
+
+
+def nth_response(scope: Scope, rank: int) -> Select[Any]:
+    """The *rank*-th shortest first-dial response of the requests in scope."""
+    fact = ReportCallbackFact
+    return (
+        select(fact.response_us)
+        .where(fact.response_us.is_not(None), *_within(scope, fact))
+        .order_by(fact.response_us)
+        .limit(1)
+        .offset(rank - 1)
+    )
+
+
+def coded_contacts(scope: Scope) -> Select[str, str, int]:
+    """Coded contacts of the period (its calls and its requests): (field, value, contacts)."""
+    cells = ReportCodedCell
+    return (
+        select(cells.field, cells.value, func.sum(cells.contacts).label("contacts"))
+        .where(*_within(scope, cells))
+        .group_by(cells.field, cells.value)
+    )

@@ -1,0 +1,154 @@
+"""`callflow report` as an admin runs it: every format, a file, clear refusals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from callflow.cli import main
+from callflow.store.session import Database
+from tests.conftest import EXAMPLE_CONFIG
+from tests.reports.eventlog import EventLog, local
+
+MONDAY = "2026-01-12"
+CONTRACT_KEYS = {
+    "period",
+    "queue",
+    "timezone",
+    "generated_at",
+    "thresholds",
+    "offered",
+    "answered",
+    "abandoned_ivr",
+    "abandoned_queue",
+    "short_abandons",
+    "asa_s",
+    "service_level",
+    "wait_p50_s",
+    "wait_p90_s",
+    "callbacks_requested",
+    "callbacks_completed",
+    "callbacks_failed",
+    "callbacks_expired",
+    "callback_response_median_s",
+    "answered_immediately_share",
+    "callbacks_same_day_share",
+    "callback_response_mean_working_s",
+    "callback_response_mean_calendar_s",
+    "promise_kept_share",
+    "by_queue",
+    "by_weekday",
+    "by_hour",
+    "by_reason",
+    "by_referral",
+    "wait_distribution",
+    "callback_response_distribution",
+}
+
+
+def run(*args: str, database_url: str | None = None) -> Result:
+    options = ["--config", str(EXAMPLE_CONFIG)]
+    if database_url is not None:
+        options += ["--database-url", database_url]
+    return CliRunner().invoke(main, ["report", *options, *args])
+
+
+@pytest.fixture
+def monday(database: Database, database_url: str) -> str:
+    """Two answered calls and a callback dialled the same day, on Monday 2026-01-12."""
+    log = EventLog(database)
+    for arrives, wait in (("10:00", 30), ("11:00", 90)):
+        at = local(MONDAY, arrives)
+        log.call(at).topic(at).queued(at).answered(at + timedelta(seconds=wait), wait)
+    log.request(local(MONDAY, "12:00"), due=local(MONDAY, "15:00")).dialled(
+        local(MONDAY, "13:00")
+    ).completed(local(MONDAY, "13:05"))
+    log.save()
+    return database_url
+
+
+def test_json_carries_every_key_of_the_contract(monday: str) -> None:
+    result = run("--from", MONDAY, "--to", MONDAY, "--format", "json", database_url=monday)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert set(figures) >= CONTRACT_KEYS
+    assert (figures["offered"], figures["answered"], figures["asa_s"]) == (2, 2, 60.0)
+    assert figures["callbacks_same_day_share"] == 1.0
+
+
+def test_the_default_table_reads_on_a_terminal(monday: str) -> None:
+    result = run("--from", MONDAY, "--to", "2026-01-16", database_url=monday)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Report 2026-01-12 – 2026-01-16, all queues (local time Europe/Helsinki)"
+    assert "Statutory measures" in lines
+    assert any(line.split() == ["asa_s", "1", "min", "00", "s"] for line in lines)
+
+
+def test_csv_parses_into_one_figure_per_row(monday: str) -> None:
+    result = run("--from", MONDAY, "--to", MONDAY, "--format", "csv", database_url=monday)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    found = {(r["section"], r["key"], r["measure"]): r["value"] for r in rows}
+    assert found[("summary", "", "answered")] == "2"
+    assert found[("by_queue", "health", "offered")] == "2"
+    assert found[("by_weekday", "monday", "callbacks_requested")] == "1"
+
+
+def test_html_goes_to_the_file_named(monday: str, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    result = run(
+        "--from", MONDAY, "--to", MONDAY, "--format", "html", "-o", str(page), database_url=monday
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert f"wrote {page}" in result.stderr
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html
+
+
+def test_rebuild_gives_the_same_figures(monday: str) -> None:
+    args = ("--from", MONDAY, "--to", MONDAY, "--format", "json", "--queue", "health")
+    first = json.loads(run(*args, database_url=monday).stdout)
+    rebuilt = run(*args, "--rebuild", database_url=monday)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    again = json.loads(rebuilt.stdout)
+    assert {k: v for k, v in again.items() if k != "generated_at"} == {
+        k: v for k, v in first.items() if k != "generated_at"
+    }
+    assert again["queue"] == "health"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-01-16", "--to", MONDAY], "2026-01-12 is before --from 2026-01-16"),
+        (["--from", "12.1.2026", "--to", MONDAY], "'12.1.2026' is not a date like 2026-01-12"),
+        (["--from", MONDAY, "--to", MONDAY, "--queue", "dental"], "no queue 'dental'"),
+        (["--from", MONDAY, "--to", MONDAY, "--format", "pdf"], "'pdf' is not one of"),
+        (["--to", MONDAY], "Missing option '--from'"),
+    ],
+)
+def test_bad_input_is_explained_and_touches_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    database = tmp_path / "untouched.sqlite3"
+    result = run(*args, database_url=f"sqlite:///{database}")
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not database.exists()
+
+
+def test_an_unwritable_output_file_is_a_clear_error(monday: str) -> None:
+    result = run(
+        "--from", MONDAY, "--to", MONDAY, "-o", "/proc/no-such/report.txt", database_url=monday
+    )
+    assert result.exit_code == 1
+    assert "Could not open file '/proc/no-such/report.txt'" in result.stderr
+    assert "Traceback" not in result.stderr
