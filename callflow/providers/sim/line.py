@@ -121,14 +121,20 @@ class SimulatedLine:
         """Pair free advisors with waiting callers; returns (call id, advisor id) pairs."""
         pairs: list[tuple[str, str]] = []
         while True:
+            free = [a for a in self.advisors.values() if a.free]
             best: tuple[Waiting, str, SimAdvisor] | None = None
             for topic, waiting in self.queues.items():
                 skill = self.config.queues[topic].skill
+                # Who could take a caller of this topic now, and in which languages: with
+                # everyone busy a long queue is not walked at all.
+                servable = {code for a in free if a.skill == skill for code in a.languages}
+                if not servable:
+                    continue
                 for caller in waiting:
                     if best is not None and caller.entered_at >= best[0].entered_at:
                         break
-                    advisor = self._longest_idle(skill, caller.language)
-                    if advisor is not None:
+                    if caller.language in servable:
+                        advisor = self._longest_idle(free, skill, caller.language)
                         best = (caller, topic, advisor)
                         break
             if best is None:
@@ -138,9 +144,10 @@ class SimulatedLine:
             advisor.serving = caller.call_id
             pairs.append((caller.call_id, advisor.advisor_id))
 
-    def _longest_idle(self, skill: str, language: str) -> SimAdvisor | None:
-        free = [a for a in self.advisors.values() if a.free and a.can_serve(skill, language)]
-        return min(free, key=lambda a: (a.idle_since, a.advisor_id), default=None)
+    @staticmethod
+    def _longest_idle(free: list[SimAdvisor], skill: str, language: str) -> SimAdvisor:
+        able = [a for a in free if a.can_serve(skill, language)]
+        return min(able, key=lambda a: (a.idle_since, a.advisor_id))
 
     def release(self, advisor_id: str, now: datetime) -> None:
         """The advisor is free again (call over, or a connection that fell through)."""
