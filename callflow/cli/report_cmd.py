@@ -66,6 +66,10 @@ def report(
 
     The README's "Measures" section defines every figure.
     """
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(
+            f"no folder {output.parent} to write {output.name} in", param_hint="-o"
+        )
     if end < start:
         raise click.BadParameter(f"{end} is before --from {start}", param_hint="--to")
     config = load(config_file, log_level)

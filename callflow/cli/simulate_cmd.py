@@ -14,19 +14,20 @@ import click
 from callflow.cli.common import config_option, load, log_level_option, reports_errors
 from callflow.cli.times import LocalDate
 from callflow.config.models import HotlineConfig
-from callflow.providers.sim.runs import line_for, run_days, throwaway_database
+from callflow.providers.sim.runs import calls_already_in, line_for, run_days, throwaway_database
 from callflow.providers.sim.stationary import StationaryLoad, run_stationary
 from callflow.reports.kpis import compute_report
 from callflow.reports.text import render_table
 from callflow.store.session import Database
 
 MAX_DAYS = 366
+MAX_CALLS_PER_DAY = 1_000_000
 MAX_STATIONARY_HOURS = 100_000
 
 
 @click.command("simulate")
 @click.option("--date", "first", type=LocalDate(), help="First day to simulate (local date).")
-@click.option("--days", type=click.IntRange(1, MAX_DAYS), default=1, show_default=True)
+@click.option("--days", type=click.IntRange(1, MAX_DAYS), default=None, help="[default: 1]")
 @click.option(
     "--advisors",
     type=click.IntRange(1, 10_000),
@@ -35,7 +36,7 @@ MAX_STATIONARY_HOURS = 100_000
 )
 @click.option(
     "--calls-per-day",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=MAX_CALLS_PER_DAY, min_open=True),
     default=None,
     help="An ordinary weekday's calls [default: [simulation] in the config].",
 )
@@ -84,6 +85,17 @@ def simulate(
     --mean-handle-s 300 --advisors 6 --hours 500 [--mean-patience-s 180]` runs the
     textbook queue (Poisson arrivals, exponential times, no callbacks, never closed).
     """
+    day_flags = {"--date": first, "--days": days, "--calls-per-day": calls_per_day}
+    steady_flags = {
+        "--calls-per-hour": calls_per_hour,
+        "--mean-handle-s": mean_handle_s,
+        "--hours": hours,
+        "--mean-patience-s": mean_patience_s,
+    }
+    unused = [k for k, v in (day_flags if stationary else steady_flags).items() if v is not None]
+    if unused:
+        mode = "--stationary" if stationary else "a run of days (without --stationary)"
+        raise click.UsageError(f"{', '.join(unused)} do(es) not apply to {mode}")
     config = load(config_file, log_level)
     if stationary:
         load_ = _stationary_load(calls_per_hour, mean_handle_s, advisors, hours, mean_patience_s)
@@ -95,7 +107,7 @@ def simulate(
         raise click.UsageError("give --date (the first day), or --stationary with its load")
     line = line_for(config, advisors)
     with _database(database_url) as database:
-        figures = _days(line, database, first, days, seed, calls_per_day, advisors)
+        figures = _days(line, database, first, days or 1, seed, calls_per_day, advisors)
     _print(figures, output_format)
 
 
@@ -136,6 +148,12 @@ def _days(
     calls_per_day: float | None,
     advisors: int | None,
 ) -> dict[str, Any]:
+    taken = calls_already_in(database, line, first, days)
+    if taken:
+        raise click.UsageError(
+            f"the database already holds {taken} calls in those days; simulate into a fresh "
+            "database (or leave out --database-url), or choose other days"
+        )
     with _progress() as progress:
         run = run_days(
             line,

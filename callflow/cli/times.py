@@ -69,6 +69,9 @@ class LocalDate(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value))
+            parsed = date.fromisoformat(str(value))
         except ValueError:
             self.fail(f"{value!r} is not a date like 2026-01-12", param, ctx)
+        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            self.fail(f"{value!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}", param, ctx)
+        return parsed

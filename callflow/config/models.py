@@ -339,7 +339,7 @@ class SimulationConfig(_Model):
     queues. ``calls_per_day`` is an ordinary weekday outside the winter peak.
     """
 
-    calls_per_day: float = Field(default=60, gt=0)
+    calls_per_day: float = Field(default=60, gt=0, le=1_000_000)
     languages: dict[str, Annotated[float, Field(ge=0)]] = {}
     topics: dict[str, Annotated[float, Field(ge=0)]] = {}
     mean_patience: PositiveDuration = timedelta(minutes=4)

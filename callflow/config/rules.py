@@ -396,11 +396,7 @@ def _check_simulation(sections: Sections, raw: Mapping[str, Any]) -> list[Proble
                 problems.append(
                     Problem(f"simulation.{key}.{name}", weight, _one_of(section, known))
                 )
-        if (
-            mix
-            and isinstance(sections.get("simulation"), object)
-            and not any(isinstance(w, int | float) and w > 0 for w in mix.values())
-        ):
+        if mix and not any(isinstance(w, int | float) and w > 0 for w in mix.values()):
             problems.append(Problem(f"simulation.{key}", dict(mix), "at least one weight above 0"))
     return problems
 

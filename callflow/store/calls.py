@@ -120,19 +120,21 @@ class BufferedJournal:
         self._events += rows
 
     def flush(self, session: Session) -> None:
-        if self._new:
-            _insert_many(session, Call, list(self._new.values()))
-            self._written.update(self._new)
-        for keys, rows in _grouped(self._changed).items():
+        """Write what is held; it is let go first, so a failed write is not tried twice."""
+        new, changed, events = self._new, self._changed, self._events
+        self._new, self._changed, self._events = {}, {}, []
+        if new:
+            _insert_many(session, Call, list(new.values()))
+            self._written.update(new)
+        for keys, rows in _grouped(changed).items():
             session.connection().execute(
                 update(Call)
                 .where(Call.id == bindparam("b_id"))
                 .values({key: bindparam(f"b_{key}") for key in keys}),
                 rows,
             )
-        if self._events:
-            _insert_many(session, CallEvent, self._events)
-        self._new, self._changed, self._events = {}, {}, []
+        if events:
+            _insert_many(session, CallEvent, events)
 
 
 def summary(

@@ -167,11 +167,16 @@ class Batch:
                 self.commit()
 
     def commit(self) -> None:
-        if self._session is not None:
-            with unreachable_as_store_error(self._engine):
+        session, self._session, self._units = self._session, None, 0
+        if session is None:
+            return
+        with unreachable_as_store_error(self._engine):
+            try:
                 for hook in self.before_commit:
-                    hook(self._session)
-                self._session.commit()
-                self._session.close()
-            self._session = None
-        self._units = 0
+                    hook(session)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()

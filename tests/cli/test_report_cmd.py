@@ -145,10 +145,10 @@ def test_bad_input_is_explained_and_touches_nothing(
     assert not database.exists()
 
 
-def test_an_unwritable_output_file_is_a_clear_error(monday: str) -> None:
+def test_an_output_file_in_a_missing_folder_is_refused_before_any_work(monday: str) -> None:
     result = run(
         "--from", MONDAY, "--to", MONDAY, "-o", "/proc/no-such/report.txt", database_url=monday
     )
-    assert result.exit_code == 1
-    assert "Could not open file '/proc/no-such/report.txt'" in result.stderr
+    assert result.exit_code == 2
+    assert "no folder /proc/no-such to write report.txt in" in result.stderr
     assert "Traceback" not in result.stderr

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import structlog
+from sqlalchemy import func, select
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.providers.sim.simulation import Simulation
 from callflow.providers.sim.staff import with_advisors
 from callflow.store.migrate import ensure_current
+from callflow.store.models import Call
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
 
@@ -59,6 +61,22 @@ def throwaway_database() -> Iterator[Database]:
             yield database
         finally:
             database.close()
+
+
+def calls_already_in(database: Database, config: HotlineConfig, first: date, days: int) -> int:
+    """Calls the database already holds for those days: a second run over them would
+    mix two days into one report."""
+    calendar = Calendar.from_config(config)
+    start = calendar.at_minute(first, 0)
+    end = calendar.at_minute(first + timedelta(days=days), 0)
+    prepare(database, config, start)
+    with database.reading() as session:
+        return (
+            session.scalar(
+                select(func.count()).where(Call.started_at >= start, Call.started_at < end)
+            )
+            or 0
+        )
 
 
 def run_days(

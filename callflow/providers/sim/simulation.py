@@ -11,8 +11,10 @@ so a day takes seconds, and one seed always gives the same day.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -131,6 +133,10 @@ class Simulation:
         self._leaving: set[str] = set()
         self._lunch_due: set[str] = set()
         self._typed: dict[str, str] = {}
+        self._in_flight: dict[str, ClaimedCallback] = {}
+        """Callbacks claimed and not yet over, by advisor."""
+        self.run_id = uuid.uuid4().hex[:8]
+        """Call ids start with this: runs into one database never collide."""
         self._backlog_stale = True
         self.on_arrival: Callable[[], None] | None = None
         """Called once per arriving caller (a progress bar)."""
@@ -144,9 +150,7 @@ class Simulation:
         for offset in range(days):
             day = first + timedelta(days=offset)
             self._plan_shifts(day)
-            arrivals = self.workload.day(day)
-            self.schedule_callers(arrivals)
-            callers += len(arrivals)
+            callers += self.schedule_callers(self.workload.day(day))
             self._dial_when_window_opens(day)
         return callers
 
@@ -156,15 +160,23 @@ class Simulation:
         for seat in self.seats.values():
             self._sign_in(seat)
 
-    def schedule_callers(self, callers: Iterable[Caller]) -> None:
+    def schedule_callers(self, callers: Iterable[Caller]) -> int:
+        """Callers who would have arrived before now (a run started mid-day) never call."""
+        now = self.clock.now()
+        scheduled = 0
         for caller in callers:
-            self.loop.call_at(caller.arrives_at, functools.partial(self.arrive, caller))
+            if caller.arrives_at >= now:
+                self.loop.call_at(caller.arrives_at, functools.partial(self.arrive, caller))
+                scheduled += 1
+        return scheduled
 
     def run_until(self, deadline: datetime | None) -> bool:
         """Run everything due up to *deadline* (all of it when None); False once nothing is left."""
         while True:
             at = self.loop.next_at()
             if at is None:
+                if deadline is not None and deadline > self.clock.now():
+                    self.clock.set(deadline)
                 self.batch.commit()
                 return False
             if deadline is not None and at > deadline:
@@ -174,12 +186,29 @@ class Simulation:
             self.loop.run_next()
 
     def close(self) -> None:
+        """Stop: a callback being dialled goes back to the queue (its attempt ended as
+        interrupted), so no request is left leased to a simulation that is gone."""
+        now = self.clock.now()
+        for claimed in self._in_flight.values():
+            # A LeaseLost: the caller cancelled it meanwhile, and nothing is held.
+            with self.batch.unit() as session, contextlib.suppress(LeaseLost):
+                finish_attempt(
+                    session,
+                    claimed.callback_id,
+                    claimed.attempt_no,
+                    AttemptResult.INTERRUPTED,
+                    now,
+                    owner=self.owner,
+                    policy=self.policy,
+                    calendar=self.calendar,
+                )
+        self._in_flight.clear()
         self.batch.commit()
 
     # -- callers -------------------------------------------------------------------------
 
     def arrive(self, caller: Caller) -> None:
-        call_id = f"{self.rng.getrandbits(128):032x}"
+        call_id = f"{self.run_id}{self.rng.getrandbits(128):032x}"[:32]
         call = SimulatedCall(new_call(call_id, self.clock.now()), caller)
         self.calls[call_id] = call
         self.tally.arrived += 1
@@ -292,7 +321,7 @@ class Simulation:
             self.loop.call_at(start, functools.partial(self._sign_in, seat))
             self.loop.call_at(end, functools.partial(self._sign_out, seat.advisor_id))
             lunch = self.habits.lunch_at(start, end, number)
-            if lunch is not None:
+            if lunch is not None and lunch >= self.clock.now():
                 self.loop.call_at(lunch, functools.partial(self._lunch, seat.advisor_id))
 
     def _sign_in(self, seat: Seat) -> None:
@@ -307,6 +336,7 @@ class Simulation:
         advisor = self.line.advisors.get(advisor_id)
         if advisor is None:
             return
+        self._lunch_due.discard(advisor_id)
         if advisor.free:
             del self.line.advisors[advisor_id]
         else:
@@ -327,9 +357,14 @@ class Simulation:
 
     def _back(self, advisor_id: str) -> None:
         advisor = self.line.advisors.get(advisor_id)
-        if advisor is not None and advisor.serving is None:
-            self.line.release(advisor_id, self.clock.now())
-            self._became_free()
+        if advisor is None or advisor.serving is not None:
+            return
+        if advisor_id in self._leaving:  # the shift ended during the break
+            self._leaving.discard(advisor_id)
+            del self.line.advisors[advisor_id]
+            return
+        self.line.release(advisor_id, self.clock.now())
+        self._became_free()
 
     def release(self, advisor_id: str) -> None:
         """An advisor offered a call that had just ended is free at once."""
@@ -423,6 +458,7 @@ class Simulation:
 
     def _start_attempt(self, advisor: SimAdvisor, claimed: ClaimedCallback) -> None:
         advisor.serving = f"callback-{claimed.callback_id}"
+        self._in_flight[advisor.advisor_id] = claimed
         dial_at = self.clock.now() + ADVISOR_ANSWERS + WHISPER
         self.loop.call_at(dial_at, lambda: self._dial(advisor.advisor_id, claimed))
 
@@ -453,6 +489,7 @@ class Simulation:
     def _let_go(self, advisor_id: str, lost: LeaseLost) -> None:
         """The callback is no longer ours (the caller cancelled it meanwhile): touch it no
         more, and the advisor is free."""
+        self._in_flight.pop(advisor_id, None)
         self._tell("callback.let_go", callback_id=lost.callback_id, why=str(lost))
         self._backlog_stale = True
         self._after_work(advisor_id, NOT_REACHED_WRAP_UP)
@@ -496,6 +533,7 @@ class Simulation:
             result=result.value,
             status=closed.status.value,
         )
+        self._in_flight.pop(advisor_id, None)
         self._after_work(advisor_id, self.habits.wrap_up() if reached else NOT_REACHED_WRAP_UP)
 
 

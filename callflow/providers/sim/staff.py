@@ -107,11 +107,15 @@ def with_advisors(config: HotlineConfig, advisors: int) -> HotlineConfig:
     for skill in skills:
         own = [b for b in config.staffing if b.skill == skill]
         per_block = _shares({i: b.advisors for i, b in enumerate(own)}, per_skill[skill], minimum=0)
-        blocks += [
-            b.model_copy(update={"advisors": per_block[i]})
-            for i, b in enumerate(own)
-            if per_block[i]
-        ]
+        kept = [(b, per_block[i]) for i, b in enumerate(own) if per_block[i]]
+        # Fewer people, the same languages: what only the dropped blocks spoke goes to the
+        # first block kept.
+        spoken = {code for b, _ in kept for code in b.languages}
+        unspoken = [c for b in own for c in b.languages if c not in spoken]
+        (first, count), rest = kept[0], kept[1:]
+        languages = list(dict.fromkeys([*first.languages, *unspoken]))
+        blocks.append(first.model_copy(update={"advisors": count, "languages": languages}))
+        blocks += [b.model_copy(update={"advisors": n}) for b, n in rest]
     return config.model_copy(update={"staffing": blocks})
 
 

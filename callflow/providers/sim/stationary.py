@@ -149,7 +149,9 @@ def run_stationary(
     simulation.run_until(None)
     threshold = line.reports.service_level_within.total_seconds()
     with database.reading() as session:
-        measured = measure(session, START + timedelta(hours=load.warmup_hours), threshold)
+        measured = measure(
+            session, START + timedelta(hours=load.warmup_hours), threshold, simulation.run_id
+        )
     return {
         "calls_per_hour": load.calls_per_hour,
         "mean_handle_s": load.mean_handle_s,
@@ -163,8 +165,9 @@ def run_stationary(
     }
 
 
-def measure(session: Session, since: datetime, threshold_s: float) -> dict[str, Any]:
-    """Wait measures over every caller who entered the queue from *since* on.
+def measure(session: Session, since: datetime, threshold_s: float, run_id: str) -> dict[str, Any]:
+    """Wait measures over every caller of run *run_id* who entered the queue from *since* on
+    (a database may hold earlier runs).
 
     ``mean_wait_s`` counts everyone: the answered until answered, the
     abandoned until they hung up, those answered at once as 0 (as queueing
@@ -185,6 +188,7 @@ def measure(session: Session, since: datetime, threshold_s: float) -> dict[str, 
         )
         .join(Call, Call.id == CallEvent.call_id)
         .where(
+            Call.id.startswith(run_id, autoescape=True),
             Call.queue_entered_at >= since,
             CallEvent.kind.in_((EventKind.ANSWERED, EventKind.ABANDONED)),
         )

@@ -167,10 +167,16 @@ def read(database: Database, config: HotlineConfig) -> Run:
     return Run(config, Calendar.from_config(config), events, calls, requests, attempts, advisors)
 
 
+RUN_ID = 8
+"""Call ids start with a per-run tag (two runs into one database never collide)."""
+
+
 def log_of(run: Run) -> list[tuple[Any, ...]]:
-    """The event log as plain values, in the order it was written."""
+    """The event log as plain values, in the order it was written, call ids without the run's
+    tag."""
     return [
-        (e.at, e.kind, e.call_id, e.callback_id, e.topic, e.language, e.data) for e in run.events
+        (e.at, e.kind, e.call_id and e.call_id[RUN_ID:], e.callback_id, e.topic, e.language, e.data)
+        for e in run.events
     ]
 
 
