@@ -76,3 +76,26 @@ def _iso_epoch_us_sqlite(element: iso_epoch_us, compiler: SQLCompiler, **kw: Any
 def _iso_epoch_us_postgresql(element: iso_epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
     x = _argument(element, compiler, **kw)
     return f"CAST(EXTRACT(EPOCH FROM CAST({x} AS TIMESTAMPTZ)) * {MICROSECONDS} AS BIGINT)"
+
+
+class not_for_lookup(FunctionElement[Any]):  # noqa: N801
+    """The column's own value, marked so SQLite's planner will not pick an index for it
+    (SQLite's unary ``+``): a percentile should walk the index of the values it ranks,
+    not sort a whole period found by date. Other databases see the plain column."""
+
+    inherit_cache = True
+    name = "not_for_lookup"
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(not_for_lookup)
+def _not_for_lookup(element: not_for_lookup, compiler: SQLCompiler, **kw: Any) -> str:
+    return _argument(element, compiler, **kw)
+
+
+@compiles(not_for_lookup, "sqlite")
+def _not_for_lookup_sqlite(element: not_for_lookup, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{_argument(element, compiler, **kw)}"
