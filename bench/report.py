@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from callflow.config.load import load_config  # noqa: E402
 from callflow.engine.calendar import Calendar  # noqa: E402
 from callflow.logging import configure_logging  # noqa: E402
+from callflow.providers.sim.draws import weighted_choice  # noqa: E402
 from callflow.reports.kpis import compute_report  # noqa: E402
 from callflow.reports.rollup import rebuild_rollup, refresh_rollup  # noqa: E402
 from callflow.store.migrate import ensure_current  # noqa: E402
@@ -55,15 +56,6 @@ FIRST_DAY = date(2024, 1, 8)
 TOPICS = (("health", 0.45), ("social", 0.23), ("other", 0.32))
 LANGUAGES = (("fi", 0.9), ("sv", 0.07), ("en", 0.03))
 EVENT_COLUMNS = ("at", "kind", "call_id", "callback_id", "topic", "language", "data")
-
-
-def _pick(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
-    draw = rng.random()
-    for value, share in table:
-        draw -= share
-        if draw < 0:
-            return value
-    return table[-1][0]
 
 
 class Log:
@@ -103,7 +95,7 @@ class Log:
     ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
         rng = self.rng
         call_id = f"bench{number:027d}"
-        topic, language = _pick(rng, TOPICS), _pick(rng, LANGUAGES)
+        topic, language = weighted_choice(rng, TOPICS), weighted_choice(rng, LANGUAGES)
         fate = rng.random()
         if fate < 0.05:  # arrives while closed
             at = closes + timedelta(seconds=rng.uniform(60, 7200))

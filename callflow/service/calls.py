@@ -65,8 +65,9 @@ class CallHandler:
         """One transaction per event by default; the simulator batches them."""
         self.journal: CallJournal = journal or DirectJournal()
         self._on_callback_change = on_callback_change
-        """Told, after the commit, of each callback request stored or cancelled: whoever
-        dispatches callbacks can look at once instead of at its next sweep."""
+        """Told of each callback request stored or cancelled once the step's unit of work is
+        done (committed, for a live provider): whoever dispatches callbacks can look at once
+        instead of at its next sweep."""
 
     def handle(
         self, state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None

@@ -60,6 +60,7 @@ class SimulatedLine:
         }
         self._arrivals: dict[str, deque[datetime]] = {name: deque() for name in config.queues}
         self._entered: dict[str, datetime] = {}
+        self._arrived: set[str] = set()
 
     # -- staffing -----------------------------------------------------------------
 
@@ -100,7 +101,9 @@ class SimulatedLine:
     def enqueue(self, call_id: str, topic: str, language: str, entered_at: datetime) -> None:
         bisect.insort(self.queues[topic], Waiting(entered_at, call_id, language))
         self._entered[call_id] = entered_at
-        self._arrivals[topic].append(entered_at)
+        if call_id not in self._arrived:  # a caller back from a failed number entry is no new load
+            self._arrived.add(call_id)
+            self._arrivals[topic].append(entered_at)
 
     def dequeue(self, call_id: str, topic: str) -> None:
         entered_at = self._entered.pop(call_id, None)

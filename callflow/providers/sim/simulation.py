@@ -31,6 +31,7 @@ from callflow.engine.forecast import RotaCapacity
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus, CallOutcome
 from callflow.errors import LeaseLost
 from callflow.providers.sim.calls import SimulatedCall, Speech, carry_out, end_of
+from callflow.providers.sim.draws import weighted_choice
 from callflow.providers.sim.line import SimAdvisor, SimulatedLine
 from callflow.providers.sim.loop import VirtualLoop
 from callflow.providers.sim.staff import LUNCH, AdvisorHabits, Seat, seats
@@ -473,7 +474,7 @@ class Simulation:
                 self._let_go(advisor_id, lost)
                 return
         self.tally.callbacks_dialled += 1
-        result = _draw(self.rng, DIAL_RESULTS)
+        result = weighted_choice(self.rng, DIAL_RESULTS)
         reached = result is AttemptResult.REACHED
         length = self.habits.handle_time(claimed.topic) if reached else RING_FOR[result]
         self._tell(
@@ -535,12 +536,3 @@ class Simulation:
         )
         self._in_flight.pop(advisor_id, None)
         self._after_work(advisor_id, self.habits.wrap_up() if reached else NOT_REACHED_WRAP_UP)
-
-
-def _draw(rng: random.Random, table: tuple[tuple[AttemptResult, float], ...]) -> AttemptResult:
-    draw = rng.random()
-    for result, share in table:
-        draw -= share
-        if draw < 0:
-            return result
-    return table[-1][0]

@@ -19,6 +19,7 @@ from typing import TypeVar
 from callflow.config.models import HotlineConfig, StaffingBlock
 from callflow.engine.vocabulary import ReasonCategory, Referral, Resolution
 from callflow.errors import ConfigError, Problem
+from callflow.providers.sim.draws import weighted_choice
 from callflow.store.attempts import Coding
 
 HANDLE_SPREAD = 0.5
@@ -52,7 +53,6 @@ RESOLUTIONS = ((Resolution.SIMPLE_NEED, 70), (Resolution.COMPLEX_CASE, 30))
 SOLVED_ON_FIRST_CONTACT = 0.5
 
 K = TypeVar("K")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,16 +164,7 @@ class AdvisorHabits:
         # A health or social queue's contacts are of that reason; any other queue's are
         # spread like the seeds' "other".
         known = {r.value: r for r in (ReasonCategory.HEALTH, ReasonCategory.SOCIAL)}
-        reason = known.get(topic) or _weighted(rng, OTHER_REASONS)
+        reason = known.get(topic) or weighted_choice(rng, OTHER_REASONS)
         if rng.random() < SOLVED_ON_FIRST_CONTACT:
             return Coding(reason, Referral.NONE, Resolution.NO_SERVICE_NEED)
-        return Coding(reason, _weighted(rng, REFERRALS), _weighted(rng, RESOLUTIONS))
-
-
-def _weighted(rng: random.Random, table: tuple[tuple[T, float], ...]) -> T:
-    draw = rng.random() * sum(w for _, w in table)
-    for value, weight in table:
-        draw -= weight
-        if draw < 0:
-            return value
-    return table[-1][0]
+        return Coding(reason, weighted_choice(rng, REFERRALS), weighted_choice(rng, RESOLUTIONS))
