@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from callflow.cli.common import (
     config_option,
@@ -17,6 +18,7 @@ from callflow.cli.common import (
     reports_errors,
 )
 from callflow.cli.times import LocalDate
+from callflow.config.load import database_url as configured_url
 from callflow.engine.clock import SystemClock
 from callflow.reports.kpis import compute_report
 from callflow.reports.rollup import rebuild_rollup
@@ -77,6 +79,13 @@ def report(
         raise click.BadParameter(
             f"no queue {queue!r}; the configured ones are {', '.join(config.topic_order)}",
             param_hint="--queue",
+        )
+    url = make_url(configured_url(config, database_url))
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # A report never creates a database: a mistyped path would report an empty line.
+        raise click.BadParameter(
+            f"no database at {url.database}; give the one the line or a simulation wrote to",
+            param_hint="--database-url",
         )
     database = open_database(config, database_url)
     try:

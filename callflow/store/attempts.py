@@ -65,6 +65,15 @@ class Coding:
     resolution: Resolution
 
 
+def renew_lease(
+    session: Session, callback_id: int, now: datetime, *, owner: str, lease: timedelta
+) -> None:
+    """Keep holding a callback whose call goes on: the lease runs *lease* from *now*."""
+    request = _leased(session, callback_id, owner)
+    request.lease_expires_at = now + lease
+    request.updated_at = now
+
+
 def mark_dialled(
     session: Session, callback_id: int, attempt_no: int, now: datetime, *, owner: str
 ) -> None:

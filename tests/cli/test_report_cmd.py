@@ -152,3 +152,12 @@ def test_an_output_file_in_a_missing_folder_is_refused_before_any_work(monday: s
     assert result.exit_code == 2
     assert "no folder /proc/no-such to write report.txt in" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_sqlite_database_is_not_created_but_named(tmp_path: Path) -> None:
+    """A mistyped path would otherwise report an empty line as if nobody had called."""
+    missing = tmp_path / "typo.sqlite3"
+    result = run("--from", MONDAY, "--to", MONDAY, database_url=f"sqlite:///{missing}")
+    assert result.exit_code == 2
+    assert f"no database at {missing}" in result.stderr
+    assert not missing.exists()

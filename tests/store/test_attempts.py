@@ -31,6 +31,7 @@ from callflow.store.attempts import (
     mark_dialled,
     record_call_coding,
     record_callback_coding,
+    renew_lease,
 )
 from callflow.store.callbacks import cancel_callback
 from callflow.store.claims import ClaimedCallback, claim_next_callback
@@ -366,6 +367,16 @@ class TestInterrupted:
 
 
 class TestLease:
+    def test_the_holder_renews_its_lease_and_no_one_else_can(self, line: Line) -> None:
+        line.claim(T0)
+        later = T0 + timedelta(minutes=4)
+        with line.database.transaction() as session:
+            renew_lease(session, line.callback_id, later, owner=OWNER, lease=LEASE)
+        assert line.request().lease_expires_at == later + LEASE
+        with line.database.transaction() as session, pytest.raises(LeaseLost):
+            renew_lease(session, line.callback_id, later, owner="host-2:7", lease=LEASE)
+        assert line.request().lease_owner == OWNER
+
     def test_another_worker_cannot_end_the_attempt(self, line: Line) -> None:
         """A worker that does not hold the lease changes nothing, even if its transaction
         goes on to commit."""

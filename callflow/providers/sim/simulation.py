@@ -44,6 +44,7 @@ from callflow.store.attempts import (
     finish_attempt,
     mark_dialled,
     record_callback_coding,
+    renew_lease,
 )
 from callflow.store.callbacks import open_backlog
 from callflow.store.calls import BufferedJournal
@@ -56,7 +57,6 @@ UNITS_PER_COMMIT = 2000
 ADVISOR_ANSWERS = timedelta(seconds=4)
 WHISPER = timedelta(seconds=6)
 NOT_REACHED_WRAP_UP = timedelta(seconds=15)
-LEASE = timedelta(minutes=5)
 
 DIAL_RESULTS = (
     (AttemptResult.REACHED, 0.72),
@@ -440,7 +440,7 @@ class Simulation:
                     self._store_ids[advisor.advisor_id],
                     now,
                     owner=self.owner,
-                    lease=LEASE,
+                    lease=self.config.callbacks.lease,
                 )
             if claimed is not None:
                 self._backlog_stale = True
@@ -460,8 +460,24 @@ class Simulation:
     def _start_attempt(self, advisor: SimAdvisor, claimed: ClaimedCallback) -> None:
         advisor.serving = f"callback-{claimed.callback_id}"
         self._in_flight[advisor.advisor_id] = claimed
+        self._renew_later(advisor.advisor_id, claimed)
         dial_at = self.clock.now() + ADVISOR_ANSWERS + WHISPER
         self.loop.call_at(dial_at, lambda: self._dial(advisor.advisor_id, claimed))
+
+    def _renew_later(self, advisor_id: str, claimed: ClaimedCallback) -> None:
+        """Renew the lease at half its length for as long as the attempt goes on."""
+        lease = self.config.callbacks.lease
+
+        def renew() -> None:
+            if self._in_flight.get(advisor_id) is not claimed:
+                return  # the attempt is over
+            with self.batch.unit() as session, contextlib.suppress(LeaseLost):
+                renew_lease(
+                    session, claimed.callback_id, self.clock.now(), owner=self.owner, lease=lease
+                )
+            self._renew_later(advisor_id, claimed)
+
+        self.loop.call_at(self.clock.now() + lease / 2, renew)
 
     def _dial(self, advisor_id: str, claimed: ClaimedCallback) -> None:
         now = self.clock.now()
