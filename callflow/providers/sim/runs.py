@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import structlog
 from sqlalchemy import func, select
 
 from callflow.config.models import HotlineConfig
@@ -26,8 +25,6 @@ from callflow.store.migrate import ensure_current
 from callflow.store.models import Call
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
-
-log = structlog.get_logger("callflow.sim")
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,7 +101,6 @@ class Simulation:
         owner: str = "sim",
     ) -> None:
         self.config = config
-        self.database = database
         self.rng = random.Random(seed)
         self.clock = FakeClock(start)
         self.loop = VirtualLoop(self.clock)
@@ -236,6 +235,7 @@ class Simulation:
         if call.ended:
             end_of(call)
             del self.calls[state.call_id]
+            self._typed.pop(state.call_id, None)
             self._count_end(call)
 
     def _tell(self, event: str, **details: object) -> None:
