@@ -210,6 +210,8 @@ def _seed(database: Database, callbacks: int, advisors: int) -> list[int]:
                     "state": "available",
                     "enabled": True,
                     "state_since": MONDAY_10,
+                    "ready_at": MONDAY_10,
+                    "admin": False,
                     "created_at": MONDAY_10,
                 }
                 for i in range(advisors)

@@ -7,7 +7,13 @@
     ├── StoreError                  the database refused or is unreachable
     │   ├── MigrationError          the schema could not be brought up to date
     │   ├── DuplicatePendingCallback  the number already has a pending callback
-    │   └── LeaseLost               a worker no longer holds the callback it works on
+    │   ├── LeaseLost               a worker no longer holds the callback it works on
+    │   ├── UnknownAdvisor          no advisor by that name or id
+    │   ├── UnknownCallback         no callback request by that id
+    │   └── AssignmentError         what an advisor asked cannot be done now
+    │       ├── AdvisorBusy         they hold a callback and must finish it first
+    │       ├── NotYourAssignment   the callback is assigned to someone else
+    │       └── OutcomeNotAllowed   too early (not dialled yet) or already recorded
     └── CalendarError               the line does not open within the horizon
 
 Each class has a stable ``slug`` so logs, HTTP answers and scripts can match
@@ -87,6 +93,54 @@ class LeaseLost(StoreError):
     def __init__(self, callback_id: int, why: str) -> None:
         self.callback_id = callback_id
         super().__init__(f"callback {callback_id} is not leased to this worker: {why}")
+
+
+class UnknownAdvisor(StoreError):
+    slug = "advisor-unknown"
+
+    def __init__(self, name_or_id: str) -> None:
+        self.name_or_id = name_or_id
+        super().__init__(f"no advisor {name_or_id!r}; `callflow advisors list` shows them")
+
+
+class UnknownCallback(StoreError):
+    slug = "callback-unknown"
+
+    def __init__(self, callback_id: int) -> None:
+        self.callback_id = callback_id
+        super().__init__(f"no callback request {callback_id}; `callflow callbacks list` shows them")
+
+
+class AssignmentError(StoreError):
+    """An advisor's request that conflicts with where their assignment stands."""
+
+    slug = "assignment-conflict"
+
+
+class AdvisorBusy(AssignmentError):
+    slug = "advisor-busy"
+
+    def __init__(self, advisor_id: int) -> None:
+        self.advisor_id = advisor_id
+        super().__init__(
+            f"advisor {advisor_id} holds a callback; record its outcome before stepping away"
+        )
+
+
+class NotYourAssignment(AssignmentError):
+    slug = "assignment-not-yours"
+
+    def __init__(self, callback_id: int) -> None:
+        self.callback_id = callback_id
+        super().__init__(f"callback {callback_id} is not assigned to you")
+
+
+class OutcomeNotAllowed(AssignmentError):
+    slug = "outcome-not-allowed"
+
+    def __init__(self, callback_id: int, why: str) -> None:
+        self.callback_id = callback_id
+        super().__init__(f"cannot record an outcome for callback {callback_id}: {why}")
 
 
 class CalendarError(CallflowError):

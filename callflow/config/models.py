@@ -308,6 +308,40 @@ class CallbacksConfig(_Model):
     allowed_regions: Annotated[list[str], AfterValidator(_regions)] = ["FI"]
 
 
+def _time_of_day(value: Any) -> int:
+    if isinstance(value, str):
+        return _parse_clock(value.strip()) % (24 * 60)
+    raise ValueError("write a time of day like '02:00'")
+
+
+TimeOfDay = Annotated[int, BeforeValidator(_time_of_day)]
+"""A wall-clock time in the line's timezone, written ``"02:00"``; minutes after midnight."""
+
+
+class DispatchConfig(_Model):
+    """How the callback dispatchers (``callflow worker``) work.
+
+    ``sweep_interval``: how often each worker looks for work nobody announced
+    (the safety net under the instant wake-ups). ``reaper_interval``: how
+    often expired leases are taken back; a dead worker's callbacks are back in
+    line within the lease plus this. ``at_risk_margin``: a request due within
+    this is flagged at risk and moved to the front. ``wrap_up``: an advisor's
+    time after a callback before the next. ``outcome_timeout``: how long a
+    reached callback waits for the advisor's outcome before it is closed as
+    reached without one. ``advisor_ring_timeout``: an advisor who does not
+    answer within this is put on a break. ``purge_at``: when the nightly
+    retention purge runs.
+    """
+
+    sweep_interval: PositiveDuration = timedelta(seconds=10)
+    reaper_interval: PositiveDuration = timedelta(seconds=1)
+    at_risk_margin: PositiveDuration = timedelta(minutes=30)
+    wrap_up: Duration = timedelta(seconds=60)
+    outcome_timeout: PositiveDuration = timedelta(minutes=15)
+    advisor_ring_timeout: PositiveDuration = timedelta(seconds=20)
+    purge_at: TimeOfDay = 2 * 60
+
+
 class RetentionConfig(_Model):
     numbers: PositiveDuration
 
@@ -367,6 +401,7 @@ class HotlineConfig(_Model):
     menu: MenuConfig
     callbacks: CallbacksConfig
     retention: RetentionConfig
+    dispatch: DispatchConfig = DispatchConfig()
     reports: ReportsConfig = ReportsConfig()
     simulation: SimulationConfig = SimulationConfig()
     staffing: list[StaffingBlock] = []

@@ -40,6 +40,9 @@ class EventKind(StrEnum):
     CALLBACK_FAILED = "callback.failed"
     CALLBACK_WRONG_NUMBER = "callback.wrong_number"
     CALLBACK_EXPIRED = "callback.expired"
+    CALLBACK_LEASE_EXPIRED = "callback.lease_expired"
+    CALLBACK_AT_RISK = "callback.at_risk"
+    CALLBACK_CARRIED_OVER = "callback.carried_over"
     CONTACT_CODED = "contact.coded"
 
 

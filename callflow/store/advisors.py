@@ -1,18 +1,51 @@
-"""Advisors in the store: who they are, which skills and languages they serve in.
+"""Advisors in the store: who they are, what they serve, and whether they can take work.
 
 The claim joins on these rows, so an advisor can only ever be given a
-callback whose topic skill and language they have.
+callback whose topic skill and language they have, and only while ready:
+signed in and available, or past their wrap-up time. Tokens for the advisor
+API are stored as SHA-256 hashes; the token itself is shown once, when made.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from callflow.store.models import Advisor, AdvisorLanguage, AdvisorSkill, AdvisorState
+from callflow.engine.vocabulary import CallbackStatus
+from callflow.errors import AdvisorBusy, UnknownAdvisor
+from callflow.store.models import (
+    Advisor,
+    AdvisorLanguage,
+    AdvisorSkill,
+    AdvisorState,
+    CallbackRequest,
+)
+from callflow.store.wakeups import announce_dispatch_work
+
+SETTABLE_STATES = (AdvisorState.AVAILABLE, AdvisorState.BREAK, AdvisorState.OFFLINE)
+"""States an advisor (or an admin) sets; busy and wrap-up follow from assignments."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisorView:
+    """An advisor as admins and the API see them."""
+
+    id: int
+    name: str
+    enabled: bool
+    admin: bool
+    state: AdvisorState
+    state_since: datetime
+    ready_at: datetime | None
+    dial_string: str | None
+    skills: tuple[str, ...]
+    languages: tuple[str, ...]
 
 
 def register_advisor(
@@ -23,15 +56,17 @@ def register_advisor(
     now: datetime,
     *,
     dial_string: str | None = None,
+    admin: bool | None = None,
 ) -> int:
-    """Add the advisor *name*, or bring an existing one's skills and languages up to date;
-    returns the advisor's id."""
+    """Add the advisor *name*, or bring an existing one's skills and languages (and dial
+    string and role, when given) up to date; returns the advisor's id."""
     advisor = session.scalars(select(Advisor).where(Advisor.name == name)).one_or_none()
     if advisor is None:
         advisor = Advisor(
             name=name,
             dial_string=dial_string,
             enabled=True,
+            admin=bool(admin),
             state=AdvisorState.OFFLINE,
             state_since=now,
             created_at=now,
@@ -39,6 +74,10 @@ def register_advisor(
         session.add(advisor)
         session.flush()
     else:
+        if dial_string is not None:
+            advisor.dial_string = dial_string
+        if admin is not None:
+            advisor.admin = admin
         session.execute(delete(AdvisorSkill).where(AdvisorSkill.advisor_id == advisor.id))
         session.execute(delete(AdvisorLanguage).where(AdvisorLanguage.advisor_id == advisor.id))
     session.add_all(AdvisorSkill(advisor_id=advisor.id, skill=s) for s in sorted(set(skills)))
@@ -47,3 +86,149 @@ def register_advisor(
     )
     session.flush()
     return advisor.id
+
+
+def issue_token(session: Session, advisor_id: int) -> str:
+    """A new API token for the advisor (any earlier one stops working); shown only now."""
+    advisor = _advisor(session, advisor_id)
+    token = secrets.token_urlsafe(32)
+    advisor.token_hash = token_hash(token)
+    return token
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def advisor_for_token(session: Session, token: str) -> Advisor | None:
+    """The enabled advisor holding *token*, or None."""
+    advisor = session.scalars(
+        select(Advisor).where(Advisor.token_hash == token_hash(token))
+    ).one_or_none()
+    return advisor if advisor is not None and advisor.enabled else None
+
+
+def find_advisor(session: Session, name_or_id: str) -> Advisor:
+    """An advisor by name, or by id when *name_or_id* is a number."""
+    query = select(Advisor).where(Advisor.name == name_or_id)
+    if name_or_id.isdigit():
+        query = select(Advisor).where(Advisor.id == int(name_or_id))
+    advisor = session.scalars(query).one_or_none()
+    if advisor is None:
+        raise UnknownAdvisor(name_or_id)
+    return advisor
+
+
+def set_advisor_state(
+    session: Session, advisor_id: int, state: AdvisorState, now: datetime
+) -> Advisor:
+    """Sign in (available), take a break, or sign out.
+
+    Available from wrap-up ends the wrap-up early. Nobody can step away from a
+    callback they hold: that assignment is finished first.
+    """
+    if state not in SETTABLE_STATES:
+        raise ValueError(f"{state.value} is not set by hand; use one of {SETTABLE_STATES}")
+    advisor = _advisor(session, advisor_id)
+    if holds_assignment(session, advisor_id):
+        raise AdvisorBusy(advisor_id)
+    if advisor.state is state and state is AdvisorState.AVAILABLE:
+        return advisor  # keeps their place as the longest idle
+    advisor.state = state
+    advisor.state_since = now
+    advisor.ready_at = now if state is AdvisorState.AVAILABLE else None
+    if state is AdvisorState.AVAILABLE:
+        announce_dispatch_work(session)
+    return advisor
+
+
+def begin_wrap_up(session: Session, advisor_id: int, now: datetime, wrap_up: timedelta) -> None:
+    """The advisor's callback is over: they are ready again after *wrap_up*.
+
+    Only a busy advisor, or one already wrapping up (whose wrap-up then runs
+    from *now* if that is later), is moved: one who went on a break stays there.
+    """
+    advisor = session.get(Advisor, advisor_id, populate_existing=True)
+    if advisor is None or advisor.state not in (AdvisorState.BUSY, AdvisorState.WRAP_UP):
+        return
+    ready_at = now + wrap_up
+    if advisor.state is AdvisorState.WRAP_UP and advisor.ready_at is not None:
+        ready_at = max(ready_at, advisor.ready_at)
+    else:
+        advisor.state_since = now
+    advisor.state = AdvisorState.WRAP_UP
+    advisor.ready_at = ready_at
+    if ready_at <= now:
+        announce_dispatch_work(session)
+
+
+def pause_advisor(session: Session, advisor_id: int, now: datetime) -> None:
+    """An advisor who did not answer their phone goes on a break (like app_queue's
+    autopause): the next callback should not ring an empty desk."""
+    advisor = session.get(Advisor, advisor_id, populate_existing=True)
+    if advisor is None:
+        return
+    advisor.state = AdvisorState.BREAK
+    advisor.state_since = now
+    advisor.ready_at = None
+
+
+def disable_advisor(session: Session, advisor_id: int, now: datetime) -> None:
+    """No more work, no more API access; their history stays."""
+    advisor = _advisor(session, advisor_id)
+    advisor.enabled = False
+    advisor.token_hash = None
+    if advisor.state is not AdvisorState.BUSY:
+        advisor.state = AdvisorState.OFFLINE
+        advisor.state_since = now
+        advisor.ready_at = None
+
+
+def holds_assignment(session: Session, advisor_id: int) -> bool:
+    return (
+        session.scalar(
+            select(CallbackRequest.id).where(
+                CallbackRequest.advisor_id == advisor_id,
+                CallbackRequest.status == CallbackStatus.IN_PROGRESS,
+            )
+        )
+        is not None
+    )
+
+
+def list_advisors(session: Session) -> list[AdvisorView]:
+    advisors = session.scalars(select(Advisor).order_by(Advisor.name)).all()
+    skills: dict[int, list[str]] = {}
+    for advisor_id, skill in session.execute(
+        select(AdvisorSkill.advisor_id, AdvisorSkill.skill).order_by(AdvisorSkill.skill)
+    ):
+        skills.setdefault(advisor_id, []).append(skill)
+    languages: dict[int, list[str]] = {}
+    for advisor_id, language in session.execute(
+        select(AdvisorLanguage.advisor_id, AdvisorLanguage.language).order_by(
+            AdvisorLanguage.language
+        )
+    ):
+        languages.setdefault(advisor_id, []).append(language)
+    return [
+        AdvisorView(
+            id=a.id,
+            name=a.name,
+            enabled=a.enabled,
+            admin=a.admin,
+            state=a.state,
+            state_since=a.state_since,
+            ready_at=a.ready_at,
+            dial_string=a.dial_string,
+            skills=tuple(skills.get(a.id, ())),
+            languages=tuple(languages.get(a.id, ())),
+        )
+        for a in advisors
+    ]
+
+
+def _advisor(session: Session, advisor_id: int) -> Advisor:
+    advisor = session.get(Advisor, advisor_id, populate_existing=True)
+    if advisor is None:
+        raise UnknownAdvisor(str(advisor_id))
+    return advisor

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import (
     AttemptResult,
@@ -24,8 +25,18 @@ from callflow.engine.vocabulary import (
     Referral,
     Resolution,
 )
-from callflow.errors import LeaseLost
+from callflow.errors import LeaseLost, NotYourAssignment, OutcomeNotAllowed, UnknownCallback
+from callflow.store.advisors import begin_wrap_up
 from callflow.store.models import CallbackAttempt, CallbackRequest, CallEvent
+from callflow.store.wakeups import announce_dispatch_work
+
+ADVISOR_HOLD = "advisor:"
+"""Lease owners starting with this are advisors recording an outcome, not workers."""
+
+ADVISOR_OUTCOMES = frozenset(
+    {AttemptResult.REACHED, AttemptResult.NO_ANSWER, AttemptResult.WRONG_NUMBER}
+)
+"""What an advisor can say a conversation came to (the telephony knows the rest)."""
 
 RETRYABLE = frozenset(
     {
@@ -46,6 +57,13 @@ class RetryPolicy:
     spacing: timedelta
     window: tuple[int, int]
     """Daily dialling window, minutes after local midnight; also inside opening hours."""
+
+
+def retry_policy(config: HotlineConfig) -> RetryPolicy:
+    """The configured ``[callbacks.retry]`` policy."""
+    retry = config.callbacks.retry
+    window = retry.allowed_hours
+    return RetryPolicy(retry.attempts, retry.spacing, (window.start_minute, window.end_minute))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +102,7 @@ def mark_dialled(
         raise LeaseLost(callback_id, "this attempt has already dialled the resident")
     attempt.dialled_at = now
     request.updated_at = now
-    _log(
+    log_callback_event(
         session,
         request,
         EventKind.CALLBACK_DIALLED,
@@ -105,6 +123,7 @@ def finish_attempt(
     policy: RetryPolicy,
     calendar: Calendar,
     duration_s: float = 0.0,
+    wrap_up: timedelta = timedelta(0),
 ) -> AttemptClosed:
     """Record how the attempt ended and move the request on.
 
@@ -112,10 +131,31 @@ def finish_attempt(
     closes it as such; any other result schedules the next attempt after the
     policy's spacing, inside the dialling window, or fails the request after
     the last one. An interrupted attempt (the worker stopped before it was
-    over) returns the request to the queue at once and does not count.
+    over) returns the request to the queue at once and does not count. The
+    advisor is ready for the next callback after *wrap_up*.
     """
     request = _leased(session, callback_id, owner)
     attempt = _current_attempt(session, request, attempt_no)
+    return end_attempt(
+        session, request, attempt, result, now, policy, calendar, duration_s, wrap_up
+    )
+
+
+def end_attempt(
+    session: Session,
+    request: CallbackRequest,
+    attempt: CallbackAttempt,
+    result: AttemptResult,
+    now: datetime,
+    policy: RetryPolicy,
+    calendar: Calendar,
+    duration_s: float,
+    wrap_up: timedelta,
+) -> AttemptClosed:
+    """:func:`finish_attempt` without the lease check, for those who outrank the lease
+    holder: the assigned advisor, and the reaper once the lease has run out."""
+    attempt_no = attempt.attempt_no
+    callback_id = request.id
     attempt.ended_at = now
     attempt.result = result
     attempt.duration_s = round(duration_s, 3)
@@ -135,11 +175,15 @@ def finish_attempt(
             max(now + policy.spacing, request.not_before), policy.window
         )
     request.next_attempt_at = next_attempt_at
+    if attempt.advisor_id is not None:
+        begin_wrap_up(session, attempt.advisor_id, now, wrap_up)
+    if next_attempt_at is not None and next_attempt_at <= now:
+        announce_dispatch_work(session)
     request.advisor_id = None
     request.lease_owner = None
     request.lease_expires_at = None
     request.updated_at = now
-    _log(
+    log_callback_event(
         session,
         request,
         EventKind.CALLBACK_ATTEMPT_ENDED,
@@ -155,21 +199,85 @@ def finish_attempt(
         CallbackStatus.FAILED: (EventKind.CALLBACK_FAILED, {"attempts": request.attempts}),
     }.get(request.status)
     if final is not None:
-        _log(session, request, final[0], now, **final[1])
+        log_callback_event(session, request, final[0], now, **final[1])
     return AttemptClosed(request.status, next_attempt_at)
+
+
+def await_outcome(
+    session: Session,
+    callback_id: int,
+    attempt_no: int,
+    now: datetime,
+    *,
+    owner: str,
+    until: datetime,
+    duration_s: float,
+    wrap_up: timedelta,
+) -> None:
+    """The resident answered and the call is over: only the advisor can tell whether it
+    was them, so the callback waits for the advisor's outcome, held in their name until
+    *until*. The advisor's wrap-up starts now."""
+    request = _leased(session, callback_id, owner)
+    attempt = _current_attempt(session, request, attempt_no)
+    attempt.duration_s = round(duration_s, 3)
+    request.lease_owner = f"{ADVISOR_HOLD}{attempt.advisor_id}"
+    request.lease_expires_at = until
+    request.updated_at = now
+    if attempt.advisor_id is not None:
+        begin_wrap_up(session, attempt.advisor_id, now, wrap_up)
+
+
+def record_outcome(
+    session: Session,
+    advisor_id: int,
+    callback_id: int,
+    result: AttemptResult,
+    coding: Coding | None,
+    now: datetime,
+    *,
+    policy: RetryPolicy,
+    calendar: Calendar,
+    wrap_up: timedelta,
+) -> AttemptClosed:
+    """The assigned advisor's word on the conversation: reached (with its coding), not
+    reached after all, or a wrong number. It ends the attempt, whoever holds the lease:
+    the advisor's word outranks the worker's (which lets go at its next step)."""
+    if result not in ADVISOR_OUTCOMES:
+        raise ValueError(f"an advisor records one of {sorted(ADVISOR_OUTCOMES)}, not {result}")
+    request = session.get(CallbackRequest, callback_id, populate_existing=True)
+    if request is None:
+        raise UnknownCallback(callback_id)
+    attempt = attempt_row(session, callback_id, request.attempts) if request.attempts else None
+    if attempt is None or attempt.advisor_id != advisor_id:
+        raise NotYourAssignment(callback_id)
+    if request.status is not CallbackStatus.IN_PROGRESS or attempt.ended_at is not None:
+        raise OutcomeNotAllowed(callback_id, f"the attempt is over ({request.status.value})")
+    if attempt.dialled_at is None:
+        raise OutcomeNotAllowed(callback_id, "the resident has not been dialled yet")
+    if result is AttemptResult.REACHED and coding is None:
+        raise OutcomeNotAllowed(callback_id, "a reached resident needs the contact's coding")
+    duration_s = attempt.duration_s
+    if duration_s is None:
+        duration_s = (now - attempt.dialled_at).total_seconds()
+    closed = end_attempt(
+        session, request, attempt, result, now, policy, calendar, duration_s, wrap_up
+    )
+    if coding is not None and result is AttemptResult.REACHED:
+        record_callback_coding(session, callback_id, attempt.attempt_no, coding, now)
+    return closed
 
 
 def record_callback_coding(
     session: Session, callback_id: int, attempt_no: int, coding: Coding, now: datetime
 ) -> None:
     """The advisor's coding of a callback conversation, on the attempt and in the log."""
-    attempt = _attempt(session, callback_id, attempt_no)
+    attempt = attempt_row(session, callback_id, attempt_no)
     attempt.reason = coding.reason
     attempt.referral = coding.referral
     attempt.resolution = coding.resolution
     request = session.get(CallbackRequest, callback_id)
     assert request is not None
-    _log(
+    log_callback_event(
         session,
         request,
         EventKind.CONTACT_CODED,
@@ -234,7 +342,7 @@ def _leased(session: Session, callback_id: int, owner: str) -> CallbackRequest:
     return request
 
 
-def _attempt(session: Session, callback_id: int, attempt_no: int) -> CallbackAttempt:
+def attempt_row(session: Session, callback_id: int, attempt_no: int) -> CallbackAttempt:
     attempt = session.scalars(
         select(CallbackAttempt).where(
             CallbackAttempt.callback_id == callback_id, CallbackAttempt.attempt_no == attempt_no
@@ -253,7 +361,7 @@ def _current_attempt(
         raise LeaseLost(request.id, f"attempt {attempt_no} was never claimed")
     if attempt_no < request.attempts:
         raise LeaseLost(request.id, f"attempt {attempt_no} is over; {request.attempts} is current")
-    attempt = _attempt(session, request.id, attempt_no)
+    attempt = attempt_row(session, request.id, attempt_no)
     if attempt.ended_at is not None:
         raise LeaseLost(request.id, f"attempt {attempt_no} has already ended")
     return attempt
@@ -273,7 +381,7 @@ def _close(request: CallbackRequest, status: CallbackStatus, now: datetime, reas
     request.closed_reason = reason
 
 
-def _log(
+def log_callback_event(
     session: Session, request: CallbackRequest, kind: EventKind, now: datetime, **data: object
 ) -> None:
     session.execute(

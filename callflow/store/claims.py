@@ -1,25 +1,40 @@
-"""Claiming the next callback for an advisor: one atomic statement with a lease.
+"""Claiming the next callback: the next due request and the advisor to call it, atomically.
 
-The choice and the marking happen in a single ``UPDATE … WHERE id = (SELECT
-… LIMIT 1) … RETURNING``. On PostgreSQL the inner select takes the row with
-``FOR UPDATE SKIP LOCKED``, so concurrent claimers pass over each other's
-rows instead of queueing behind them; SQLite has no row locks (and silently
-ignores ``FOR UPDATE``), but it runs one writer at a time, so the same
-statement is atomic there too. The outer ``WHERE`` re-checks the row is still
-pending and the advisor holds no other assignment; a partial unique index
-makes the latter a database fact even across races.
+The pair is chosen in one ``SELECT`` and taken in the same transaction.
+Due order is the deadline class (escalated, same day, next working day),
+then the time the caller entered the queue: a caller who asked for a
+callback keeps the place they had in line. The advisor is the longest-idle
+one who is ready (available, or past their wrap-up), enabled, holds no other
+assignment, and has the queue's skill *and* the caller's language.
 
-Order: deadline class first (escalated, same day, next working day), then the
-time the caller entered the queue: a caller who asked for a callback keeps
-the place they had in line.
+On PostgreSQL both rows are chosen ``FOR UPDATE SKIP LOCKED``, so concurrent
+claimers pass over each other's callbacks and advisors instead of queueing
+behind them. SQLite has no row locks, but every transaction there starts
+with ``BEGIN IMMEDIATE`` (one writer at a time), so the same steps are
+atomic. Whatever the interleaving, partial unique indexes keep one advisor to
+one assignment; a claim cut off before its commit leaves nothing behind, and
+one cut off after it is returned by the lease reaper.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Integer, String, Update, bindparam, exists, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -28,6 +43,7 @@ from callflow.store.models import (
     Advisor,
     AdvisorLanguage,
     AdvisorSkill,
+    AdvisorState,
     CallbackAttempt,
     CallbackRequest,
     CallEvent,
@@ -35,11 +51,14 @@ from callflow.store.models import (
 )
 from callflow.store.types import UTCDateTime
 
+READY_STATES = (AdvisorState.AVAILABLE, AdvisorState.WRAP_UP)
+
 
 @dataclass(frozen=True, slots=True)
 class ClaimedCallback:
     callback_id: int
     attempt_no: int
+    advisor_id: int
     number_e164: str | None
     topic: str
     language: str
@@ -50,38 +69,67 @@ class ClaimedCallback:
 
 def claim_next_callback(
     session: Session,
-    advisor_id: int,
+    advisor_id: int | None,
     now: datetime,
     *,
     owner: str,
     lease: timedelta,
 ) -> ClaimedCallback | None:
-    """Give *advisor_id* the next due callback they can serve, leased to *owner* until
-    ``now + lease``; None if there is none (or the advisor already holds one)."""
+    """Take the next due callback and the longest-idle ready advisor who can serve it
+    (only *advisor_id*, when given), leased to *owner* until ``now + lease``.
+
+    The advisor becomes busy and the request in progress, with a new attempt
+    and a ``callback.claimed`` entry in the log. None if no pair is possible.
+    """
     dialect = session.get_bind().dialect.name
-    statement = _claim_statement(dialect)
+    parameters = {"now": now, "advisor_id": advisor_id}
+    picked = session.execute(_pair_statement(dialect, advisor_id is not None), parameters).first()
+    if picked is None:
+        return None
+    callback_id, chosen = int(picked[0]), int(picked[1])
     lease_expires_at = now + lease
-    parameters = {
-        "advisor_id": advisor_id,
-        "now": now,
-        "owner": owner,
-        "lease_expires_at": lease_expires_at,
-    }
-    if dialect == "postgresql":
-        # Two claims for one advisor can race past the NOT EXISTS check; the partial
-        # unique index stops the second, and the savepoint keeps the transaction usable.
-        try:
-            with session.begin_nested():
-                row = session.execute(statement, parameters).one_or_none()
-        except IntegrityError:
-            return None
-    else:
-        row = session.execute(statement, parameters).one_or_none()  # one writer at a time
+    try:
+        # Another claim can race past the checks on PostgreSQL only through a row it did
+        # not lock; the partial unique index stops it, and the savepoint keeps us usable.
+        with session.begin_nested():
+            row = session.execute(
+                update(CallbackRequest)
+                .where(
+                    CallbackRequest.id == callback_id,
+                    CallbackRequest.status == CallbackStatus.PENDING,
+                )
+                .values(
+                    status=CallbackStatus.IN_PROGRESS,
+                    advisor_id=chosen,
+                    lease_owner=owner,
+                    lease_expires_at=lease_expires_at,
+                    attempts=CallbackRequest.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(
+                    CallbackRequest.attempts,
+                    CallbackRequest.number_e164,
+                    CallbackRequest.topic,
+                    CallbackRequest.language,
+                    CallbackRequest.queue_entered_at,
+                    CallbackRequest.due_at,
+                )
+                .execution_options(synchronize_session=False)
+            ).one_or_none()
+    except IntegrityError:
+        return None
     if row is None:
         return None
+    session.execute(
+        update(Advisor)
+        .where(Advisor.id == chosen)
+        .values(state=AdvisorState.BUSY, state_since=now, ready_at=None)
+        .execution_options(synchronize_session=False)
+    )
     claimed = ClaimedCallback(
-        callback_id=row.id,
+        callback_id=callback_id,
         attempt_no=row.attempts,
+        advisor_id=chosen,
         number_e164=row.number_e164,
         topic=row.topic,
         language=row.language,
@@ -92,9 +140,9 @@ def claim_next_callback(
     session.execute(
         insert(CallbackAttempt),
         {
-            "callback_id": claimed.callback_id,
+            "callback_id": callback_id,
             "attempt_no": claimed.attempt_no,
-            "advisor_id": advisor_id,
+            "advisor_id": chosen,
             "claimed_at": now,
         },
     )
@@ -103,75 +151,92 @@ def claim_next_callback(
         {
             "at": now,
             "kind": EventKind.CALLBACK_CLAIMED,
-            "callback_id": claimed.callback_id,
+            "callback_id": callback_id,
             "topic": claimed.topic,
             "language": claimed.language,
-            "data": {"advisor_id": advisor_id, "attempt_no": claimed.attempt_no, "owner": owner},
+            "data": {"advisor_id": chosen, "attempt_no": claimed.attempt_no, "owner": owner},
         },
     )
     return claimed
 
 
-_STATEMENTS: dict[str, Update] = {}
+def ready_advisor_condition(
+    advisor: type[Advisor], now: ColumnElement[datetime]
+) -> ColumnElement[bool]:
+    """An advisor who may be given a callback at *now*: enabled, ready, holding none."""
+    held = aliased(CallbackRequest, name="held")
+    return and_(
+        advisor.enabled.is_(True),
+        advisor.state.in_(READY_STATES),
+        advisor.ready_at <= now,
+        ~exists().where(held.advisor_id == advisor.id, held.status == CallbackStatus.IN_PROGRESS),
+    )
 
 
-def _claim_statement(dialect: str) -> Update:
-    """The claim, built once per dialect (building it costs more than running it)."""
-    statement = _STATEMENTS.get(dialect)
+_STATEMENTS: dict[tuple[str, bool], Select[Any]] = {}
+
+
+def _pair_statement(dialect: str, one_advisor: bool) -> Select[Any]:
+    """The pair's choice, built once per dialect (building it costs more than running it)."""
+    key = (dialect, one_advisor)
+    statement = _STATEMENTS.get(key)
     if statement is not None:
         return statement
     cb = CallbackRequest
-    held = aliased(CallbackRequest, name="held")
-    advisor_id = bindparam("advisor_id", type_=Integer())
     now = bindparam("now", type_=UTCDateTime())
-    candidate = (
-        select(cb.id)
-        .join(Queue, Queue.name == cb.topic)
-        .where(
-            cb.status == CallbackStatus.PENDING,
-            cb.not_before <= now,
-            or_(cb.next_attempt_at.is_(None), cb.next_attempt_at <= now),
-            exists().where(
-                AdvisorSkill.advisor_id == advisor_id, AdvisorSkill.skill == Queue.skill
-            ),
-            exists().where(
-                AdvisorLanguage.advisor_id == advisor_id, AdvisorLanguage.language == cb.language
-            ),
-        )
-        .order_by(cb.deadline_class, cb.queue_entered_at, cb.id)
+    advisor_id = bindparam("advisor_id", type_=Integer())
+    # Two aliases of one table: the guard below must not correlate with the choice.
+    anyone = aliased(Advisor, name="anyone")
+    candidate = aliased(Advisor, name="candidate")
+
+    def ready(advisor: type[Advisor]) -> ColumnElement[bool]:
+        condition = ready_advisor_condition(advisor, now)
+        return and_(condition, advisor.id == advisor_id) if one_advisor else condition
+
+    # The skill and language checks look through the advisor's choice to the callback row.
+    able = and_(
+        ready(candidate),
+        exists()
+        .where(AdvisorSkill.advisor_id == candidate.id, AdvisorSkill.skill == Queue.skill)
+        .correlate_except(AdvisorSkill),
+        exists()
+        .where(AdvisorLanguage.advisor_id == candidate.id, AdvisorLanguage.language == cb.language)
+        .correlate_except(AdvisorLanguage),
+    )
+    pick = (
+        select(candidate.id)
+        .where(able)
+        .correlate(cb, Queue)
+        .order_by(candidate.ready_at, candidate.id)
         .limit(1)
     )
-    if dialect == "postgresql":
-        candidate = candidate.with_for_update(of=cb, skip_locked=True)
-    statement = (
-        update(cb)
-        .where(
-            cb.id == candidate.scalar_subquery(),
-            cb.status == CallbackStatus.PENDING,
-            ~exists().where(
-                held.advisor_id == advisor_id, held.status == CallbackStatus.IN_PROGRESS
-            ),
-            exists().where(Advisor.id == advisor_id, Advisor.enabled.is_(True)),
-        )
-        .values(
-            status=CallbackStatus.IN_PROGRESS,
-            advisor_id=advisor_id,
-            lease_owner=bindparam("owner", type_=String()),
-            lease_expires_at=bindparam("lease_expires_at", type_=UTCDateTime()),
-            attempts=cb.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            cb.id,
-            cb.attempts,
-            cb.number_e164,
-            cb.topic,
-            cb.language,
-            cb.queue_entered_at,
-            cb.due_at,
-            cb.lease_expires_at,
-        )
-        .execution_options(synchronize_session=False)
+    due = and_(
+        cb.status == CallbackStatus.PENDING,
+        cb.not_before <= now,
+        or_(cb.next_attempt_at.is_(None), cb.next_attempt_at <= now),
+        # Evaluated once: with nobody ready, the walk over the backlog is skipped.
+        exists().where(ready(anyone)),
     )
-    _STATEMENTS[dialect] = statement
+    order = (cb.deadline_class, cb.queue_entered_at, cb.id)
+    if dialect == "postgresql":
+        chosen = pick.with_for_update(skip_locked=True).lateral("chosen")
+        statement = (
+            select(cb.id, chosen.c.id)
+            .join(Queue, Queue.name == cb.topic)
+            .join(chosen, true())
+            .where(due)
+            .order_by(*order)
+            .limit(1)
+            .with_for_update(of=cb, skip_locked=True)
+        )
+    else:
+        advisor = pick.scalar_subquery()
+        statement = (
+            select(cb.id, advisor)
+            .join(Queue, Queue.name == cb.topic)
+            .where(due, advisor.is_not(None))
+            .order_by(*order)
+            .limit(1)
+        )
+    _STATEMENTS[key] = statement
     return statement

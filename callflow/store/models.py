@@ -86,16 +86,24 @@ class Queue(Base):
 
 
 class Advisor(Base):
+    """Someone who answers the line. ``ready_at`` is when they can next be given work:
+    set while available (the moment they became so, which orders "longest idle") or
+    in wrap-up (the moment it ends), empty otherwise."""
+
     __tablename__ = "advisors"
+    __table_args__ = (Index("uq_advisors_token_hash", "token_hash", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     dial_string: Mapped[str | None] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_hash: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[AdvisorState] = mapped_column(
         _enum(AdvisorState, "advisor_state"), default=AdvisorState.OFFLINE
     )
     state_since: Mapped[datetime]
+    ready_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -175,6 +183,13 @@ class CallbackRequest(Base):
             postgresql_where=text("status = 'in_progress'"),
         ),
         # Pending requests in claim order: a claim walks this and stops at the first it may take.
+        # The reaper's question: which leases have run out?
+        Index(
+            "ix_callback_requests_lease_expiry",
+            "lease_expires_at",
+            sqlite_where=text("status = 'in_progress'"),
+            postgresql_where=text("status = 'in_progress'"),
+        ),
         Index(
             "ix_callback_requests_claim_order",
             "deadline_class",
@@ -205,6 +220,7 @@ class CallbackRequest(Base):
     lease_expires_at: Mapped[datetime | None]
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    at_risk_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     closed_reason: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
@@ -229,6 +245,18 @@ class CallbackAttempt(Base):
     referral: Mapped[Referral | None] = mapped_column(_enum(Referral, "referral"))
     reason: Mapped[ReasonCategory | None] = mapped_column(_enum(ReasonCategory, "reason_category"))
     duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+class JobRun(Base):
+    """Once-a-period jobs (closing time, the nightly purge) claim their period here first:
+    the primary key lets exactly one process run each, however many are scheduled."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    ran_at: Mapped[datetime]
 
 
 # The reports' tables live in their own module; importing it here registers them on Base.metadata.

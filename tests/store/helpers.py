@@ -9,7 +9,13 @@ from sqlalchemy.orm import Session
 from callflow.engine.commands import StoreCallback
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.store.callbacks import create_callback
-from callflow.store.models import Advisor, AdvisorLanguage, AdvisorSkill, CallbackRequest
+from callflow.store.models import (
+    Advisor,
+    AdvisorLanguage,
+    AdvisorSkill,
+    AdvisorState,
+    CallbackRequest,
+)
 
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)  # Monday 10:00 in Helsinki
 
@@ -22,7 +28,17 @@ def add_advisor(
     *,
     enabled: bool = True,
 ) -> int:
-    advisor = Advisor(name=name, enabled=enabled, state_since=T0, created_at=T0)
+    """A signed-in advisor, ready since long before any test's clock."""
+    ready = T0 - timedelta(days=3650)
+    advisor = Advisor(
+        name=name,
+        enabled=enabled,
+        admin=False,
+        state=AdvisorState.AVAILABLE,
+        state_since=ready,
+        ready_at=ready,
+        created_at=T0,
+    )
     session.add(advisor)
     session.flush()
     session.add_all(AdvisorSkill(advisor_id=advisor.id, skill=s) for s in skills)
@@ -65,6 +81,12 @@ def finish(session: Session, callback_id: int, now: datetime) -> None:
     """Mark a claimed callback done, freeing its advisor (what the dispatcher will do)."""
     request = session.get(CallbackRequest, callback_id)
     assert request is not None
+    if request.advisor_id is not None:
+        advisor = session.get(Advisor, request.advisor_id)
+        assert advisor is not None
+        advisor.state = AdvisorState.AVAILABLE
+        advisor.ready_at = now
+    request.advisor_id = None
     request.status = CallbackStatus.COMPLETED
     request.lease_owner = None
     request.lease_expires_at = None

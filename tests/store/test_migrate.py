@@ -113,6 +113,7 @@ PARTIAL_INDEXES = {
     "uq_callback_requests_open_number": "status IN ('pending', 'in_progress')",
     "uq_callback_requests_advisor_assignment": "status = 'in_progress'",
     "ix_callback_requests_claim_order": "status = 'pending'",
+    "ix_callback_requests_lease_expiry": "status = 'in_progress'",
 }
 
 

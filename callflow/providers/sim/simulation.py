@@ -37,18 +37,19 @@ from callflow.providers.sim.loop import VirtualLoop
 from callflow.providers.sim.staff import LUNCH, AdvisorHabits, Seat, seats
 from callflow.providers.sim.workload import Caller, Workload
 from callflow.service.calls import CallHandler
-from callflow.store.advisors import register_advisor
+from callflow.store.advisors import begin_wrap_up, register_advisor, set_advisor_state
 from callflow.store.attempts import (
-    RetryPolicy,
     call_coding_row,
     finish_attempt,
     mark_dialled,
     record_callback_coding,
     renew_lease,
+    retry_policy,
 )
 from callflow.store.callbacks import open_backlog
 from callflow.store.calls import BufferedJournal
 from callflow.store.claims import ClaimedCallback, claim_next_callback
+from callflow.store.models import AdvisorState
 from callflow.store.session import Database
 
 log = structlog.get_logger("callflow.sim")
@@ -121,10 +122,7 @@ class Simulation:
         )
         self.workload = Workload(config, self.calendar, self.rng, calls_per_day=calls_per_day)
         self.habits = habits or AdvisorHabits(config, self.rng)
-        retry = config.callbacks.retry
-        self.policy = RetryPolicy(
-            retry.attempts, retry.spacing, (window.start_minute, window.end_minute)
-        )
+        self.policy = retry_policy(config)
         self.owner = owner
         self.tally = Tally()
         self.calls: dict[str, SimulatedCall] = {}
@@ -302,9 +300,13 @@ class Simulation:
             return
         with self.batch.unit() as session:
             for seat in self.seats.values():
-                self._store_ids[seat.advisor_id] = register_advisor(
+                store_id = register_advisor(
                     session, seat.advisor_id, {seat.skill}, seat.languages, self.clock.now()
                 )
+                # Ready in the store for good: the simulation decides in memory who is
+                # free, and asks the claim for that one advisor only.
+                set_advisor_state(session, store_id, AdvisorState.AVAILABLE, self.clock.now())
+                self._store_ids[seat.advisor_id] = store_id
 
     def _plan_shifts(self, day: date) -> None:
         spans = self.calendar.day(day).spans
@@ -508,6 +510,8 @@ class Simulation:
         more, and the advisor is free."""
         self._in_flight.pop(advisor_id, None)
         self._tell("callback.let_go", callback_id=lost.callback_id, why=str(lost))
+        with self.batch.unit() as session:
+            begin_wrap_up(session, self._store_ids[advisor_id], self.clock.now(), timedelta(0))
         self._backlog_stale = True
         self._after_work(advisor_id, NOT_REACHED_WRAP_UP)
 

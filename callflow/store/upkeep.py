@@ -1,0 +1,204 @@
+"""What the scheduled jobs do, decided in SQL so that any number of processes may run them.
+
+Each function is an idempotent tick: run twice, or by four processes at
+once, it has the effect of running once. Leases and flags are guarded by
+their own conditions (on PostgreSQL, rows are taken ``FOR UPDATE SKIP
+LOCKED``); once-a-period jobs first claim their period in ``job_runs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, null, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callflow.engine.calendar import Calendar
+from callflow.engine.vocabulary import (
+    OPEN_CALLBACK_STATUSES,
+    AttemptResult,
+    CallbackStatus,
+    EventKind,
+)
+from callflow.store.attempts import (
+    ADVISOR_HOLD,
+    RetryPolicy,
+    attempt_row,
+    end_attempt,
+    log_callback_event,
+)
+from callflow.store.models import Advisor, AdvisorState, Call, CallbackRequest, JobRun
+from callflow.store.wakeups import announce_dispatch_work
+
+ESCALATED = 0
+"""The deadline class served before all others."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedLease:
+    callback_id: int
+    owner: str
+    attempt_no: int
+    result: AttemptResult
+
+
+def claim_period(session: Session, job: str, period: str, *, owner: str, now: datetime) -> bool:
+    """True for the one process that runs *job* for *period*; False for every other."""
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(JobRun), {"job": job, "period": period, "owner": owner, "ran_at": now}
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def release_expired_leases(
+    session: Session, now: datetime, *, policy: RetryPolicy, calendar: Calendar
+) -> list[ReleasedLease]:
+    """Take back every callback whose lease ran out.
+
+    A worker's lease: the worker stopped (crashed, was killed, lost the
+    database), so the attempt is marked interrupted and the request goes back
+    to the queue at its place, not counted as an attempt. An advisor's hold
+    (the resident answered, the advisor never recorded the outcome): the
+    resident was reached, so the request is completed, not dialled again.
+    """
+    query = (
+        select(CallbackRequest)
+        .where(
+            CallbackRequest.status == CallbackStatus.IN_PROGRESS,
+            CallbackRequest.lease_expires_at < now,
+        )
+        .order_by(CallbackRequest.lease_expires_at)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    released = []
+    for request in session.scalars(query).all():
+        owner = request.lease_owner or ""
+        attempt = attempt_row(session, request.id, request.attempts)
+        held_by_advisor = owner.startswith(ADVISOR_HOLD)
+        result = AttemptResult.REACHED if held_by_advisor else AttemptResult.INTERRUPTED
+        log_callback_event(
+            session,
+            request,
+            EventKind.CALLBACK_LEASE_EXPIRED,
+            now,
+            attempt_no=request.attempts,
+            owner=owner,
+            expired_at=request.lease_expires_at.isoformat() if request.lease_expires_at else None,
+        )
+        advisor_id = attempt.advisor_id
+        duration_s = attempt.duration_s or 0.0
+        end_attempt(
+            session, request, attempt, result, now, policy, calendar, duration_s, timedelta(0)
+        )
+        if not held_by_advisor and advisor_id is not None:
+            # Their worker is gone mid-attempt: whatever the phone did, the desk is free again.
+            _make_ready(session, advisor_id, now)
+        released.append(ReleasedLease(request.id, owner, attempt.attempt_no, result))
+    if released:
+        announce_dispatch_work(session)
+    return released
+
+
+def _make_ready(session: Session, advisor_id: int, now: datetime) -> None:
+    session.execute(
+        update(Advisor)
+        .where(
+            Advisor.id == advisor_id, Advisor.state.in_((AdvisorState.BUSY, AdvisorState.WRAP_UP))
+        )
+        .values(state=AdvisorState.AVAILABLE, state_since=now, ready_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def flag_callbacks_at_risk(session: Session, now: datetime, margin: timedelta) -> list[int]:
+    """Open requests due within *margin* (or already overdue) and not yet flagged are
+    flagged, logged and escalated to the front of the line; returns their ids."""
+    query = select(CallbackRequest).where(
+        CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES),
+        CallbackRequest.at_risk_at.is_(None),
+        CallbackRequest.due_at <= now + margin,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    flagged = []
+    for request in session.scalars(query).all():
+        request.at_risk_at = now
+        request.deadline_class = ESCALATED
+        request.updated_at = now
+        log_callback_event(
+            session,
+            request,
+            EventKind.CALLBACK_AT_RISK,
+            now,
+            due_at=request.due_at.isoformat(),
+            status=request.status.value,
+        )
+        flagged.append(request.id)
+    return flagged
+
+
+def carry_over_at_closing(session: Session, now: datetime) -> list[int]:
+    """At closing time, open requests whose promise ran out today are carried over:
+    kept with their due time, marked late and escalated, never dropped."""
+    query = select(CallbackRequest).where(
+        CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES),
+        CallbackRequest.late.is_(False),
+        CallbackRequest.due_at <= now,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    carried = []
+    for request in session.scalars(query).all():
+        request.late = True
+        request.deadline_class = ESCALATED
+        request.updated_at = now
+        log_callback_event(
+            session,
+            request,
+            EventKind.CALLBACK_CARRIED_OVER,
+            now,
+            due_at=request.due_at.isoformat(),
+            attempts=request.attempts,
+        )
+        carried.append(request.id)
+    return carried
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    callback_numbers: int
+    call_numbers: int
+
+
+def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purged:
+    """Erase callers' numbers from requests finished, and calls ended, more than
+    *retention* ago. Times, topics, outcomes and the event log stay for statistics."""
+    cutoff = now - retention
+    callbacks = session.execute(
+        update(CallbackRequest)
+        .where(
+            CallbackRequest.status.not_in(OPEN_CALLBACK_STATUSES),
+            CallbackRequest.closed_at < cutoff,
+            CallbackRequest.number_e164.is_not(None),
+        )
+        .values(number_e164=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    calls = session.execute(
+        update(Call)
+        .where(
+            Call.ended_at < cutoff,
+            (Call.caller_e164.is_not(None)) | (Call.flow_state.is_not(None)),
+        )
+        # The flow state holds the number the caller keyed in; a finished call needs none.
+        .values(caller_e164=None, flow_state=null(), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return Purged(callbacks.rowcount, calls.rowcount)  # type: ignore[attr-defined]
