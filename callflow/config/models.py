@@ -311,6 +311,8 @@ class CallbacksConfig(_Model):
 def _time_of_day(value: Any) -> int:
     if isinstance(value, str):
         return _parse_clock(value.strip()) % (24 * 60)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return value  # already minutes after midnight (a configuration copied in code)
     raise ValueError("write a time of day like '02:00'")
 
 

@@ -106,7 +106,8 @@ class TestToml:
         """A top-level table that is not a section is named with the sections allowed."""
         problem = only(data_problems(lambda raw: raw.update(colours={"a": 1})), "colours")
         assert problem.allowed == (
-            "unknown section; sections are: calendar, callbacks, hours, languages, line, menu, "
+            "unknown section; sections are: calendar, callbacks, dispatch, hours, languages, line, "
+            "menu, "
             "queues, reports, retention, simulation, skills, staffing"
         )
 
