@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import click
 
+from callflow.cli.advisors_cmd import advisors_group
+from callflow.cli.callbacks_cmd import callbacks_group
 from callflow.cli.config_cmd import config_group
 from callflow.cli.db_cmd import db_group
 from callflow.cli.phone_cmd import phone
 from callflow.cli.report_cmd import report
 from callflow.cli.serve_cmd import serve
 from callflow.cli.simulate_cmd import simulate
+from callflow.cli.web_cmd import web
+from callflow.cli.worker_cmd import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,3 +28,7 @@ main.add_command(phone)
 main.add_command(report)
 main.add_command(simulate)
 main.add_command(serve)
+main.add_command(worker)
+main.add_command(advisors_group)
+main.add_command(callbacks_group)
+main.add_command(web)

@@ -148,8 +148,13 @@ def begin_wrap_up(session: Session, advisor_id: int, now: datetime, wrap_up: tim
     Only a busy advisor, or one already wrapping up (whose wrap-up then runs
     from *now* if that is later), is moved: one who went on a break stays there.
     """
-    advisor = session.get(Advisor, advisor_id, populate_existing=True)
+    advisor = _locked(session, advisor_id)
     if advisor is None or advisor.state not in (AdvisorState.BUSY, AdvisorState.WRAP_UP):
+        return
+    if not advisor.enabled:  # disabled during their last callback: that was the last
+        advisor.state = AdvisorState.OFFLINE
+        advisor.state_since = now
+        advisor.ready_at = None
         return
     ready_at = now + wrap_up
     if advisor.state is AdvisorState.WRAP_UP and advisor.ready_at is not None:
@@ -165,7 +170,7 @@ def begin_wrap_up(session: Session, advisor_id: int, now: datetime, wrap_up: tim
 def pause_advisor(session: Session, advisor_id: int, now: datetime) -> None:
     """An advisor who did not answer their phone goes on a break (like app_queue's
     autopause): the next callback should not ring an empty desk."""
-    advisor = session.get(Advisor, advisor_id, populate_existing=True)
+    advisor = _locked(session, advisor_id)
     if advisor is None:
         return
     advisor.state = AdvisorState.BREAK
@@ -228,7 +233,18 @@ def list_advisors(session: Session) -> list[AdvisorView]:
 
 
 def _advisor(session: Session, advisor_id: int) -> Advisor:
-    advisor = session.get(Advisor, advisor_id, populate_existing=True)
+    advisor = _locked(session, advisor_id)
     if advisor is None:
         raise UnknownAdvisor(str(advisor_id))
     return advisor
+
+
+def _locked(session: Session, advisor_id: int) -> Advisor | None:
+    """The advisor as committed now, held until this transaction ends.
+
+    A claim takes the advisor's row ``FOR UPDATE SKIP LOCKED``; reading it
+    unlocked here could decide on a state a claim is just changing (a break
+    taken while being given a callback). Locked, the claim skips this advisor,
+    or this waits for the claim's commit and then sees the assignment.
+    """
+    return session.get(Advisor, advisor_id, populate_existing=True, with_for_update=True)

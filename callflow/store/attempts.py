@@ -244,7 +244,7 @@ def record_outcome(
     the advisor's word outranks the worker's (which lets go at its next step)."""
     if result not in ADVISOR_OUTCOMES:
         raise ValueError(f"an advisor records one of {sorted(ADVISOR_OUTCOMES)}, not {result}")
-    request = session.get(CallbackRequest, callback_id, populate_existing=True)
+    request = _locked(session, callback_id)
     if request is None:
         raise UnknownCallback(callback_id)
     attempt = attempt_row(session, callback_id, request.attempts) if request.attempts else None
@@ -332,7 +332,7 @@ def _coding_data(coding: Coding, channel: str, advisor: str | int | None) -> dic
 
 
 def _leased(session: Session, callback_id: int, owner: str) -> CallbackRequest:
-    request = session.get(CallbackRequest, callback_id, populate_existing=True)
+    request = _locked(session, callback_id)
     if request is None:
         raise LeaseLost(callback_id, "no such callback request")
     if request.status is not CallbackStatus.IN_PROGRESS or request.lease_owner != owner:
@@ -340,6 +340,17 @@ def _leased(session: Session, callback_id: int, owner: str) -> CallbackRequest:
             callback_id, f"it is {request.status.value}, leased to {request.lease_owner}"
         )
     return request
+
+
+def _locked(session: Session, callback_id: int) -> CallbackRequest | None:
+    """The request as committed now, held until this transaction ends.
+
+    Without the lock, a worker, the advisor and the reaper could each read the
+    attempt as still open and each end it: the later write would overwrite the
+    earlier (or a newer attempt's lease). On PostgreSQL the row lock makes the
+    later one wait and then see the truth; SQLite's writers are serialized anyway.
+    """
+    return session.get(CallbackRequest, callback_id, populate_existing=True, with_for_update=True)
 
 
 def attempt_row(session: Session, callback_id: int, attempt_no: int) -> CallbackAttempt:
@@ -368,7 +379,8 @@ def _current_attempt(
 
 
 def _counted_attempts(session: Session, callback_id: int) -> int:
-    """Attempts that reached the dialling stage or ended other than interrupted."""
+    """Attempts that count against the limit: all but the interrupted ones (the worker
+    stopped, so the resident gets that try back)."""
     results = session.scalars(
         select(CallbackAttempt.result).where(CallbackAttempt.callback_id == callback_id)
     )

@@ -7,7 +7,7 @@ engine can tell the caller about the request they already have.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from callflow.engine.events import ExistingCallback
 from callflow.engine.forecast import Backlogged, BacklogIndex
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, AttemptResult, CallbackStatus
 from callflow.errors import DuplicatePendingCallback
+from callflow.store.advisors import begin_wrap_up
 from callflow.store.models import OPEN_STATUSES_SQL, CallbackAttempt, CallbackRequest
 
 
@@ -79,12 +80,18 @@ def create_callback(
 
 def cancel_callback(session: Session, callback_id: int, now: datetime, reason: str) -> bool:
     """Cancel an open request; False if it was already finished."""
-    request = session.get(CallbackRequest, callback_id)
+    # Locked: a claim committing between our read and our write must not be overwritten.
+    request = session.get(
+        CallbackRequest, callback_id, populate_existing=True, with_for_update=True
+    )
     if request is None or request.status not in OPEN_CALLBACK_STATUSES:
         return False
     if request.status is CallbackStatus.IN_PROGRESS:
         # Being called back right now: that attempt ends here, and whoever holds the
-        # lease finds it gone at their next step and lets go.
+        # lease finds it gone at their next step and lets go. The advisor is free now:
+        # if that worker has died, nobody else would ever free them.
+        if request.advisor_id is not None:
+            begin_wrap_up(session, request.advisor_id, now, timedelta(0))
         attempt = session.scalars(
             select(CallbackAttempt).where(
                 CallbackAttempt.callback_id == callback_id,

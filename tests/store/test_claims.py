@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import CallbackStatus, EventKind
-from callflow.store.claims import claim_next_callback
-from callflow.store.models import CallbackAttempt, CallbackRequest, CallEvent
+from callflow.store.claims import ClaimedCallback, claim_next_callback
+from callflow.store.models import (
+    Advisor,
+    AdvisorState,
+    CallbackAttempt,
+    CallbackRequest,
+    CallEvent,
+)
 from callflow.store.session import Database
 from tests.store.helpers import T0, add_advisor, add_callback, finish, number
 
@@ -211,3 +218,230 @@ def test_concurrent_claimers_in_processes_never_share_a_callback(
         worker.join(30)
     assert [w.exitcode for w in workers] == [0] * len(workers)
     _assert_each_claimed_once(database, results)
+
+
+# -- pairing: any ready advisor (advisor_id=None) -------------------------------------------
+
+
+def ready_since(session: Session, advisor_id: int, ready_at: datetime) -> None:
+    advisor = session.get(Advisor, advisor_id)
+    assert advisor is not None
+    advisor.state, advisor.state_since, advisor.ready_at = (
+        AdvisorState.AVAILABLE,
+        ready_at,
+        ready_at,
+    )
+
+
+def put_in(
+    session: Session, advisor_id: int, state: AdvisorState, ready_at: datetime | None
+) -> None:
+    advisor = session.get(Advisor, advisor_id)
+    assert advisor is not None
+    advisor.state, advisor.state_since, advisor.ready_at = state, T0, ready_at
+
+
+def claim_any(database: Database, now: datetime = T0) -> ClaimedCallback | None:
+    with database.transaction() as session:
+        return claim_next_callback(session, None, now, owner="worker-1", lease=LEASE)
+
+
+def test_the_longest_idle_advisor_gets_the_next_callback(database: Database) -> None:
+    """Whoever has waited longest for work is given it first, whatever their id."""
+    with database.transaction() as session:
+        recent, longest, middle = (add_advisor(session, n) for n in ("recent", "longest", "mid"))
+        ready_since(session, recent, T0 - timedelta(minutes=5))
+        ready_since(session, longest, T0 - timedelta(minutes=20))
+        ready_since(session, middle, T0 - timedelta(minutes=10))
+        first, second, third = (
+            add_callback(session, number(i), entered=T0 - timedelta(minutes=30 - i))
+            for i in range(3)
+        )
+    given = [claim_any(database) for _ in range(3)]
+    assert [(c.callback_id, c.advisor_id) for c in given if c] == [
+        (first, longest),
+        (second, middle),
+        (third, recent),
+    ]
+
+
+def test_the_claim_takes_the_callbacks_skill_and_language_from_the_longest_idle_able(
+    database: Database,
+) -> None:
+    """Longer idle is no use without the topic's skill and the caller's language."""
+    with database.transaction() as session:
+        finnish_nurse = add_advisor(session, "fi-nurse", ("nurse",), ("fi",))
+        swedish_counsellor = add_advisor(session, "sv-social", ("social_counsellor",), ("sv",))
+        swedish_nurse = add_advisor(session, "sv-nurse", ("nurse",), ("fi", "sv"))
+        ready_since(session, finnish_nurse, T0 - timedelta(hours=2))
+        ready_since(session, swedish_counsellor, T0 - timedelta(hours=1))
+        ready_since(session, swedish_nurse, T0 - timedelta(minutes=1))
+        health_sv = add_callback(session, number(1), topic="health", language="sv")
+    claimed = claim_any(database)
+    assert claimed is not None
+    assert (claimed.callback_id, claimed.advisor_id) == (health_sv, swedish_nurse)
+
+
+def test_a_callback_nobody_ready_can_serve_does_not_block_the_line(database: Database) -> None:
+    """A Swedish social callback first in line, and only a Finnish nurse ready: the
+    nurse takes the next one they can serve; the first keeps its place."""
+    with database.transaction() as session:
+        nurse = add_advisor(session, "nurse")
+        unservable = add_callback(
+            session, number(1), topic="social", language="sv", entered=T0 - timedelta(hours=1)
+        )
+        servable = add_callback(session, number(2), entered=T0)
+    claimed = claim_any(database)
+    assert claimed is not None and (claimed.callback_id, claimed.advisor_id) == (servable, nurse)
+    with database.transaction() as session:
+        counsellor = add_advisor(session, "counsellor", ("social_counsellor",), ("sv",))
+    claimed = claim_any(database)
+    assert claimed is not None
+    assert (claimed.callback_id, claimed.advisor_id) == (unservable, counsellor)
+
+
+def test_an_advisor_in_wrap_up_is_claimable_once_it_ends(database: Database) -> None:
+    with database.transaction() as session:
+        advisor = add_advisor(session, "wrapping")
+        put_in(session, advisor, AdvisorState.WRAP_UP, T0 + timedelta(seconds=60))
+        callback_id = add_callback(session, number(1))
+    assert claim_any(database) is None
+    assert claim_any(database, T0 + timedelta(seconds=59)) is None
+    claimed = claim_any(database, T0 + timedelta(seconds=60))
+    assert claimed is not None and (claimed.callback_id, claimed.advisor_id) == (
+        callback_id,
+        advisor,
+    )
+
+
+@pytest.mark.parametrize("state", [AdvisorState.BREAK, AdvisorState.OFFLINE, AdvisorState.BUSY])
+def test_advisors_away_or_busy_are_never_given_a_callback(
+    database: Database, state: AdvisorState
+) -> None:
+    """Whatever their ready time says: only available or wrap-up counts."""
+    with database.transaction() as session:
+        advisor = add_advisor(session, "away")
+        put_in(session, advisor, state, T0 - timedelta(hours=1))
+        add_callback(session, number(1))
+    assert claim_any(database) is None
+    assert claim_any(database, T0 + timedelta(days=1)) is None
+
+
+def test_a_disabled_advisor_is_never_chosen(database: Database) -> None:
+    with database.transaction() as session:
+        add_advisor(session, "gone", enabled=False)
+        add_callback(session, number(1))
+    assert claim_any(database) is None
+
+
+def test_the_claim_makes_the_advisor_busy_with_one_assignment(database: Database) -> None:
+    with database.transaction() as session:
+        advisor = add_advisor(session, "only")
+        first = add_callback(session, number(1), entered=T0 - timedelta(minutes=2))
+        second = add_callback(session, number(2), entered=T0 - timedelta(minutes=1))
+    claimed = claim_any(database)
+    assert claimed is not None and claimed.callback_id == first
+    with database.transaction() as session:
+        held = session.get(Advisor, advisor)
+        assert held is not None
+        assert (held.state, held.state_since, held.ready_at) == (AdvisorState.BUSY, T0, None)
+    assert claim_any(database, T0 + timedelta(hours=1)) is None
+    with database.transaction() as session:
+        waiting = session.get(CallbackRequest, second)
+        assert waiting is not None and waiting.status is CallbackStatus.PENDING
+
+
+def test_a_given_advisor_is_the_only_one_considered(database: Database) -> None:
+    """A dispatcher that names an advisor gets that advisor or nothing, even when
+    someone else has been idle longer."""
+    with database.transaction() as session:
+        longest = add_advisor(session, "longest")
+        named = add_advisor(session, "named")
+        swedish = add_advisor(session, "swedish", languages=("sv",))
+        ready_since(session, longest, T0 - timedelta(hours=1))
+        ready_since(session, named, T0 - timedelta(minutes=1))
+        callback_id = add_callback(session, number(1))
+    with database.transaction() as session:
+        assert claim_next_callback(session, swedish, T0, owner="w", lease=LEASE) is None
+        claimed = claim_next_callback(session, named, T0, owner="w", lease=LEASE)
+    assert claimed is not None and (claimed.callback_id, claimed.advisor_id) == (
+        callback_id,
+        named,
+    )
+
+
+# -- many claimers, any advisor ----------------------------------------------------------------
+
+MANY_CALLBACKS = 60
+MANY_ADVISORS = 8
+CLAIMERS = 12
+
+
+def test_concurrent_claims_for_any_advisor_pair_each_callback_and_advisor_once(
+    database: Database, database_url: str
+) -> None:
+    """Twelve dispatchers at once, eight advisors and sixty callbacks: assignments are
+    held across commits (claimed, then finished in a later transaction), and at no
+    moment is a callback given twice or an advisor given two."""
+    with database.transaction() as session:
+        for i in range(MANY_ADVISORS):
+            add_advisor(session, f"advisor-{i}")
+        for i in range(MANY_CALLBACKS):
+            add_callback(session, number(i), entered=T0 - timedelta(seconds=MANY_CALLBACKS - i))
+    guard = threading.Lock()
+    holding: set[int] = set()
+    claimed: list[int] = []
+    problems: list[str] = []
+    peak = [0]
+    start = threading.Barrier(CLAIMERS)
+
+    def dispatcher(index: int) -> None:
+        own = Database.connect(database_url)
+        try:
+            start.wait()
+            misses = 0
+            while misses < 200:
+                with own.transaction() as session:
+                    got = claim_next_callback(
+                        session, None, T0, owner=f"thread-{index}", lease=LEASE
+                    )
+                if got is None:
+                    with own.reading() as session:
+                        if not session.scalar(
+                            select(func.count()).where(
+                                CallbackRequest.status == CallbackStatus.PENDING
+                            )
+                        ):
+                            return
+                    misses += 1
+                    continue
+                with guard:
+                    if got.advisor_id in holding:
+                        problems.append(f"advisor {got.advisor_id} given a second callback")
+                    holding.add(got.advisor_id)
+                    peak[0] = max(peak[0], len(holding))
+                    claimed.append(got.callback_id)
+                with own.transaction() as session:
+                    finish(session, got.callback_id, T0)
+                    session.flush()
+                    with guard:
+                        holding.discard(got.advisor_id)  # just before the commit frees them
+            problems.append(f"thread-{index} kept missing")
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(CLAIMERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert problems == []
+    assert sorted(claimed) == sorted(set(claimed)), "a callback was claimed twice"
+    assert len(claimed) == MANY_CALLBACKS
+    if database.dialect == "postgresql":  # SQLite's one writer at a time may never overlap
+        assert peak[0] > 1, "assignments never overlapped: not concurrent"
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(CallbackAttempt)) == MANY_CALLBACKS
+        assert not session.scalar(
+            select(func.count()).where(CallbackRequest.status != CallbackStatus.COMPLETED)
+        )

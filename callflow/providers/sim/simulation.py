@@ -34,6 +34,7 @@ from callflow.providers.sim.calls import SimulatedCall, Speech, carry_out, end_o
 from callflow.providers.sim.draws import weighted_choice
 from callflow.providers.sim.line import SimAdvisor, SimulatedLine
 from callflow.providers.sim.loop import VirtualLoop
+from callflow.providers.sim.phones import ADVISOR_ANSWERS, DIAL_RESULTS, RING_FOR, WHISPER
 from callflow.providers.sim.staff import LUNCH, AdvisorHabits, Seat, seats
 from callflow.providers.sim.workload import Caller, Workload
 from callflow.service.calls import CallHandler
@@ -55,24 +56,7 @@ from callflow.store.session import Database
 log = structlog.get_logger("callflow.sim")
 
 UNITS_PER_COMMIT = 2000
-ADVISOR_ANSWERS = timedelta(seconds=4)
-WHISPER = timedelta(seconds=6)
 NOT_REACHED_WRAP_UP = timedelta(seconds=15)
-
-DIAL_RESULTS = (
-    (AttemptResult.REACHED, 0.72),
-    (AttemptResult.NO_ANSWER, 0.14),
-    (AttemptResult.BUSY, 0.05),
-    (AttemptResult.MACHINE, 0.06),
-    (AttemptResult.WRONG_NUMBER, 0.03),
-)
-"""What dialling a resident back comes to; a voicemail is a machine, never a completion."""
-RING_FOR = {
-    AttemptResult.NO_ANSWER: timedelta(seconds=30),
-    AttemptResult.BUSY: timedelta(seconds=3),
-    AttemptResult.MACHINE: timedelta(seconds=20),
-    AttemptResult.WRONG_NUMBER: timedelta(seconds=25),
-}
 
 
 @dataclass

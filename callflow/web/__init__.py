@@ -1,0 +1,36 @@
+"""The line's HTTP side: one ASGI app (:func:`callflow.web.app.create_app`) for the advisor
+API, the admin API, ``/metrics`` and ``/health`` — and, later, the providers' webhooks.
+
+Every router reaches the line's configuration, database and clock through
+:data:`Context`, a dependency reading what ``create_app`` stored on the app;
+nothing is global, so a test builds an app on its own database and a
+:class:`~callflow.engine.clock.FakeClock`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.clock import Clock
+from callflow.store.session import Database
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    """What a request is served with."""
+
+    config: HotlineConfig
+    database: Database
+    clock: Clock
+
+
+def web_context(request: Request) -> WebContext:
+    context: WebContext = request.app.state.context
+    return context
+
+
+Context = Annotated[WebContext, Depends(web_context)]

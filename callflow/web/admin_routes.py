@@ -1,0 +1,389 @@
+"""The admin API: advisors (add, skills, disable, tokens, state) and callback requests
+(list, history, cancel), for an advisor whose token carries the admin role.
+
+Skills and languages are checked against the configuration before anything
+is stored: an advisor with a skill no queue asks for would never be given
+work, and nobody would see why. Residents' numbers are shown masked here;
+only the advisor a callback is assigned to sees the whole number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.numbers import mask_digits, mask_numbers_in
+from callflow.engine.vocabulary import (
+    AttemptResult,
+    CallbackStatus,
+    EventKind,
+    ReasonCategory,
+    Referral,
+    Resolution,
+)
+from callflow.errors import UnknownAdvisor, UnknownCallback
+from callflow.store.advisors import (
+    disable_advisor,
+    issue_token,
+    list_advisors,
+    register_advisor,
+    set_advisor_state,
+)
+from callflow.store.attempts import log_callback_event
+from callflow.store.callback_views import CallbackView, callback_history, list_callbacks
+from callflow.store.callbacks import cancel_callback
+from callflow.store.models import Advisor, AdvisorLanguage, AdvisorState, CallbackRequest
+from callflow.web import Context
+from callflow.web.advisor_routes import AdvisorOut, advisor_view
+from callflow.web.auth import Admin
+from callflow.web.errors import (
+    ERROR_RESPONSES,
+    ApiError,
+    ErrorBody,
+    StrictBody,
+    not_allowed_value,
+)
+
+log = structlog.get_logger("callflow.web")
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    responses={
+        **ERROR_RESPONSES,
+        403: {"model": ErrorBody, "description": "The token is not an admin's."},
+    },
+)
+
+UNKNOWN_ADVISOR: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such advisor."}
+}
+UNKNOWN_CALLBACK: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such callback request."}
+}
+CANCELLED_BY_ADMIN = "cancelled by an admin"
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class AdvisorAdminOut(AdvisorOut):
+    """An advisor as admins see them."""
+
+    enabled: bool
+    admin: bool
+    dial_string: str | None
+
+
+class NewAdvisorIn(StrictBody):
+    name: Name
+    skills: list[str] = Field(min_length=1, description="From the configuration's `skills`.")
+    languages: list[str] = Field(min_length=1, description="Language codes the line speaks.")
+    dial_string: str | None = Field(
+        default=None, max_length=200, description="Where the provider rings them."
+    )
+    admin: bool = False
+
+
+class NewAdvisorOut(BaseModel):
+    advisor: AdvisorAdminOut
+    token: str = Field(description="Their API token, shown only now; the store keeps its hash.")
+
+
+class SkillsIn(StrictBody):
+    skills: list[str] = Field(min_length=1)
+    languages: list[str] | None = Field(
+        default=None, min_length=1, description="Left out: the languages stay as they are."
+    )
+
+
+class StateIn(StrictBody):
+    state: Literal["available", "break", "offline"]
+
+
+class TokenOut(BaseModel):
+    advisor_id: int
+    token: str = Field(description="Shown only now; the advisor's earlier token stops working.")
+
+
+class CancelIn(StrictBody):
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ] = CANCELLED_BY_ADMIN
+
+
+class CallbackOut(BaseModel):
+    """A callback request, its number masked."""
+
+    id: int
+    status: CallbackStatus
+    topic: str
+    language: str
+    number_masked: str | None = Field(description="All but the last three digits hidden.")
+    queue_entered_at: datetime
+    requested_at: datetime
+    due_at: datetime
+    late: bool
+    at_risk_at: datetime | None
+    attempts: int
+    next_attempt_at: datetime | None
+    advisor_id: int | None
+    closed_at: datetime | None
+    closed_reason: str | None
+
+
+class AttemptOut(BaseModel):
+    attempt_no: int
+    advisor_id: int | None
+    claimed_at: datetime
+    dialled_at: datetime | None
+    ended_at: datetime | None
+    result: AttemptResult | None
+    duration_s: float | None
+    resolution: Resolution | None
+    referral: Referral | None
+    reason: ReasonCategory | None
+
+
+class EventOut(BaseModel):
+    at: datetime
+    kind: EventKind
+    data: dict[str, Any]
+
+
+class CallbackHistoryOut(BaseModel):
+    """One request, its attempts and its entries in the event log: a follow-up's start."""
+
+    request: CallbackOut
+    attempts: list[AttemptOut]
+    events: list[EventOut]
+
+
+@router.get("/advisors", summary="Every advisor")
+def advisors(caller: Admin, context: Context) -> list[AdvisorAdminOut]:
+    with context.database.reading() as session:
+        views = list_advisors(session)
+    return [AdvisorAdminOut(**asdict(view)) for view in views]
+
+
+@router.post(
+    "/advisors",
+    status_code=201,
+    summary="Add an advisor; their token is shown once",
+    responses={409: {"model": ErrorBody, "description": "The name is taken."}},
+)
+def add_advisor(body: NewAdvisorIn, caller: Admin, context: Context) -> NewAdvisorOut:
+    _check_offer(context.config, body.skills, body.languages)
+    taken = ApiError(
+        409,
+        "advisor-exists",
+        f"there is already an advisor named {body.name!r}; "
+        "change theirs with PUT /admin/advisors/{id}/skills",
+    )
+    try:
+        with context.database.transaction() as session:
+            if session.scalar(select(Advisor.id).where(Advisor.name == body.name)) is not None:
+                raise taken
+            advisor_id = register_advisor(
+                session,
+                body.name,
+                body.skills,
+                body.languages,
+                context.clock.now(),
+                dial_string=body.dial_string,
+                admin=body.admin,
+            )
+            token = issue_token(session, advisor_id)
+            view = advisor_view(session, advisor_id)
+    except IntegrityError:  # added by someone else at the same moment
+        raise taken from None
+    log.info("advisor.added", advisor_id=advisor_id, by=caller.advisor_id, admin=body.admin)
+    return NewAdvisorOut(advisor=AdvisorAdminOut(**asdict(view)), token=token)
+
+
+@router.put(
+    "/advisors/{advisor_id}/skills",
+    summary="Replace an advisor's skills (and languages)",
+    responses=UNKNOWN_ADVISOR,
+)
+def set_skills(advisor_id: int, body: SkillsIn, caller: Admin, context: Context) -> AdvisorAdminOut:
+    with context.database.transaction() as session:
+        advisor = session.get(Advisor, advisor_id)
+        if advisor is None:
+            raise UnknownAdvisor(str(advisor_id))
+        languages = body.languages
+        if languages is None:
+            languages = list(
+                session.scalars(
+                    select(AdvisorLanguage.language).where(AdvisorLanguage.advisor_id == advisor_id)
+                )
+            )
+        _check_offer(context.config, body.skills, languages)
+        register_advisor(session, advisor.name, body.skills, languages, context.clock.now())
+        view = advisor_view(session, advisor_id)
+    log.info("advisor.skills_set", advisor_id=advisor_id, by=caller.advisor_id)
+    return AdvisorAdminOut(**asdict(view))
+
+
+@router.post(
+    "/advisors/{advisor_id}/disable",
+    summary="Disable an advisor: no more work, their token stops working",
+    responses=UNKNOWN_ADVISOR,
+)
+def disable(advisor_id: int, caller: Admin, context: Context) -> AdvisorAdminOut:
+    with context.database.transaction() as session:
+        disable_advisor(session, advisor_id, context.clock.now())
+        view = advisor_view(session, advisor_id)
+    log.info("advisor.disabled", advisor_id=advisor_id, by=caller.advisor_id)
+    return AdvisorAdminOut(**asdict(view))
+
+
+@router.post(
+    "/advisors/{advisor_id}/token",
+    summary="A new token for an advisor; the old one stops working",
+    responses={
+        **UNKNOWN_ADVISOR,
+        409: {"model": ErrorBody, "description": "The advisor is disabled."},
+    },
+)
+def new_token(advisor_id: int, caller: Admin, context: Context) -> TokenOut:
+    with context.database.transaction() as session:
+        if not advisor_view(session, advisor_id).enabled:
+            raise ApiError(
+                409,
+                "advisor-disabled",
+                f"advisor {advisor_id} is disabled; a token would not let them in",
+            )
+        token = issue_token(session, advisor_id)
+    log.info("advisor.token_issued", advisor_id=advisor_id, by=caller.advisor_id)
+    return TokenOut(advisor_id=advisor_id, token=token)
+
+
+@router.post(
+    "/advisors/{advisor_id}/state",
+    summary="Set an advisor available, on a break or offline",
+    responses={
+        **UNKNOWN_ADVISOR,
+        409: {"model": ErrorBody, "description": "They hold a callback; its outcome comes first."},
+    },
+)
+def set_state(advisor_id: int, body: StateIn, caller: Admin, context: Context) -> AdvisorAdminOut:
+    with context.database.transaction() as session:
+        set_advisor_state(session, advisor_id, AdvisorState(body.state), context.clock.now())
+        view = advisor_view(session, advisor_id)
+    log.info("advisor.state_set", advisor_id=advisor_id, state=body.state, by=caller.advisor_id)
+    return AdvisorAdminOut(**asdict(view))
+
+
+@router.get(
+    "/callbacks",
+    summary="Callback requests: open ones in claim order, then the latest closed",
+)
+def callbacks(
+    caller: Admin,
+    context: Context,
+    status: Annotated[
+        list[CallbackStatus] | None,
+        Query(description="Only these statuses (repeat the parameter for several)."),
+    ] = None,
+    at_risk: Annotated[
+        bool, Query(description="Only open requests flagged at risk or carried over late.")
+    ] = False,
+    topic: Annotated[str | None, Query(description="Only this queue.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CallbackOut]:
+    if topic is not None and topic not in context.config.queues:
+        raise not_allowed_value(
+            "query parameter topic", topic, context.config.topic_order, "a queue"
+        )
+    with context.database.reading() as session:
+        views = list_callbacks(
+            session, statuses=status or None, at_risk=at_risk, topic=topic, limit=limit
+        )
+    return [_callback_out(view) for view in views]
+
+
+@router.get(
+    "/callbacks/{callback_id}",
+    summary="One request's whole history",
+    responses=UNKNOWN_CALLBACK,
+)
+def callback(callback_id: int, caller: Admin, context: Context) -> CallbackHistoryOut:
+    with context.database.reading() as session:
+        history = callback_history(session, callback_id)
+    return CallbackHistoryOut(
+        request=_callback_out(history.request),
+        attempts=[AttemptOut(**asdict(attempt)) for attempt in history.attempts],
+        events=[
+            EventOut(at=event.at, kind=event.kind, data=_masked(event.data))
+            for event in history.events
+        ],
+    )
+
+
+@router.post(
+    "/callbacks/{callback_id}/cancel",
+    summary="Cancel an open request (one being called ends its attempt)",
+    responses={
+        **UNKNOWN_CALLBACK,
+        409: {"model": ErrorBody, "description": "The request is already closed."},
+    },
+)
+def cancel(
+    callback_id: int, caller: Admin, context: Context, body: CancelIn | None = None
+) -> CallbackOut:
+    reason = body.reason if body is not None else CANCELLED_BY_ADMIN
+    now = context.clock.now()
+    with context.database.transaction() as session:
+        request = session.get(CallbackRequest, callback_id)
+        if request is None:
+            raise UnknownCallback(callback_id)
+        if not cancel_callback(session, callback_id, now, reason):
+            raise ApiError(
+                409,
+                "callback-closed",
+                f"callback {callback_id} is already {request.status.value}; "
+                "only an open request can be cancelled",
+            )
+        # The caller's own cancellation is logged by the call flow; this one is ours to log.
+        log_callback_event(
+            session, request, EventKind.CALLBACK_CANCELLED, now, by="admin", admin=caller.name
+        )
+        view = callback_history(session, callback_id).request
+    log.info("callback.cancelled", callback_id=callback_id, by=caller.advisor_id)
+    return _callback_out(view)
+
+
+def _check_offer(config: HotlineConfig, skills: Iterable[str], languages: Iterable[str]) -> None:
+    for skill in skills:
+        if skill not in config.skills:
+            raise not_allowed_value("skills", skill, config.skills, "a skill")
+    for language in languages:
+        if language not in config.languages:
+            raise not_allowed_value("languages", language, config.language_order, "a language")
+
+
+def _callback_out(view: CallbackView) -> CallbackOut:
+    fields = asdict(view)
+    number = fields.pop("number_e164")
+    fields["closed_reason"] = _masked(view.closed_reason)
+    return CallbackOut(**fields, number_masked=mask_digits(number) if number else None)
+
+
+def _masked(value: Any) -> Any:
+    """Free text in a request or its log (a reason, an event's data) can hold a number."""
+    if isinstance(value, str):
+        return mask_numbers_in(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value

@@ -1,0 +1,216 @@
+"""How the API says no: every refusal is JSON ``{"error": slug, "detail": message}``.
+
+This is the one place that decides which HTTP status each callflow error
+becomes, so routes simply let the store's errors rise. Details go through
+:func:`mask_numbers_in`: an echoed request value or a database message can
+hold a resident's number, and only the assigned advisor's own assignment may
+show one. Validation messages name the field and say what is allowed, since
+pydantic's own words ("Extra inputs are not permitted") name neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, model_validator
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from callflow.engine.numbers import mask_numbers_in
+from callflow.errors import (
+    AssignmentError,
+    CallflowError,
+    DuplicatePendingCallback,
+    LeaseLost,
+    NotYourAssignment,
+    StoreError,
+    UnknownAdvisor,
+    UnknownCallback,
+)
+
+log = structlog.get_logger("callflow.web")
+
+INVALID_REQUEST = "invalid-request"
+
+STATUS_OF: Mapping[type[CallflowError], int] = {
+    UnknownAdvisor: 404,
+    UnknownCallback: 404,
+    NotYourAssignment: 403,
+    AssignmentError: 409,  # AdvisorBusy, OutcomeNotAllowed
+    DuplicatePendingCallback: 409,
+    LeaseLost: 409,
+    StoreError: 503,  # anything else from the store: the database refused or is away
+}
+"""HTTP status per error class; an error takes the entry of its nearest listed ancestor."""
+
+UNAVAILABLE = "the database is not available; try again shortly"
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    error: str
+    """A stable slug to match on, e.g. ``assignment-not-yours``."""
+    detail: str
+    """What went wrong and what to do, for a person."""
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No token, or not a valid one."},
+    422: {"model": ErrorBody, "description": "The request names a field wrongly or misses one."},
+    503: {"model": ErrorBody, "description": "The database is not available."},
+}
+"""Documented on every authenticated router, so the OpenAPI schema shows the real shape."""
+
+
+class StrictBody(BaseModel):
+    """A request body that refuses fields it does not know, naming the ones it does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(
+                    f"unknown field {', '.join(map(repr, unknown))}; "
+                    f"the fields are: {', '.join(cls.model_fields)}"
+                )
+        return data
+
+
+class ApiError(Exception):
+    """A refusal that is the API's own (authentication, roles, a name taken), not the store's."""
+
+    def __init__(
+        self,
+        status_code: int,
+        slug: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.slug = slug
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def not_allowed_value(field: str, value: str, allowed: Iterable[str], what: str) -> ApiError:
+    """422 for a value only the configuration can judge (a skill, a language, a queue)."""
+    return ApiError(
+        422,
+        INVALID_REQUEST,
+        f"{field}: {value!r} is not {what} on this line; use one of: {', '.join(allowed)}",
+    )
+
+
+def install_error_handling(app: FastAPI) -> None:
+    for kind in (ApiError, CallflowError, RequestValidationError, HTTPException):
+        app.add_exception_handler(kind, _answer)
+    app.add_middleware(CrashesAsJson)
+
+
+def error_response(
+    status_code: int, slug: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = ErrorBody(error=slug, detail=mask_numbers_in(detail))
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+
+
+async def _answer(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ApiError):
+        return error_response(exc.status_code, exc.slug, exc.detail, exc.headers)
+    if isinstance(exc, RequestValidationError):
+        return error_response(422, INVALID_REQUEST, describe_validation(exc.errors()))
+    if isinstance(exc, HTTPException):
+        slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+        return error_response(exc.status_code, slug, str(exc.detail), exc.headers)
+    assert isinstance(exc, CallflowError)
+    status_code = _status_of(exc)
+    detail = str(exc)
+    if status_code >= 500:
+        log.warning("web.refused", path=request.url.path, slug=exc.slug, error=detail)
+        if status_code == 503:
+            detail = UNAVAILABLE  # the real message names the database's host
+    return error_response(status_code, exc.slug, detail)
+
+
+def _status_of(exc: CallflowError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return 500
+
+
+def describe_validation(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one sentence per field: where, what came, what is allowed."""
+    return "; ".join(_describe(error) for error in errors)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    where = _field(error["loc"])
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    if kind == "missing":
+        problem = "is required" if where else "a JSON body is required"
+    elif kind in ("enum", "literal_error"):
+        problem = f"{error['input']!r} is not allowed; use {context['expected']}"
+    elif kind == "value_error":
+        problem = str(context.get("error", error["msg"]))
+    else:
+        message = str(error["msg"])
+        problem = message[:1].lower() + message[1:]
+        if not isinstance(error.get("input"), dict | list):
+            problem += f" (got {error.get('input')!r})"
+    return f"{where}: {problem}" if where else problem
+
+
+def _field(loc: Sequence[str | int]) -> str:
+    """``("body", "skills", 1)`` → ``skills[1]``; a query or path parameter says so."""
+    source, *path = loc
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    if source in ("query", "path", "header") and name:
+        return f"{source} parameter {name}"
+    return name
+
+
+class CrashesAsJson:
+    """The last word on an unexpected exception: logged through structlog, which masks
+    numbers, and answered as JSON. Left to the server, the traceback would be printed
+    as it is, and a database error's message can carry a number among its parameters."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("web.failed", path=scope.get("path"))
+            if not started:
+                answer = error_response(
+                    500, "internal-error", "the server failed; the error is in its log"
+                )
+                await answer(scope, receive, send)
