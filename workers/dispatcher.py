@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import select
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
@@ -42,7 +41,6 @@ from callflow.store.attempts import (
     retry_policy,
 )
 from callflow.store.claims import ClaimedCallback, claim_next_callback
-from callflow.store.models import Advisor
 from callflow.store.session import Database
 from workers.metrics import WorkerMetrics
 
@@ -120,31 +118,28 @@ class Dispatcher:
             if claimed is None:
                 break
             started += 1
-            self._start(*claimed)
+            self._start(claimed)
         return started
 
-    def _start(self, claimed: ClaimedCallback, dial_string: str | None) -> None:
+    def _start(self, claimed: ClaimedCallback) -> None:
         callback_id = claimed.callback_id
-        task = asyncio.create_task(
-            self._attempt(claimed, dial_string), name=f"callback-{callback_id}"
-        )
+        task = asyncio.create_task(self._attempt(claimed), name=f"callback-{callback_id}")
         self.attempts[callback_id] = task
         self.metrics.in_flight.set(len(self.attempts))
         task.add_done_callback(lambda _task: self._forget(callback_id))
 
-    def _claim(self) -> tuple[ClaimedCallback, str | None] | None:
+    def _claim(self) -> ClaimedCallback | None:
         with self.database.transaction() as session:
-            now = self.clock.now()
             claimed = claim_next_callback(
-                session, None, now, owner=self.owner, lease=self.config.callbacks.lease
+                session,
+                None,
+                self.clock.now(),
+                owner=self.owner,
+                lease=self.config.callbacks.lease,
             )
-            if claimed is None:
-                return None
-            dial_string = session.scalar(
-                select(Advisor.dial_string).where(Advisor.id == claimed.advisor_id)
-            )
-        self.metrics.claims.inc()
-        return claimed, dial_string
+        if claimed is not None:
+            self.metrics.claims.inc()
+        return claimed
 
     def _forget(self, callback_id: int) -> None:
         self.attempts.pop(callback_id, None)
@@ -152,8 +147,8 @@ class Dispatcher:
 
     # -- one attempt ---------------------------------------------------------------------
 
-    async def _attempt(self, claimed: ClaimedCallback, dial_string: str | None) -> None:
-        call = self._call_for(claimed, dial_string)
+    async def _attempt(self, claimed: ClaimedCallback) -> None:
+        call = self._call_for(claimed)
         lease = asyncio.create_task(self._keep_lease(claimed))
         try:
             await self._call_back(claimed, call)
@@ -169,12 +164,12 @@ class Dispatcher:
         finally:
             lease.cancel()
 
-    def _call_for(self, claimed: ClaimedCallback, dial_string: str | None) -> CallbackCall:
+    def _call_for(self, claimed: ClaimedCallback) -> CallbackCall:
         return CallbackCall(
             callback_id=claimed.callback_id,
             attempt_no=claimed.attempt_no,
             advisor_id=claimed.advisor_id,
-            advisor_dial_string=dial_string,
+            advisor_dial_string=claimed.dial_string,
             number_e164=claimed.number_e164 or "",
             topic=claimed.topic,
             language=claimed.language,
@@ -190,6 +185,8 @@ class Dispatcher:
             attempt=claimed.attempt_no,
             advisor_id=claimed.advisor_id,
         )
+        waited = self.clock.now() - claimed.possible_since
+        self.metrics.wake_latency.observe(max(waited.total_seconds(), 0.0))
         leg = await self.dialler.ring_advisor(call, dispatch.advisor_ring_timeout)
         if leg is None:
             await self._in_thread(self._advisor_did_not_answer, claimed)

@@ -19,7 +19,7 @@ one cut off after it is returned by the lease reaper.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -65,6 +65,11 @@ class ClaimedCallback:
     queue_entered_at: datetime
     due_at: datetime
     lease_expires_at: datetime
+    dial_string: str | None
+    """The advisor's phone, for providers that dial it."""
+    possible_since: datetime
+    """When this pair first became possible (the advisor ready, the request due): the
+    dispatcher's wake-up latency is measured from here."""
 
 
 def claim_next_callback(
@@ -86,7 +91,7 @@ def claim_next_callback(
     picked = session.execute(_pair_statement(dialect, advisor_id is not None), parameters).first()
     if picked is None:
         return None
-    callback_id, chosen = int(picked[0]), int(picked[1])
+    callback_id, chosen, advisor_ready_at = int(picked[0]), int(picked[1]), picked[2]
     lease_expires_at = now + lease
     try:
         # Another claim can race past the checks on PostgreSQL only through a row it did
@@ -113,6 +118,9 @@ def claim_next_callback(
                     CallbackRequest.language,
                     CallbackRequest.queue_entered_at,
                     CallbackRequest.due_at,
+                    CallbackRequest.created_at,
+                    CallbackRequest.not_before,
+                    CallbackRequest.next_attempt_at,
                 )
                 .execution_options(synchronize_session=False)
             ).one_or_none()
@@ -120,12 +128,14 @@ def claim_next_callback(
         return None
     if row is None:
         return None
-    session.execute(
+    dial_string = session.execute(
         update(Advisor)
         .where(Advisor.id == chosen)
         .values(state=AdvisorState.BUSY, state_since=now, ready_at=None)
+        .returning(Advisor.dial_string)
         .execution_options(synchronize_session=False)
-    )
+    ).scalar_one()
+    due_since = max(row.created_at, row.not_before, row.next_attempt_at or row.created_at)
     claimed = ClaimedCallback(
         callback_id=callback_id,
         attempt_no=row.attempts,
@@ -136,6 +146,8 @@ def claim_next_callback(
         queue_entered_at=row.queue_entered_at,
         due_at=row.due_at,
         lease_expires_at=lease_expires_at,
+        dial_string=dial_string,
+        possible_since=max(due_since, _as_utc(advisor_ready_at)),
     )
     session.execute(
         insert(CallbackAttempt),
@@ -204,7 +216,7 @@ def _pair_statement(dialect: str, one_advisor: bool) -> Select[Any]:
         .correlate_except(AdvisorLanguage),
     )
     pick = (
-        select(candidate.id)
+        select(candidate.id, candidate.ready_at)
         .where(able)
         .correlate(cb, Queue)
         .order_by(candidate.ready_at, candidate.id)
@@ -221,7 +233,7 @@ def _pair_statement(dialect: str, one_advisor: bool) -> Select[Any]:
     if dialect == "postgresql":
         chosen = pick.with_for_update(skip_locked=True).lateral("chosen")
         statement = (
-            select(cb.id, chosen.c.id)
+            select(cb.id, chosen.c.id, chosen.c.ready_at)
             .join(Queue, Queue.name == cb.topic)
             .join(chosen, true())
             .where(due)
@@ -230,9 +242,10 @@ def _pair_statement(dialect: str, one_advisor: bool) -> Select[Any]:
             .with_for_update(of=cb, skip_locked=True)
         )
     else:
-        advisor = pick.scalar_subquery()
+        advisor = pick.with_only_columns(candidate.id).scalar_subquery()
+        ready_at = pick.with_only_columns(candidate.ready_at).scalar_subquery()
         statement = (
-            select(cb.id, advisor)
+            select(cb.id, advisor, ready_at)
             .join(Queue, Queue.name == cb.topic)
             .where(due, advisor.is_not(None))
             .order_by(*order)
@@ -240,3 +253,10 @@ def _pair_statement(dialect: str, one_advisor: bool) -> Select[Any]:
         )
     _STATEMENTS[key] = statement
     return statement
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A time read through a raw subquery column (SQLite gives naive UTC text back)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

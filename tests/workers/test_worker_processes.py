@@ -203,18 +203,6 @@ def assert_served_once_in_order(line: Line, callbacks: int, workers: int) -> Non
         assert worst <= workers, (topic, worst)
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_four_workers_fifty_advisors(line: Line) -> None:
-    seed(line, advisors=50, callbacks=4_000)
-    workers = [line.start_worker(speed=1e6, seed=n) for n in range(4)]
-    try:
-        line.wait_until_all_closed(workers, within=420)
-    finally:
-        stop_all(workers)
-    assert_served_once_in_order(line, 4_000, workers=4)
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_two_workers_on_sqlite(line: Line) -> None:
     seed(line, advisors=20, callbacks=1_500)

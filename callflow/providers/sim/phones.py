@@ -20,7 +20,7 @@ from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
 from callflow.engine.vocabulary import AttemptResult
-from callflow.errors import AssignmentError
+from callflow.errors import AssignmentError, StoreError
 from callflow.providers.port import AdvisorLeg, CallbackCall, ResidentCall
 from callflow.providers.sim.draws import weighted_choice
 from callflow.providers.sim.staff import AdvisorHabits
@@ -97,6 +97,16 @@ class SimulatedPhones:
         await asyncio.to_thread(self._record, call, coding)
 
     def _record(self, call: CallbackCall, coding: Coding) -> None:
+        for attempt in range(3):
+            try:
+                self._record_once(call, coding)
+                return
+            except StoreError:
+                # A deadlock or a dropped connection: a person would simply press again.
+                log.warning("sim.outcome_retry", callback_id=call.callback_id, attempt=attempt)
+        log.error("sim.outcome_lost", callback_id=call.callback_id)
+
+    def _record_once(self, call: CallbackCall, coding: Coding) -> None:
         try:
             with self.database.transaction() as session:
                 record_outcome(
