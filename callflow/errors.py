@@ -10,6 +10,7 @@
     │   ├── LeaseLost               a worker no longer holds the callback it works on
     │   ├── UnknownAdvisor          no advisor by that name or id
     │   ├── UnknownCallback         no callback request by that id
+    │   ├── CallbackClosed          the request is already finished
     │   └── AssignmentError         what an advisor asked cannot be done now
     │       ├── AdvisorBusy         they hold a callback and must finish it first
     │       ├── NotYourAssignment   the callback is assigned to someone else
@@ -109,6 +110,18 @@ class UnknownCallback(StoreError):
     def __init__(self, callback_id: int) -> None:
         self.callback_id = callback_id
         super().__init__(f"no callback request {callback_id}; `callflow callbacks list` shows them")
+
+
+class CallbackClosed(StoreError):
+    slug = "callback-closed"
+
+    def __init__(self, callback_id: int, status: str) -> None:
+        self.callback_id = callback_id
+        self.status = status
+        super().__init__(
+            f"callback {callback_id} is already {status}; only an open request can be "
+            "cancelled, nothing changed"
+        )
 
 
 class AssignmentError(StoreError):

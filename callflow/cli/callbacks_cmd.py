@@ -34,10 +34,8 @@ from callflow.cli.common import (
 )
 from callflow.engine.clock import SystemClock
 from callflow.engine.numbers import mask_digits
-from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus, EventKind
-from callflow.errors import UnknownCallback
+from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus
 from callflow.reports.text import NO_VALUE, _aligned
-from callflow.store.attempts import log_callback_event
 from callflow.store.callback_views import (
     AttemptView,
     CallbackHistory,
@@ -46,7 +44,7 @@ from callflow.store.callback_views import (
     callback_history,
     list_callbacks,
 )
-from callflow.store.callbacks import cancel_callback
+from callflow.store.callbacks import cancel_by_admin
 from callflow.store.models import Advisor, CallbackRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -231,27 +229,17 @@ def callbacks_cancel(
     if not reason.strip() or len(reason) > MAX_REASON:
         raise click.BadParameter(f"give 1 to {MAX_REASON} characters", param_hint="--reason")
     config = load(config_file, log_level)
-    zone = ZoneInfo(config.line.timezone)
     now = SystemClock().now()
     database = open_database(config, database_url)
     try:
         with database.transaction() as session:
-            request = session.get(CallbackRequest, callback_id)
-            if request is None:
-                raise UnknownCallback(callback_id)
-            was = request.status
-            if not cancel_callback(session, callback_id, now, reason):
-                raise click.ClickException(
-                    f"callback {callback_id} is already {was.value} "
-                    f"(since {_local(request.closed_at, zone)}); nothing changed"
-                )
-            # The caller's own cancel is logged by the call flow; this one is the admin's.
-            log_callback_event(
-                session, request, EventKind.CALLBACK_CANCELLED, now, by="admin", reason=reason
-            )
+            was = session.get(CallbackRequest, callback_id)
+            was_status = was.status if was is not None else None
+            cancel_by_admin(session, callback_id, now, reason=reason, admin=None)
     finally:
         database.close()
-    click.echo(f"cancelled callback {callback_id} (was {was.value}): {reason}")
+    assert was_status is not None  # cancel_by_admin raised otherwise
+    click.echo(f"cancelled callback {callback_id} (was {was_status.value}): {reason}")
 
 
 def _check_show_numbers(show_numbers: bool, output_format: str) -> None:

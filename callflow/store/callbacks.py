@@ -16,10 +16,17 @@ from sqlalchemy.orm import Session
 from callflow.engine.commands import StoreCallback
 from callflow.engine.events import ExistingCallback
 from callflow.engine.forecast import Backlogged, BacklogIndex
-from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, AttemptResult, CallbackStatus
-from callflow.errors import DuplicatePendingCallback
+from callflow.engine.vocabulary import (
+    OPEN_CALLBACK_STATUSES,
+    AttemptResult,
+    CallbackStatus,
+    EventKind,
+)
+from callflow.errors import CallbackClosed, DuplicatePendingCallback, UnknownCallback
 from callflow.store.advisors import begin_wrap_up
+from callflow.store.attempts import log_callback_event
 from callflow.store.models import OPEN_STATUSES_SQL, CallbackAttempt, CallbackRequest
+from callflow.store.wakeups import announce_dispatch_work
 
 
 def find_open_callback(session: Session, number_e164: str) -> CallbackRequest | None:
@@ -75,6 +82,7 @@ def create_callback(
         if raced is None:
             raise
         raise DuplicatePendingCallback(raced.id) from None
+    announce_dispatch_work(session)  # a free advisor may call them back now
     return request
 
 
@@ -109,6 +117,24 @@ def cancel_callback(session: Session, callback_id: int, now: datetime, reason: s
     request.lease_expires_at = None
     request.updated_at = now
     return True
+
+
+def cancel_by_admin(
+    session: Session, callback_id: int, now: datetime, *, reason: str, admin: str | None
+) -> CallbackRequest:
+    """An admin cancels an open request (the caller's own cancel goes through the call
+    flow, which logs it); logged here with who and why. Raises :class:`UnknownCallback`
+    or :class:`CallbackClosed`."""
+    request = session.get(CallbackRequest, callback_id)
+    if request is None:
+        raise UnknownCallback(callback_id)
+    if not cancel_callback(session, callback_id, now, reason):
+        raise CallbackClosed(callback_id, request.status.value)
+    data: dict[str, object] = {"by": "admin", "reason": reason}
+    if admin is not None:
+        data["admin"] = admin
+    log_callback_event(session, request, EventKind.CALLBACK_CANCELLED, now, **data)
+    return request
 
 
 def open_backlog(session: Session) -> BacklogIndex:

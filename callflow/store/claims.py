@@ -19,7 +19,7 @@ one cut off after it is returned by the lease reaper.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -147,7 +147,7 @@ def claim_next_callback(
         due_at=row.due_at,
         lease_expires_at=lease_expires_at,
         dial_string=dial_string,
-        possible_since=max(due_since, _as_utc(advisor_ready_at)),
+        possible_since=max(due_since, advisor_ready_at),
     )
     session.execute(
         insert(CallbackAttempt),
@@ -253,10 +253,3 @@ def _pair_statement(dialect: str, one_advisor: bool) -> Select[Any]:
         )
     _STATEMENTS[key] = statement
     return statement
-
-
-def _as_utc(value: datetime) -> datetime:
-    """A time read through a raw subquery column (SQLite gives naive UTC text back)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

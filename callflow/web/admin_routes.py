@@ -30,7 +30,7 @@ from callflow.engine.vocabulary import (
     Referral,
     Resolution,
 )
-from callflow.errors import UnknownAdvisor, UnknownCallback
+from callflow.errors import UnknownAdvisor
 from callflow.store.advisors import (
     disable_advisor,
     issue_token,
@@ -38,10 +38,9 @@ from callflow.store.advisors import (
     register_advisor,
     set_advisor_state,
 )
-from callflow.store.attempts import log_callback_event
 from callflow.store.callback_views import CallbackView, callback_history, list_callbacks
-from callflow.store.callbacks import cancel_callback
-from callflow.store.models import Advisor, AdvisorLanguage, AdvisorState, CallbackRequest
+from callflow.store.callbacks import cancel_by_admin
+from callflow.store.models import Advisor, AdvisorLanguage, AdvisorState
 from callflow.web import Context
 from callflow.web.advisor_routes import AdvisorOut, advisor_view
 from callflow.web.auth import Admin
@@ -343,20 +342,7 @@ def cancel(
     reason = body.reason if body is not None else CANCELLED_BY_ADMIN
     now = context.clock.now()
     with context.database.transaction() as session:
-        request = session.get(CallbackRequest, callback_id)
-        if request is None:
-            raise UnknownCallback(callback_id)
-        if not cancel_callback(session, callback_id, now, reason):
-            raise ApiError(
-                409,
-                "callback-closed",
-                f"callback {callback_id} is already {request.status.value}; "
-                "only an open request can be cancelled",
-            )
-        # The caller's own cancellation is logged by the call flow; this one is ours to log.
-        log_callback_event(
-            session, request, EventKind.CALLBACK_CANCELLED, now, by="admin", admin=caller.name
-        )
+        cancel_by_admin(session, callback_id, now, reason=reason, admin=caller.name)
         view = callback_history(session, callback_id).request
     log.info("callback.cancelled", callback_id=callback_id, by=caller.advisor_id)
     return _callback_out(view)

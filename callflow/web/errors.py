@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from callflow.engine.numbers import mask_numbers_in
 from callflow.errors import (
     AssignmentError,
+    CallbackClosed,
     CallflowError,
     DuplicatePendingCallback,
     LeaseLost,
@@ -43,6 +44,7 @@ STATUS_OF: Mapping[type[CallflowError], int] = {
     UnknownCallback: 404,
     NotYourAssignment: 403,
     AssignmentError: 409,  # AdvisorBusy, OutcomeNotAllowed
+    CallbackClosed: 409,
     DuplicatePendingCallback: 409,
     LeaseLost: 409,
     StoreError: 503,  # anything else from the store: the database refused or is away

@@ -9,11 +9,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from callflow.config.load import load_config
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.errors import DuplicatePendingCallback
 from callflow.store.callbacks import cancel_callback, find_open_callback, open_backlog
 from callflow.store.models import CallbackRequest
+from callflow.store.queues import sync_queues
 from callflow.store.session import Database
+from callflow.store.wakeups import listen_in_process
+from tests.conftest import EXAMPLE_CONFIG
 from tests.store.helpers import T0, add_callback, finish
 
 NUMBER = "+358401234567"
@@ -100,3 +104,25 @@ def test_times_come_back_as_the_same_utc_instant(database: Database) -> None:
 def test_a_naive_time_is_refused(database: Database) -> None:
     with pytest.raises(StatementError, match="naive datetime"), database.transaction() as session:
         add_callback(session, NUMBER, entered=datetime(2026, 1, 12, 10))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_new_request_wakes_the_dispatchers_once_committed(database_url: str) -> None:
+    """On SQLite the word goes to this process's listeners (PostgreSQL's NOTIFY is
+    pinned in test_wakeups); a request rolled back wakes nobody."""
+    database = Database.connect(database_url)
+    woken: list[str] = []
+    stop = listen_in_process(lambda: woken.append("woken"))
+    try:
+        with pytest.raises(RuntimeError), database.transaction() as session:
+            sync_queues(session, load_config(EXAMPLE_CONFIG), T0)
+            add_callback(session, "+358401111111")
+            raise RuntimeError("rolled back")
+        assert woken == []
+        with database.transaction() as session:
+            sync_queues(session, load_config(EXAMPLE_CONFIG), T0)
+            add_callback(session, "+358401111111")
+        assert woken == ["woken"]
+    finally:
+        stop()
+        database.close()

@@ -320,7 +320,7 @@ def test_cancelling_a_request(
         assert (logged.callback_id, logged.at, logged.data) == (
             callback_id,
             now,
-            {"by": "admin", "admin": "Aino"},
+            {"by": "admin", "reason": "resident called in", "admin": "Aino"},
         )
 
     before = snapshot(database)
@@ -329,7 +329,7 @@ def test_cancelling_a_request(
     assert again.json() == {
         "error": "callback-closed",
         "detail": f"callback {callback_id} is already cancelled; "
-        "only an open request can be cancelled",
+        "only an open request can be cancelled, nothing changed",
     }
     assert client.post("/admin/callbacks/999/cancel", headers=admin.auth).status_code == 404
     assert snapshot(database) == before

@@ -227,11 +227,12 @@ def test_an_advisor_who_does_not_answer_goes_on_a_break(desk: Desk) -> None:
     desk.dialler.unanswered.add(absent)
     callback_id = desk.callback(1, entered=T0 - timedelta(minutes=10))
     run(desk.dispatch())
+    if len(desk.attempts(callback_id)) == 1:
+        # Back in line at once; this dispatch's claim loop may or may not have been
+        # still running when it came back, so a second look takes it if not.
+        assert desk.request(callback_id).status is CallbackStatus.PENDING
+        run(desk.dispatch())
     assert desk.state_of(absent) == (AdvisorState.BREAK, None)
-    assert desk.request(callback_id).status is CallbackStatus.PENDING
-    assert desk.dialler.dialled() == []
-
-    run(desk.dispatch())
     assert [(a.advisor_id, a.result) for a in desk.attempts(callback_id)] == [
         (absent, AttemptResult.INTERRUPTED),
         (present, None),  # reached, awaiting the advisor's outcome
@@ -242,7 +243,7 @@ def test_an_advisor_who_does_not_answer_goes_on_a_break(desk: Desk) -> None:
 def test_a_lease_taken_back_before_the_dial_means_no_dial(desk: Desk) -> None:
     """The reaper took the callback back while the advisor's phone rang (a stalled
     worker): the worker must not dial the resident, and hangs up on the advisor."""
-    desk.advisor("a", idle_since=T0 - timedelta(minutes=5))
+    advisor = desk.advisor("a", idle_since=T0 - timedelta(minutes=5))
     callback_id = desk.callback(1, entered=T0 - timedelta(minutes=10))
     ring = desk.dialler.ring_advisor
 
@@ -256,6 +257,8 @@ def test_a_lease_taken_back_before_the_dial_means_no_dial(desk: Desk) -> None:
                 policy=retry_policy(desk.config),
                 calendar=Calendar.from_config(desk.config),
             )
+            # The reaper made the advisor ready again; away, so nobody re-claims it now.
+            set_advisor_state(session, advisor, AdvisorState.BREAK, desk.clock.now())
         return leg
 
     desk.dialler.ring_advisor = ring_while_the_lease_runs_out  # type: ignore[method-assign]
