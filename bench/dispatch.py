@@ -1,6 +1,6 @@
 """The callback dispatcher on PostgreSQL: claims per second, wake-up latency, memory.
 
-Run: ``python bench/dispatch.py [--callbacks 60000] [--advisors 3000] [--wakeups 200]``.
+Run: ``python bench/dispatch.py [--callbacks 100000] [--advisors 30000] [--wakeups 200]``.
 Progress goes to stderr; the last stdout line is one JSON object. The bench
 creates and drops its own database (``callflow_bench_dispatch``) on the server
 in ``CALLFLOW_BENCH_POSTGRES``.
@@ -535,8 +535,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--callbacks", type=int, default=60_000)
-    parser.add_argument("--advisors", type=int, default=3_000)
+    parser.add_argument("--callbacks", type=int, default=100_000)
+    parser.add_argument("--advisors", type=int, default=30_000)
     parser.add_argument("--warm-up", type=float, default=2.0, help="seconds before counting")
     parser.add_argument("--window", type=float, default=10.0, help="seconds counted")
     parser.add_argument("--wakeups", type=int, default=200)

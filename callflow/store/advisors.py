@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import CallbackStatus
@@ -24,6 +24,7 @@ from callflow.store.models import (
     AdvisorLanguage,
     AdvisorSkill,
     AdvisorState,
+    Base,
     CallbackRequest,
 )
 from callflow.store.wakeups import announce_dispatch_work
@@ -146,25 +147,44 @@ def begin_wrap_up(session: Session, advisor_id: int, now: datetime, wrap_up: tim
     """The advisor's callback is over: they are ready again after *wrap_up*.
 
     Only a busy advisor, or one already wrapping up (whose wrap-up then runs
-    from *now* if that is later), is moved: one who went on a break stays there.
+    from *now* if that is later), is moved: one who went on a break stays there,
+    and one who already holds their next callback stays busy with it. (A ready
+    advisor never holds one; the claim relies on that.)
     """
-    advisor = _locked(session, advisor_id)
+    advisor = session.execute(_LOCK_ADVISOR, {"advisor": advisor_id}).first()
     if advisor is None or advisor.state not in (AdvisorState.BUSY, AdvisorState.WRAP_UP):
         return
-    if not advisor.enabled:  # disabled during their last callback: that was the last
-        advisor.state = AdvisorState.OFFLINE
-        advisor.state_since = now
-        advisor.ready_at = None
+    if advisor.holds_another:
+        # A late word about an earlier callback (the advisor recorded its outcome before
+        # the worker let go): they are busy with a new one, which ends their wrap-up.
         return
-    ready_at = now + wrap_up
-    if advisor.state is AdvisorState.WRAP_UP and advisor.ready_at is not None:
-        ready_at = max(ready_at, advisor.ready_at)
-    else:
-        advisor.state_since = now
-    advisor.state = AdvisorState.WRAP_UP
-    advisor.ready_at = ready_at
-    if ready_at <= now:
+    state, state_since = AdvisorState.WRAP_UP, advisor.state_since
+    ready_at: datetime | None = now + wrap_up
+    if not advisor.enabled:  # disabled during their last callback: that was the last
+        state, state_since, ready_at = AdvisorState.OFFLINE, now, None
+    elif advisor.state is not AdvisorState.WRAP_UP:
+        state_since = now
+    elif advisor.ready_at is not None:
+        ready_at = max(now + wrap_up, advisor.ready_at)
+    if ready_at is not None and ready_at <= now:
         announce_dispatch_work(session)
+    session.execute(
+        _SET_ADVISOR_STATE,
+        {"advisor": advisor_id, "new_state": state, "since": state_since, "ready": ready_at},
+    )
+
+
+def hold_until_outcome(session: Session, advisor_id: int, now: datetime) -> None:
+    """The advisor's call with a resident is over but its outcome is not recorded yet:
+    they wrap up, and are given nothing new until they record it (their wrap-up time
+    then runs from that moment, see :func:`begin_wrap_up`).
+
+    Not ready means no ``ready_at``, so a claim never has to look for the
+    assignment an advisor still holds."""
+    session.execute(
+        _SET_ADVISOR_STATE.where(_advisors.c.state == AdvisorState.BUSY),
+        {"advisor": advisor_id, "new_state": AdvisorState.WRAP_UP, "since": now, "ready": None},
+    )
 
 
 def pause_advisor(session: Session, advisor_id: int, now: datetime) -> None:
@@ -248,3 +268,34 @@ def _locked(session: Session, advisor_id: int) -> Advisor | None:
     or this waits for the claim's commit and then sees the assignment.
     """
     return session.get(Advisor, advisor_id, populate_existing=True, with_for_update=True)
+
+
+# Core statements for the steps at the end of every attempt: the ORM's bookkeeping cost
+# more than the statements themselves.
+_advisors = Base.metadata.tables["advisors"]
+_requests = Base.metadata.tables["callback_requests"]
+_LOCK_ADVISOR = (
+    select(
+        _advisors.c.state,
+        _advisors.c.state_since,
+        _advisors.c.enabled,
+        _advisors.c.ready_at,
+        exists()
+        .where(
+            _requests.c.advisor_id == _advisors.c.id,
+            _requests.c.status == CallbackStatus.IN_PROGRESS,
+        )
+        .label("holds_another"),
+    )
+    .where(_advisors.c.id == bindparam("advisor"))
+    .with_for_update(of=_advisors)
+)
+_SET_ADVISOR_STATE = (
+    update(_advisors)
+    .where(_advisors.c.id == bindparam("advisor"))
+    .values(
+        state=bindparam("new_state"),
+        state_since=bindparam("since"),
+        ready_at=bindparam("ready"),
+    )
+)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import BindParameter, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
@@ -26,9 +26,13 @@ from callflow.engine.vocabulary import (
     Resolution,
 )
 from callflow.errors import LeaseLost, NotYourAssignment, OutcomeNotAllowed, UnknownCallback
-from callflow.store.advisors import begin_wrap_up
-from callflow.store.models import CallbackAttempt, CallbackRequest, CallEvent
+from callflow.store.advisors import begin_wrap_up, hold_until_outcome
+from callflow.store.models import Base, CallbackAttempt, CallEvent
 from callflow.store.wakeups import announce_dispatch_work
+
+_requests = Base.metadata.tables["callback_requests"]
+_attempts = Base.metadata.tables["callback_attempts"]
+_events = Base.metadata.tables["call_events"]
 
 ADVISOR_HOLD = "advisor:"
 """Lease owners starting with this are advisors recording an outcome, not workers."""
@@ -87,28 +91,31 @@ def renew_lease(
     session: Session, callback_id: int, now: datetime, *, owner: str, lease: timedelta
 ) -> None:
     """Keep holding a callback whose call goes on: the lease runs *lease* from *now*."""
-    request = _leased(session, callback_id, owner)
-    request.lease_expires_at = now + lease
-    request.updated_at = now
+    _held_lease(session, callback_id, owner)
+    session.execute(
+        _RENEW_LEASE,
+        {"request_id": callback_id, "lease_expires_at": now + lease, "now": now},
+    )
 
 
 def mark_dialled(
     session: Session, callback_id: int, attempt_no: int, now: datetime, *, owner: str
 ) -> None:
     """The resident is being dialled now: the callback has been *made*."""
-    request = _leased(session, callback_id, owner)
-    attempt = _current_attempt(session, request, attempt_no)
-    if attempt.dialled_at is not None:
-        raise LeaseLost(callback_id, "this attempt has already dialled the resident")
-    attempt.dialled_at = now
-    request.updated_at = now
+    request = _held_lease(session, callback_id, owner)
+    _check_attempt_no(callback_id, request.attempts, attempt_no)
+    dialled = session.execute(
+        _MARK_DIALLED, {"request_id": callback_id, "attempt": attempt_no, "now": now}
+    ).first()
+    if dialled is None:
+        raise LeaseLost(callback_id, f"attempt {attempt_no} has already dialled the resident")
     log_callback_event(
         session,
         request,
         EventKind.CALLBACK_DIALLED,
         now,
         attempt_no=attempt_no,
-        advisor_id=attempt.advisor_id,
+        advisor_id=dialled.advisor_id,
     )
 
 
@@ -134,17 +141,24 @@ def finish_attempt(
     over) returns the request to the queue at once and does not count. The
     advisor is ready for the next callback after *wrap_up*.
     """
-    request = _leased(session, callback_id, owner)
-    attempt = _current_attempt(session, request, attempt_no)
-    return end_attempt(
-        session, request, attempt, result, now, policy, calendar, duration_s, wrap_up
-    )
+    request = _held_lease(session, callback_id, owner)
+    _check_attempt_no(callback_id, request.attempts, attempt_no)
+    return end_attempt(session, request, result, now, policy, calendar, duration_s, wrap_up)
+
+
+class RequestState(Protocol):
+    """What ending an attempt needs to know of its request (a row read ``FOR UPDATE``)."""
+
+    id: int
+    topic: str
+    language: str
+    attempts: int
+    not_before: datetime
 
 
 def end_attempt(
     session: Session,
-    request: CallbackRequest,
-    attempt: CallbackAttempt,
+    request: RequestState,
     result: AttemptResult,
     now: datetime,
     policy: RetryPolicy,
@@ -153,36 +167,46 @@ def end_attempt(
     wrap_up: timedelta,
 ) -> AttemptClosed:
     """:func:`finish_attempt` without the lease check, for those who outrank the lease
-    holder: the assigned advisor, and the reaper once the lease has run out."""
-    attempt_no = attempt.attempt_no
-    callback_id = request.id
-    attempt.ended_at = now
-    attempt.result = result
-    attempt.duration_s = round(duration_s, 3)
+    holder: the assigned advisor, and the reaper once the lease has run out. The
+    attempt is the request's current one; if it has ended already, :class:`LeaseLost`."""
+    attempt_no = request.attempts
+    ids = {"request_id": request.id, "attempt": attempt_no}
+    duration_s = round(duration_s, 3)
+    ended = session.execute(
+        _END_ATTEMPT, {**ids, "now": now, "new_result": result, "new_duration_s": duration_s}
+    ).first()
+    if ended is None:
+        raise LeaseLost(request.id, f"attempt {attempt_no} has already ended")
     next_attempt_at: datetime | None = None
     if result is AttemptResult.REACHED:
-        _close(request, CallbackStatus.COMPLETED, now, "reached")
+        status, closed_reason = CallbackStatus.COMPLETED, "reached"
     elif result is AttemptResult.WRONG_NUMBER:
-        _close(request, CallbackStatus.WRONG_NUMBER, now, "wrong number")
+        status, closed_reason = CallbackStatus.WRONG_NUMBER, "wrong number"
     elif result is AttemptResult.INTERRUPTED:
-        request.status = CallbackStatus.PENDING
-        next_attempt_at = now
-    elif _counted_attempts(session, callback_id) >= policy.attempts:
-        _close(request, CallbackStatus.FAILED, now, f"not reached in {policy.attempts} attempts")
+        status, closed_reason, next_attempt_at = CallbackStatus.PENDING, None, now
+    elif session.execute(_COUNTED_ATTEMPTS, ids).scalar_one() >= policy.attempts:
+        status = CallbackStatus.FAILED
+        closed_reason = f"not reached in {policy.attempts} attempts"
     else:
-        request.status = CallbackStatus.PENDING
+        status, closed_reason = CallbackStatus.PENDING, None
         next_attempt_at = calendar.first_instant_within(
             max(now + policy.spacing, request.not_before), policy.window
         )
-    request.next_attempt_at = next_attempt_at
-    if attempt.advisor_id is not None:
-        begin_wrap_up(session, attempt.advisor_id, now, wrap_up)
+    session.execute(
+        _MOVE_ON,
+        {
+            **ids,
+            "new_status": status,
+            "new_next_attempt_at": next_attempt_at,
+            "new_closed_at": None if closed_reason is None else now,
+            "new_closed_reason": closed_reason,
+            "now": now,
+        },
+    )
+    if ended.advisor_id is not None:
+        begin_wrap_up(session, ended.advisor_id, now, wrap_up)
     if next_attempt_at is not None and next_attempt_at <= now:
         announce_dispatch_work(session)
-    request.advisor_id = None
-    request.lease_owner = None
-    request.lease_expires_at = None
-    request.updated_at = now
     log_callback_event(
         session,
         request,
@@ -190,17 +214,17 @@ def end_attempt(
         now,
         attempt_no=attempt_no,
         result=result.value,
-        duration_s=attempt.duration_s,
+        duration_s=duration_s,
         next_attempt_at=next_attempt_at.isoformat() if next_attempt_at else None,
     )
     final = {
         CallbackStatus.COMPLETED: (EventKind.CALLBACK_COMPLETED, {"attempt_no": attempt_no}),
         CallbackStatus.WRONG_NUMBER: (EventKind.CALLBACK_WRONG_NUMBER, {"attempt_no": attempt_no}),
-        CallbackStatus.FAILED: (EventKind.CALLBACK_FAILED, {"attempts": request.attempts}),
-    }.get(request.status)
+        CallbackStatus.FAILED: (EventKind.CALLBACK_FAILED, {"attempts": attempt_no}),
+    }.get(status)
     if final is not None:
         log_callback_event(session, request, final[0], now, **final[1])
-    return AttemptClosed(request.status, next_attempt_at)
+    return AttemptClosed(status, next_attempt_at)
 
 
 def await_outcome(
@@ -212,19 +236,22 @@ def await_outcome(
     owner: str,
     until: datetime,
     duration_s: float,
-    wrap_up: timedelta,
 ) -> None:
     """The resident answered and the call is over: only the advisor can tell whether it
     was them, so the callback waits for the advisor's outcome, held in their name until
-    *until*. The advisor's wrap-up starts now."""
-    request = _leased(session, callback_id, owner)
-    attempt = _current_attempt(session, request, attempt_no)
-    attempt.duration_s = round(duration_s, 3)
-    request.lease_owner = f"{ADVISOR_HOLD}{attempt.advisor_id}"
-    request.lease_expires_at = until
-    request.updated_at = now
-    if attempt.advisor_id is not None:
-        begin_wrap_up(session, attempt.advisor_id, now, wrap_up)
+    *until*. The advisor wraps up meanwhile, and is ready again once they have said it."""
+    request = _held_lease(session, callback_id, owner)
+    _check_attempt_no(callback_id, request.attempts, attempt_no)
+    ids = {"request_id": callback_id, "attempt": attempt_no}
+    talked = session.execute(_RECORD_TALK, {**ids, "new_duration_s": round(duration_s, 3)}).first()
+    if talked is None:
+        raise LeaseLost(callback_id, f"attempt {attempt_no} has already ended")
+    session.execute(
+        _HOLD_FOR_ADVISOR,
+        {**ids, "holder": f"{ADVISOR_HOLD}{talked.advisor_id}", "until": until, "now": now},
+    )
+    if talked.advisor_id is not None:
+        hold_until_outcome(session, talked.advisor_id, now)
 
 
 def record_outcome(
@@ -244,10 +271,14 @@ def record_outcome(
     the advisor's word outranks the worker's (which lets go at its next step)."""
     if result not in ADVISOR_OUTCOMES:
         raise ValueError(f"an advisor records one of {sorted(ADVISOR_OUTCOMES)}, not {result}")
-    request = _locked(session, callback_id)
+    request = session.execute(_LOCK_REQUEST, {"request_id": callback_id}).first()
     if request is None:
         raise UnknownCallback(callback_id)
-    attempt = attempt_row(session, callback_id, request.attempts) if request.attempts else None
+    attempt = (
+        session.execute(_ATTEMPT, {"request_id": callback_id, "attempt": request.attempts}).first()
+        if request.attempts
+        else None
+    )
     if attempt is None or attempt.advisor_id != advisor_id:
         raise NotYourAssignment(callback_id)
     if request.status is not CallbackStatus.IN_PROGRESS or attempt.ended_at is not None:
@@ -259,11 +290,9 @@ def record_outcome(
     duration_s = attempt.duration_s
     if duration_s is None:
         duration_s = (now - attempt.dialled_at).total_seconds()
-    closed = end_attempt(
-        session, request, attempt, result, now, policy, calendar, duration_s, wrap_up
-    )
+    closed = end_attempt(session, request, result, now, policy, calendar, duration_s, wrap_up)
     if coding is not None and result is AttemptResult.REACHED:
-        record_callback_coding(session, callback_id, attempt.attempt_no, coding, now)
+        _code_attempt(session, request, request.attempts, coding, now)
     return closed
 
 
@@ -271,18 +300,33 @@ def record_callback_coding(
     session: Session, callback_id: int, attempt_no: int, coding: Coding, now: datetime
 ) -> None:
     """The advisor's coding of a callback conversation, on the attempt and in the log."""
-    attempt = attempt_row(session, callback_id, attempt_no)
-    attempt.reason = coding.reason
-    attempt.referral = coding.referral
-    attempt.resolution = coding.resolution
-    request = session.get(CallbackRequest, callback_id)
-    assert request is not None
+    request = session.execute(_LOCK_REQUEST, {"request_id": callback_id}).first()
+    if request is None:
+        raise UnknownCallback(callback_id)
+    _code_attempt(session, request, attempt_no, coding, now)
+
+
+def _code_attempt(
+    session: Session, request: _Logged, attempt_no: int, coding: Coding, now: datetime
+) -> None:
+    coded = session.execute(
+        _CODE_ATTEMPT,
+        {
+            "request_id": request.id,
+            "attempt": attempt_no,
+            "new_reason": coding.reason,
+            "new_referral": coding.referral,
+            "new_resolution": coding.resolution,
+        },
+    ).first()
+    if coded is None:
+        raise LeaseLost(request.id, f"attempt {attempt_no} was never claimed")
     log_callback_event(
         session,
         request,
         EventKind.CONTACT_CODED,
         now,
-        **_coding_data(coding, "callback", attempt.advisor_id),
+        **_coding_data(coding, "callback", coded.advisor_id),
     )
 
 
@@ -331,26 +375,28 @@ def _coding_data(coding: Coding, channel: str, advisor: str | int | None) -> dic
     }
 
 
-def _leased(session: Session, callback_id: int, owner: str) -> CallbackRequest:
-    request = _locked(session, callback_id)
+def _held_lease(session: Session, callback_id: int, owner: str) -> Any:
+    """The request, read ``FOR UPDATE``, if *owner* still holds its lease; else
+    :class:`LeaseLost`.
+
+    The row lock makes a worker, the advisor and the reaper take turns: without
+    it, each could read the attempt as still open and each end it, the later
+    write overwriting the earlier (or a newer attempt's lease). The row is read
+    with Core, not loaded into the session: each step is a few statements, and
+    the ORM's bookkeeping cost more than they did."""
+    request = session.execute(_LOCK_REQUEST, {"request_id": callback_id}).first()
+    _check_lease(callback_id, request, owner)
+    assert request is not None
+    return request
+
+
+def _check_lease(callback_id: int, request: _LeaseState | None, owner: str) -> None:
     if request is None:
         raise LeaseLost(callback_id, "no such callback request")
     if request.status is not CallbackStatus.IN_PROGRESS or request.lease_owner != owner:
         raise LeaseLost(
             callback_id, f"it is {request.status.value}, leased to {request.lease_owner}"
         )
-    return request
-
-
-def _locked(session: Session, callback_id: int) -> CallbackRequest | None:
-    """The request as committed now, held until this transaction ends.
-
-    Without the lock, a worker, the advisor and the reaper could each read the
-    attempt as still open and each end it: the later write would overwrite the
-    earlier (or a newer attempt's lease). On PostgreSQL the row lock makes the
-    later one wait and then see the truth; SQLite's writers are serialized anyway.
-    """
-    return session.get(CallbackRequest, callback_id, populate_existing=True, with_for_update=True)
 
 
 def attempt_row(session: Session, callback_id: int, attempt_no: int) -> CallbackAttempt:
@@ -364,40 +410,29 @@ def attempt_row(session: Session, callback_id: int, attempt_no: int) -> Callback
     return attempt
 
 
-def _current_attempt(
-    session: Session, request: CallbackRequest, attempt_no: int
-) -> CallbackAttempt:
-    """The attempt the lease is for: a late word about an earlier one changes nothing."""
-    if attempt_no > request.attempts:
-        raise LeaseLost(request.id, f"attempt {attempt_no} was never claimed")
-    if attempt_no < request.attempts:
-        raise LeaseLost(request.id, f"attempt {attempt_no} is over; {request.attempts} is current")
-    attempt = attempt_row(session, request.id, attempt_no)
-    if attempt.ended_at is not None:
-        raise LeaseLost(request.id, f"attempt {attempt_no} has already ended")
-    return attempt
+def _check_attempt_no(callback_id: int, current: int, attempt_no: int) -> None:
+    if attempt_no > current:
+        raise LeaseLost(callback_id, f"attempt {attempt_no} was never claimed")
+    if attempt_no < current:
+        raise LeaseLost(callback_id, f"attempt {attempt_no} is over; {current} is current")
 
 
-def _counted_attempts(session: Session, callback_id: int) -> int:
-    """Attempts that count against the limit: all but the interrupted ones (the worker
-    stopped, so the resident gets that try back)."""
-    results = session.scalars(
-        select(CallbackAttempt.result).where(CallbackAttempt.callback_id == callback_id)
-    )
-    return sum(1 for result in results if result is not AttemptResult.INTERRUPTED)
+class _LeaseState(Protocol):
+    status: CallbackStatus
+    lease_owner: str | None
 
 
-def _close(request: CallbackRequest, status: CallbackStatus, now: datetime, reason: str) -> None:
-    request.status = status
-    request.closed_at = now
-    request.closed_reason = reason
+class _Logged(Protocol):
+    id: int
+    topic: str
+    language: str
 
 
 def log_callback_event(
-    session: Session, request: CallbackRequest, kind: EventKind, now: datetime, **data: object
+    session: Session, request: _Logged, kind: EventKind, now: datetime, **data: object
 ) -> None:
     session.execute(
-        insert(CallEvent),
+        insert(_events),
         {
             "at": now,
             "kind": kind,
@@ -407,3 +442,102 @@ def log_callback_event(
             "data": data,
         },
     )
+
+
+# The lean steps' statements, on Core tables (see _held_lease).
+_REQUEST_ID: BindParameter[int] = bindparam("request_id")
+_ATTEMPT_NO: BindParameter[int] = bindparam("attempt")
+
+_LOCK_REQUEST = (
+    select(
+        _requests.c.id,
+        _requests.c.status,
+        _requests.c.lease_owner,
+        _requests.c.attempts,
+        _requests.c.topic,
+        _requests.c.language,
+        _requests.c.not_before,
+    )
+    .where(_requests.c.id == _REQUEST_ID)
+    .with_for_update()
+)
+_RENEW_LEASE = (
+    update(_requests)
+    .where(_requests.c.id == _REQUEST_ID)
+    .values(lease_expires_at=bindparam("lease_expires_at"), updated_at=bindparam("now"))
+)
+_THIS_ATTEMPT = and_(
+    _attempts.c.callback_id == _REQUEST_ID,
+    _attempts.c.attempt_no == _ATTEMPT_NO,
+    _attempts.c.ended_at.is_(None),
+)
+_MARK_DIALLED = (
+    update(_attempts)
+    .where(_THIS_ATTEMPT, _attempts.c.dialled_at.is_(None))
+    .values(dialled_at=bindparam("now"))
+    .returning(_attempts.c.advisor_id)
+)
+_RECORD_TALK = (
+    update(_attempts)
+    .where(_THIS_ATTEMPT)
+    .values(duration_s=bindparam("new_duration_s"))
+    .returning(_attempts.c.advisor_id)
+)
+_HOLD_FOR_ADVISOR = (
+    update(_requests)
+    .where(_requests.c.id == _REQUEST_ID)
+    .values(
+        lease_owner=bindparam("holder"),
+        lease_expires_at=bindparam("until"),
+        updated_at=bindparam("now"),
+    )
+)
+_ATTEMPT = select(
+    _attempts.c.advisor_id,
+    _attempts.c.dialled_at,
+    _attempts.c.ended_at,
+    _attempts.c.duration_s,
+).where(_attempts.c.callback_id == _REQUEST_ID, _attempts.c.attempt_no == _ATTEMPT_NO)
+_END_ATTEMPT = (
+    update(_attempts)
+    .where(_THIS_ATTEMPT)
+    .values(
+        ended_at=bindparam("now"),
+        result=bindparam("new_result"),
+        duration_s=bindparam("new_duration_s"),
+    )
+    .returning(_attempts.c.advisor_id)
+)
+# The attempts that count against the limit: all but the interrupted ones (the worker
+# stopped, so the resident gets that try back).
+_COUNTED_ATTEMPTS = select(func.count()).where(
+    _attempts.c.callback_id == _REQUEST_ID,
+    or_(_attempts.c.result.is_(None), _attempts.c.result != AttemptResult.INTERRUPTED),
+)
+_MOVE_ON = (
+    update(_requests)
+    .where(_requests.c.id == _REQUEST_ID)
+    .values(
+        status=bindparam("new_status"),
+        next_attempt_at=bindparam("new_next_attempt_at"),
+        closed_at=bindparam("new_closed_at"),
+        closed_reason=bindparam("new_closed_reason"),
+        advisor_id=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("now"),
+    )
+)
+_CODE_ATTEMPT = (
+    update(_attempts)
+    .where(
+        _attempts.c.callback_id == _REQUEST_ID,
+        _attempts.c.attempt_no == _ATTEMPT_NO,
+    )
+    .values(
+        reason=bindparam("new_reason"),
+        referral=bindparam("new_referral"),
+        resolution=bindparam("new_resolution"),
+    )
+    .returning(_attempts.c.advisor_id)
+)

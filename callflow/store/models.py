@@ -91,7 +91,17 @@ class Advisor(Base):
     in wrap-up (the moment it ends), empty otherwise."""
 
     __tablename__ = "advisors"
-    __table_args__ = (Index("uq_advisors_token_hash", "token_hash", unique=True),)
+    __table_args__ = (
+        Index("uq_advisors_token_hash", "token_hash", unique=True),
+        # Ready advisors, longest idle first: a claim walks this and stops at the first able one.
+        Index(
+            "ix_advisors_claim_order",
+            "ready_at",
+            "id",
+            sqlite_where=text("ready_at IS NOT NULL"),
+            postgresql_where=text("ready_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)

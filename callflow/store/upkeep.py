@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, null, select, update
+from sqlalchemy import and_, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,11 +25,17 @@ from callflow.engine.vocabulary import (
 from callflow.store.attempts import (
     ADVISOR_HOLD,
     RetryPolicy,
-    attempt_row,
     end_attempt,
     log_callback_event,
 )
-from callflow.store.models import Advisor, AdvisorState, Call, CallbackRequest, JobRun
+from callflow.store.models import (
+    Advisor,
+    AdvisorState,
+    Call,
+    CallbackAttempt,
+    CallbackRequest,
+    JobRun,
+)
 from callflow.store.wakeups import announce_dispatch_work
 
 ESCALATED = 0
@@ -68,7 +74,24 @@ def release_expired_leases(
     resident was reached, so the request is completed, not dialled again.
     """
     query = (
-        select(CallbackRequest)
+        select(
+            CallbackRequest.id,
+            CallbackRequest.topic,
+            CallbackRequest.language,
+            CallbackRequest.attempts,
+            CallbackRequest.not_before,
+            CallbackRequest.lease_owner,
+            CallbackRequest.lease_expires_at,
+            CallbackAttempt.advisor_id,
+            CallbackAttempt.duration_s,
+        )
+        .join(
+            CallbackAttempt,
+            and_(
+                CallbackAttempt.callback_id == CallbackRequest.id,
+                CallbackAttempt.attempt_no == CallbackRequest.attempts,
+            ),
+        )
         .where(
             CallbackRequest.status == CallbackStatus.IN_PROGRESS,
             CallbackRequest.lease_expires_at < now,
@@ -76,11 +99,10 @@ def release_expired_leases(
         .order_by(CallbackRequest.lease_expires_at)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(of=CallbackRequest, skip_locked=True)
     released = []
-    for request in session.scalars(query).all():
+    for request in session.execute(query).all():
         owner = request.lease_owner or ""
-        attempt = attempt_row(session, request.id, request.attempts)
         held_by_advisor = owner.startswith(ADVISOR_HOLD)
         result = AttemptResult.REACHED if held_by_advisor else AttemptResult.INTERRUPTED
         log_callback_event(
@@ -92,15 +114,20 @@ def release_expired_leases(
             owner=owner,
             expired_at=request.lease_expires_at.isoformat() if request.lease_expires_at else None,
         )
-        advisor_id = attempt.advisor_id
-        duration_s = attempt.duration_s or 0.0
         end_attempt(
-            session, request, attempt, result, now, policy, calendar, duration_s, timedelta(0)
+            session,
+            request,
+            result,
+            now,
+            policy,
+            calendar,
+            request.duration_s or 0.0,
+            timedelta(0),
         )
-        if not held_by_advisor and advisor_id is not None:
+        if not held_by_advisor and request.advisor_id is not None:
             # Their worker is gone mid-attempt: whatever the phone did, the desk is free again.
-            _make_ready(session, advisor_id, now)
-        released.append(ReleasedLease(request.id, owner, attempt.attempt_no, result))
+            _make_ready(session, request.advisor_id, now)
+        released.append(ReleasedLease(request.id, owner, request.attempts, result))
     if released:
         announce_dispatch_work(session)
     return released

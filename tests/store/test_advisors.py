@@ -8,11 +8,11 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.vocabulary import AttemptResult
+from callflow.engine.vocabulary import AttemptResult, CallbackStatus
 from callflow.errors import AdvisorBusy, UnknownAdvisor
 from callflow.store.advisors import (
     advisor_for_token,
@@ -28,7 +28,7 @@ from callflow.store.advisors import (
 )
 from callflow.store.attempts import finish_attempt, retry_policy
 from callflow.store.claims import ClaimedCallback, claim_next_callback
-from callflow.store.models import Advisor, AdvisorState
+from callflow.store.models import Advisor, AdvisorState, CallbackRequest
 from callflow.store.session import Database
 from tests.store.helpers import T0, add_advisor, add_callback, number
 
@@ -86,6 +86,24 @@ def claimed(database: Database, advisor: int) -> ClaimedCallback:
 
 @pytest.fixture
 def busy(claimed: ClaimedCallback) -> int:
+    return claimed.advisor_id
+
+
+def hang_up(database: Database, claimed: ClaimedCallback) -> None:
+    """The callback's end recorded, its advisor still marked busy: where ending an
+    attempt stands just before the advisor's wrap-up begins."""
+    with database.transaction() as session:
+        session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.id == claimed.callback_id)
+            .values(status=CallbackStatus.COMPLETED, advisor_id=None, closed_at=T0)
+        )
+
+
+@pytest.fixture
+def hung_up(database: Database, claimed: ClaimedCallback) -> int:
+    """The nurse, whose callback has just ended (see :func:`hang_up`)."""
+    hang_up(database, claimed)
     return claimed.advisor_id
 
 
@@ -221,21 +239,21 @@ class TestWrapUp:
         next_one = claim(database, ended + WRAP_UP)
         assert next_one is not None and next_one.advisor_id == advisor
 
-    def test_a_longer_wrap_up_extends_a_running_one(self, database: Database, busy: int) -> None:
-        wrap_up(database, busy, T0, WRAP_UP)
-        wrap_up(database, busy, T0 + timedelta(seconds=10), timedelta(seconds=120))
-        assert where(database, busy) == (AdvisorState.WRAP_UP, T0, T0 + timedelta(seconds=130))
+    def test_a_longer_wrap_up_extends_a_running_one(self, database: Database, hung_up: int) -> None:
+        wrap_up(database, hung_up, T0, WRAP_UP)
+        wrap_up(database, hung_up, T0 + timedelta(seconds=10), timedelta(seconds=120))
+        assert where(database, hung_up) == (AdvisorState.WRAP_UP, T0, T0 + timedelta(seconds=130))
 
     def test_a_shorter_wrap_up_never_cuts_a_running_one(
-        self, database: Database, busy: int
+        self, database: Database, hung_up: int
     ) -> None:
-        wrap_up(database, busy, T0, WRAP_UP)
-        wrap_up(database, busy, T0 + timedelta(seconds=10), timedelta(seconds=5))
-        assert where(database, busy) == (AdvisorState.WRAP_UP, T0, T0 + WRAP_UP)
+        wrap_up(database, hung_up, T0, WRAP_UP)
+        wrap_up(database, hung_up, T0 + timedelta(seconds=10), timedelta(seconds=5))
+        assert where(database, hung_up) == (AdvisorState.WRAP_UP, T0, T0 + WRAP_UP)
 
-    def test_no_wrap_up_means_ready_at_once(self, database: Database, busy: int) -> None:
-        wrap_up(database, busy, T0, timedelta(0))
-        assert where(database, busy) == (AdvisorState.WRAP_UP, T0, T0)
+    def test_no_wrap_up_means_ready_at_once(self, database: Database, hung_up: int) -> None:
+        wrap_up(database, hung_up, T0, timedelta(0))
+        assert where(database, hung_up) == (AdvisorState.WRAP_UP, T0, T0)
 
     def test_someone_not_busy_is_not_moved(self, database: Database, advisor: int) -> None:
         """An advisor who went on a break (or was paused) stays there when the
@@ -249,12 +267,13 @@ class TestWrapUp:
             assert where(database, advisor) == before, state
 
     def test_an_advisor_disabled_while_busy_signs_out_when_it_ends(
-        self, database: Database, busy: int
+        self, database: Database, claimed: ClaimedCallback, busy: int
     ) -> None:
         with database.transaction() as session:
             disable_advisor(session, busy, T0 + timedelta(minutes=1))
         assert where(database, busy)[0] is AdvisorState.BUSY  # the call goes on
         ended = T0 + timedelta(minutes=5)
+        hang_up(database, claimed)
         wrap_up(database, busy, ended, WRAP_UP)
         assert where(database, busy) == (AdvisorState.OFFLINE, ended, None)
 

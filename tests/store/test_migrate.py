@@ -114,6 +114,7 @@ PARTIAL_INDEXES = {
     "uq_callback_requests_advisor_assignment": "status = 'in_progress'",
     "ix_callback_requests_claim_order": "status = 'pending'",
     "ix_callback_requests_lease_expiry": "status = 'in_progress'",
+    "ix_advisors_claim_order": "ready_at IS NOT NULL",
 }
 
 
@@ -131,8 +132,7 @@ def test_partial_indexes_keep_their_conditions(database: Database) -> None:
         if database.dialect == "postgresql":
             rows = connection.execute(
                 text(
-                    "SELECT indexname, indexdef FROM pg_indexes "
-                    "WHERE tablename = 'callback_requests'"
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
                 )
             )
             found = {n: d.split(" WHERE ", 1)[1] for n, d in rows if " WHERE " in d}

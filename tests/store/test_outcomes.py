@@ -23,7 +23,7 @@ from callflow.engine.vocabulary import (
     Resolution,
 )
 from callflow.errors import LeaseLost, NotYourAssignment, OutcomeNotAllowed, UnknownCallback
-from callflow.store.advisors import set_advisor_state
+from callflow.store.advisors import begin_wrap_up, set_advisor_state
 from callflow.store.attempts import (
     AttemptClosed,
     Coding,
@@ -92,7 +92,6 @@ class Callback:
                 owner=WORKER,
                 until=now + OUTCOME_TIMEOUT,
                 duration_s=talked,
-                wrap_up=WRAP_UP,
             )
 
     def record(
@@ -180,7 +179,8 @@ class TestAwaitOutcome:
         )
         assert callback.attempt().duration_s == 200.0
         advisor = callback.advisor_row()
-        assert (advisor.state, advisor.ready_at) == (AdvisorState.WRAP_UP, HUNG_UP + WRAP_UP)
+        # Wrapping up, and given nothing new until they have said how it went.
+        assert (advisor.state, advisor.ready_at) == (AdvisorState.WRAP_UP, None)
 
     def test_the_worker_has_let_go(self, callback: Callback) -> None:
         callback.dial()
@@ -217,6 +217,31 @@ class TestAwaitOutcome:
             after = later + WRAP_UP
             claimed = claim_next_callback(session, None, after, owner=WORKER, lease=LEASE)
         assert claimed is not None and claimed.advisor_id == callback.advisor
+
+    def test_a_worker_letting_go_late_leaves_the_advisor_with_their_next_callback(
+        self, callback: Callback
+    ) -> None:
+        """The advisor recorded the outcome before the worker handed the call over, and
+        was given the next callback at once; the worker then lets go (its wrap-up call
+        comes late). The advisor stays busy with the new one and is given no third."""
+        callback.dial()
+        said = DIALLED + timedelta(minutes=3)
+        callback.record(AttemptResult.REACHED, said)
+        with callback.database.transaction() as session:
+            set_advisor_state(session, callback.colleague, AdvisorState.OFFLINE, said)
+            add_callback(session, number(2), entered=T0)
+            add_callback(session, number(3), entered=T0 + timedelta(minutes=1))
+        after = said + WRAP_UP
+        with callback.database.transaction() as session:
+            second = claim_next_callback(session, None, after, owner=WORKER, lease=LEASE)
+        assert second is not None and second.advisor_id == callback.advisor
+        with callback.database.transaction() as session:
+            begin_wrap_up(session, callback.advisor, after, WRAP_UP)
+        assert callback.advisor_row().state is AdvisorState.BUSY
+        much_later = after + 10 * WRAP_UP
+        with callback.database.transaction() as session:
+            third = claim_next_callback(session, None, much_later, owner=WORKER, lease=LEASE)
+        assert third is None
 
 
 class TestRecordOutcome:
@@ -312,7 +337,6 @@ class TestRecordOutcome:
                 owner=WORKER,
                 until=said + OUTCOME_TIMEOUT,
                 duration_s=181.0,
-                wrap_up=WRAP_UP,
             )
         assert callback.request().status is CallbackStatus.COMPLETED
         assert callback.kinds().count(EventKind.CALLBACK_ATTEMPT_ENDED) == 1

@@ -229,7 +229,6 @@ class TestReleaseExpiredLeases:
                 owner=WORKER,
                 until=hung_up + timedelta(minutes=15),
                 duration_s=170.0,
-                wrap_up=timedelta(seconds=60),
             )
         too_late = hung_up + timedelta(minutes=15, seconds=1)
         released = reap(database, too_late, policy, calendar)

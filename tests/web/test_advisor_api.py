@@ -293,7 +293,6 @@ def test_an_undialled_assignment_and_one_awaiting_the_outcome(
             owner=WORKER,
             until=T0 + timedelta(minutes=19),
             duration_s=240,
-            wrap_up=timedelta(seconds=60),
         )
     shown = client.get("/advisor/assignment", headers=anna.auth).json()["assignment"]
     assert (shown["dialled"], shown["awaiting_outcome"]) == (True, True)
