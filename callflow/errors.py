@@ -15,7 +15,15 @@
     │       ├── AdvisorBusy         they hold a callback and must finish it first
     │       ├── NotYourAssignment   the callback is assigned to someone else
     │       └── OutcomeNotAllowed   too early (not dialled yet) or already recorded
-    └── CalendarError               the line does not open within the horizon
+    ├── CalendarError               the line does not open within the horizon
+    ├── InputError                  a request from outside is not one we can accept
+    │   ├── MalformedWebhook        a provider's webhook lacks a parameter or has a bad one
+    │   └── WebhookSignatureInvalid the webhook is not signed by the provider (or was altered)
+    └── ProviderError               the telephony provider failed us
+        ├── ProviderUnavailable     unreachable, timed out or not ready: try again later
+        └── ProviderRejected        it answered and refused the request (status, its message)
+            ├── ChannelGone         the channel hung up or left our application: the normal race
+            └── PlaybackGone        the prompt already ended (or never started)
 
 Each class has a stable ``slug`` so logs, HTTP answers and scripts can match
 on it without parsing messages. Bad *caller* input (wrong digits, silence) is
@@ -160,3 +168,78 @@ class CalendarError(CallflowError):
     """The calendar cannot answer: the line does not open within the search horizon."""
 
     slug = "calendar-no-opening"
+
+
+class InputError(CallflowError):
+    """A request from outside (a webhook, an API call) that cannot be accepted as it is."""
+
+    slug = "input-invalid"
+
+
+class MalformedWebhook(InputError):
+    """A webhook's parameters are missing or not what the provider sends; nothing was done."""
+
+    slug = "webhook-malformed"
+
+
+class WebhookSignatureInvalid(InputError):
+    """A webhook without a valid provider signature: not from the provider, or altered."""
+
+    slug = "webhook-signature-invalid"
+
+
+class ProviderError(CallflowError):
+    """The telephony provider (Asterisk, Twilio) did not do what was asked."""
+
+    slug = "provider-error"
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or is not ready; the request may be retried."""
+
+    slug = "provider-unavailable"
+
+
+class ProviderRejected(ProviderError):
+    """The provider answered and refused: *status* is its HTTP status, *message* its words.
+
+    *operation* names what was asked without ids or numbers (``POST
+    /channels/{channelId}/answer``), so the error can be logged as it is;
+    *code* is the provider's own error code when it has one.
+    """
+
+    slug = "provider-rejected"
+
+    def __init__(
+        self,
+        provider: str,
+        status: int,
+        message: str,
+        *,
+        operation: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.status = status
+        self.message = message
+        self.operation = operation
+        self.code = code
+        asked = f" {operation}" if operation else ""
+        coded = f" (code {code})" if code else ""
+        super().__init__(f"{provider} refused{asked}: {status} {message}{coded}")
+
+
+class ChannelGone(ProviderRejected):
+    """The channel has hung up or left our application since we last heard of it.
+
+    The normal race of a caller hanging up while a request is on its way:
+    whoever catches it closes the call, nothing else is wrong.
+    """
+
+    slug = "channel-gone"
+
+
+class PlaybackGone(ProviderRejected):
+    """The playback to stop or control has already finished (or was never started)."""
+
+    slug = "playback-gone"

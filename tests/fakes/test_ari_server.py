@@ -1,0 +1,201 @@
+"""The fake Asterisk behaves like the recorded Asterisk 22.10.1 and flags what it would refuse."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.ari_server import APP, PASSWORD, USERNAME, FakeAsterisk
+from tests.fakes.ari_traces import Replay, load, mismatched_events
+
+CLEAN = [
+    "00-basics.jsonl",
+    "01-inbound-answer-play-hangup.jsonl",
+    "02-dtmf-and-stop-playback.jsonl",
+    "03-holding-bridge-moh-caller-hangup.jsonl",
+    "04-advisor-connect.jsonl",
+    "07-websocket-drop-reconnect.jsonl",
+]
+"""Traces whose requests are all well-formed; 05 and 06 send bad ones on purpose."""
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coroutine, 15))
+
+
+SLOWER = {"02-dtmf-and-stop-playback.jsonl", "05-originate-failures.jsonl"}
+"""Traces that hang up during a prompt or a talk: 5 times faster leaves room enough."""
+
+
+def lab(trace: str) -> FakeAsterisk:
+    """The recording lab: no PJSIP loaded, durations 20 (or 5) times faster."""
+    return FakeAsterisk(time_scale=0.2 if trace in SLOWER else 0.05, technologies=("Local",))
+
+
+class TestRecordedTraces:
+    @pytest.mark.parametrize("trace", CLEAN)
+    def test_a_clean_trace_replays_to_the_same_answers_and_events(self, trace: str) -> None:
+        fake = lab(trace)
+
+        async def scenario() -> Any:
+            async with fake:
+                return await Replay(fake, load(trace)).run()
+
+        result = run(scenario())
+        assert result.status_mismatches() == []
+        assert list(mismatched_events(result)) == []
+        assert result.id_conflicts == []
+        assert fake.violations() == []
+
+    @pytest.mark.parametrize(
+        ("trace", "flagged"),
+        [
+            ("05-originate-failures.jsonl", 3),
+            ("06-bad-requests.jsonl", 7),
+        ],
+    )
+    def test_bad_requests_get_asterisks_answers_and_are_flagged(
+        self, trace: str, flagged: int
+    ) -> None:
+        """Same statuses and events as the real server, and each malformed request is
+        reported as a violation (a 404 for a gone channel is a race, not a violation)."""
+        fake = lab(trace)
+
+        async def scenario() -> Any:
+            async with fake:
+                with fake.refusals_expected():
+                    return await Replay(fake, load(trace)).run()
+
+        result = run(scenario())
+        assert result.status_mismatches() == []
+        assert list(mismatched_events(result)) == []
+        assert len([r for r in fake.requests if r.problems]) == flagged
+        assert fake.violations() == []
+
+
+async def call(fake: FakeAsterisk, method: str, path: str, **options: Any) -> httpx.Response:
+    options.setdefault("auth", (USERNAME, PASSWORD))
+    async with httpx.AsyncClient(base_url=fake.url) as http:
+        return await http.request(method, path, **options)
+
+
+class TestConformance:
+    def test_an_unknown_parameter_is_answered_but_flagged(self) -> None:
+        """Asterisk ignores it silently, so the sender did not get what it meant."""
+        fake = FakeAsterisk()
+
+        async def scenario() -> httpx.Response:
+            async with fake:
+                return await call(fake, "POST", "/ari/bridges", params={"kind": "holding"})
+
+        assert run(scenario()).status_code == 200
+        assert fake.violations()[0].problems == ["unknown parameter 'kind'"]
+
+    @pytest.mark.parametrize(
+        ("method", "path", "params", "status", "message"),
+        [
+            ("GET", "/ari/no-such-resource", {}, 404, "Resource not found"),
+            ("PUT", "/ari/channels", {}, 405, "Invalid method"),
+            ("POST", "/ari/channels/create", {"app": APP}, 400, "Missing parameter endpoint"),
+            ("DELETE", "/ari/channels/x", {"reason": "bored"}, 404, "Channel not found"),
+            (
+                "POST",
+                "/ari/channels/x/play",
+                {"media": "sound:beep", "skipms": "x"},
+                404,
+                "Channel not found",
+            ),
+            (
+                "GET",
+                "/ari/asterisk/modules",
+                {},
+                501,
+                "asterisk.listModules is not modelled by the fake Asterisk",
+            ),
+        ],
+    )
+    def test_requests_outside_the_api_docs_are_flagged(
+        self, method: str, path: str, params: dict[str, str], status: int, message: str
+    ) -> None:
+        fake = FakeAsterisk()
+
+        async def scenario() -> httpx.Response:
+            async with fake:
+                return await call(fake, method, path, params=params)
+
+        response = run(scenario())
+        assert (response.status_code, response.json()) == (status, {"message": message})
+        assert fake.violations(), "the request should count as a violation"
+
+    def test_credentials_basic_or_api_key(self) -> None:
+        fake = FakeAsterisk()
+
+        async def scenario() -> list[httpx.Response]:
+            async with fake:
+                return [
+                    await call(fake, "GET", "/ari/asterisk/ping", auth=None),
+                    await call(fake, "GET", "/ari/asterisk/ping", auth=(USERNAME, "nope")),
+                    await call(
+                        fake,
+                        "GET",
+                        "/ari/asterisk/ping",
+                        auth=None,
+                        params={"api_key": f"{USERNAME}:{PASSWORD}"},
+                    ),
+                ]
+
+        refused, wrong, keyed = run(scenario())
+        assert refused.status_code == wrong.status_code == 401
+        assert refused.headers["www-authenticate"] == 'Basic realm="Asterisk REST Interface"'
+        assert keyed.json()["ping"] == "pong"
+
+    def test_api_docs_are_served_naming_this_server(self) -> None:
+        fake = FakeAsterisk()
+
+        async def scenario() -> httpx.Response:
+            async with fake:
+                return await call(fake, "GET", "/ari/api-docs/channels.json")
+
+        channels = run(scenario()).json()
+        assert channels["basePath"] == f"{fake.url}/ari"
+        assert channels["resourcePath"] == "/api-docs/channels.{format}"
+
+
+class TestControls:
+    def test_a_restart_forgets_everything_and_renumbers_channels(self) -> None:
+        fake = FakeAsterisk()
+
+        async def scenario() -> None:
+            async with fake:
+                before = await fake.start_inbound_call()  # nobody listens: it fails
+                bridge = (await call(fake, "POST", "/ari/bridges")).json()
+                await fake.restart()
+                assert (await call(fake, "GET", "/ari/bridges")).json() == []
+                gone = await call(fake, "GET", f"/ari/bridges/{bridge['id']}")
+                assert gone.status_code == 404
+                after = await fake.start_inbound_call()
+                assert before.channel_id.split(".")[0] < after.channel_id.split(".")[0]
+
+        run(scenario())
+
+    def test_faults_fail_or_hold_the_next_request(self) -> None:
+        fake = FakeAsterisk()
+
+        async def scenario() -> None:
+            async with fake:
+                fake.fail_next("bridges.list", status=500, message="boom")
+                failed = await call(fake, "GET", "/ari/bridges")
+                assert (failed.status_code, failed.json()) == (500, {"message": "boom"})
+                assert (await call(fake, "GET", "/ari/bridges")).status_code == 200
+
+                gate = fake.hold_next("channels.list")
+                held = asyncio.create_task(call(fake, "GET", "/ari/channels"))
+                await fake.wait_until(lambda: fake.requests[-1].operation == "channels.list")
+                assert not held.done()
+                gate.set()
+                assert (await held).status_code == 200
+
+        run(scenario())
