@@ -12,6 +12,7 @@ from callflow.cli.phone_cmd import phone
 from callflow.cli.report_cmd import report
 from callflow.cli.serve_cmd import serve
 from callflow.cli.simulate_cmd import simulate
+from callflow.cli.twilio_cmd import twilio_group
 from callflow.cli.web_cmd import web
 from callflow.cli.worker_cmd import worker
 
@@ -32,3 +33,4 @@ main.add_command(worker)
 main.add_command(advisors_group)
 main.add_command(callbacks_group)
 main.add_command(web)
+main.add_command(twilio_group)

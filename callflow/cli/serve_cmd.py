@@ -4,17 +4,25 @@ With no telephony provider configured, the line runs against the simulator
 in accelerated real time on the configured database (SQLite by default), so
 a newcomer sees calls arrive, queue, overflow into callbacks and get called
 back — and ``callflow report`` afterwards shows what happened.
+
+With ``[provider.twilio]`` configured, it serves the one HTTP app — Twilio's
+webhooks beside the advisor API — with uvicorn on ``--host``/``--port``, and
+connects queued callers with free advisors while it runs. Every webhook
+must carry Twilio's signature; only ``--dev-unsigned-webhooks`` (a
+rehearsal without a carrier, never production) turns that off, and says so.
 """
 
 from __future__ import annotations
 
 import signal
+import socket
 from datetime import datetime
 from types import FrameType
 from typing import Any
 
 import click
 import structlog
+from click.core import ParameterSource
 
 from callflow.cli.common import (
     config_option,
@@ -27,6 +35,7 @@ from callflow.cli.common import (
 )
 from callflow.cli.times import in_line_zone, local_time_option
 from callflow.config.load import database_url as configured_url
+from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import SystemClock
 from callflow.providers.sim.runs import run_in_real_time
@@ -34,9 +43,32 @@ from callflow.providers.sim.runs import run_in_real_time
 log = structlog.get_logger("callflow.serve")
 
 
+SIMULATION_ONLY = ("speed", "seed", "at")
+PROVIDER_ONLY = ("host", "port", "dev_unsigned_webhooks")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @click.command("serve")
 @config_option
 @database_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="With a provider: the address to listen on.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="With a provider: the port to listen on; 0 takes a free one.",
+)
+@click.option(
+    "--dev-unsigned-webhooks",
+    is_flag=True,
+    help="Development only: accept webhooks without Twilio's signature (logged as a warning).",
+)
 @click.option(
     "--speed",
     type=click.FloatRange(min=1, max=100_000),
@@ -50,19 +82,35 @@ log = structlog.get_logger("callflow.serve")
 )
 @log_level_option("info")
 @reports_errors
+@click.pass_context
 def serve(
+    ctx: click.Context,
     config_file: Any,
     database_url: str | None,
+    host: str,
+    port: int,
+    dev_unsigned_webhooks: bool,
     speed: float,
     seed: int | None,
     at: datetime | None,
     log_level: str,
 ) -> None:
-    """Run the line; without a telephony provider, against simulated callers and advisors.
+    """Run the line: with [provider.twilio], its webhooks over HTTP; without a provider,
+    against simulated callers and advisors.
 
     Stop with Ctrl-C: the calls in progress are written to the store first.
     """
     config = load(config_file, log_level)
+    given = {
+        name
+        for name in (*SIMULATION_ONLY, *PROVIDER_ONLY)
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
+    if config.provider.twilio is not None:
+        _refuse(given & set(SIMULATION_ONLY), "a simulated line (no provider configured)")
+        _serve_twilio(config, database_url, host, port, not dev_unsigned_webhooks, log_level)
+        return
+    _refuse(given & set(PROVIDER_ONLY), "a line with a provider ([provider.twilio])")
     calendar = Calendar.from_config(config)
     start = in_line_zone(at, config.line.timezone) or SystemClock().now()
     if at is None and not calendar.is_open(start):
@@ -106,3 +154,71 @@ def serve(
         callbacks_dialled=tally.callbacks_dialled,
         callbacks_completed=tally.callbacks_completed,
     )
+
+
+def _refuse(options: set[str], only_for: str) -> None:
+    if options:
+        named = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(options))
+        raise click.UsageError(f"{named}: only for {only_for}")
+
+
+def _serve_twilio(
+    config: HotlineConfig,
+    database_url: str | None,
+    host: str,
+    port: int,
+    verify_signatures: bool,
+    log_level: str,
+) -> None:
+    """The HTTP app with Twilio's webhooks, under uvicorn, until Ctrl-C or SIGTERM."""
+    # The web stack loads only here: the simulated line need not wait for it.
+    import uvicorn  # noqa: PLC0415
+
+    from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
+    from callflow.web.app import create_app  # noqa: PLC0415
+
+    listening = _listen(host, port)
+    with listening:
+        database = open_database(config, database_url)
+        try:
+            clock = SystemClock()
+            twilio = TwilioProvider.from_environment(
+                config, database, clock, verify_signatures=verify_signatures
+            )
+            app = create_app(config, database, clock=clock, twilio=twilio)
+            server = uvicorn.Server(
+                uvicorn.Config(app, log_config=None, log_level=log_level, access_log=False)
+            )
+            previous = {n: signal.signal(n, server.handle_exit) for n in STOP_SIGNALS}
+            try:
+                bound_host, bound_port = listening.getsockname()[:2]
+                shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+                log.info(
+                    "serve.started",
+                    provider="twilio",
+                    url=f"http://{shown_host}:{bound_port}",
+                    public_url=twilio.settings.twilio.public_url,
+                    database=shown_url(configured_url(config, database_url)),
+                )
+                server.run(sockets=[listening])
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+        finally:
+            database.close()
+    log.info("serve.stopped", provider="twilio")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound first so a taken port is a clear error, not uvicorn's exit."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+        listening.listen()
+    except OSError as exc:
+        listening.close()
+        raise click.ClickException(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+        ) from exc
+    return listening

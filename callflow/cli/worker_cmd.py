@@ -1,9 +1,11 @@
 """``callflow worker``: one callback dispatcher process; run as many as you like.
 
-With no telephony provider configured, residents and advisors are
-simulated phones (:mod:`callflow.providers.sim.phones`) answering at
-``--speed`` times real time, so the whole dispatch can be watched working on
-the real database.
+With ``[provider.twilio]`` configured, callbacks are placed through that
+Twilio account (credentials from the environment; the leg statuses arrive
+at ``callflow serve``, which shares the database). With no telephony
+provider, residents and advisors are simulated phones
+(:mod:`callflow.providers.sim.phones`) answering at ``--speed`` times real
+time, so the whole dispatch can be watched working on the real database.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from callflow.cli.common import (
 from callflow.config.load import database_url as configured_url
 from callflow.engine.clock import SystemClock
 from callflow.engine.durations import DURATION_HELP, parse_duration
+from callflow.providers.port import CallbackDialler
 from callflow.providers.sim.phones import SimulatedPhones
+from callflow.providers.twilio.provider import TwilioProvider
 from workers.dispatcher import Dispatcher
 from workers.jobs import JobContext
 from workers.metrics import WorkerMetrics
@@ -97,13 +101,22 @@ def worker(
     metrics = WorkerMetrics()
     if metrics_port is not None:
         start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
-    phones = SimulatedPhones(config, database, clock, seed=seed, speed=speed)
-    dispatcher = Dispatcher(config, database, phones, clock=clock, owner=owner, metrics=metrics)
+    phones: SimulatedPhones | None = None
+    twilio: TwilioProvider | None = None
+    dialler: CallbackDialler
+    if config.provider.twilio is not None:
+        if speed != 1.0 or seed is not None:
+            raise click.UsageError("--speed and --seed are for simulated phones, not a Twilio line")
+        twilio = TwilioProvider.from_environment(config, database, clock)
+        dialler = twilio.dialler()
+    else:
+        dialler = phones = SimulatedPhones(config, database, clock, seed=seed, speed=speed)
+    dispatcher = Dispatcher(config, database, dialler, clock=clock, owner=owner, metrics=metrics)
     runner = Worker(JobContext.create(config, database, clock, owner), dispatcher)
     log.info(
         "worker.starting",
         owner=owner,
-        provider="sim",
+        provider="sim" if twilio is None else "twilio",
         speed=speed,
         database=shown_url(configured_url(config, database_url)),
     )
@@ -113,7 +126,10 @@ def worker(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, runner.stop, grace)
         await runner.run()
-        await phones.settle()
+        if phones is not None:
+            await phones.settle()
+        if twilio is not None:
+            await twilio.http.close()
 
     try:
         asyncio.run(main())

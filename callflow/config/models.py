@@ -8,6 +8,7 @@ even when some other section is broken.
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import date as Date  # noqa: N812 - a field is called `date`
 from datetime import datetime, timedelta
@@ -393,6 +394,89 @@ class StaffingBlock(_Model):
     advisors: int = Field(gt=0)
 
 
+def _base_url(value: str) -> str:
+    text = value.strip()
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise ValueError(
+            "write the base URL Twilio calls, like 'https://hotline.example.fi' "
+            "(http or https, no query or fragment)"
+        )
+    return text.rstrip("/")
+
+
+def _audio_url(value: str) -> str:
+    if not re.fullmatch(r"https?://\S+", value):
+        raise ValueError("write an http(s) URL of an audio file Twilio can fetch")
+    return value
+
+
+WHISPER_PLACEHOLDERS = frozenset({"topic", "language", "minutes"})
+
+
+def _whisper(text: str) -> str:
+    unknown = placeholders_in(text) - WHISPER_PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder(s) {', '.join(sorted(unknown))}; "
+            f"use {', '.join(sorted(WHISPER_PLACEHOLDERS))}"
+        )
+    return text
+
+
+class TwilioVoice(_Model):
+    """How ``<Say>`` speaks one language: a Twilio voice name and its BCP-47 language."""
+
+    voice: str = Field(min_length=1)
+    """E.g. ``Polly.Suvi``, ``Google.sv-SE-Standard-A``."""
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}-[A-Z]{2}$")]
+    """E.g. ``fi-FI``."""
+
+
+class TwilioConfig(_Model):
+    """A Twilio number drives the line (``callflow serve`` then serves its webhooks).
+
+    ``public_url`` is the base URL Twilio calls, as Twilio sees it: Twilio
+    signs the URL it requested, so behind a proxy this is the outside URL,
+    not the one the server listens on. The account SID and auth token come
+    from ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN``, never from the file.
+    ``voices`` says each language's ``<Say>`` voice; ``audio`` replaces a
+    prompt (one without placeholders) by a recording, per language.
+    ``hold_music`` is played while a caller waits between announcements.
+    ``machine_detection``: answering-machine detection on the resident's
+    leg of a callback (a machine is never a completed callback).
+    ``connect_interval``: how often queued callers are matched with free
+    advisors, besides right after a caller joins a queue.
+    ``status_wait``: how often a callback waiting for Twilio's status
+    callbacks looks again (the callback may land in another process), and
+    ``status_check``: after how long without news it asks Twilio's REST API.
+    ``whisper``: what the advisor hears before a callback, in the line's
+    default language, with ``{topic}``, ``{language}`` and ``{minutes}``.
+    """
+
+    public_url: Annotated[str, AfterValidator(_base_url)]
+    voices: dict[str, TwilioVoice]
+    audio: dict[str, dict[str, Annotated[str, AfterValidator(_audio_url)]]] = {}
+    hold_music: Annotated[str, AfterValidator(_audio_url)] = (
+        "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+    )
+    queue_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,24}$")] = "callflow-"
+    machine_detection: bool = True
+    resident_ring_timeout: PositiveDuration = timedelta(seconds=30)
+    connect_queued: bool = True
+    connect_interval: PositiveDuration = timedelta(seconds=2)
+    status_wait: PositiveDuration = timedelta(seconds=1)
+    status_check: PositiveDuration = timedelta(seconds=60)
+    whisper: Annotated[str, AfterValidator(_whisper)] = (
+        "Takaisinsoitto. Aihe {topic}, kieli {language}. Soittaja on odottanut {minutes} minuuttia."
+    )
+
+
+class ProviderConfig(_Model):
+    """The telephony provider. Without one, ``callflow serve`` runs the simulated line."""
+
+    twilio: TwilioConfig | None = None
+
+
 class HotlineConfig(_Model):
     line: LineConfig
     hours: dict[Weekday, list[DailyRange]]
@@ -407,6 +491,7 @@ class HotlineConfig(_Model):
     reports: ReportsConfig = ReportsConfig()
     simulation: SimulationConfig = SimulationConfig()
     staffing: list[StaffingBlock] = []
+    provider: ProviderConfig = ProviderConfig()
 
     source: Path | None = Field(default=None, exclude=True)
     """The file this configuration was read from; relative paths resolve against it."""

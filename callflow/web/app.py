@@ -2,13 +2,17 @@
 
 Each concern is its own router (advisors, admins, operations), mounted here
 on one app with one way of answering errors; the providers' webhooks are
-mounted the same way beside them. The OpenAPI schema is at
-``/openapi.json`` and readable at ``/docs``.
+mounted the same way beside them (Twilio's when ``[provider.twilio]`` is
+configured, its connector running for as long as the app serves). The
+OpenAPI schema is at ``/openapi.json`` and readable at ``/docs``.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -17,6 +21,9 @@ from callflow.engine.clock import Clock
 from callflow.store.session import Database
 from callflow.web import WebContext, admin_routes, advisor_routes, metrics
 from callflow.web.errors import install_error_handling
+
+if TYPE_CHECKING:
+    from callflow.providers.twilio.provider import TwilioProvider
 
 DESCRIPTION = """\
 The hotline's advisor API. Send your token as `Authorization: Bearer <token>`.
@@ -27,8 +34,21 @@ it went. Admins manage advisors and callback requests. Errors are always
 """
 
 
-def create_app(config: HotlineConfig, database: Database, *, clock: Clock) -> FastAPI:
+def create_app(
+    config: HotlineConfig,
+    database: Database,
+    *,
+    clock: Clock,
+    twilio: TwilioProvider | None = None,
+) -> FastAPI:
+    """The app; with ``[provider.twilio]`` configured, Twilio's webhooks too (*twilio*, or
+    one made with the account from the environment)."""
+    if twilio is None and config.provider.twilio is not None:
+        from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
+
+        twilio = TwilioProvider.from_environment(config, database, clock)
     app = FastAPI(
+        lifespan=_lifespan(twilio),
         title=f"callflow — {config.line.name}",
         version=version("callflow"),
         description=DESCRIPTION,
@@ -43,4 +63,22 @@ def create_app(config: HotlineConfig, database: Database, *, clock: Clock) -> Fa
     app.include_router(advisor_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(metrics.router)
+    if twilio is not None:
+        twilio.mount(app)
     return app
+
+
+def _lifespan(
+    twilio: TwilioProvider | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: a Twilio line's connector."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if twilio is None:
+            yield
+            return
+        async with twilio.running():
+            yield
+
+    return lifespan

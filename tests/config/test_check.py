@@ -107,7 +107,7 @@ class TestToml:
         problem = only(data_problems(lambda raw: raw.update(colours={"a": 1})), "colours")
         assert problem.allowed == (
             "unknown section; sections are: calendar, callbacks, dispatch, hours, languages, line, "
-            "menu, "
+            "menu, provider, "
             "queues, reports, retention, simulation, skills, staffing"
         )
 

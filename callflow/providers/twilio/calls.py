@@ -1,0 +1,357 @@
+"""Inbound calls: each webhook becomes engine events, and the engine's answer TwiML.
+
+Every webhook is one transaction (see :mod:`callflow.providers.twilio.store`):
+lock the call's row, load the engine's state from the call's ``flow_state``,
+step it with the webhook's events and any of its timers now due, write the
+state, the event log and the answer, commit. Any process can therefore
+answer any webhook of any call.
+
+**Idempotency.** Every URL handed to Twilio carries the step number of the
+document it came in (``s``), and a webhook is known by its endpoint and its
+query string (:func:`~callflow.providers.twilio.twiml.step_key`); the
+``<Enqueue>`` action, whose URL serves every way of leaving the queue, is
+known by its ``QueueResult`` too. The first answer to a step is kept; the
+same CallSid and step again — Twilio retrying a webhook that timed out, a
+proxy repeating a request — gets that answer back and steps nothing, so it
+can never store a second callback. A first ``POST /twilio/voice`` for a
+CallSid is the step ``voice``. A caller pressing a key twice is not a
+repeat: the second key is the answer to the next question, as on any phone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
+
+from callflow.engine.calendar import Calendar
+from callflow.engine.clock import Clock
+from callflow.engine.commands import (
+    Command,
+    ConnectAdvisor,
+    EnterQueue,
+    LeaveQueue,
+    ReleaseAdvisor,
+)
+from callflow.engine.events import (
+    AdvisorConnected,
+    AdvisorHungUp,
+    CallArrived,
+    CallerHungUp,
+    DigitPressed,
+    Event,
+    PlaybackFinished,
+    TimerFired,
+)
+from callflow.engine.flow import FlowContext, new_call
+from callflow.engine.forecast import RotaCapacity
+from callflow.engine.numbers import check_callback_number
+from callflow.engine.state import CallState, Phase
+from callflow.errors import MalformedWebhook
+from callflow.providers.twilio.journal import WebhookJournal
+from callflow.providers.twilio.line import StoreLine
+from callflow.providers.twilio.params import (
+    Dequeued,
+    Gathered,
+    IncomingCall,
+    LeftQueue,
+    Played,
+)
+from callflow.providers.twilio.settings import TwilioSettings
+from callflow.providers.twilio.store import (
+    CallRow,
+    Writes,
+    answer_of,
+    call_state,
+    forget_answers,
+    insert_call,
+    keep_answers,
+    locked_call,
+    save_call,
+)
+from callflow.providers.twilio.twiml import Context, Cursor, Renderer
+from callflow.service.calls import CallHandler
+from callflow.store.advisors import begin_wrap_up
+from callflow.store.models import TwilioLeg
+from callflow.store.session import Database
+
+log = structlog.get_logger("callflow.twilio")
+
+ARRIVAL_STEP = "voice"
+WITHHELD = frozenset(
+    {"", "anonymous", "restricted", "unknown", "private", "blocked", "unavailable", "+266696687"}
+)
+"""What Twilio puts in ``From`` when the caller's number is withheld."""
+DUE_TIMERS = ("announce", "closing")
+"""Timers checked on every webhook; the input timeout is the ``<Gather>``'s own."""
+
+EventSource = Callable[[CallState], Event | None]
+"""One event of a webhook, made from the state as the events before it left it."""
+
+
+def _event(event: Event) -> EventSource:
+    return lambda _state: event
+
+
+def _input_timed_out(state: CallState) -> Event | None:
+    """The ``<Gather>`` is over: an input timer still running has, for the caller, run out."""
+    return TimerFired("input", state.input_at) if state.input_at is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A webhook about an inbound call, as the engine will hear it."""
+
+    call_sid: str
+    key: str
+    events: Sequence[EventSource]
+    context: Context
+
+
+class InboundCalls:
+    """Answers the webhooks of calls to the line's number."""
+
+    def __init__(
+        self,
+        settings: TwilioSettings,
+        database: Database,
+        clock: Clock,
+        *,
+        on_queue_joined: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.database = database
+        self.clock = clock
+        self.calendar = Calendar.from_config(self.config)
+        self.capacity = RotaCapacity(
+            self.calendar, self.config.staffing, self.config.callbacks.retry.allowed_hours
+        )
+        self.renderer = Renderer(settings)
+        self.writes = Writes(database)
+        self._on_queue_joined = on_queue_joined
+        """Told after a caller joins a queue: whoever connects callers can look at once."""
+
+    # -- the webhooks ---------------------------------------------------------------------
+
+    def arrived(self, params: IncomingCall) -> str:
+        """``POST /twilio/voice``: greet a new call (or repeat the greeting of a known one)."""
+        checked = check_callback_number(params.from_, self.config.callbacks.allowed_regions)
+        arrival = CallArrived(checked.e164, withheld=params.from_.strip().lower() in WITHHELD)
+        step = Step(params.call_sid, ARRIVAL_STEP, [_event(arrival)], "call")
+        try:
+            return self._answer(step, create=True)
+        except IntegrityError as clash:
+            # Another process took the same first webhook at the same moment: its answer
+            # is committed now, and this one repeats it.
+            try:
+                return self._answer(step, create=False)
+            except MalformedWebhook:
+                raise clash from None  # no such race: something else is wrong
+
+    def gathered(self, params: Gathered, key: str) -> str:
+        """A ``<Gather>`` ended. Around a question, its prompts are over and the keys (or the
+        timeout) answer it; around prompts or music in a queue, keys came in between."""
+        keys = [_event(DigitPressed(digit)) for digit in params.digits]
+        if params.finished_on_key:
+            keys.append(_event(DigitPressed(params.finished_on_key)))
+        events: list[EventSource] = []
+        if params.wrapped == "ask" and params.playback is not None:
+            events = [_event(PlaybackFinished(params.playback)), *keys, _input_timed_out]
+        elif params.wrapped == "play" and params.playback is not None:
+            events = [*keys, _event(PlaybackFinished(params.playback))]
+        else:
+            events = keys
+        return self._answer(Step(params.call_sid, key, events, _context(params.waiting)))
+
+    def played(self, params: Played, key: str, *, waiting: bool) -> str:
+        """Prompts were heard (a ``<Redirect>`` after them), or a turn of waiting is over."""
+        events = [] if params.playback is None else [_event(PlaybackFinished(params.playback))]
+        return self._answer(Step(params.call_sid, key, events, _context(waiting)))
+
+    def left(self, params: LeftQueue, key: str) -> str:
+        """``<Enqueue>``'s action: the caller is out of Twilio's queue."""
+        result = params.queue_result
+        if result in ("bridging-in-process", "redirected"):
+            return str(VoiceResponse())  # someone else is taking the call on from here
+        if result in ("queue-full", "error", "system-error"):
+            return self._enqueue_again(params.call_sid, key, result)
+        events: list[EventSource] = []
+        if result == "hangup":
+            events = [_event(CallerHungUp())]
+        elif result == "bridged":
+            events = [_event(AdvisorHungUp())]  # the advisor ended it: the caller is still here
+        return self._answer(Step(params.call_sid, key, events, "call"))
+
+    def dequeued(self, params: Dequeued, key: str) -> str:
+        """The caller at the front of a queue is being joined with an advisor."""
+        self._answer(
+            Step(params.call_sid, key, [_event(AdvisorConnected(str(params.advisor_id)))], "call"),
+            bridging=params,
+        )
+        return str(VoiceResponse())  # nothing more to say: Twilio joins them now
+
+    def ended(self, call_sid: str) -> None:
+        """The call is over (its final status): the engine hears the caller hang up."""
+        with self.writes.transaction() as session:
+            row = locked_call(session, call_sid)
+            if row is None or row.kind is not TwilioLeg.INBOUND or row.call_id is None:
+                return
+            state = call_state(session, row.call_id)
+            now = self.clock.now()
+            if state is not None and state.phase is not Phase.ENDED:
+                handler = self._handler(session, now, call_exists=True)
+                handler.handle(state, CallerHungUp(), now, provider_ref=call_sid)
+            row.queue_entered_at = None
+            row.updated_at = now
+            save_call(session, row)
+            forget_answers(session, call_sid)
+
+    # -- one step ------------------------------------------------------------------------
+
+    def _answer(self, step: Step, *, create: bool = False, bridging: Dequeued | None = None) -> str:
+        with self.writes.transaction() as session:
+            now = self.clock.now()
+            row = locked_call(session, step.call_sid)
+            state: CallState | None
+            new = row is None
+            if row is None:
+                if not create:
+                    raise MalformedWebhook(f"CallSid {step.call_sid} is not a call to this line")
+                state = new_call(str(uuid.uuid4()), now)
+                row = CallRow(
+                    step.call_sid, TwilioLeg.INBOUND, "in-progress", now, now, call_id=state.call_id
+                )
+            else:
+                if row.kind is not TwilioLeg.INBOUND or row.call_id is None:
+                    raise MalformedWebhook(f"CallSid {step.call_sid} is not an inbound call")
+                kept = answer_of(session, step.call_sid, step.key)
+                if kept is not None:
+                    log.info("twilio.step_repeated", call_sid=step.call_sid, step=step.key)
+                    return kept
+                state = call_state(session, row.call_id)
+                if state is None:
+                    raise MalformedWebhook(f"CallSid {step.call_sid} has no call state")
+            media = self._step(session, state, step, now, call_exists=not new)
+            if bridging is not None:
+                self._bridged(session, bridging, media, now)
+            joined = self._follow_queue(row, media, state)
+            cursor = Cursor(row.next_step, row.queue_visit)
+            rendered = self.renderer.render(media, state, cursor, step.context)
+            row.next_step, row.queue_visit = cursor.step, cursor.visit
+            row.updated_at = now
+            if new:  # after the call's own row, which it refers to
+                insert_call(session, row)
+            else:
+                save_call(session, row)
+            keep_answers(session, step.call_sid, {step.key: rendered.twiml, **rendered.ahead}, now)
+        if joined and self._on_queue_joined is not None:
+            self._on_queue_joined()
+        return rendered.twiml
+
+    def _step(
+        self, session: Session, state: CallState, step: Step, now: datetime, *, call_exists: bool
+    ) -> list[Command]:
+        handler = self._handler(session, now, call_exists=call_exists)
+        media: list[Command] = []
+        with structlog.contextvars.bound_contextvars(call_sid=step.call_sid):
+            for source in step.events:
+                event = source(state)
+                if event is not None:
+                    media += handler.handle(state, event, now, provider_ref=step.call_sid)
+            while (due := _next_due(state, now)) is not None:
+                media += handler.handle(state, due, now, provider_ref=step.call_sid)
+        return media
+
+    def _handler(self, session: Session, now: datetime, *, call_exists: bool) -> CallHandler:
+        line = StoreLine(session, self.config, self.capacity, now)
+        return CallHandler(
+            self.database,
+            FlowContext(self.config, self.calendar, line),
+            provider="twilio",
+            unit_of_work=lambda: nullcontext(session),
+            journal=WebhookJournal(call_exists=call_exists),
+        )
+
+    def _follow_queue(self, row: CallRow, media: list[Command], state: CallState) -> bool:
+        """Keep the row's place in a queue as the engine moves the caller; True if they
+        joined one."""
+        joined = False
+        for command in media:
+            if isinstance(command, EnterQueue):
+                row.topic = command.topic
+                row.language = command.language
+                row.queue_entered_at = command.entered_at
+                joined = True
+            elif isinstance(command, LeaveQueue | ConnectAdvisor):
+                row.queue_entered_at = None
+                joined = False
+        if state.phase is Phase.ENDED:
+            row.queue_entered_at = None
+        return joined
+
+    def _bridged(
+        self, session: Session, params: Dequeued, media: list[Command], now: datetime
+    ) -> None:
+        """Note the advisor's call as joined; an advisor the engine did not want (the caller
+        was no longer waiting, as far as it knew) gets their wrap-up at once."""
+        if params.dequeuing_call_sid is not None:
+            leg = locked_call(session, params.dequeuing_call_sid)
+            if leg is not None and leg.ready_at is None:
+                leg.ready_at = now
+                leg.updated_at = now
+                save_call(session, leg)
+        for command in media:
+            if isinstance(command, ReleaseAdvisor):
+                log.warning("twilio.bridged_unexpectedly", advisor_id=command.advisor_id)
+                begin_wrap_up(session, int(command.advisor_id), now, self.config.dispatch.wrap_up)
+
+    def _enqueue_again(self, call_sid: str, key: str, why: str) -> str:
+        """Twilio could not keep the caller in the queue; as far as the engine knows they
+        wait, so they join it again (a new visit, their place as the engine keeps it)."""
+        log.error("twilio.queue_failed", call_sid=call_sid, queue_result=why)
+        with self.writes.transaction() as session:
+            now = self.clock.now()
+            row = locked_call(session, call_sid)
+            if row is None or row.call_id is None:
+                raise MalformedWebhook(f"CallSid {call_sid} is not a call to this line")
+            kept = answer_of(session, call_sid, key)
+            if kept is not None:
+                return kept
+            state = call_state(session, row.call_id)
+            if state is None or not state.in_queue or state.topic is None:
+                ended = VoiceResponse()
+                ended.hangup()
+                return str(ended)
+            assert state.language is not None and state.queue_entered_at is not None
+            cursor = Cursor(row.next_step, row.queue_visit)
+            rejoin = EnterQueue(state.topic, state.language, state.queue_entered_at)
+            rendered = self.renderer.render([rejoin], state, cursor, "call")
+            row.next_step, row.queue_visit = cursor.step, cursor.visit
+            row.updated_at = now
+            save_call(session, row)
+            keep_answers(session, call_sid, {key: rendered.twiml, **rendered.ahead}, now)
+            return rendered.twiml
+
+
+def _context(waiting: bool) -> Context:
+    return "wait" if waiting else "call"
+
+
+def _next_due(state: CallState, now: datetime) -> TimerFired | None:
+    due = [
+        (at, name)
+        for name in DUE_TIMERS
+        if (at := getattr(state, f"{name}_at")) is not None and at <= now
+    ]
+    if not due:
+        return None
+    at, name = min(due)
+    return TimerFired(name, at)

@@ -1,0 +1,224 @@
+"""Connecting queued callers: a free advisor is called, and takes the caller at the front.
+
+Twilio holds the callers, one queue per topic; it hands over whoever is at
+the front of a queue to a call that dials it (``<Dial><Queue>``). So when a
+caller waits and an advisor who can serve them is free, the advisor's phone
+is called (REST ``calls.create``) with TwiML that dials the topic's queue
+(:meth:`~callflow.providers.twilio.legs.PlacedCalls.connect_answered`).
+
+Queues are served strictly from the front, as Twilio will: an advisor is
+called for a topic only if they speak the language of the first caller
+not yet covered by an advisor already being called, so nobody is handed a
+caller they cannot serve. The advisor is marked busy in the same
+transaction that chooses them, with their row locked: the callback
+dispatcher's claim skips them, and so does another process connecting.
+One pass runs whenever a caller joins a queue and every ``connect_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from callflow.engine.clock import Clock
+from callflow.errors import ProviderRejected, ProviderUnavailable
+from callflow.providers.twilio.dialler import BAD_REQUEST, PROGRESS_EVENTS
+from callflow.providers.twilio.params import FINAL_STATUSES
+from callflow.providers.twilio.rest import rest_call
+from callflow.providers.twilio.settings import TwilioSettings
+from callflow.providers.twilio.store import Writes, add_call
+from callflow.store.advisors import pause_advisor, set_advisor_state
+from callflow.store.models import (
+    Advisor,
+    AdvisorLanguage,
+    AdvisorSkill,
+    AdvisorState,
+    TwilioCall,
+    TwilioLeg,
+)
+from callflow.store.session import Database
+
+log = structlog.get_logger("callflow.twilio")
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """An advisor chosen (and marked busy) to take the front caller of *topic*."""
+
+    advisor_id: int
+    dial_string: str
+    topic: str
+    language: str
+
+
+class QueueConnector:
+    """Calls free advisors for queued callers; :meth:`run` until cancelled."""
+
+    def __init__(
+        self, settings: TwilioSettings, database: Database, clock: Clock, client: Any
+    ) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.database = database
+        self.clock = clock
+        self.client = client
+        self.writes = Writes(database)
+        self._woken: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Look now (safe from any thread): a caller has joined a queue."""
+        if self._loop is not None and self._woken is not None:
+            self._loop.call_soon_threadsafe(self._woken.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._woken = asyncio.Event()
+        interval = self.settings.twilio.connect_interval.total_seconds()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), interval)
+            self._woken.clear()
+            try:
+                await self.connect_waiting()
+            except Exception:
+                log.exception("twilio.connect_failed")  # the next pass tries again
+
+    async def connect_waiting(self) -> int:
+        """One pass: call an advisor for every queued caller one can be found for."""
+        picks = await asyncio.to_thread(self._pick)
+        for pick in picks:
+            await self._call(pick)
+        return len(picks)
+
+    # -- choosing ---------------------------------------------------------------------------
+
+    def _pick(self) -> list[Pick]:
+        with self.writes.transaction() as session:
+            now = self.clock.now()
+            picks: list[Pick] = []
+            for topic in self.config.topic_order:
+                picks += self._pick_for(session, topic, now)
+            return picks
+
+    def _pick_for(self, session: Session, topic: str, now: datetime) -> list[Pick]:
+        waiting = list(
+            session.scalars(
+                select(TwilioCall.language)
+                .where(
+                    TwilioCall.kind == TwilioLeg.INBOUND,
+                    TwilioCall.topic == topic,
+                    TwilioCall.queue_entered_at.is_not(None),
+                )
+                .order_by(TwilioCall.queue_entered_at, TwilioCall.call_id)
+            )
+        )
+        covered = session.scalar(
+            select(func.count())
+            .select_from(TwilioCall)
+            .where(
+                TwilioCall.kind == TwilioLeg.CONNECT,
+                TwilioCall.topic == topic,
+                TwilioCall.ready_at.is_(None),
+                TwilioCall.status.not_in(FINAL_STATUSES),
+            )
+        )
+        picks = []
+        skill = self.config.queues[topic].skill
+        for language in waiting[int(covered or 0) :]:
+            advisor = self._free_advisor(session, skill, language or "", now)
+            if advisor is None:
+                break  # the front caller waits for someone who can serve them
+            advisor.state = AdvisorState.BUSY
+            advisor.state_since = now
+            advisor.ready_at = None
+            assert advisor.dial_string is not None
+            picks.append(Pick(advisor.id, advisor.dial_string, topic, language or ""))
+        return picks
+
+    def _free_advisor(
+        self, session: Session, skill: str, language: str, now: datetime
+    ) -> Advisor | None:
+        """The longest-idle ready advisor with *skill* and *language* and a phone, locked."""
+        query = (
+            select(Advisor)
+            .where(
+                Advisor.enabled.is_(True),
+                Advisor.dial_string.is_not(None),
+                or_(
+                    Advisor.state == AdvisorState.AVAILABLE,
+                    and_(Advisor.state == AdvisorState.WRAP_UP, Advisor.ready_at <= now),
+                ),
+                exists().where(AdvisorSkill.advisor_id == Advisor.id, AdvisorSkill.skill == skill),
+                exists().where(
+                    AdvisorLanguage.advisor_id == Advisor.id, AdvisorLanguage.language == language
+                ),
+            )
+            .order_by(Advisor.ready_at, Advisor.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        return session.scalars(query).first()
+
+    # -- calling ----------------------------------------------------------------------------
+
+    async def _call(self, pick: Pick) -> None:
+        ids: dict[str, str | int] = {
+            "advisor": pick.advisor_id,
+            "topic": pick.topic,
+            "lang": pick.language,
+        }
+        ring = self.config.dispatch.advisor_ring_timeout
+        try:
+            created = await rest_call(
+                "calls.create",
+                self.client.calls.create_async(
+                    to=pick.dial_string,
+                    from_=self.config.line.number,
+                    url=self.settings.url("/twilio/connect/advisor", **ids),
+                    method="POST",
+                    status_callback=self.settings.url("/twilio/status", leg="connect", **ids),
+                    status_callback_method="POST",
+                    status_callback_event=PROGRESS_EVENTS,
+                    timeout=max(1, round(ring.total_seconds())),
+                ),
+            )
+        except ProviderRejected as exc:
+            if exc.status == BAD_REQUEST:
+                log.warning("advisor.not_callable", advisor_id=pick.advisor_id, code=exc.code)
+                await asyncio.to_thread(self._not_callable, pick)
+            else:
+                await asyncio.to_thread(self._available_again, pick)
+            return
+        except ProviderUnavailable:
+            log.warning("twilio.unavailable", advisor_id=pick.advisor_id)
+            await asyncio.to_thread(self._available_again, pick)
+            return
+        await asyncio.to_thread(self._remember, str(created.sid), pick, str(created.status))
+        log.info("twilio.advisor_called", advisor_id=pick.advisor_id, topic=pick.topic)
+
+    def _remember(self, sid: str, pick: Pick, status: str) -> None:
+        with self.writes.transaction() as session:  # unless its first status callback did
+            add_call(
+                session, sid, TwilioLeg.CONNECT, self.clock.now(), status=status,
+                advisor_id=pick.advisor_id, topic=pick.topic, language=pick.language,
+            )  # fmt: skip
+
+    def _not_callable(self, pick: Pick) -> None:
+        """Their phone cannot be called: a break, until someone looks (as after a ring
+        nobody answered), so the next caller is not held up by the same phone."""
+        with self.writes.transaction() as session:
+            pause_advisor(session, pick.advisor_id, self.clock.now())
+
+    def _available_again(self, pick: Pick) -> None:
+        """Twilio is out of reach, or refused the account: the advisor was never called,
+        and is free as before."""
+        with self.writes.transaction() as session:
+            set_advisor_state(session, pick.advisor_id, AdvisorState.AVAILABLE, self.clock.now())

@@ -1,0 +1,320 @@
+"""The calls the line places: a callback's two legs, and advisors called to take a queued
+caller — their TwiML, and what their status callbacks change.
+
+Status callbacks are written to the leg's row (a repeated one, or one older
+than what is known, changes nothing: see
+:func:`~callflow.providers.twilio.store.apply_news`) and then announced to
+whoever waits on that leg in this process (:class:`LegWatch`). The
+dispatcher placing a callback may run in another process; it reads the row
+again every ``status_wait`` and so hears the news either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import Dial, VoiceResponse  # type: ignore[import-untyped]
+
+from callflow.engine.clock import Clock
+from callflow.engine.prompts import PromptRef
+from callflow.providers.twilio.calls import InboundCalls
+from callflow.providers.twilio.params import (
+    FINAL_STATUSES,
+    MACHINES,
+    CallbackLeg,
+    ConnectLeg,
+    StatusCallback,
+)
+from callflow.providers.twilio.settings import TwilioSettings
+from callflow.providers.twilio.store import (
+    CallRow,
+    LegNews,
+    Writes,
+    add_call,
+    apply_news,
+    locked_call,
+    save_call,
+)
+from callflow.providers.twilio.twiml import Speech
+from callflow.store.advisors import begin_wrap_up, pause_advisor
+from callflow.store.models import CallbackRequest, TwilioCall, TwilioLeg
+from callflow.store.session import Database
+
+log = structlog.get_logger("callflow.twilio")
+
+UNANSWERED = frozenset({"no-answer", "busy", "failed"})
+
+
+@dataclass(frozen=True, slots=True)
+class LegView:
+    """A placed call as its row says now."""
+
+    call_sid: str
+    status: str
+    answered_by: str | None
+    ready: bool
+    duration_s: float | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def answered(self) -> bool:
+        return self.status in ("in-progress", "completed")
+
+    @property
+    def machine(self) -> bool:
+        return self.answered_by in MACHINES
+
+    @classmethod
+    def of(cls, row: CallRow) -> LegView:
+        return cls(
+            row.call_sid, row.status, row.answered_by, row.ready_at is not None, row.duration_s
+        )
+
+
+class LegWatch:
+    """Who in this process waits for news of which call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+
+    @contextmanager
+    def watching(self, *call_sids: str) -> Iterator[asyncio.Event]:
+        """An event set whenever one of *call_sids* has news (call in the event loop)."""
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            for sid in call_sids:
+                self._waiting.setdefault(sid, []).append(entry)
+        try:
+            yield entry[1]
+        finally:
+            with self._lock:
+                for sid in call_sids:
+                    waiting = self._waiting.get(sid, [])
+                    if entry in waiting:
+                        waiting.remove(entry)
+                    if not waiting:
+                        self._waiting.pop(sid, None)
+
+    def notify(self, call_sid: str) -> None:
+        """*call_sid* has news (safe from any thread)."""
+        with self._lock:
+            waiting = list(self._waiting.get(call_sid, ()))
+        for loop, event in waiting:
+            loop.call_soon_threadsafe(event.set)
+
+
+class PlacedCalls:
+    """Answers the webhooks of the calls the line places, and every status callback."""
+
+    def __init__(
+        self,
+        settings: TwilioSettings,
+        database: Database,
+        clock: Clock,
+        inbound: InboundCalls,
+        watch: LegWatch,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.database = database
+        self.clock = clock
+        self.inbound = inbound
+        self.watch = watch
+        self.writes = Writes(database)
+        self.speech = Speech(settings)
+
+    # -- status callbacks ---------------------------------------------------------------
+
+    def status(self, params: StatusCallback) -> None:
+        """``POST /twilio/status``: any call's progress."""
+        news = LegNews(
+            params.call_status,
+            params.sequence_number,
+            None if params.call_duration is None else float(params.call_duration),
+            params.answered_by,
+        )
+        with self.writes.transaction() as session:
+            now = self.clock.now()
+            row = locked_call(session, params.call_sid)
+            if row is None and params.leg is not None:
+                row = self._placed_row(session, params, now)
+            if row is None:
+                log.info("twilio.status_unknown_call", call_sid=params.call_sid)
+                return
+            inbound = row.kind is TwilioLeg.INBOUND
+            if not inbound:
+                moved = apply_news(row, news, now)
+                save_call(session, row)
+                if moved and row.kind is TwilioLeg.CONNECT and row.final:
+                    self._advisor_free_again(session, row, now)
+        if inbound:
+            if params.call_status in FINAL_STATUSES:
+                self.inbound.ended(params.call_sid)
+            return
+        self.watch.notify(params.call_sid)
+
+    def _placed_row(self, session: Session, params: StatusCallback, now: datetime) -> CallRow:
+        """A status callback that came before the dialler wrote down the call it placed."""
+        assert params.leg is not None
+        return add_call(
+            session,
+            params.call_sid,
+            TwilioLeg(params.leg),
+            now,
+            status="queued",
+            callback_id=params.callback_id,
+            attempt_no=params.attempt_no,
+            advisor_id=params.advisor_id,
+            topic=params.topic,
+            language=params.language,
+        )
+
+    def _advisor_free_again(self, session: Session, row: CallRow, now: datetime) -> None:
+        """An advisor's call for a queued caller is over: after a conversation they wrap
+        up; one who did not answer goes on a break, as after an unanswered callback."""
+        if row.advisor_id is None:
+            return
+        if row.status in UNANSWERED:
+            log.warning("advisor.did_not_answer", advisor_id=row.advisor_id, call_sid=row.call_sid)
+            pause_advisor(session, row.advisor_id, now)
+        elif row.ready_at is not None:
+            begin_wrap_up(session, row.advisor_id, now, self.config.dispatch.wrap_up)
+        else:
+            begin_wrap_up(session, row.advisor_id, now, timedelta(0))
+
+    # -- a callback's legs ----------------------------------------------------------------
+
+    def advisor_answered(self, params: CallbackLeg) -> str:
+        """The advisor picked up: the whisper, then on to wait for the resident."""
+        with self.database.reading() as session:
+            request = session.get(CallbackRequest, params.callback_id)
+            topic = request.topic if request is not None else None
+            language = request.language if request is not None else None
+            entered = request.queue_entered_at if request is not None else None
+        response = VoiceResponse()
+        if topic is not None and language is not None and entered is not None:
+            self._whisper(response, topic, language, self.clock.now() - entered)
+        response.redirect(
+            self.settings.url(
+                "/twilio/callback/advisor/ready", cb=params.callback_id, n=params.attempt_no
+            ),
+            method="POST",
+        )
+        return str(response)
+
+    def advisor_ready(self, params: CallbackLeg) -> str:
+        """The whisper is heard: the advisor waits in the callback's conference, and the
+        dispatcher may dial the resident."""
+        self._mark_ready(params.call_sid, TwilioLeg.ADVISOR, params)
+        response = VoiceResponse()
+        response.append(self._conference(params, starts=True))
+        return str(response)
+
+    def resident_answered(self, params: CallbackLeg) -> str:
+        """The resident's phone was answered: a person is joined with the advisor; a machine
+        is hung up on (and the attempt will say so)."""
+        if params.answered_by in MACHINES:
+            with self.writes.transaction() as session:
+                row = locked_call(session, params.call_sid)
+                if row is not None:
+                    row.answered_by = params.answered_by
+                    row.updated_at = self.clock.now()
+                    save_call(session, row)
+            self.watch.notify(params.call_sid)
+            hang_up = VoiceResponse()
+            hang_up.hangup()
+            return str(hang_up)
+        self._mark_ready(params.call_sid, TwilioLeg.RESIDENT, params)
+        response = VoiceResponse()
+        response.append(self._conference(params, starts=True))
+        return str(response)
+
+    def _mark_ready(self, call_sid: str, kind: TwilioLeg, params: CallbackLeg) -> None:
+        with self.writes.transaction() as session:
+            now = self.clock.now()
+            row = add_call(
+                session, call_sid, kind, now, status="in-progress",
+                callback_id=params.callback_id, attempt_no=params.attempt_no,
+            )  # fmt: skip
+            apply_news(row, LegNews("in-progress"), now)
+            if params.answered_by is not None:
+                row.answered_by = params.answered_by
+            if row.ready_at is None:
+                row.ready_at = now
+                row.updated_at = now
+            save_call(session, row)
+        self.watch.notify(call_sid)
+
+    def _conference(self, params: CallbackLeg, *, starts: bool) -> Dial:
+        dial = Dial()
+        dial.conference(
+            f"{self.settings.twilio.queue_prefix}callback-{params.callback_id}-{params.attempt_no}",
+            start_conference_on_enter=starts,
+            end_conference_on_exit=True,
+            beep=False,
+            wait_url=self.settings.twilio.hold_music,
+            wait_method="GET",
+        )
+        return dial
+
+    # -- an advisor for a queued caller ----------------------------------------------------
+
+    def connect_answered(self, params: ConnectLeg) -> str:
+        """The advisor picked up: the caller at the front of the topic's queue is theirs."""
+        with self.writes.transaction() as session:
+            now = self.clock.now()
+            row = locked_call(session, params.call_sid)
+            if row is not None:
+                apply_news(row, LegNews("in-progress"), now)
+                save_call(session, row)
+            front = session.scalar(
+                select(TwilioCall.queue_entered_at)
+                .where(
+                    TwilioCall.kind == TwilioLeg.INBOUND,
+                    TwilioCall.topic == params.topic,
+                    TwilioCall.queue_entered_at.is_not(None),
+                )
+                .order_by(TwilioCall.queue_entered_at)
+                .limit(1)
+            )
+        self.watch.notify(params.call_sid)
+        response = VoiceResponse()
+        if front is None:
+            goodbye = self.config.line.default_language
+            self.speech.add(response, [PromptRef("goodbye", goodbye)])
+            response.hangup()
+            return str(response)
+        self._whisper(response, params.topic, params.language, now - front)
+        dial = Dial()
+        dial.queue(
+            self.settings.queue_name(params.topic),
+            url=self.settings.url("/twilio/voice/connected", advisor=params.advisor_id),
+            method="POST",
+        )
+        response.append(dial)
+        return str(response)
+
+    def _whisper(self, parent: object, topic: str, language: str, waited: timedelta) -> None:
+        """Topic, language and the wait, said to the advisor in the line's own language."""
+        own = self.config.line.default_language
+        queue = self.config.queues.get(topic)
+        spoken = self.config.languages.get(language)
+        text = self.settings.twilio.whisper.format(
+            topic=queue.names.get(own, topic) if queue is not None else topic,
+            language=spoken.name if spoken is not None else language,
+            minutes=max(0, math.floor(waited.total_seconds() / 60)),
+        )
+        self.speech.say(parent, own, text)

@@ -1,0 +1,155 @@
+"""What each webhook must carry, checked before anything is done with it.
+
+Twilio's parameters (``CallSid``, ``Digits``, ``QueueResult``, ...) and the
+ones we put in the URLs we hand it (``s`` the step, ``pb`` the prompt, ...)
+are read into typed models; anything missing or out of its form is a
+:class:`MalformedWebhook` naming the parameter, answered 400, before the
+store is touched. Parameters Twilio adds that we do not use are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from callflow.errors import MalformedWebhook
+from callflow.providers.twilio.signatures import Params
+
+CallSid = Annotated[str, Field(pattern=r"^CA[0-9a-f]{32}$")]
+AccountSid = Annotated[str, Field(pattern=r"^AC[0-9a-f]{32}$")]
+Step = Annotated[int, Field(ge=0, le=1_000_000)]
+PlaybackId = Annotated[str, Field(pattern=r"^p[0-9]{1,6}$")]
+
+CallStatus = Literal[
+    "queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
+    "canceled",
+]  # fmt: skip
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+AnsweredBy = Literal[
+    "human", "machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other",
+    "fax", "unknown",
+]  # fmt: skip
+MACHINES = frozenset(
+    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class CallParams(_Params):
+    """What every voice webhook carries."""
+
+    call_sid: CallSid = Field(alias="CallSid")
+    account_sid: AccountSid = Field(alias="AccountSid")
+
+
+class IncomingCall(CallParams):
+    """``POST /twilio/voice``: a call to the line's number."""
+
+    from_: str = Field(alias="From", max_length=64)
+    to: str = Field(default="", alias="To", max_length=64)
+
+
+class Gathered(CallParams):
+    """A ``<Gather>`` ended: keys pressed (none when it timed out)."""
+
+    digits: str = Field(default="", alias="Digits", pattern=r"^[0-9*#]{0,40}$")
+    finished_on_key: str = Field(default="", alias="FinishedOnKey", pattern=r"^[0-9*#]?$")
+    step: Step = Field(alias="s")
+    playback: PlaybackId | None = Field(default=None, alias="pb")
+    wrapped: Literal["ask", "play", "music"] = Field(alias="k")
+    in_queue: Literal["1"] | None = Field(default=None, alias="q")
+
+    @property
+    def waiting(self) -> bool:
+        """Its answer runs as a turn of a queue's waiting (keys around prompts or music
+        only ever come there)."""
+        return self.wrapped != "ask" or self.in_queue == "1"
+
+
+class Played(CallParams):
+    """A ``<Redirect>`` after prompts (they have been heard), or the queue's ``waitUrl`` (a
+    turn of waiting is over, after prompts when ``pb`` is given)."""
+
+    step: Step = Field(alias="s")
+    playback: PlaybackId | None = Field(default=None, alias="pb")
+
+
+class LeftQueue(CallParams):
+    """``<Enqueue>``'s action: the call left the queue, and why."""
+
+    visit: Step = Field(alias="v")
+    queue_result: Literal[
+        "bridged", "bridging-in-process", "queue-full", "redirected", "leave", "hangup", "error",
+        "system-error",
+    ] = Field(alias="QueueResult")  # fmt: skip
+
+
+class Dequeued(CallParams):
+    """``<Queue url>``: the caller at the front is about to be joined with an advisor."""
+
+    advisor_id: int = Field(alias="advisor", ge=1)
+    dequeuing_call_sid: CallSid | None = Field(default=None, alias="DequeingCallSid")
+
+
+class StatusCallback(CallParams):
+    """``POST /twilio/status``: how a call is going, in (mostly) the order it went."""
+
+    call_status: CallStatus = Field(alias="CallStatus")
+    sequence_number: int | None = Field(default=None, alias="SequenceNumber", ge=0)
+    call_duration: int | None = Field(default=None, alias="CallDuration", ge=0)
+    answered_by: AnsweredBy | None = Field(default=None, alias="AnsweredBy")
+    leg: Literal["advisor", "resident", "connect"] | None = Field(default=None, alias="leg")
+    callback_id: int | None = Field(default=None, alias="cb", ge=1)
+    attempt_no: int | None = Field(default=None, alias="n", ge=1)
+    advisor_id: int | None = Field(default=None, alias="advisor", ge=1)
+    topic: str | None = Field(default=None, alias="topic", max_length=32)
+    language: str | None = Field(default=None, alias="lang", max_length=8)
+
+
+class CallbackLeg(CallParams):
+    """The advisor's or the resident's leg of a callback asks what to do."""
+
+    callback_id: int = Field(alias="cb", ge=1)
+    attempt_no: int = Field(alias="n", ge=1)
+    answered_by: AnsweredBy | None = Field(default=None, alias="AnsweredBy")
+
+
+class ConnectLeg(CallParams):
+    """An advisor called for a queued caller has answered."""
+
+    advisor_id: int = Field(alias="advisor", ge=1)
+    topic: str = Field(alias="topic", min_length=1, max_length=32)
+    language: str = Field(alias="lang", min_length=1, max_length=8)
+
+
+M = TypeVar("M", bound=_Params)
+
+
+def read(model: type[M], query: Params, form: Params) -> M:
+    """*model* from the URL's query and the body's parameters (the body's win a tie)."""
+    values = {**_single(query), **_single(form)}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise MalformedWebhook("; ".join(_describe(error) for error in exc.errors())) from None
+
+
+def _single(params: Params) -> dict[str, str]:
+    """One value per name; Twilio never repeats the ones we read."""
+    return {name: params[name] for name in params}
+
+
+def _describe(error: object) -> str:
+    assert isinstance(error, dict)
+    name = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"{name}: required"
+    shown = str(error.get("input", ""))
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{name}: {error['msg'].lower()} (got {shown!r})"

@@ -1,0 +1,275 @@
+"""The engine's media commands as TwiML, built with ``twilio.twiml.voice_response``.
+
+One webhook is answered with one document, and every document ends by
+telling Twilio where to ask next: prompts end in a ``<Redirect>`` that
+reports them heard, a question is a ``<Gather>`` whose action brings the
+keys (or the silence), a queue's waiting ends in a ``<Redirect>`` to the next
+turn of its ``waitUrl``. Each document's URLs carry a step number of their
+own, so a request Twilio repeats is known as such (see
+:mod:`callflow.providers.twilio.calls`).
+
+What the engine says in the same step after the caller joins a queue cannot
+be in that document: Twilio runs nothing after ``<Enqueue>`` until the caller
+leaves, and plays queued callers only what the ``waitUrl`` returns. Likewise
+after ``<Leave>`` Twilio asks the ``<Enqueue>`` action what comes next. Those
+words go into a document answered in advance, kept under the step key of
+the request that will come for it.
+
+Timers the engine sets are not Twilio's business: the input timeout is the
+``<Gather>`` timeout, and the queue's announcements and closing time are
+checked on each turn of waiting, so the hold music's length is how late an
+announcement can be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
+
+from callflow.engine.commands import (
+    Ask,
+    Command,
+    EnterQueue,
+    Hangup,
+    LeaveQueue,
+    Play,
+    StopPlayback,
+)
+from callflow.engine.prompts import PromptRef, render_text
+from callflow.engine.state import CallState, Phase
+from callflow.providers.twilio.settings import TwilioSettings
+
+Context = Literal["call", "wait"]
+"""Where a document runs: on the call itself, or as a turn of a queue's waiting."""
+
+WAIT_TURN = "wait"
+MUSIC_GATHER_TIMEOUT = 1
+"""Seconds a key is awaited after music or prompts in a queue: the least Twilio allows."""
+
+
+def step_key(endpoint: str, query: dict[str, str | int]) -> str:
+    """How a step is known: the endpoint and the query of the URL it was handed out with.
+
+    A webhook's own key is its endpoint and its raw query string, which is this
+    same encoding, since Twilio requests a URL exactly as it was given.
+    """
+    return f"{endpoint}:{urlencode(query)}"
+
+
+def left_key(query: dict[str, str | int], queue_result: str) -> str:
+    """The ``<Enqueue>`` action's step: the same URL means another thing per ``QueueResult``."""
+    return f"{step_key('left', query)}:{queue_result}"
+
+
+@dataclass
+class Cursor:
+    """A call's counters, advanced as documents are made: the next step number (one per
+    document) and how many times the caller has joined a queue."""
+
+    step: int
+    visit: int
+
+    def next_step(self) -> int:
+        self.step += 1
+        return self.step - 1
+
+
+@dataclass
+class Rendered:
+    """One webhook's answer and the documents answered in advance (by step key)."""
+
+    twiml: str
+    ahead: dict[str, str] = field(default_factory=dict)
+
+
+class Speech:
+    """Prompts as ``<Say>`` in each language's voice, or ``<Play>`` of a recording."""
+
+    def __init__(self, settings: TwilioSettings) -> None:
+        self._config = settings.config
+        self._twilio = settings.twilio
+
+    def add(self, parent: Any, prompts: Sequence[PromptRef]) -> None:
+        """Nest *prompts* in *parent*; consecutive sentences in one voice are one ``<Say>``."""
+        words: list[str] = []
+        language: str | None = None
+        for ref in prompts:
+            recording = self._twilio.audio.get(ref.language, {}).get(ref.key)
+            if recording is not None and not ref.params:
+                self._say(parent, language, words)
+                words, language = [], None
+                parent.play(recording)
+                continue
+            if ref.language != language:
+                self._say(parent, language, words)
+                words, language = [], ref.language
+            words.append(render_text(ref, self._config))
+        self._say(parent, language, words)
+
+    def say(self, parent: Any, language: str, text: str) -> None:
+        self._say(parent, language, [text])
+
+    def _say(self, parent: Any, language: str | None, words: list[str]) -> None:
+        if language is None or not words:
+            return
+        voice = self._twilio.voices[language]
+        parent.say(" ".join(words), voice=voice.voice, language=voice.language)
+
+
+@dataclass
+class _Part:
+    """One thing a document does, in order."""
+
+    kind: Literal["play", "ask", "enqueue", "leave", "hangup"]
+    command: Command | None = None
+    playback_id: str | None = None
+
+
+@dataclass
+class _Doc:
+    context: Context
+    key: str | None
+    """The step key it answers in advance; None for the webhook's own answer."""
+    parts: list[_Part] = field(default_factory=list)
+
+    def stop(self, playback_id: str) -> None:
+        self.parts = [p for p in self.parts if p.playback_id != playback_id]
+
+
+class Renderer:
+    """Turns one step's media commands into TwiML documents."""
+
+    def __init__(self, settings: TwilioSettings) -> None:
+        self.settings = settings
+        self.speech = Speech(settings)
+
+    def render(
+        self, commands: Sequence[Command], state: CallState, cursor: Cursor, context: Context
+    ) -> Rendered:
+        """The answer to a webhook running in *context*, for the media commands of its step
+        (*state* is the call after the step)."""
+        doc = _Doc(context, None)
+        docs = [doc]
+        for command in commands:
+            if isinstance(command, Play):
+                doc.parts.append(_Part("play", command, command.playback_id))
+            elif isinstance(command, Ask):
+                doc.parts.append(_Part("ask", command, command.playback_id))
+            elif isinstance(command, StopPlayback):
+                doc.stop(command.playback_id)
+            elif isinstance(command, EnterQueue):
+                cursor.visit += 1
+                doc.parts.append(_Part("enqueue", command))
+                doc = _Doc("wait", WAIT_TURN)  # keyed once its waitUrl's step is known
+                docs.append(doc)
+            elif isinstance(command, LeaveQueue) and doc.context == "wait":
+                doc.parts.append(_Part("leave", command))
+                doc = _Doc("call", left_key({"v": cursor.visit}, "leave"))
+                docs.append(doc)
+            elif isinstance(command, Hangup):
+                doc.parts.append(_Part("hangup", command))
+        rendered = Rendered("")
+        wait_step: int | None = None
+        for current in docs:
+            if current.key is not None and not current.parts:
+                continue  # nothing to say in advance: that request is answered when it comes
+            if current.key == WAIT_TURN:
+                assert wait_step is not None
+                twiml, _ = self._document(current, state, cursor, wait_step)
+                rendered.ahead[step_key("wait", {"s": wait_step})] = twiml
+                continue
+            twiml, enqueued_at = self._document(current, state, cursor, None)
+            wait_step = enqueued_at if enqueued_at is not None else wait_step
+            if current.key is None:
+                rendered.twiml = twiml
+            else:
+                rendered.ahead[current.key] = twiml
+        return rendered
+
+    def _document(
+        self, doc: _Doc, state: CallState, cursor: Cursor, step: int | None
+    ) -> tuple[str, int | None]:
+        """The document's TwiML, and the step of the ``waitUrl`` it hands out, if any."""
+        if step is None:
+            step = cursor.next_step()
+        url = self.settings.url
+        response = VoiceResponse()
+        enqueued_at: int | None = None
+        offer_open = state.offer_open and not state.offer_declined and state.menu is None
+        for part in doc.parts:
+            if part.kind == "hangup":
+                response.hangup()
+                return str(response), enqueued_at
+            if part.kind == "enqueue":
+                assert isinstance(part.command, EnterQueue)
+                enqueued_at = cursor.next_step()
+                response.enqueue(
+                    self.settings.queue_name(part.command.topic),
+                    action=url("/twilio/voice/left", v=cursor.visit),
+                    method="POST",
+                    wait_url=url("/twilio/voice/wait", s=enqueued_at),
+                    wait_url_method="POST",
+                )
+                return str(response), enqueued_at
+            if part.kind == "leave":
+                response.leave()
+                return str(response), enqueued_at
+            if part.kind == "ask":
+                assert isinstance(part.command, Ask)
+                ask = part.command
+                query: dict[str, str | int] = {"s": step, "pb": ask.playback_id, "k": "ask"}
+                if doc.context == "wait":
+                    query["q"] = 1  # its answer runs in the queue's waiting too
+                gather = response.gather(
+                    input="dtmf",
+                    num_digits=ask.max_digits,
+                    finish_on_key=ask.finish_on_key or "",
+                    timeout=max(1, round(ask.timeout.total_seconds())),
+                    action=url("/twilio/voice/gather", **query),
+                    method="POST",
+                    action_on_empty_result=True,
+                )
+                self.speech.add(gather, ask.prompts)
+                return str(response), enqueued_at
+            assert isinstance(part.command, Play)
+            play = part.command
+            heard = "/twilio/voice/wait" if doc.context == "wait" else "/twilio/voice/played"
+            if doc.context == "wait" and offer_open:
+                # The offer stands while they listen: 1 takes it at any moment.
+                gather = self._key_catcher(response, step, "play", play.playback_id)
+                self.speech.add(gather, play.prompts)
+            else:
+                self.speech.add(response, play.prompts)
+            response.redirect(url(heard, s=step, pb=play.playback_id), method="POST")
+            return str(response), enqueued_at
+        if state.phase is Phase.ENDED:
+            response.hangup()  # whatever came late, this call is over
+        elif doc.context == "wait":
+            music_parent = self._key_catcher(response, step, "music") if offer_open else response
+            music_parent.play(self.settings.twilio.hold_music)
+            response.redirect(url("/twilio/voice/wait", s=step), method="POST")
+        else:
+            # The engine is waiting for something Twilio will not send (it never should):
+            # come back shortly rather than let the call drop.
+            response.pause(length=1)
+            response.redirect(url("/twilio/voice/tick", s=step), method="POST")
+        return str(response), enqueued_at
+
+    def _key_catcher(
+        self, response: Any, step: int, wrapped: str, playback_id: str | None = None
+    ) -> Any:
+        query: dict[str, str | int] = {"s": step, "k": wrapped}
+        if playback_id is not None:
+            query["pb"] = playback_id
+        return response.gather(
+            input="dtmf",
+            num_digits=1,
+            finish_on_key="",
+            timeout=MUSIC_GATHER_TIMEOUT,
+            action=self.settings.url("/twilio/voice/gather", **query),
+            method="POST",
+        )

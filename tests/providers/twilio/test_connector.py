@@ -1,0 +1,162 @@
+"""Queued callers and free advisors: the advisor is called with TwiML that dials the
+topic's queue, and Twilio hands over the caller at the front."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from callflow.engine.vocabulary import CallOutcome, EventKind
+from callflow.store.advisors import register_advisor, set_advisor_state
+from callflow.store.models import Advisor, AdvisorState
+from tests.fakes.twilio_server import FakeCall
+from tests.providers.twilio.conftest import Caller, Line
+from tests.store.helpers import T0
+
+T = TypeVar("T")
+ANNA = "+358401110000"
+
+
+def run(line: Line, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    async def attached() -> T:
+        line.fake.attach(asyncio.get_running_loop())
+        result = await scenario()
+        await line.fake.settle()
+        return result
+
+    return asyncio.run(attached())
+
+
+def advisor(line: Line, name: str, phone: str, languages: tuple[str, ...] = ("fi",)) -> int:
+    with line.database.transaction() as session:
+        advisor_id = register_advisor(session, name, ["nurse"], languages, T0, dial_string=phone)
+        set_advisor_state(session, advisor_id, AdvisorState.AVAILABLE, T0)
+    return advisor_id
+
+
+def queued(line: Line, number: str, digit: str = "1") -> Caller:
+    """A caller in the health queue (who says no to a callback, if one is offered)."""
+    call = line.call(number).dial()
+    call.press(digit)
+    call.press("1")
+    if call.asked:
+        call.press("2")
+    assert call.waiting
+    line.clock.advance(timedelta(seconds=1))
+    return call
+
+
+def state_of(line: Line, advisor_id: int) -> AdvisorState:
+    with line.database.reading() as session:
+        found = session.get(Advisor, advisor_id)
+        assert found is not None
+        return found.state
+
+
+def connect(line: Line) -> int:
+    return run(line, line.provider.connector.connect_waiting)
+
+
+class TestConnecting:
+    def test_the_front_caller_is_handed_to_a_free_advisor(self, line: Line) -> None:
+        anna = advisor(line, "Anna", ANNA)
+        call = queued(line, "+358401000001")
+        assert connect(line) == 1
+        assert state_of(line, anna) is AdvisorState.BUSY  # no callback claims her now
+        (placed,) = line.fake.placed(ANNA)
+
+        async def twilio_side() -> None:
+            await line.fake.progress(placed.sid, "initiated", "ringing", "in-progress")
+            document = ET.fromstring(await line.fake.fetch_twiml(placed.sid))
+            queue = document.find("Dial/Queue")
+            assert queue is not None and queue.text == "callflow-health"
+            assert "kieli suomi" in " ".join(s.text or "" for s in document.iter("Say"))
+            line.clock.advance(timedelta(seconds=20))
+            answer = await line.webhooks.post(
+                queue.attrib["url"],
+                {**call.params(), "QueueSid": "QU" + "2" * 32, "DequeingCallSid": placed.sid},
+            )
+            assert answer.status_code == 200
+            line.clock.advance(timedelta(minutes=5))
+            await line.fake.progress(placed.sid, "completed", duration=300)
+
+        run(line, twilio_side)
+        call.leave_queue("bridged")
+        assert call.hung_up_on
+        (row,) = line.rows("calls")
+        assert row["outcome"] == CallOutcome.ANSWERED
+        assert state_of(line, anna) is AdvisorState.WRAP_UP
+        (leg,) = [r for r in line.rows("twilio_calls") if r["kind"] == "connect"]
+        assert (leg["duration_s"], leg["ready_at"] is not None) == (300.0, True)
+        assert EventKind.ANSWERED in {e["kind"] for e in line.rows("call_events")}
+
+    def test_one_advisor_per_waiting_caller(self, line: Line) -> None:
+        advisor(line, "Anna", ANNA)
+        advisor(line, "Bert", "+358401110001")
+        queued(line, "+358401000001")
+        assert connect(line) == 1
+        assert connect(line) == 0  # Anna is being called for that caller already
+        assert len(line.fake.placed()) == 1
+
+    def test_nobody_is_handed_a_caller_they_cannot_serve(self, line: Line) -> None:
+        """A Swedish caller at the front: a Finnish-only advisor is not called, not even for
+        the Finnish caller behind, whom Twilio would hand the Swedish one."""
+        advisor(line, "Anna", ANNA)
+        queued(line, "+358401000001", digit="2")
+        queued(line, "+358401000002")
+        assert connect(line) == 0
+        bilingual = advisor(line, "Bert", "+358401110001", languages=("fi", "sv"))
+        assert connect(line) == 2
+        assert state_of(line, bilingual) is AdvisorState.BUSY
+
+    def test_an_advisor_who_does_not_answer_takes_a_break(self, line: Line) -> None:
+        anna = advisor(line, "Anna", ANNA)
+        queued(line, "+358401000001")
+        connect(line)
+        (placed,) = line.fake.placed(ANNA)
+
+        async def no_answer() -> None:
+            await line.fake.progress(placed.sid, "initiated", "ringing", "no-answer")
+
+        run(line, no_answer)
+        assert state_of(line, anna) is AdvisorState.BREAK
+
+    def test_a_queue_emptied_meanwhile_frees_the_advisor(self, line: Line) -> None:
+        anna = advisor(line, "Anna", ANNA)
+        call = queued(line, "+358401000001")
+        connect(line)
+        call.leave_queue("hangup")
+        (placed,) = line.fake.placed(ANNA)
+
+        async def picks_up() -> FakeCall:
+            await line.fake.progress(placed.sid, "initiated", "ringing", "in-progress")
+            twiml = await line.fake.fetch_twiml(placed.sid)
+            assert "<Hangup" in twiml and "<Dial" not in twiml
+            await line.fake.progress(placed.sid, "completed", duration=5)
+            return placed
+
+        run(line, picks_up)
+        assert state_of(line, anna) is AdvisorState.WRAP_UP  # at once ready again (no wrap-up)
+
+    def test_the_connector_wakes_when_a_caller_joins(self, line: Line) -> None:
+        """Running as the app runs it: a caller joining a queue is connected at once, not at
+        the next interval."""
+        advisor(line, "Anna", ANNA)
+        slow = line.provider.settings.twilio.connect_interval
+        assert slow >= timedelta(seconds=2)
+
+        async def scenario() -> None:
+            running = asyncio.create_task(line.provider.connector.run())
+            await asyncio.sleep(0)
+            joined = asyncio.get_running_loop().run_in_executor(None, queued, line, "+358401000001")
+            await joined
+            start = asyncio.get_running_loop().time()
+            while not line.fake.placed(ANNA):
+                assert asyncio.get_running_loop().time() - start < 1.0, "not woken"
+                await asyncio.sleep(0.01)
+            running.cancel()
+
+        run(line, scenario)
