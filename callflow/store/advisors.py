@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import CallbackStatus
@@ -154,7 +154,9 @@ def begin_wrap_up(session: Session, advisor_id: int, now: datetime, wrap_up: tim
     advisor = session.execute(_LOCK_ADVISOR, {"advisor": advisor_id}).first()
     if advisor is None or advisor.state not in (AdvisorState.BUSY, AdvisorState.WRAP_UP):
         return
-    if advisor.holds_another:
+    # Asked only now that the row is locked: a claim that held the lock may just have
+    # given them a callback, and only a statement started after it can see that.
+    if session.execute(_HOLDS_ASSIGNMENT, {"advisor": advisor_id}).first() is not None:
         # A late word about an earlier callback (the advisor recorded its outcome before
         # the worker let go): they are busy with a new one, which ends their wrap-up.
         return
@@ -275,20 +277,13 @@ def _locked(session: Session, advisor_id: int) -> Advisor | None:
 _advisors = Base.metadata.tables["advisors"]
 _requests = Base.metadata.tables["callback_requests"]
 _LOCK_ADVISOR = (
-    select(
-        _advisors.c.state,
-        _advisors.c.state_since,
-        _advisors.c.enabled,
-        _advisors.c.ready_at,
-        exists()
-        .where(
-            _requests.c.advisor_id == _advisors.c.id,
-            _requests.c.status == CallbackStatus.IN_PROGRESS,
-        )
-        .label("holds_another"),
-    )
+    select(_advisors.c.state, _advisors.c.state_since, _advisors.c.enabled, _advisors.c.ready_at)
     .where(_advisors.c.id == bindparam("advisor"))
-    .with_for_update(of=_advisors)
+    .with_for_update()
+)
+_HOLDS_ASSIGNMENT = select(_requests.c.id).where(
+    _requests.c.advisor_id == bindparam("advisor"),
+    _requests.c.status == CallbackStatus.IN_PROGRESS,
 )
 _SET_ADVISOR_STATE = (
     update(_advisors)

@@ -486,3 +486,38 @@ def test_a_word_that_arrives_while_the_reaper_takes_the_callback_back_is_refused
     )
     assert callback.attempt().result is AttemptResult.INTERRUPTED
     assert callback.kinds().count(EventKind.CALLBACK_ATTEMPT_ENDED) == 1
+
+
+@ON_POSTGRESQL  # row locks; SQLite runs one writer at a time
+def test_a_late_let_go_waiting_on_a_claim_sees_the_callback_it_gave(
+    callback: Callback,
+) -> None:
+    """The advisor has recorded the outcome; a claim is giving them the next callback
+    (not yet committed) when the worker's late let-go asks for their wrap-up. It waits
+    for the claim, and then must see that they hold a callback again: had it looked
+    before the wait, it would have made them ready while they hold one."""
+    callback.dial()
+    said = DIALLED + timedelta(minutes=3)
+    callback.record(AttemptResult.REACHED, said)
+    with callback.database.transaction() as session:
+        set_advisor_state(session, callback.colleague, AdvisorState.OFFLINE, said)
+        add_callback(session, number(2), entered=T0)
+    after = said + WRAP_UP
+    failure: list[BaseException] = []
+
+    def let_go() -> None:
+        try:
+            with callback.database.transaction() as session:
+                begin_wrap_up(session, callback.advisor, after, WRAP_UP)
+        except BaseException as exc:
+            failure.append(exc)
+
+    with callback.database.transaction() as session:
+        claimed = claim_next_callback(session, None, after, owner=WORKER, lease=LEASE)
+        assert claimed is not None and claimed.advisor_id == callback.advisor
+        late = threading.Thread(target=let_go)
+        late.start()
+        wait_until_someone_waits_for_a_lock(callback.database)
+    late.join(10)
+    assert failure == []
+    assert callback.advisor_row().state is AdvisorState.BUSY
