@@ -14,6 +14,8 @@ rehearsal without a carrier, never production) turns that off, and says so.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import socket
 from datetime import datetime
@@ -95,8 +97,8 @@ def serve(
     at: datetime | None,
     log_level: str,
 ) -> None:
-    """Run the line: with [provider.twilio], its webhooks over HTTP; without a provider,
-    against simulated callers and advisors.
+    """Run the line: with [provider.twilio], its webhooks over HTTP; with [provider.ari],
+    the calls of an Asterisk; without a provider, against simulated callers and advisors.
 
     Stop with Ctrl-C: the calls in progress are written to the store first.
     """
@@ -110,7 +112,14 @@ def serve(
         _refuse(given & set(SIMULATION_ONLY), "a simulated line (no provider configured)")
         _serve_twilio(config, database_url, host, port, not dev_unsigned_webhooks, log_level)
         return
-    _refuse(given & set(PROVIDER_ONLY), "a line with a provider ([provider.twilio])")
+    if config.provider.ari is not None:
+        _refuse(given & set(SIMULATION_ONLY), "a simulated line (no provider configured)")
+        _refuse(given & {"dev_unsigned_webhooks"}, "a line on Twilio ([provider.twilio])")
+        _serve_ari(config, database_url, host, port, log_level)
+        return
+    _refuse(
+        given & set(PROVIDER_ONLY), "a line with a provider ([provider.twilio] or [provider.ari])"
+    )
     calendar = Calendar.from_config(config)
     start = in_line_zone(at, config.line.timezone) or SystemClock().now()
     if at is None and not calendar.is_open(start):
@@ -207,6 +216,54 @@ def _serve_twilio(
         finally:
             database.close()
     log.info("serve.stopped", provider="twilio")
+
+
+def _serve_ari(
+    config: HotlineConfig, database_url: str | None, host: str, port: int, log_level: str
+) -> None:
+    """The Asterisk adapter and, beside it on the same event loop, the HTTP app (advisor
+    API, metrics) under uvicorn, until Ctrl-C or SIGTERM."""
+    import uvicorn  # noqa: PLC0415
+
+    from callflow.providers.ari.adapter import AsteriskLine  # noqa: PLC0415
+    from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
+    from callflow.web.app import create_app  # noqa: PLC0415
+
+    settings = AriSettings.from_environment(config)
+    listening = _listen(host, port)
+    with listening:
+        database = open_database(config, database_url)
+        try:
+            clock = SystemClock()
+            app = create_app(config, database, clock=clock)
+            server = uvicorn.Server(
+                uvicorn.Config(app, log_config=None, log_level=log_level, access_log=False)
+            )
+
+            async def run() -> None:
+                async with settings.client() as client:
+                    line = asyncio.create_task(AsteriskLine(config, database, clock, client).run())
+                    try:
+                        await server.serve(sockets=[listening])
+                    finally:
+                        line.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await line
+
+            bound_host, bound_port = listening.getsockname()[:2]
+            shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+            log.info(
+                "serve.started",
+                provider="ari",
+                url=f"http://{shown_host}:{bound_port}",
+                asterisk=settings.ari.url,
+                app=settings.ari.app,
+                database=shown_url(configured_url(config, database_url)),
+            )
+            asyncio.run(run())
+        finally:
+            database.close()
+    log.info("serve.stopped", provider="ari")
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -11,6 +11,7 @@ time, so the whole dispatch can be watched working on the real database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -34,6 +35,9 @@ from callflow.cli.common import (
 from callflow.config.load import database_url as configured_url
 from callflow.engine.clock import SystemClock
 from callflow.engine.durations import DURATION_HELP, parse_duration
+from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.dialler import AriDialler
+from callflow.providers.ari.settings import AriSettings
 from callflow.providers.port import CallbackDialler
 from callflow.providers.sim.phones import SimulatedPhones
 from callflow.providers.twilio.provider import TwilioProvider
@@ -103,12 +107,24 @@ def worker(
         start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
     phones: SimulatedPhones | None = None
     twilio: TwilioProvider | None = None
+    asterisk: AriDialler | None = None
     dialler: CallbackDialler
+    if (config.provider.twilio or config.provider.ari) is not None and (
+        speed != 1.0 or seed is not None
+    ):
+        raise click.UsageError("--speed and --seed are for simulated phones, not a real line")
     if config.provider.twilio is not None:
-        if speed != 1.0 or seed is not None:
-            raise click.UsageError("--speed and --seed are for simulated phones, not a Twilio line")
         twilio = TwilioProvider.from_environment(config, database, clock)
         dialler = twilio.dialler()
+    elif config.provider.ari is not None:
+        settings = AriSettings.from_environment(config)
+        client = AriClient(
+            settings.ari.url,
+            settings.ari.username,
+            settings.password,
+            AriDialler.application(settings.ari.app),
+        )
+        dialler = asterisk = AriDialler(config, client, clock)
     else:
         dialler = phones = SimulatedPhones(config, database, clock, seed=seed, speed=speed)
     dispatcher = Dispatcher(config, database, dialler, clock=clock, owner=owner, metrics=metrics)
@@ -116,7 +132,7 @@ def worker(
     log.info(
         "worker.starting",
         owner=owner,
-        provider="sim" if twilio is None else "twilio",
+        provider="twilio" if twilio else "ari" if asterisk else "sim",
         speed=speed,
         database=shown_url(configured_url(config, database_url)),
     )
@@ -125,7 +141,13 @@ def worker(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, runner.stop, grace)
+        hearing = None if asterisk is None else asyncio.create_task(asterisk.run())
         await runner.run()
+        if hearing is not None:
+            hearing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hearing
+            await asterisk.client.aclose()  # type: ignore[union-attr]
         if phones is not None:
             await phones.settle()
         if twilio is not None:

@@ -471,10 +471,73 @@ class TwilioConfig(_Model):
     )
 
 
+def _asterisk_url(value: str) -> str:
+    text = value.strip()
+    if not re.fullmatch(r"https?://[^\s/?#]+/?", text):
+        raise ValueError(
+            "write the base URL of Asterisk's HTTP server, like 'http://127.0.0.1:8088' "
+            "(no path: ARI is under /ari)"
+        )
+    return text.rstrip("/")
+
+
+def _trunk(value: str) -> str:
+    if placeholders_in(value) != {"number"}:
+        raise ValueError(
+            "write a dial string with {number} where the resident's number goes, "
+            "like 'PJSIP/{number}@trunk'"
+        )
+    return value
+
+
+class AriConfig(_Model):
+    """An Asterisk drives the line through ARI (``callflow serve`` then runs the adapter).
+
+    ``url`` is Asterisk's HTTP server (``http.conf``) and ``username`` an
+    ARI user (``ari.conf``); the password comes from ``ARI_PASSWORD``, never
+    from the file. Calls reach the Stasis application ``app`` from the
+    dialplan. Prompts are sound files named ``<sounds>/<language>/<prompt>``
+    (a prompt with placeholders is split at them: ``<prompt>-1``,
+    ``<prompt>-2``, …), which ``callflow prompts build`` renders from the
+    texts; numbers are said with Asterisk's ``number:`` and ``digits:``
+    media in the call's language. ``hold_music`` is the music-on-hold class
+    of the queue's holding bridge. Callbacks dial the resident through
+    ``trunk`` with the line's number as caller ID; with
+    ``machine_detection`` the resident's leg first runs ``AMD()`` in the
+    dialplan context ``amd_context`` (``config/asterisk/extensions.conf``).
+    ``whisper`` is what the advisor hears before a callback, in the line's
+    default language.
+    """
+
+    url: Annotated[str, AfterValidator(_asterisk_url)]
+    username: str = Field(min_length=1)
+    app: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")] = "hotline"
+    sounds: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")] = "callflow"
+    hold_music: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "default"
+    trunk: Annotated[str, AfterValidator(_trunk)]
+    machine_detection: bool = True
+    amd_context: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "callflow-amd"
+    advisor_ring_timeout: PositiveDuration = timedelta(seconds=20)
+    resident_ring_timeout: PositiveDuration = timedelta(seconds=30)
+    connect_queued: bool = True
+    whisper: Annotated[str, AfterValidator(_whisper)] = (
+        "Takaisinsoitto. Aihe {topic}, kieli {language}. Soittaja on odottanut {minutes} minuuttia."
+    )
+
+
 class ProviderConfig(_Model):
     """The telephony provider. Without one, ``callflow serve`` runs the simulated line."""
 
     twilio: TwilioConfig | None = None
+    ari: AriConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_provider(self) -> ProviderConfig:
+        if self.twilio is not None and self.ari is not None:
+            raise ValueError(
+                "configure one provider: [provider.twilio] or [provider.ari], not both"
+            )
+        return self
 
 
 class HotlineConfig(_Model):

@@ -7,6 +7,7 @@ UTC datetimes.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -22,6 +23,31 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class AcceleratedClock:
+    """Wall-clock time running *speed* times fast from *start*.
+
+    For a live provider rehearsing against a fake exchange whose own clock
+    runs fast: the engine's timers then fire on the event loop after
+    ``seconds / speed`` real seconds, in step with the exchange.
+    """
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError(f"a clock's speed must be positive, not {speed}")
+        self._start = as_utc(start)
+        self._origin = time.monotonic()
+        self.speed = speed
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+
+
+def real_seconds(clock: Clock, until: datetime) -> float:
+    """Wall-clock seconds from now until *until* on *clock* (never negative)."""
+    speed = getattr(clock, "speed", 1.0)
+    return max(0.0, (until - clock.now()).total_seconds() / speed)
 
 
 class FakeClock:

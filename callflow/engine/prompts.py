@@ -66,27 +66,54 @@ def _render_value(value: PromptValue, code: str, config: HotlineConfig) -> str:
     return str(value)
 
 
-def render_when(when: When, language: LanguageConfig, config: HotlineConfig) -> str:
+DayName = Literal["tomorrow", "weekday", "date"]
+"""How a day after today is named: "tomorrow", its weekday (within a week), or its date."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenWhen:
+    """How a :class:`When` is said: the prompt that says it and what fills it in.
+
+    Text (:func:`render_when`) and Asterisk's sound files
+    (:mod:`callflow.providers.ari.sounds`) both follow this one decision, so a
+    caller on Asterisk hears what the console prints.
+    """
+
+    key: str
+    """``at_today``, ``by_today``, ``at_day``, ``by_day`` or ``morning_day``."""
+    local: datetime
+    """The instant in the line's timezone: its ``{time}``, and its ``{day}`` when named."""
+    day: DayName | None
+    """How ``{day}`` is said; None when the prompt says "today" and has no ``{day}``."""
+
+
+def spoken_when(when: When, config: HotlineConfig) -> SpokenWhen:
     local = when.at.astimezone(ZoneInfo(config.line.timezone))
+    days_ahead = (local.date() - when.today).days
+    if days_ahead <= 0:
+        return SpokenWhen("at_today" if when.style == "at" else "by_today", local, None)
+    day: DayName = "tomorrow" if days_ahead == 1 else "weekday" if days_ahead < 7 else "date"
+    if when.style == "morning":
+        return SpokenWhen("morning_day", local, day)
+    return SpokenWhen("at_day" if when.style == "at" else "by_day", local, day)
+
+
+def render_when(when: When, language: LanguageConfig, config: HotlineConfig) -> str:
+    spoken = spoken_when(when, config)
+    local = spoken.local
     time_text = language.time_format.format(
         h=local.hour, hh=f"{local.hour:02d}", mm=f"{local.minute:02d}"
     )
-    days_ahead = (local.date() - when.today).days
-    prompts = language.prompts
-    if days_ahead <= 0:
-        key = "at_today" if when.style == "at" else "by_today"
-        return prompts[key].format(time=time_text)
-    day = _day_words(local.date(), days_ahead, language)
-    if when.style == "morning":
-        return prompts["morning_day"].format(day=day)
-    key = "at_day" if when.style == "at" else "by_day"
-    return prompts[key].format(day=day, time=time_text)
+    text = language.prompts[spoken.key]
+    if spoken.day is None:
+        return text.format(time=time_text)
+    return text.format(day=_day_words(local.date(), spoken.day, language), time=time_text)
 
 
-def _day_words(day: date, days_ahead: int, language: LanguageConfig) -> str:
-    if days_ahead == 1:
+def _day_words(day: date, name: DayName, language: LanguageConfig) -> str:
+    if name == "tomorrow":
         return language.tomorrow
-    if days_ahead < 7:
+    if name == "weekday":
         return language.weekdays[day.weekday()]
     return language.date_format.format(d=day.day, m=day.month, y=day.year)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import CallbackStatus
@@ -187,6 +187,50 @@ def hold_until_outcome(session: Session, advisor_id: int, now: datetime) -> None
         _SET_ADVISOR_STATE.where(_advisors.c.state == AdvisorState.BUSY),
         {"advisor": advisor_id, "new_state": AdvisorState.WRAP_UP, "since": now, "ready": None},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TakenAdvisor:
+    """An advisor made busy to take a live caller: their phone is to be rung."""
+
+    id: int
+    dial_string: str
+
+
+def take_free_advisor(
+    session: Session, skill: str, language: str, now: datetime
+) -> TakenAdvisor | None:
+    """The longest-idle ready advisor with *skill*, *language* and a phone, made busy to
+    take a queued caller; None if nobody is free.
+
+    Their row is locked (passed over if another process has it), so the
+    callback dispatcher's claim and another connector skip them.
+    """
+    query = (
+        select(Advisor)
+        .where(
+            Advisor.enabled.is_(True),
+            Advisor.dial_string.is_not(None),
+            or_(
+                Advisor.state == AdvisorState.AVAILABLE,
+                and_(Advisor.state == AdvisorState.WRAP_UP, Advisor.ready_at <= now),
+            ),
+            exists().where(AdvisorSkill.advisor_id == Advisor.id, AdvisorSkill.skill == skill),
+            exists().where(
+                AdvisorLanguage.advisor_id == Advisor.id, AdvisorLanguage.language == language
+            ),
+        )
+        .order_by(Advisor.ready_at, Advisor.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    advisor = session.scalars(query).first()
+    if advisor is None or advisor.dial_string is None:
+        return None
+    advisor.state = AdvisorState.BUSY
+    advisor.state_since = now
+    advisor.ready_at = None
+    return TakenAdvisor(advisor.id, advisor.dial_string)
 
 
 def pause_advisor(session: Session, advisor_id: int, now: datetime) -> None:

@@ -809,14 +809,22 @@ class Asterisk:
         if talk is not None:
             channel.timers.append(self.later(talk, lambda: self.hang_up_far_end(channel, 16)))
 
-    def continue_in_dialplan(self, channel: Chan) -> None:
-        """The channel leaves its bridge and our application, and stays up in the dialplan."""
+    def continue_in_dialplan(self, channel: Chan, context: str = "", exten: str = "") -> None:
+        """The channel leaves its bridge and our application, and stays up in the dialplan;
+        where that sends it to ``Stasis()`` (``${VAR}`` read from the channel's variables,
+        as the AMD context does with ``${CALLFLOW_APP}``), it comes back on the next turn."""
         if channel.bridge is not None:
             self._leave_bridge(channel, channel.bridge, removed=True)
         app = channel.stasis_app
         channel.stasis_app = None
         if app is not None:
             self.emit([app], "StasisEnd", channel=channel.json())
+        behaviour = self.behaviour(context, exten) if context else None
+        if isinstance(behaviour, Stasis):
+            target = behaviour.app
+            for name, value in channel.variables.items():
+                target = target.replace(f"${{{name}}}", value)
+            asyncio.get_running_loop().call_soon(self.enter_stasis, channel, target, behaviour.args)
 
     def answer(self, channel: Chan) -> None:
         """``POST .../answer``: Up, and the ringing far side of an inbound pair is answered."""

@@ -170,7 +170,9 @@ def _hangup(model: Asterisk, args: Args) -> Reply:
 
 @handles("channels.continueInDialplan")
 def _continue(model: Asterisk, args: Args) -> Reply:
-    model.continue_in_dialplan(model.control(args.path["channelId"]))
+    model.continue_in_dialplan(
+        model.control(args.path["channelId"]), args.text("context"), args.text("extension")
+    )
     return NO_CONTENT
 
 
@@ -339,18 +341,43 @@ def _device_states(model: Asterisk, args: Args) -> Reply:
     return Reply(200, [])
 
 
-def _sound(name: str) -> dict[str, Any]:
-    return {"id": name, "formats": [{"language": "en", "format": "gsm"}]}
+def _indexed(model: Asterisk) -> dict[str, list[str]]:
+    """The sounds as Asterisk's index sees them: sound id → languages.
+
+    Asterisk takes the first directory under ``sounds/`` for the language
+    (``fi/callflow/greeting`` is ``callflow/greeting`` in ``fi``, media_index.c);
+    a bare name such as ``hello-world`` stands for the core sounds in ``en``.
+    """
+    index: dict[str, list[str]] = {}
+    for name in sorted(model.sounds):
+        language, slash, sound_id = name.partition("/")
+        if not slash:
+            language, sound_id = "en", name
+        index.setdefault(sound_id, []).append(language)
+    return index
+
+
+def _sound(sound_id: str, languages: Iterable[str]) -> dict[str, Any]:
+    formats = [{"language": language, "format": "gsm"} for language in languages]
+    return {"id": sound_id, "formats": formats}
 
 
 @handles("sounds.list")
 def _sounds(model: Asterisk, args: Args) -> Reply:
-    return Reply(200, [_sound(name) for name in sorted(model.sounds)])
+    lang = args.text("lang")
+    found = [
+        _sound(sound_id, [language for language in languages if not lang or language == lang])
+        for sound_id, languages in _indexed(model).items()
+        if not lang or lang in languages
+    ]
+    if not found:
+        raise Refusal(404, "No sounds found that matched the query")
+    return Reply(200, found)
 
 
 @handles("sounds.get")
 def _get_sound(model: Asterisk, args: Args) -> Reply:
-    name = args.path["soundId"]
-    if name not in model.sounds:
+    languages = _indexed(model).get(args.path["soundId"])
+    if not languages:
         raise Refusal(404, "Sound not found")
-    return Reply(200, _sound(name))
+    return Reply(200, _sound(args.path["soundId"], languages))

@@ -1,0 +1,317 @@
+"""The engine on Asterisk: one Stasis application, its calls, queues and advisors' legs.
+
+:class:`AsteriskLine` routes each ARI event to the call it concerns
+(:class:`~callflow.providers.ari.calls.InboundCall`) or to the advisor's
+leg it concerns (:mod:`callflow.providers.ari.advisors`), runs the
+engine's steps with the store off the event loop, and keeps what Asterisk
+holds in step with what the engine believes:
+
+- **Queues** are one holding bridge per topic with music on hold; each
+  waiting caller hears their own announcements on their own channel.
+- **Advisors** for queued callers are rung by the connector; the leg that
+  answers is joined with its caller in a mixing bridge.
+- **Resync.** Events that happen while the websocket is down are lost, so
+  every (re)connection compares the calls we hold with ``GET /channels``
+  and ``GET /bridges``: a caller gone is a hang-up, a caller still waiting
+  is put back in their queue's bridge, a playback that ended unheard is
+  finished.
+- **Restart.** Every step stores the engine's state with the call, so a
+  new adapter process takes over the calls still up (:meth:`restore`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select
+
+from callflow.config.models import AriConfig, HotlineConfig
+from callflow.engine.calendar import Calendar
+from callflow.engine.clock import Clock
+from callflow.engine.commands import Command
+from callflow.engine.events import CallArrived, DigitPressed, Event
+from callflow.engine.flow import FlowContext, new_call
+from callflow.engine.forecast import RotaCapacity
+from callflow.engine.numbers import check_callback_number
+from callflow.engine.state import CallState, Phase
+from callflow.errors import ChannelGone, PlaybackGone, ProviderError
+from callflow.providers.ari import events as ari_events
+from callflow.providers.ari.advisors import AdvisorLegs
+from callflow.providers.ari.calls import InboundCall
+from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.line import PROVIDER, AriLineView
+from callflow.providers.ari.models import Channel, Snapshot
+from callflow.providers.ari.playbacks import ari_playback_id, engine_playback
+from callflow.providers.ari.stream import Connected
+from callflow.service.calls import CallHandler
+from callflow.store.calls import DirectJournal
+from callflow.store.models import Call
+from callflow.store.session import Database
+
+log = structlog.get_logger("callflow.ari")
+
+WITHHELD = frozenset({"", "anonymous", "restricted", "unknown", "private", "unavailable"})
+"""What reaches ``caller.number`` when the caller's number is withheld."""
+QUEUE_BRIDGE_PREFIX = "cf-queue-"
+
+
+class AsteriskLine:
+    """Runs the line's inbound calls on one Stasis application until cancelled."""
+
+    def __init__(
+        self,
+        config: HotlineConfig,
+        database: Database,
+        clock: Clock,
+        client: AriClient,
+        *,
+        on_callback_change: Callable[[int], None] | None = None,
+    ) -> None:
+        assert config.provider.ari is not None
+        self.config = config
+        self.ari: AriConfig = config.provider.ari
+        self.database = database
+        self.clock = clock
+        self.client = client
+        calendar = Calendar.from_config(config)
+        capacity = RotaCapacity(calendar, config.staffing, config.callbacks.retry.allowed_hours)
+        self.view = AriLineView(database, config, capacity, self.waiting)
+        self.handler = CallHandler(
+            database,
+            FlowContext(config, calendar, self.view),
+            provider=PROVIDER,
+            journal=DirectJournal(),
+            on_callback_change=on_callback_change,
+        )
+        self.calls: dict[str, InboundCall] = {}
+        """By the caller's channel id."""
+        self.advisors = AdvisorLegs(self)
+        # SQLite takes one writer at a time: more threads would only queue for its lock.
+        threads = 1 if database.engine.dialect.name == "sqlite" else 4
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="callflow-ari")
+        self._bridged_queues: set[str] = set()
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Take over the calls a previous process left, then serve events until cancelled."""
+        events = self.client.events.subscribe()
+        await self.restore()
+        stream = asyncio.create_task(self.client.events.run(on_connected=self.resync))
+        connector = asyncio.create_task(self.advisors.run())
+        try:
+            async for event in events:
+                self.on_event(event)
+        finally:
+            events.close()
+            connector.cancel()
+            await self.client.events.stop()
+            for task in (stream, connector):
+                with contextlib.suppress(asyncio.CancelledError, ProviderError):
+                    await task
+            for call in list(self.calls.values()):
+                await call.stop()
+            self.executor.shutdown(wait=True)
+
+    def on_event(self, event: ari_events.Event) -> None:
+        """Route one event; unrelated ones (other applications' channels) are ignored."""
+        match event:
+            case ari_events.StasisStart(channel=channel, args=args):
+                if args and args[0] == "advisor":
+                    self.advisors.answered(channel.id)
+                elif not args:
+                    self._arrived(channel)
+            case ari_events.ChannelDtmfReceived(channel=channel, digit=digit):
+                if (call := self.calls.get(channel.id)) is not None:
+                    call.deliver(DigitPressed(digit))
+            case ari_events.PlaybackFinished(playback=playback):
+                if (ours := engine_playback(playback.id)) is not None:
+                    channel_id, playback_id, _ = ours
+                    if (call := self.calls.get(channel_id)) is not None:
+                        if playback.state == "failed":
+                            log.warning("ari.playback_failed", media=playback.media_uri)
+                        call.playback_ended(playback_id, playback.id)
+            case ari_events.StasisEnd(channel=channel):
+                if (call := self.calls.get(channel.id)) is not None:
+                    call.hung_up()
+                else:
+                    self.advisors.ended(channel.id, None)
+            case ari_events.ChannelDestroyed(channel=channel, cause=cause):
+                self.advisors.ended(channel.id, cause)
+
+    def _arrived(self, channel: Channel) -> None:
+        if channel.id in self.calls:
+            return
+        now = self.clock.now()
+        number = channel.caller.number.strip()
+        checked = check_callback_number(number, self.config.callbacks.allowed_regions)
+        call = InboundCall(self, channel.id, new_call(_new_call_id(), now))
+        self.calls[channel.id] = call
+        log.info("ari.call_arrived", channel=channel.id, number=number)
+        call.start()
+        call.deliver(CallArrived(checked.e164, withheld=number.lower() in WITHHELD))
+
+    # -- what a call asks of us (InboundCall's Exchange) ---------------------------------------
+
+    async def step(self, state: CallState, event: Event, channel_id: str) -> list[Command]:
+        now = self.clock.now()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.executor, lambda: self.handler.handle(state, event, now, provider_ref=channel_id)
+        )
+
+    async def join_queue(self, call: InboundCall, topic: str) -> None:
+        bridge_id = QUEUE_BRIDGE_PREFIX + topic
+        if topic not in self._bridged_queues:
+            with contextlib.suppress(ProviderError):  # 409: it is there already
+                await self.client.bridges.create("holding", bridge_id=bridge_id, name=topic)
+            self._bridged_queues.add(topic)
+        await self.client.bridges.add_channel(bridge_id, call.channel_id, role="participant")
+        # The music stops when the last caller leaves the bridge: start it with each one.
+        await self.client.bridges.start_moh(bridge_id, self.ari.hold_music)
+        self.advisors.wake()
+
+    async def leave_queue(self, call: InboundCall, topic: str) -> None:
+        with contextlib.suppress(ChannelGone, ProviderError):  # 422: not in it any more
+            await self.client.bridges.remove_channel(QUEUE_BRIDGE_PREFIX + topic, call.channel_id)
+
+    async def join_advisor(self, call: InboundCall, advisor_id: str) -> None:
+        await self.advisors.join(call, advisor_id)
+
+    async def release_advisor(self, call: InboundCall, advisor_id: str) -> None:
+        await self.advisors.release(call)
+
+    def call_ended(self, call: InboundCall) -> None:
+        self.calls.pop(call.channel_id, None)
+        self.advisors.caller_left(call)
+
+    def waiting(self, topic: str) -> list[tuple[datetime, str]]:
+        """The callers in *topic*'s queue, in line order (the engine's own)."""
+        return sorted(
+            (call.state.queue_entered_at, call.state.call_id)
+            for call in list(self.calls.values())
+            if call.state.in_queue
+            and call.state.topic == topic
+            and call.state.queue_entered_at is not None
+        )
+
+    def queued_calls(self, topic: str) -> list[InboundCall]:
+        """The live calls waiting in *topic*'s queue, front first."""
+        by_id = {call.state.call_id: call for call in self.calls.values() if not call.gone}
+        return [by_id[call_id] for _, call_id in self.waiting(topic) if call_id in by_id]
+
+    # -- restart and resync --------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Take over the calls a previous adapter process was serving (their states are
+        in the store); :meth:`resync` then checks each against Asterisk."""
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(self.executor, self._unfinished_calls)
+        for channel_id, state in rows:
+            if channel_id in self.calls:
+                continue
+            call = InboundCall(self, channel_id, state)
+            self.calls[channel_id] = call
+            call.start()
+        if rows:
+            log.info("ari.calls_restored", calls=len(rows))
+
+    def _unfinished_calls(self) -> list[tuple[str, CallState]]:
+        with self.database.reading() as session:
+            rows = session.execute(
+                select(Call.provider_ref, Call.flow_state).where(
+                    Call.provider == PROVIDER,
+                    Call.ended_at.is_(None),
+                    Call.flow_state.is_not(None),
+                    Call.provider_ref.is_not(None),
+                )
+            )
+            restored = []
+            for channel_id, document in rows:
+                state = CallState.from_dict(document)
+                if state.phase is not Phase.ENDED and channel_id is not None:
+                    restored.append((channel_id, state))
+            return restored
+
+    async def resync(self, info: Connected) -> None:
+        """The websocket is (re)connected: bring what we hold in step with Asterisk."""
+        snapshot = await self.client.snapshot()
+        channels = {channel.id for channel in snapshot.channels}
+        bridges = {bridge.id: bridge for bridge in snapshot.bridges}
+        self._bridged_queues = {
+            bridge_id.removeprefix(QUEUE_BRIDGE_PREFIX)
+            for bridge_id in bridges
+            if bridge_id.startswith(QUEUE_BRIDGE_PREFIX)
+        }
+        closed = requeued = 0
+        for call in list(self.calls.values()):
+            if call.channel_id not in channels:
+                closed += call.hung_up()
+                continue
+            if await self._resync_call(call, snapshot):
+                requeued += 1
+        await self.advisors.resync(snapshot)
+        log.info(
+            "ari.resynced",
+            connection=info.number,
+            calls=len(self.calls),
+            closed=closed,
+            requeued=requeued,
+        )
+
+    async def _resync_call(self, call: InboundCall, snapshot: Snapshot) -> bool:
+        """One call still up: its playbacks and its place in a queue; True if it had to be
+        put back in its queue's bridge."""
+        state = call.state
+        playback_id = state.playback
+        if playback_id is not None and playback_id not in call.playing:
+            await self._pick_up_playback(call, playback_id)
+        for tracked in call.playing:
+            await self._check_playbacks(call, tracked)
+        if not state.in_queue or state.topic is None:
+            return False
+        bridge_id = QUEUE_BRIDGE_PREFIX + state.topic
+        held = any(
+            bridge.id == bridge_id and call.channel_id in bridge.channels
+            for bridge in snapshot.bridges
+        )
+        if held:
+            return False
+        await call.guarded(self.join_queue(call, state.topic))
+        return True
+
+    async def _pick_up_playback(self, call: InboundCall, playback_id: str) -> None:
+        """A restored call whose engine waits for a playback: follow its ARI playbacks
+        still under way, or tell the engine it is over. (There is one per language in
+        the prompts at most, and finished ones are unknown to Asterisk.)"""
+        alive = []
+        for n in range(len(self.config.languages) + 1):
+            ari_id = ari_playback_id(call.channel_id, playback_id, n)
+            try:
+                await self.client.playbacks.get(ari_id)
+            except PlaybackGone:
+                continue
+            except ProviderError:
+                return  # Asterisk is out of reach again: the next resync looks
+            alive.append(ari_id)
+        call.follow_playback(playback_id, alive)
+
+    async def _check_playbacks(self, call: InboundCall, playback_id: str) -> None:
+        """Playbacks that finished while the websocket was down finish now."""
+        for ari_id in call.unfinished(playback_id):
+            try:
+                await self.client.playbacks.get(ari_id)
+            except PlaybackGone:
+                call.playback_ended(playback_id, ari_id)
+            except ProviderError:
+                return
+
+
+def _new_call_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,287 @@
+"""Advisors' legs for queued callers: ring a free advisor, join them with the caller.
+
+Whenever a caller joins a queue (and every few seconds as a safety net),
+each waiting caller without an advisor on the way gets the longest-idle
+free advisor with the queue's skill and the caller's language, made busy
+in the store in the same transaction that chooses them (so the callback
+dispatcher and other connectors pass them over). Their phone is rung by
+an originate into our Stasis application; when they answer, the engine
+hears ``AdvisorConnected`` and the two channels share a mixing bridge.
+
+A leg is for one caller. If that caller has left by the time the advisor
+answers, the advisor is thanked with a hang-up and is free at once. An
+advisor whose phone is not answered goes on a break (as app_queue's
+autopause), so the next caller is not held up by an empty desk. When a
+talk ends, the advisor's wrap-up time runs before their next call.
+
+Leg channel ids are ``cf-adv-<advisor>-<n>-<call id>``, so a restarted
+adapter can tell whose leg a channel it finds is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import structlog
+from sqlalchemy.orm import Session
+
+from callflow.engine.events import AdvisorConnected, AdvisorHungUp
+from callflow.engine.state import Phase
+from callflow.errors import ProviderError, ProviderRejected
+from callflow.providers.ari.calls import InboundCall
+from callflow.providers.ari.models import Snapshot
+from callflow.store.advisors import TakenAdvisor, begin_wrap_up, pause_advisor, take_free_advisor
+
+if TYPE_CHECKING:
+    from callflow.providers.ari.adapter import AsteriskLine
+
+log = structlog.get_logger("callflow.ari")
+
+LEG_PREFIX = "cf-adv-"
+TALK_BRIDGE_PREFIX = "cf-talk-"
+T = TypeVar("T")
+CONNECT_SWEEP = 2.0
+"""Seconds between passes when nothing wakes the connector."""
+
+
+@dataclass(slots=True)
+class Leg:
+    channel_id: str
+    advisor_id: int
+    call: InboundCall
+    answered: bool = False
+    connected_at: datetime | None = None
+    let_go: bool = False
+    """Hung up by us before it joined anyone: the advisor is free at once."""
+
+
+class AdvisorLegs:
+    """The advisors' legs of one adapter; :meth:`run` connects queued callers."""
+
+    def __init__(self, line: AsteriskLine) -> None:
+        self.line = line
+        self.legs: dict[str, Leg] = {}
+        self._numbers = itertools.count(1)
+        self._woken = asyncio.Event()
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), CONNECT_SWEEP)
+            self._woken.clear()
+            try:
+                await self.connect_waiting()
+            except Exception:
+                log.exception("ari.connect_failed")  # the next pass tries again
+
+    async def connect_waiting(self) -> int:
+        """One pass: ring an advisor for every waiting caller one can be found for."""
+        line = self.line
+        if not line.ari.connect_queued:
+            return 0
+        wanted = [
+            (call, line.config.queues[topic].skill)
+            for topic in line.config.topic_order
+            for call in line.queued_calls(topic)
+            if call.advisor_leg is None and call.state.language is not None
+        ]
+        if not wanted:
+            return 0
+        picks = await self._in_store(lambda session, now: _take(session, now, wanted))
+        for call, advisor in picks:
+            await self._ring(call, advisor)
+        return len(picks)
+
+    async def _ring(self, call: InboundCall, advisor: TakenAdvisor) -> None:
+        line = self.line
+        channel_id = f"{LEG_PREFIX}{advisor.id}-{next(self._numbers)}-{call.state.call_id}"
+        self.legs[channel_id] = Leg(channel_id, advisor.id, call)
+        call.advisor_leg = channel_id
+        try:
+            await line.client.channels.originate(
+                advisor.dial_string,
+                app=line.ari.app,
+                app_args=("advisor", str(advisor.id)),
+                caller_id=line.config.line.number,
+                timeout=max(1, round(line.ari.advisor_ring_timeout.total_seconds())),
+                channel_id=channel_id,
+            )
+        except ProviderError as exc:
+            self.legs.pop(channel_id, None)
+            call.advisor_leg = None
+            log.warning("ari.advisor_not_rung", advisor_id=advisor.id, error=str(exc))
+            # A dial string Asterisk refuses will not work next time either; an Asterisk
+            # out of reach is nobody's fault, and the advisor is free as before.
+            refused = isinstance(exc, ProviderRejected)
+            await self._in_store(lambda session, now: _free(session, now, advisor.id, refused))
+            return
+        log.info("ari.advisor_rung", advisor_id=advisor.id, channel=channel_id)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def answered(self, channel_id: str) -> None:
+        """The advisor picked up: join them with their caller, if still waiting."""
+        leg = self.legs.get(channel_id)
+        if leg is None:
+            self._spawn(self._hang_up(channel_id))  # not ours to serve
+            return
+        leg.answered = True
+        call = leg.call
+        if call.gone or not call.state.in_queue or call.advisor_leg != channel_id:
+            self._let_go(leg)
+            return
+        call.deliver(AdvisorConnected(str(leg.advisor_id)))
+
+    def ended(self, channel_id: str, cause: int | None) -> None:
+        """An advisor's leg is over (``StasisEnd``, or ``ChannelDestroyed`` with *cause*)."""
+        leg = self.legs.pop(channel_id, None)
+        if leg is None:
+            return
+        line, call = self.line, leg.call
+        now = line.clock.now()
+        if call.advisor_leg == channel_id:
+            call.advisor_leg = None
+            if leg.connected_at is not None and call.state.phase is Phase.CONNECTED:
+                call.deliver(AdvisorHungUp())
+        if leg.connected_at is not None:
+            topic = call.state.topic
+            if topic is not None:
+                line.view.handles.add(topic, now - leg.connected_at)
+            self._spawn(self._destroy_talk(call))
+            wrap_up = line.config.dispatch.wrap_up
+            self._spawn(self._in_store(lambda s, at: begin_wrap_up(s, leg.advisor_id, at, wrap_up)))
+        elif leg.answered or leg.let_go:
+            self._spawn(
+                self._in_store(lambda s, at: begin_wrap_up(s, leg.advisor_id, at, timedelta(0)))
+            )
+        else:
+            log.warning("ari.advisor_no_answer", advisor_id=leg.advisor_id, cause=cause)
+            self._spawn(self._in_store(lambda s, at: pause_advisor(s, leg.advisor_id, at)))
+        self.wake()  # the caller (or another) may still be waiting
+
+    # -- what the engine asks ---------------------------------------------------------------
+
+    async def join(self, call: InboundCall, advisor_id: str) -> None:
+        leg = self.legs.get(call.advisor_leg or "")
+        if leg is None:
+            log.error("ari.advisor_leg_missing", advisor_id=advisor_id)
+            return
+        bridge_id = TALK_BRIDGE_PREFIX + call.state.call_id
+        client = self.line.client
+        await client.bridges.create("mixing", bridge_id=bridge_id, name="talk")
+        await client.bridges.add_channel(bridge_id, [call.channel_id, leg.channel_id])
+        leg.connected_at = self.line.clock.now()
+        log.info("ari.advisor_joined", advisor_id=leg.advisor_id, channel=call.channel_id)
+
+    async def release(self, call: InboundCall) -> None:
+        leg = self.legs.get(call.advisor_leg or "")
+        call.advisor_leg = None
+        if leg is not None:
+            self._let_go(leg)
+
+    def caller_left(self, call: InboundCall) -> None:
+        """The call is over: its advisor's leg, talking or still ringing, ends too."""
+        leg = self.legs.get(call.advisor_leg or "")
+        if leg is None:
+            return
+        if leg.connected_at is None:
+            leg.let_go = True
+        self._spawn(self._hang_up(leg.channel_id))
+
+    async def resync(self, snapshot: Snapshot) -> None:
+        """Legs that ended unheard end now; legs a previous process rang are taken over
+        if their caller is still talking to them, and let go otherwise."""
+        present = {channel.id for channel in snapshot.channels}
+        for channel_id in [c for c in self.legs if c not in present]:
+            self.ended(channel_id, None)
+        by_call = {call.state.call_id: call for call in self.line.calls.values()}
+        for channel_id in present - set(self.legs):
+            parsed = _parse_leg(channel_id)
+            if parsed is None:
+                continue
+            advisor_id, call_id = parsed
+            call = by_call.get(call_id)
+            leg = Leg(channel_id, advisor_id, call) if call is not None else None
+            if leg is not None and call is not None and call.state.phase is Phase.CONNECTED:
+                leg.answered = True
+                leg.connected_at = self.line.clock.now()
+                call.advisor_leg = channel_id
+                self.legs[channel_id] = leg
+                continue
+            log.info("ari.stray_advisor_leg", channel=channel_id)
+            if leg is not None:
+                leg.let_go = True
+                self.legs[channel_id] = leg
+            await self._hang_up(channel_id)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _let_go(self, leg: Leg) -> None:
+        leg.let_go = True
+        self._spawn(self._hang_up(leg.channel_id))
+
+    async def _hang_up(self, channel_id: str) -> None:
+        with contextlib.suppress(ProviderError):  # gone already: that is what we wanted
+            await self.line.client.channels.hangup(channel_id, reason="normal")
+
+    async def _destroy_talk(self, call: InboundCall) -> None:
+        with contextlib.suppress(ProviderError):
+            await self.line.client.bridges.destroy(TALK_BRIDGE_PREFIX + call.state.call_id)
+
+    async def _in_store(self, work: Callable[[Session, datetime], T]) -> T:
+        line = self.line
+
+        def run() -> T:
+            with line.database.transaction() as session:
+                return work(session, line.clock.now())
+
+        return await asyncio.get_running_loop().run_in_executor(line.executor, run)
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("ari.advisor_step_failed", error=str(task.exception()))
+
+
+def _take(
+    session: Session, now: datetime, wanted: list[tuple[InboundCall, str]]
+) -> list[tuple[InboundCall, TakenAdvisor]]:
+    picks = []
+    for call, skill in wanted:
+        assert call.state.language is not None
+        advisor = take_free_advisor(session, skill, call.state.language, now)
+        if advisor is not None:
+            picks.append((call, advisor))
+    return picks
+
+
+def _free(session: Session, now: datetime, advisor_id: int, refused: bool) -> None:
+    if refused:
+        pause_advisor(session, advisor_id, now)
+    else:
+        begin_wrap_up(session, advisor_id, now, timedelta(0))
+
+
+def _parse_leg(channel_id: str) -> tuple[int, str] | None:
+    if not channel_id.startswith(LEG_PREFIX):
+        return None
+    advisor, _, rest = channel_id.removeprefix(LEG_PREFIX).partition("-")
+    _, _, call_id = rest.partition("-")
+    if not advisor.isdigit() or not call_id:
+        return None
+    return int(advisor), call_id

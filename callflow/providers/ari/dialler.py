@@ -1,0 +1,314 @@
+"""Callbacks on Asterisk: the advisor's leg, a whisper, then the resident's, joined.
+
+A worker process dials through its own Stasis application
+(``<app>-dialler-<id>``): ARI gives an application's events to one
+websocket, and the line's adapter holds the line's. The legs get channel
+ids of our choosing (``cf-cb-<callback>-<attempt>-advisor`` / ``-resident``),
+so a duplicate originate for the same attempt is refused by Asterisk itself
+(409) rather than ringing a resident twice.
+
+The resident's leg can run ``AMD()`` in the dialplan first
+(``[provider.ari] machine_detection``): once answered, it is continued in
+``amd_context`` (extension ``s``), which runs ``AMD()`` and sends it back
+with ``Stasis(${CALLFLOW_APP},resident,${AMDSTATUS})``. It is originated
+into our application rather than into that context, so we hear its
+progress (and a refusal's cause) from the start. A leg's end is its
+``ChannelDestroyed``, which an originated channel always has; the
+``StasisEnd`` of going through the dialplan is no end. A
+machine is hung up on and recorded as such, never as reached. A leg that
+never answers ends with Asterisk's hang-up cause, mapped to the attempt's
+result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.clock import Clock
+from callflow.engine.vocabulary import AttemptResult
+from callflow.errors import ProviderError, ProviderRejected
+from callflow.providers.ari import events as ari_events
+from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.sounds import whisper_media
+from callflow.providers.ari.stream import Connected
+from callflow.providers.port import AdvisorLeg, CallbackCall, ResidentCall
+
+log = structlog.get_logger("callflow.ari")
+
+CAUSE_RESULTS = {
+    1: AttemptResult.WRONG_NUMBER,  # unallocated number
+    3: AttemptResult.WRONG_NUMBER,  # no route to destination
+    22: AttemptResult.WRONG_NUMBER,  # number changed
+    28: AttemptResult.WRONG_NUMBER,  # invalid number format
+    17: AttemptResult.BUSY,
+    18: AttemptResult.NO_ANSWER,  # no user responding
+    19: AttemptResult.NO_ANSWER,  # alerting, no answer
+    21: AttemptResult.NO_ANSWER,  # call rejected
+    34: AttemptResult.CONGESTION,
+    38: AttemptResult.CONGESTION,
+    41: AttemptResult.CONGESTION,
+    42: AttemptResult.CONGESTION,
+}
+"""Q.850 hang-up causes of a leg that never answered; any other is ``FAILED``."""
+MACHINE = "MACHINE"
+
+
+def result_of_cause(cause: int | None) -> AttemptResult:
+    return CAUSE_RESULTS.get(cause or 0, AttemptResult.FAILED)
+
+
+@dataclass
+class _Leg:
+    """What is heard of one channel we originated."""
+
+    answered: asyncio.Future[tuple[str, ...]] = field(default_factory=asyncio.Future)
+    ended: asyncio.Future[int | None] = field(default_factory=asyncio.Future)
+    playbacks: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+
+
+class AriDialler:
+    """Implements :class:`~callflow.providers.port.CallbackDialler`; run :meth:`run` beside
+    the dispatcher (it holds the application's websocket)."""
+
+    def __init__(self, config: HotlineConfig, client: AriClient, clock: Clock) -> None:
+        assert config.provider.ari is not None
+        self.config = config
+        self.ari = config.provider.ari
+        self.client = client
+        self.clock = clock
+        self._legs: dict[str, _Leg] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def application(line_app: str) -> str:
+        """A Stasis application name of a worker's own."""
+        return f"{line_app}-dialler-{uuid.uuid4().hex[:8]}"
+
+    async def run(self) -> None:
+        """Hear the legs' events until cancelled."""
+        events = self.client.events.subscribe()
+        stream = asyncio.create_task(self.client.events.run(on_connected=self._resync))
+        try:
+            async for event in events:
+                self._heard(event)
+        finally:
+            events.close()
+            await self.client.events.stop()
+            with contextlib.suppress(asyncio.CancelledError, ProviderError):
+                await stream
+
+    # -- the port ---------------------------------------------------------------------------
+
+    async def ring_advisor(self, call: CallbackCall, timeout: timedelta) -> AdvisorLeg | None:
+        if not call.advisor_dial_string:
+            log.warning("ari.advisor_without_phone", advisor_id=call.advisor_id)
+            return None
+        channel_id = _leg_id(call, "advisor")
+        leg = await self._originate(
+            channel_id,
+            call.advisor_dial_string,
+            timeout,
+            caller_id=call.caller_id,
+            app_args=("callback-advisor",),
+        )
+        if leg is None:
+            return None
+        minutes = int(call.waited.total_seconds() // 60)
+        whisper = whisper_media(call.topic, call.language, minutes, self.config, self.ari)
+        if not await self._answered(leg) or not await self._play(
+            channel_id, leg, whisper, self.config.line.default_language
+        ):
+            self._legs.pop(channel_id, None)
+            return None  # not answered, or hung up during the whisper
+        return AdvisorLeg(channel_id)
+
+    async def dial_resident(self, call: CallbackCall, leg: AdvisorLeg) -> ResidentCall:
+        try:
+            return await self._call_resident(call, leg)
+        finally:
+            self._legs.pop(_leg_id(call, "resident"), None)
+
+    async def _call_resident(self, call: CallbackCall, leg: AdvisorLeg) -> ResidentCall:
+        channel_id = _leg_id(call, "resident")
+        endpoint = self.ari.trunk.format(number=call.number_e164)
+        resident = await self._originate(
+            channel_id,
+            endpoint,
+            self.ari.resident_ring_timeout,
+            caller_id=call.caller_id,
+            app_args=("resident",),
+            variables={"CALLFLOW_APP": self.client.app},
+        )
+        if resident is None:
+            return ResidentCall(AttemptResult.FAILED)
+        advisor = self._legs.get(leg.ref)
+        waits: set[asyncio.Future[Any]] = {resident.answered, resident.ended}
+        if advisor is not None:
+            waits.add(advisor.ended)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if not resident.answered.done():
+            if resident.ended.done():
+                return ResidentCall(result_of_cause(resident.ended.result()))
+            await self._hang_up(channel_id)  # the advisor gave up before anyone answered
+            return ResidentCall(AttemptResult.INTERRUPTED)
+        args = resident.answered.result()
+        if len(args) > 1 and args[1] == MACHINE:
+            log.info("ari.machine_answered", callback_id=call.callback_id)
+            await self._hang_up(channel_id)
+            return ResidentCall(AttemptResult.MACHINE)
+        answered_at = self.clock.now()
+        talk = await self._join(call, leg.ref, channel_id, resident, advisor)
+        return ResidentCall(AttemptResult.REACHED, talk or self.clock.now() - answered_at)
+
+    async def hang_up(self, leg: AdvisorLeg) -> None:
+        await self._hang_up(leg.ref)
+        self._legs.pop(leg.ref, None)
+
+    # -- legs ---------------------------------------------------------------------------------
+
+    async def _originate(
+        self,
+        channel_id: str,
+        endpoint: str,
+        timeout: timedelta,
+        *,
+        caller_id: str,
+        app_args: tuple[str, ...],
+        variables: dict[str, str] | None = None,
+    ) -> _Leg | None:
+        leg = self._legs[channel_id] = _Leg()
+        try:
+            await self.client.channels.originate(
+                endpoint,
+                app=self.client.app,
+                app_args=app_args,
+                caller_id=caller_id,
+                timeout=max(1, round(timeout.total_seconds())),
+                channel_id=channel_id,
+                variables=variables,
+            )
+        except ProviderRejected as exc:
+            # Refused outright (a dial string Asterisk cannot use, a duplicate id: this
+            # attempt's leg exists already): nothing rings.
+            self._legs.pop(channel_id, None)
+            log.warning("ari.originate_refused", channel=channel_id, error=str(exc))
+            return None
+        return leg
+
+    async def _answered(self, leg: _Leg) -> bool:
+        either: set[asyncio.Future[Any]] = {leg.answered, leg.ended}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        return leg.answered.done() and not leg.ended.done()
+
+    async def _play(self, channel_id: str, leg: _Leg, media: list[str], language: str) -> bool:
+        if not media:
+            return True
+        playback_id = f"{channel_id}~whisper"
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        leg.playbacks[playback_id] = finished
+        try:
+            await self.client.channels.play(
+                channel_id, media, lang=language, playback_id=playback_id
+            )
+        except ProviderError:
+            return not leg.ended.done()
+        either: set[asyncio.Future[Any]] = {finished, leg.ended}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        return not leg.ended.done()
+
+    async def _join(
+        self,
+        call: CallbackCall,
+        advisor_id: str,
+        resident_id: str,
+        resident: _Leg,
+        advisor: _Leg | None,
+    ) -> timedelta | None:
+        """Both legs in one mixing bridge until one hangs up; the talk's length."""
+        bridge_id = f"cf-cb-{call.callback_id}-{call.attempt_no}"
+        started: datetime = self.clock.now()
+        try:
+            await self.client.bridges.create("mixing", bridge_id=bridge_id, name="callback")
+            await self.client.bridges.add_channel(bridge_id, [advisor_id, resident_id])
+        except ProviderError as exc:
+            log.warning("ari.callback_not_joined", callback_id=call.callback_id, error=str(exc))
+        ends: list[asyncio.Future[int | None]] = [resident.ended]
+        if advisor is not None:
+            ends.append(advisor.ended)
+        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        talk = self.clock.now() - started
+        await self._hang_up(resident_id)
+        await self._hang_up(advisor_id)
+        self._legs.pop(advisor_id, None)
+        with contextlib.suppress(ProviderError):
+            await self.client.bridges.destroy(bridge_id)
+        return talk
+
+    async def _hang_up(self, channel_id: str) -> None:
+        with contextlib.suppress(ProviderError):  # gone already
+            await self.client.channels.hangup(channel_id, reason="normal")
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _heard(self, event: ari_events.Event) -> None:
+        match event:
+            case ari_events.StasisStart(channel=channel, args=args):
+                if (leg := self._legs.get(channel.id)) is not None:
+                    self._started(channel.id, leg, args)
+            case ari_events.ChannelDestroyed(channel=channel, cause=cause):
+                self._ended(channel.id, cause)
+            case ari_events.PlaybackFinished(playback=playback):
+                channel_id = playback.id.partition("~")[0]
+                if (leg := self._legs.get(channel_id)) is not None:
+                    finished = leg.playbacks.pop(playback.id, None)
+                    if finished is not None and not finished.done():
+                        finished.set_result(None)
+
+    def _started(self, channel_id: str, leg: _Leg, args: tuple[str, ...]) -> None:
+        """A leg answered (its first ``StasisStart``). A resident's leg with machine
+        detection goes through ``AMD()`` first and comes back with its verdict."""
+        if leg.answered.done():
+            return
+        if args == ("resident",) and self.ari.machine_detection:
+            self._spawn_detection(channel_id)
+            return
+        leg.answered.set_result(args)
+
+    def _spawn_detection(self, channel_id: str) -> None:
+        async def detect() -> None:
+            try:
+                await self.client.channels.continue_in_dialplan(
+                    channel_id, context=self.ari.amd_context, extension="s", priority=1
+                )
+            except ProviderError as exc:
+                log.warning("ari.amd_not_started", channel=channel_id, error=str(exc))
+                await self._hang_up(channel_id)
+
+        task = asyncio.get_running_loop().create_task(detect())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _ended(self, channel_id: str, cause: int | None) -> None:
+        leg = self._legs.get(channel_id)
+        if leg is None:
+            return
+        if not leg.ended.done():
+            leg.ended.set_result(cause)
+
+    async def _resync(self, info: Connected) -> None:
+        """Events lost while the websocket was down: a leg Asterisk no longer has ended."""
+        present = {channel.id for channel in await self.client.channels.list()}
+        for channel_id in [c for c in self._legs if c not in present]:
+            self._ended(channel_id, None)
+
+
+def _leg_id(call: CallbackCall, role: str) -> str:
+    return f"cf-cb-{call.callback_id}-{call.attempt_no}-{role}"

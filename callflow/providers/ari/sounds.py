@@ -1,0 +1,252 @@
+"""Prompts as Asterisk media: our sound files for the words, Asterisk's number speaker for values.
+
+A prompt becomes a list of ARI media URIs that ``channels.play`` plays in
+turn, with ``lang`` set to the call's language. Its text is split at its
+``{placeholders}``: the words between them are sound files; numbers are
+said by Asterisk itself (``number:7``, ``digits:040``, spoken with the
+``digits/`` sounds of the channel's language); a time or a day is said by
+the prompt :func:`~callflow.engine.prompts.spoken_when` chooses, the very
+decision the text rendering follows; a topic's name, a weekday and
+"tomorrow" are sound files of their own. A text without placeholders is one
+sound file.
+
+Where the files are: in Asterisk's language directories, as
+``<lang>/<sounds>/<name>`` (``/var/lib/asterisk/sounds/fi/callflow/greeting.wav``).
+Asterisk's sound index (``GET /sounds``, which ``callflow ari doctor`` reads)
+takes the first directory under ``sounds/`` for the language, so only this
+layout lets it see them. The media URI names the language explicitly
+(``sound:fi/callflow/greeting``), so a Swedish caller never hears a Finnish
+file through Asterisk's language fallback. Names within a language:
+
+* ``<key>``: a prompt without placeholders; ``<key>-1``, ``<key>-2``, …: the
+  spoken pieces of one with placeholders (pieces of blanks and punctuation
+  only are skipped and not counted);
+* ``time_format-<n>``, ``date_format-<n>``: words in the language's time and
+  date formats (the "den" of ``"den {d}.{m}."``);
+* ``day-tomorrow``, ``day-monday`` … ``day-sunday``, ``topic-<queue>``, and in
+  the line's default language ``language-<code>`` and ``whisper-<n>``;
+* ``digits/0`` … ``digits/19``, the tens, ``digits/hundred``,
+  ``digits/thousand``: what Asterisk's English-rule number speaker (say.c;
+  the rule of every language it has none of its own for, Finnish and
+  Swedish ``sv`` included) plays for numbers below a million. Languages with
+  a rule of their own use Asterisk's sound packages for them.
+
+:func:`sound_files` lists every file :func:`media_for` and
+:func:`whisper_media` can name, with its text, for ``callflow prompts build``.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from callflow.config.models import WEEKDAYS, AriConfig, HotlineConfig, LanguageConfig
+from callflow.engine.prompts import DigitGroups, PromptRef, PromptValue, When, spoken_when
+
+OWN_NUMBER_RULES = frozenset(
+    {"cs", "da", "de", "dr", "es", "fr", "gr", "he", "hu", "is", "it", "ja"}
+    | {"ka", "nl", "no", "pl", "ps", "pt", "ru", "se", "th", "ur", "vi", "zh"}
+)
+"""Language prefixes say.c's ``say_number_full`` speaks by a rule of their own (2025)."""
+
+NUMBER_FILES = (
+    *(str(n) for n in range(20)),
+    *(str(tens) for tens in range(20, 100, 10)),
+    "hundred",
+    "thousand",
+)
+"""The ``digits/`` files the English rule plays for 0 … 999,999 (``get_number_str_en``)."""
+
+_NUMBER_WORDS = {
+    "hundred": {"fi": "sataa", "sv": "hundra", "en": "hundred"},
+    "thousand": {"fi": "tuhatta", "sv": "tusen", "en": "thousand"},
+}
+"""The words spoken after a count ("kaksi *tuhatta*"); other languages get the numeral."""
+_NUMERALS = {"hundred": "100", "thousand": "1000"}
+
+
+@dataclass(frozen=True, slots=True)
+class SoundFile:
+    """One sound file a line can play, and the text it says."""
+
+    name: str
+    """Asterisk's name for it, without extension: ``fi/callflow/greeting``."""
+    language: str
+    text: str
+
+
+def media_for(ref: PromptRef, config: HotlineConfig, ari: AriConfig) -> list[str]:
+    """The media URIs that say *ref*, in order."""
+    speaker = _Speaker(config, ari, ref.language)
+    return speaker.prompt(ref.key, dict(ref.params))
+
+
+def whisper_media(
+    topic: str, language: str, minutes: int, config: HotlineConfig, ari: AriConfig
+) -> list[str]:
+    """What an advisor hears before a callback, in the line's default language: the
+    topic (a queue's name), the caller's language and how many minutes they waited.
+
+    A topic or language the configuration no longer has is left unsaid rather than
+    keeping the advisor from the call.
+    """
+    speaker = _Speaker(config, ari, config.line.default_language)
+    said: dict[str, Callable[[], list[str]]] = {
+        "topic": lambda: [speaker.sound(f"topic-{topic}")] if topic in config.queues else [],
+        "language": lambda: (
+            [speaker.sound(f"language-{language}")] if language in config.languages else []
+        ),
+        "minutes": lambda: [f"number:{max(minutes, 0)}"],
+    }
+    return speaker.template("whisper", ari.whisper, lambda field: said[field]())
+
+
+def sound_files(config: HotlineConfig, ari: AriConfig) -> list[SoundFile]:
+    """Every sound file :func:`media_for` and :func:`whisper_media` can name, once each."""
+    files: dict[str, SoundFile] = {}
+
+    def add(code: str, name: str, text: str) -> None:
+        full = f"{code}/{ari.sounds}/{name}"
+        files.setdefault(full, SoundFile(full, code, text))
+
+    for code in config.languages:
+        language = config.languages[code]
+        for key, text in language.prompts.items():
+            for words in _words(key, text):
+                add(code, words.sound, words.text)
+        for name, text in (
+            ("time_format", language.time_format),
+            ("date_format", language.date_format),
+        ):
+            for words in _words(name, text):
+                add(code, words.sound, words.text)
+        add(code, "day-tomorrow", language.tomorrow)
+        for weekday, text in zip(WEEKDAYS, language.weekdays, strict=True):
+            add(code, f"day-{weekday}", text)
+        for queue in config.queues:
+            add(code, f"topic-{queue}", config.queues[queue].names.get(code, queue))
+    own = config.line.default_language
+    for words in _words("whisper", ari.whisper):
+        add(own, words.sound, words.text)
+    for code in config.languages:
+        add(own, f"language-{code}", config.languages[code].name)
+    listed = list(files.values())
+    for code in config.languages:
+        if code[:2] not in OWN_NUMBER_RULES:
+            listed.extend(
+                SoundFile(f"{code}/digits/{name}", code, _number_text(name, code))
+                for name in NUMBER_FILES
+            )
+    return listed
+
+
+def _number_text(name: str, code: str) -> str:
+    if name in _NUMBER_WORDS:
+        return _NUMBER_WORDS[name].get(code, _NUMERALS[name])
+    return name  # a numeral: the voice says it in its own language
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    sound: str
+    """The file's name within the language's sounds: ``at_day-1``."""
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    field: str
+
+
+@functools.lru_cache(maxsize=4096)
+def _parts(name: str, text: str) -> tuple[_Words | _Value, ...]:
+    """*text* as words and placeholders, in order; its words named after *name*."""
+    pieces = list(string.Formatter().parse(text))
+    if all(field is None for _, field, _, _ in pieces):
+        return (_Words(name, "".join(literal for literal, *_ in pieces).strip()),)
+    parts: list[_Words | _Value] = []
+    for literal, field, _, _ in pieces:
+        if any(ch.isalnum() for ch in literal):
+            parts.append(
+                _Words(f"{name}-{sum(isinstance(p, _Words) for p in parts) + 1}", literal.strip())
+            )
+        if field is not None:
+            parts.append(_Value(field))
+    return tuple(parts)
+
+
+def _words(name: str, text: str) -> list[_Words]:
+    return [part for part in _parts(name, text) if isinstance(part, _Words)]
+
+
+class _Speaker:
+    """Says things in one language of one line."""
+
+    def __init__(self, config: HotlineConfig, ari: AriConfig, code: str) -> None:
+        self.config = config
+        self.code = code
+        self.language: LanguageConfig = config.languages[code]
+        self.base = f"sound:{code}/{ari.sounds}"
+
+    def sound(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+    def template(self, name: str, text: str, say: Callable[[str], list[str]]) -> list[str]:
+        media: list[str] = []
+        for part in _parts(name, text):
+            if isinstance(part, _Words):
+                media.append(self.sound(part.sound))
+            else:
+                media.extend(say(part.field))
+        return media
+
+    def prompt(self, key: str, values: Mapping[str, PromptValue]) -> list[str]:
+        return self.template(
+            key, self.language.prompts[key], lambda field: self.value(field, values[field])
+        )
+
+    def value(self, field: str, value: PromptValue) -> list[str]:
+        if isinstance(value, When):
+            return self.when(value)
+        if isinstance(value, DigitGroups):
+            groups = ("".join(ch for ch in group if ch.isdigit()) for group in value.groups)
+            return [f"digits:{group}" for group in groups if group]
+        if isinstance(value, int):
+            return [f"number:{value}"]
+        return [self.sound(self.topic(field, value))]
+
+    def topic(self, field: str, name: str) -> str:
+        """The sound of a queue's name as the caller's language says it."""
+        for queue in self.config.queues:
+            if self.config.queues[queue].names.get(self.code, queue) == name:
+                return f"topic-{queue}"
+        raise ValueError(f"no sound says {{{field}}} = {name!r}: it names no queue in {self.code}")
+
+    def when(self, when: When) -> list[str]:
+        spoken = spoken_when(when, self.config)
+
+        def say(field: str) -> list[str]:
+            if field == "time":
+                return self.time(spoken.local)
+            if spoken.day == "tomorrow":
+                return [self.sound("day-tomorrow")]
+            if spoken.day == "weekday":
+                return [self.sound(f"day-{WEEKDAYS[spoken.local.weekday()]}")]
+            day = spoken.local.date()
+            numbers = {"d": day.day, "m": day.month, "y": day.year}
+            return self.template(
+                "date_format", self.language.date_format, lambda f: [f"number:{numbers[f]}"]
+            )
+
+        return self.template(spoken.key, self.language.prompts[spoken.key], say)
+
+    def time(self, local: datetime) -> list[str]:
+        def say(field: str) -> list[str]:
+            if field == "mm":
+                return [f"number:{local.minute}"] if local.minute else []
+            return [f"number:{local.hour}"]
+
+        return self.template("time_format", self.language.time_format, say)

@@ -1,0 +1,98 @@
+"""The Asterisk adapter running against the fake Asterisk, on a real database.
+
+Both clocks run a hundred times fast: the fake's prompts, rings and talks
+(``time_scale=0.01``) and the adapter's, so the engine's timers keep in step
+with what the caller hears. Every sound the line can play is on the fake,
+one (fast) second long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from callflow.config.models import AriConfig, HotlineConfig, ProviderConfig
+from callflow.engine.clock import AcceleratedClock
+from callflow.engine.state import Phase
+from callflow.providers.ari.adapter import AsteriskLine
+from callflow.providers.ari.calls import InboundCall
+from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.sounds import sound_files
+from callflow.store.session import Database
+from tests.fakes.ari_server import APP, PASSWORD, USERNAME, FakeAsterisk
+from tests.store.helpers import T0
+
+WAIT = 5.0
+"""Real seconds any one expected thing may take (minutes of line time at this speed)."""
+
+
+def with_ari(config: HotlineConfig, **changes: Any) -> HotlineConfig:
+    values: dict[str, Any] = {
+        "url": "http://127.0.0.1:8088",
+        "username": USERNAME,
+        "app": APP,
+        "trunk": "PJSIP/{number}@trunk",
+    }
+    values.update(changes)
+    return config.model_copy(update={"provider": ProviderConfig(ari=AriConfig(**values))})
+
+
+@dataclass
+class LineRig:
+    fake: FakeAsterisk
+    line: AsteriskLine
+    clock: AcceleratedClock
+
+    async def until(self, condition: Callable[[], bool], what: str = "") -> None:
+        try:
+            async with asyncio.timeout(WAIT):
+                while not condition():
+                    await asyncio.sleep(0.002)
+        except TimeoutError:
+            raise AssertionError(f"never happened: {what or condition}") from None
+
+    async def call_in(self, number: str = "+358401234567") -> str:
+        """A caller dials in; the id of their channel in our application, once answered."""
+        call = await self.fake.start_inbound_call(number=number)
+        await self.until(lambda: call.channel_id in self.line.calls, "the call reached us")
+        await self.until(
+            lambda: self.fake.model.channels[call.channel_id].state == "Up", "answered"
+        )
+        return call.channel_id
+
+    def call(self, channel_id: str) -> InboundCall:
+        return self.line.calls[channel_id]
+
+    async def in_phase(self, channel_id: str, phase: Phase) -> InboundCall:
+        call = self.line.calls.get(channel_id)
+        assert call is not None, f"{channel_id} is not a call of ours"
+        await self.until(lambda: call.state.phase is phase, f"{channel_id} in {phase}")
+        return call
+
+    async def press(self, channel_id: str, digits: str) -> None:
+        await self.fake.press_digits(channel_id, digits)
+
+
+@asynccontextmanager
+async def running_line(
+    fake: FakeAsterisk, config: HotlineConfig, database: Database
+) -> AsyncIterator[LineRig]:
+    """An adapter process on the (listening) fake; leaving stops the process, not Asterisk."""
+    assert config.provider.ari is not None
+    for sound in sound_files(config, config.provider.ari):
+        fake.add_sound(sound.name, 1.0)
+    clock = AcceleratedClock(T0, speed=1 / fake.time_scale)
+    async with AriClient(fake.url, USERNAME, PASSWORD, APP) as client:
+        line = AsteriskLine(config, database, clock, client)
+        task = asyncio.create_task(line.run())
+        try:
+            await fake.wait_until(fake.is_connected, WAIT)
+            yield LineRig(fake, line, clock)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,196 @@
+"""Whole calls through the Asterisk adapter, against the fake Asterisk and a real store."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.state import Phase
+from callflow.store.models import Advisor, AdvisorState, Call
+from callflow.store.session import Database
+from tests.fakes.ari_asterisk import Phone
+from tests.fakes.ari_server import FakeAsterisk
+from tests.providers.ari.line_rig import LineRig, running_line, with_ari
+from tests.providers.ari.rig import run
+from tests.store.helpers import add_advisor
+
+ADVISOR_PHONE = "PJSIP/advisor-1"
+
+
+@pytest.fixture
+def ari_config(config: HotlineConfig) -> HotlineConfig:
+    return with_ari(config)
+
+
+def advisor_with_phone(database: Database, dial_string: str = ADVISOR_PHONE) -> int:
+    with database.transaction() as session:
+        advisor_id = add_advisor(session, "Aino", ("nurse",), ("fi",))
+        advisor = session.get(Advisor, advisor_id)
+        assert advisor is not None
+        advisor.dial_string = dial_string
+        return advisor_id
+
+
+def advisor_state(database: Database, advisor_id: int) -> AdvisorState:
+    with database.reading() as session:
+        state = session.scalar(select(Advisor.state).where(Advisor.id == advisor_id))
+        assert state is not None
+        return state
+
+
+def stored_call(database: Database, channel_id: str) -> Call:
+    with database.reading() as session:
+        call = session.scalar(select(Call).where(Call.provider_ref == channel_id))
+        assert call is not None
+        session.expunge(call)
+        return call
+
+
+async def queued_for_health(rig: LineRig) -> str:
+    """A caller picks Finnish, then health, and waits in the queue."""
+    channel = await rig.call_in()
+    await rig.press(channel, "1")  # during the greeting: barge-in
+    await rig.until(lambda: rig.call(channel).state.language == "fi", "language chosen")
+    await rig.press(channel, "1")
+    await rig.in_phase(channel, Phase.QUEUED)
+    return channel
+
+
+def in_bridge(fake: FakeAsterisk, bridge_id: str, channel_id: str) -> bool:
+    bridge = fake.model.bridges.get(bridge_id)
+    return bridge is not None and channel_id in bridge.channels
+
+
+class TestInboundCalls:
+    def test_a_caller_chooses_language_and_topic_and_waits_with_music(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        """The menus are answered by keys pressed during the prompts; the caller then
+        waits in the topic's holding bridge with music, and the store has the call."""
+
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                channel = await queued_for_health(rig)
+                await rig.until(lambda: in_bridge(fake_ari, "cf-queue-health", channel))
+                bridge = fake_ari.model.bridges["cf-queue-health"]
+                assert bridge.bridge_type == "holding"
+                await rig.until(lambda: bridge.announcer is not None, "music on hold")
+                call = stored_call(database, channel)
+                assert (call.language, call.topic) == ("fi", "health")
+                assert call.flow_state is not None and call.flow_state["phase"] == "queued"
+
+        run(scenario())
+
+    def test_a_caller_who_hangs_up_in_the_queue_is_logged_as_such(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                channel = await queued_for_health(rig)
+                await fake_ari.hang_up_far_end(channel)
+                await rig.until(lambda: channel not in rig.line.calls, "call closed")
+                await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+                assert stored_call(database, channel).outcome == "abandoned_queue"
+
+        run(scenario())
+
+    def test_silence_at_the_menus_is_answered_as_the_engine_says(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        """Input timeouts run on the event loop from the injected clock: a caller who
+        never presses a key ends up, after the retries, in the fallback queue."""
+
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                channel = await rig.call_in()
+                call = await rig.in_phase(channel, Phase.QUEUED)
+                assert call.state.topic == ari_config.menu.fallback_topic
+
+        run(scenario(), timeout=30)
+
+
+class TestAdvisors:
+    def test_a_free_advisor_is_rung_joined_with_the_caller_then_wraps_up(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        fake_ari.model.devices[ADVISOR_PHONE] = Phone(answer_after=0.5)
+        advisor_id = advisor_with_phone(database)
+
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                channel = await queued_for_health(rig)
+                call = await rig.in_phase(channel, Phase.CONNECTED)
+                leg = call.advisor_leg
+                assert leg is not None
+                talk = f"cf-talk-{call.state.call_id}"
+                await rig.until(lambda: in_bridge(fake_ari, talk, channel))
+                assert in_bridge(fake_ari, talk, leg)
+                assert not in_bridge(fake_ari, "cf-queue-health", channel)
+                assert advisor_state(database, advisor_id) is AdvisorState.BUSY
+                await fake_ari.hang_up_far_end(leg)  # the advisor ends the talk
+                await rig.until(lambda: channel not in rig.line.calls, "caller let go")
+                await rig.until(lambda: advisor_state(database, advisor_id) is AdvisorState.WRAP_UP)
+
+        run(scenario())
+
+    def test_an_advisor_who_does_not_answer_goes_on_a_break(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        fake_ari.model.devices[ADVISOR_PHONE] = Phone(cause=19)
+        advisor_id = advisor_with_phone(database)
+
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                channel = await queued_for_health(rig)
+                await rig.until(lambda: advisor_state(database, advisor_id) is AdvisorState.BREAK)
+                assert rig.call(channel).state.phase is Phase.QUEUED
+                assert rig.call(channel).advisor_leg is None
+
+        run(scenario())
+
+
+class TestFaults:
+    def test_callers_waiting_through_a_dropped_websocket_are_kept_or_closed(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        """Events while the socket is down are lost: the resync finds who hung up
+        meanwhile (closed as such) and who still waits (still queued, in the bridge)."""
+
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                channels = [await queued_for_health(rig) for _ in range(6)]
+                connections = fake_ari.websocket_connections
+                await fake_ari.drop_websockets()
+                for channel in channels[:2]:
+                    await fake_ari.hang_up_far_end(channel)
+                await rig.until(lambda: fake_ari.websocket_connections > connections)
+                gone = channels[:2]
+                await rig.until(lambda: not set(gone) & set(rig.line.calls), "callers closed")
+                await rig.until(
+                    lambda: all(stored_call(database, c).ended_at is not None for c in gone),
+                    "their calls ended in the store",
+                )
+                for channel in channels[2:]:
+                    assert rig.call(channel).state.phase is Phase.QUEUED
+                    assert in_bridge(fake_ari, "cf-queue-health", channel)
+
+        run(scenario(), timeout=30)
+
+    def test_a_restarted_adapter_carries_on_with_the_calls(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        """The adapter process goes away mid-call; the next one restores the call from
+        the store and serves it: here, an advisor who signs in afterwards takes it."""
+
+        async def scenario() -> None:
+            async with fake_ari:
+                async with running_line(fake_ari, ari_config, database) as rig:
+                    channel = await queued_for_health(rig)
+                fake_ari.model.devices[ADVISOR_PHONE] = Phone(answer_after=0.5)
+                advisor_with_phone(database)
+                async with running_line(fake_ari, ari_config, database) as rig:
+                    await rig.until(lambda: channel in rig.line.calls, "call restored")
+                    await rig.in_phase(channel, Phase.CONNECTED)
+
+        run(scenario(), timeout=30)

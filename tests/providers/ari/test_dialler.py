@@ -1,0 +1,153 @@
+"""Callback attempts through Asterisk: every way a resident's leg can end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.clock import AcceleratedClock
+from callflow.engine.vocabulary import AttemptResult
+from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.dialler import AriDialler, result_of_cause
+from callflow.providers.ari.sounds import sound_files
+from callflow.providers.port import CallbackCall, ResidentCall
+from tests.fakes.ari_asterisk import LAB_DIALPLAN, Phone, Stasis
+from tests.fakes.ari_server import PASSWORD, USERNAME, FakeAsterisk
+from tests.providers.ari.line_rig import with_ari
+from tests.providers.ari.rig import run
+from tests.store.helpers import T0
+
+APP = "hotline-dialler-test"
+ADVISOR = "PJSIP/advisor-7"
+RESIDENT = "+358401234567"
+TRUNK_DEVICE = f"PJSIP/{RESIDENT}@trunk"
+
+
+def callback() -> CallbackCall:
+    return CallbackCall(
+        callback_id=41,
+        attempt_no=1,
+        advisor_id=7,
+        advisor_dial_string=ADVISOR,
+        number_e164=RESIDENT,
+        topic="health",
+        language="fi",
+        waited=timedelta(minutes=12),
+        caller_id="+358923100000",
+    )
+
+
+def fake_with(amd_verdict: str = "HUMAN") -> FakeAsterisk:
+    dialplan = {
+        **LAB_DIALPLAN,
+        ("callflow-amd", "s"): Stasis("${CALLFLOW_APP}", ("resident", amd_verdict)),
+    }
+    return FakeAsterisk(time_scale=0.01, dialplan=dialplan)
+
+
+@asynccontextmanager
+async def dialler_on(fake: FakeAsterisk, config: HotlineConfig) -> AsyncIterator[AriDialler]:
+    assert config.provider.ari is not None
+    for sound in sound_files(config, config.provider.ari):
+        fake.add_sound(sound.name, 1.0)
+    async with fake, AriClient(fake.url, USERNAME, PASSWORD, APP) as client:
+        dialler = AriDialler(config, client, AcceleratedClock(T0, speed=100))
+        hearing = asyncio.create_task(dialler.run())
+        try:
+            await fake.wait_until(lambda: fake.is_connected(APP), 5)
+            yield dialler
+        finally:
+            hearing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hearing
+
+
+async def attempt(dialler: AriDialler) -> ResidentCall | None:
+    leg = await dialler.ring_advisor(callback(), timedelta(seconds=20))
+    if leg is None:
+        return None
+    resident = await dialler.dial_resident(callback(), leg)
+    if resident.result is not AttemptResult.REACHED:
+        await dialler.hang_up(leg)
+    return resident
+
+
+@pytest.mark.parametrize(
+    ("phone", "expected"),
+    [
+        (Phone(cause=17), AttemptResult.BUSY),
+        (Phone(cause=19), AttemptResult.NO_ANSWER),
+        (Phone(cause=1), AttemptResult.WRONG_NUMBER),
+        (Phone(cause=34), AttemptResult.CONGESTION),
+        (Phone(cause=127), AttemptResult.FAILED),
+    ],
+)
+def test_a_resident_who_is_not_reached_gives_the_attempt_its_result(
+    config: HotlineConfig, phone: Phone, expected: AttemptResult
+) -> None:
+    fake = fake_with()
+    fake.model.devices.update({ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: phone})
+
+    async def scenario() -> None:
+        async with dialler_on(fake, with_ari(config, machine_detection=False)) as dialler:
+            resident = await attempt(dialler)
+            assert resident == ResidentCall(expected)
+
+    run(scenario())
+
+
+def test_an_answered_callback_joins_the_legs_and_reports_the_talk(config: HotlineConfig) -> None:
+    """The advisor hears the whisper first; the resident answers (a person, says AMD),
+    both talk in one bridge, and the attempt is reached with the talk's length."""
+    fake = fake_with("HUMAN")
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0, talk=120.0)}
+    )
+
+    async def scenario() -> None:
+        async with dialler_on(fake, with_ari(config)) as dialler:
+            resident = await attempt(dialler)
+            assert resident is not None and resident.result is AttemptResult.REACHED
+            assert timedelta(seconds=100) < resident.talk < timedelta(seconds=200)
+        whispered = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/play")]
+        assert whispered and "advisor" in whispered[0].path
+
+    run(scenario(), timeout=30)
+
+
+def test_an_answering_machine_is_never_a_reached_resident(config: HotlineConfig) -> None:
+    fake = fake_with("MACHINE")
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
+    )
+
+    async def scenario() -> None:
+        async with dialler_on(fake, with_ari(config)) as dialler:
+            assert await attempt(dialler) == ResidentCall(AttemptResult.MACHINE)
+
+    run(scenario())
+
+
+def test_an_advisor_who_does_not_answer_means_no_resident_is_dialled(
+    config: HotlineConfig,
+) -> None:
+    fake = fake_with()
+    fake.model.devices.update({ADVISOR: Phone(cause=19)})
+
+    async def scenario() -> None:
+        async with dialler_on(fake, with_ari(config)) as dialler:
+            assert await attempt(dialler) is None
+        assert not any(RESIDENT in str(r.query) for r in fake.requests)
+
+    run(scenario())
+
+
+def test_hang_up_causes_map_to_attempt_results() -> None:
+    assert result_of_cause(None) is AttemptResult.FAILED
+    assert result_of_cause(21) is AttemptResult.NO_ANSWER
