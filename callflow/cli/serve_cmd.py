@@ -10,6 +10,10 @@ webhooks beside the advisor API — with uvicorn on ``--host``/``--port``, and
 connects queued callers with free advisors while it runs. Every webhook
 must carry Twilio's signature; only ``--dev-unsigned-webhooks`` (a
 rehearsal without a carrier, never production) turns that off, and says so.
+
+With ``[provider.ari]`` configured, it runs the Asterisk adapter on the
+line's Stasis application (the password from ``ARI_PASSWORD``) and, on the
+same event loop, the HTTP app for the advisor API and metrics.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 With ``[provider.twilio]`` configured, callbacks are placed through that
 Twilio account (credentials from the environment; the leg statuses arrive
-at ``callflow serve``, which shares the database). With no telephony
+at ``callflow serve``, which shares the database). With ``[provider.ari]``,
+they are placed through Asterisk on a Stasis application of the worker's
+own (the line's belongs to ``callflow serve``). With no telephony
 provider, residents and advisors are simulated phones
 (:mod:`callflow.providers.sim.phones`) answering at ``--speed`` times real
 time, so the whole dispatch can be watched working on the real database.
