@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 
 from callflow.cli.advisors_cmd import advisors_group
+from callflow.cli.ari_cmd import ari_group
 from callflow.cli.callbacks_cmd import callbacks_group
 from callflow.cli.config_cmd import config_group
 from callflow.cli.db_cmd import db_group
 from callflow.cli.phone_cmd import phone
+from callflow.cli.prompts_cmd import prompts_group
 from callflow.cli.report_cmd import report
 from callflow.cli.serve_cmd import serve
 from callflow.cli.simulate_cmd import simulate
@@ -34,3 +36,5 @@ main.add_command(advisors_group)
 main.add_command(callbacks_group)
 main.add_command(web)
 main.add_command(twilio_group)
+main.add_command(prompts_group)
+main.add_command(ari_group)

@@ -496,7 +496,7 @@ class AriConfig(_Model):
     ``url`` is Asterisk's HTTP server (``http.conf``) and ``username`` an
     ARI user (``ari.conf``); the password comes from ``ARI_PASSWORD``, never
     from the file. Calls reach the Stasis application ``app`` from the
-    dialplan. Prompts are sound files named ``<sounds>/<language>/<prompt>``
+    dialplan. Prompts are sound files named ``<language>/<sounds>/<prompt>``
     (a prompt with placeholders is split at them: ``<prompt>-1``,
     ``<prompt>-2``, …), which ``callflow prompts build`` renders from the
     texts; numbers are said with Asterisk's ``number:`` and ``digits:``

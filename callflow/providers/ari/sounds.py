@@ -50,7 +50,7 @@ OWN_NUMBER_RULES = frozenset(
     {"cs", "da", "de", "dr", "es", "fr", "gr", "he", "hu", "is", "it", "ja"}
     | {"ka", "nl", "no", "pl", "ps", "pt", "ru", "se", "th", "ur", "vi", "zh"}
 )
-"""Language prefixes say.c's ``say_number_full`` speaks by a rule of their own (2025)."""
+"""Language prefixes say.c's ``say_number_full`` speaks by a rule of their own (Asterisk 22)."""
 
 NUMBER_FILES = (
     *(str(n) for n in range(20)),

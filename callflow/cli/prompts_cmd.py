@@ -1,0 +1,65 @@
+"""``callflow prompts``: sound files for an Asterisk line, from the configuration's texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from callflow.cli.common import config_option, load, log_level_option, reports_errors
+from callflow.providers.ari.settings import ari_section
+from callflow.providers.ari.sounds import sound_files
+from callflow.providers.ari.speech import MANIFEST, Outcome, build_sounds
+
+ASTERISK_SOUNDS = Path("/var/lib/asterisk/sounds")
+
+
+@click.group("prompts")
+def prompts_group() -> None:
+    """Prompt sound files."""
+
+
+@prompts_group.command("build")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"Where the files go (created if missing) [default: {ASTERISK_SOUNDS}, which must exist].",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Render our own earlier renders again too; recordings are never touched.",
+)
+@config_option
+@log_level_option("warning")
+@reports_errors
+def build(out: Path | None, force: bool, config_file: Path | None, log_level: str) -> None:
+    """Render every sound file the line plays that is not there yet, with espeak-ng and sox,
+    as 8 kHz mono WAV: <out>/<language>/<sounds>/<name>.wav and <out>/<language>/digits/<n>.wav.
+
+    A file already there in any format is a recording and is kept. Our own renders
+    (listed with their texts in <out>/.callflow-prompts.json) are rendered again when
+    their text has changed, and with --force.
+    """
+    config = load(config_file, log_level)
+    section = ari_section(config)
+    if out is None:
+        out = ASTERISK_SOUNDS
+        if not out.is_dir():
+            raise click.UsageError(
+                f"{out} does not exist: run this on the Asterisk host, or give --out DIR and "
+                f"copy DIR's contents to {out} there"
+            )
+
+    def said(name: str, outcome: Outcome) -> None:
+        click.echo(f"{outcome.value:9} {name}")
+
+    report = build_sounds(sound_files(config, section), out, force=force, progress=said)
+    counts = {outcome: len(report.named(outcome)) for outcome in Outcome}
+    click.echo(
+        f"{len(report.outcomes)} sound files in {out}: "
+        f"{counts[Outcome.RENDERED]} rendered, {counts[Outcome.UPDATED]} updated, "
+        f"{counts[Outcome.CURRENT]} our own and current, "
+        f"{counts[Outcome.RECORDING]} recordings kept (our renders are listed in {out / MANIFEST})"
+    )
