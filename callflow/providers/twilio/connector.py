@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callflow.engine.clock import Clock
@@ -34,11 +34,8 @@ from callflow.providers.twilio.params import FINAL_STATUSES
 from callflow.providers.twilio.rest import rest_call
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import Writes, add_call
-from callflow.store.advisors import pause_advisor, set_advisor_state
+from callflow.store.advisors import pause_advisor, set_advisor_state, take_free_advisor
 from callflow.store.models import (
-    Advisor,
-    AdvisorLanguage,
-    AdvisorSkill,
     AdvisorState,
     TwilioCall,
     TwilioLeg,
@@ -133,39 +130,11 @@ class QueueConnector:
         picks = []
         skill = self.config.queues[topic].skill
         for language in waiting[int(covered or 0) :]:
-            advisor = self._free_advisor(session, skill, language or "", now)
+            advisor = take_free_advisor(session, skill, language or "", now)
             if advisor is None:
                 break  # the front caller waits for someone who can serve them
-            advisor.state = AdvisorState.BUSY
-            advisor.state_since = now
-            advisor.ready_at = None
-            assert advisor.dial_string is not None
             picks.append(Pick(advisor.id, advisor.dial_string, topic, language or ""))
         return picks
-
-    def _free_advisor(
-        self, session: Session, skill: str, language: str, now: datetime
-    ) -> Advisor | None:
-        """The longest-idle ready advisor with *skill* and *language* and a phone, locked."""
-        query = (
-            select(Advisor)
-            .where(
-                Advisor.enabled.is_(True),
-                Advisor.dial_string.is_not(None),
-                or_(
-                    Advisor.state == AdvisorState.AVAILABLE,
-                    and_(Advisor.state == AdvisorState.WRAP_UP, Advisor.ready_at <= now),
-                ),
-                exists().where(AdvisorSkill.advisor_id == Advisor.id, AdvisorSkill.skill == skill),
-                exists().where(
-                    AdvisorLanguage.advisor_id == Advisor.id, AdvisorLanguage.language == language
-                ),
-            )
-            .order_by(Advisor.ready_at, Advisor.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        return session.scalars(query).first()
 
     # -- calling ----------------------------------------------------------------------------
 
