@@ -4,25 +4,31 @@ Run: ``python bench/twilio.py [--clients 200] [--seconds 10] [--warm-up 2]
 [--database-url URL]``. Progress goes to stderr; the last stdout line is one
 JSON object.
 
-One uvicorn process (its own core) serves the real app — the Twilio
-webhooks mounted on the HTTP app exactly as ``callflow serve`` mounts them,
-on SQLite in a temporary folder unless ``--database-url`` names another
-database — and, on the same port, a bare endpoint that answers with the
-very TwiML the webhook answers, bytes prepared in advance, without our stack
-(no routing, no signature, no parameters, no store). The load is
+One uvicorn process serves the real app — the Twilio webhooks mounted on the
+HTTP app exactly as ``callflow serve`` mounts them, on SQLite in a temporary
+folder (the line's default database) unless ``--database-url`` names another
+— and, through the same uvicorn server, a bare endpoint: the least a real
+endpoint does, a Starlette app that routes the POST, reads its body and
+answers the very TwiML the webhook answers, built in advance, without our
+stack (no signature, no parameters, no engine, no store). The load is
 ``--clients`` concurrent keep-alive HTTP/1.1 connections from this process
 on loopback, each sending its next request when the last is answered.
 
 - **Signed webhooks**: each request is a new call to the line — ``POST
-  /twilio/voice`` with Twilio's parameters and a fresh CallSid, signed as
-  Twilio signs — so every one is checked, parsed, stepped through the
+  /twilio/voice`` with Twilio's parameters, a fresh CallSid and caller, signed
+  as Twilio signs — so every one is checked, parsed, stepped through the
   engine and stored (the call's row, its events, its TwiML step), the line
   open (its clock is set to a Monday 10:00).
-- **Bare endpoint**: the same number of clients against it, in the same run.
+- **Bare endpoint**: the same requests, made the same way (only the path
+  differs), from the same number of clients, in the same run.
 
 Requests answered between the warm-up and the end of the window are
-counted; latency is from sending a request to its last byte. Targets:
-webhooks ≥ 1,500 requests/s and ≥ 0.6 of the bare endpoint.
+counted; latency is from sending a request to its last byte. The server's
+CPU per answer and the load generator's CPU are reported too: the machine's
+cores are shared with the load generator (and whatever else runs — the load
+average at the start is in the result), and a client near a whole core
+would be what sets the pace. Targets: webhooks ≥ 1,500 requests/s and ≥ 0.6
+of the bare endpoint.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import secrets
 import socket
 import sys
@@ -127,14 +134,11 @@ def serve(database_url: str, ports: Queue[Any]) -> None:
         return answer.content
 
     twiml = asyncio.run(greeting())
-    headers = [(b"content-type", b"application/xml"), (b"content-length", str(len(twiml)).encode())]
+    bare = bare_endpoint(twiml)
 
     async def both(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == BARE_PATH:
-            while (await receive()).get("more_body"):
-                pass
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": twiml})
+            await bare(scope, receive, send)
             return
         await app(scope, receive, send)
 
@@ -147,6 +151,22 @@ def serve(database_url: str, ports: Queue[Any]) -> None:
         uvicorn.Config(both, log_config=None, log_level="warning", access_log=False, backlog=1024)
     )
     server.run(sockets=[listening])
+
+
+def bare_endpoint(twiml: bytes) -> Any:
+    """The least a real endpoint does for Twilio: a Starlette app that routes the POST,
+    reads its body and answers the TwiML (built beforehand); no signature, no
+    parameters, no store."""
+    from starlette.applications import Starlette  # noqa: PLC0415
+    from starlette.requests import Request  # noqa: PLC0415
+    from starlette.responses import Response  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    async def answer(request: Request) -> Response:
+        await request.body()
+        return Response(twiml, media_type="application/xml")
+
+    return Starlette(routes=[Route(BARE_PATH, answer, methods=["POST"])])
 
 
 # -- the load ----------------------------------------------------------------------------------
@@ -190,6 +210,9 @@ class Phase:
     latencies: list[float]
     failures: int
     window: float
+    server_cpu_s: float | None
+    """CPU seconds the server process spent in the window (None where /proc is not)."""
+    client_cpu_s: float
 
     @property
     def per_s(self) -> float:
@@ -202,32 +225,58 @@ class Phase:
             return float("nan")
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
-    def summary(self) -> dict[str, float | int]:
+    @property
+    def server_ms_per_request(self) -> float | None:
+        """The server's CPU per answer: what a request costs, whatever else runs."""
+        if self.server_cpu_s is None or not self.answered:
+            return None
+        return round(self.server_cpu_s / self.answered * 1000, 3)
+
+    @property
+    def client_cores(self) -> float:
+        """How busy the load generator was: near 1, it and not the server set the pace."""
+        return round(self.client_cpu_s / self.window, 2)
+
+    def summary(self) -> dict[str, float | int | None]:
         return {
             "per_s": round(self.per_s, 1),
             "p99_ms": round(self.p99_ms, 2),
             "answered": self.answered,
             "failures": self.failures,
+            "server_cpu_ms_per_request": self.server_ms_per_request,
+            "client_cpu_cores": self.client_cores,
         }
 
 
-async def load(port: int, *, signed: bool, clients: int, warm_up: float, seconds: float) -> Phase:
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU of process *pid* so far, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(
+    port: int, server_pid: int, *, signed: bool, clients: int, warm_up: float, seconds: float
+) -> Phase:
+    """*clients* connections posting new calls' webhooks, signed as Twilio signs them, to
+    the webhook or (the same requests, byte for byte but the path) to the bare endpoint."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     counted_from, until = start + warm_up, start + warm_up + seconds
     latencies: list[float] = []
     failures = 0
+    path = "/twilio/voice" if signed else BARE_PATH
 
     async def client() -> None:
         nonlocal failures
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while (sent := loop.time()) < until:
-                if signed:
-                    request = request_bytes(port, *arrival())
-                else:
-                    request = request_bytes(port, BARE_PATH, "", None)
-                writer.write(request)
+                _, body, signature = arrival()
+                writer.write(request_bytes(port, path, body, signature))
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in head.split(b"\r\n"):
@@ -242,8 +291,18 @@ async def load(port: int, *, signed: bool, clients: int, warm_up: float, seconds
         finally:
             writer.close()
 
+    async def meter() -> tuple[float | None, float]:
+        await asyncio.sleep(counted_from - loop.time())
+        server, client = cpu_seconds(server_pid), time.process_time()
+        await asyncio.sleep(until - loop.time())
+        server_after = cpu_seconds(server_pid)
+        used = None if server is None or server_after is None else server_after - server
+        return used, time.process_time() - client
+
+    metered = asyncio.ensure_future(meter())
     await asyncio.gather(*(client() for _ in range(clients)))
-    return Phase(len(latencies), latencies, failures, seconds)
+    server_cpu, client_cpu = await metered
+    return Phase(len(latencies), latencies, failures, seconds, server_cpu, client_cpu)
 
 
 def main() -> None:
@@ -253,6 +312,8 @@ def main() -> None:
     parser.add_argument("--warm-up", type=float, default=2.0, help="seconds before counting")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
     args = parser.parse_args()
+    load_at_start = round(os.getloadavg()[0], 2)  # others' work on these cores skews it all
+    progress(f"load average (1 min) {load_at_start}")
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="callflow-bench-twilio-") as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
@@ -263,9 +324,10 @@ def main() -> None:
             port = ports.get(timeout=120)
             progress(f"server on 127.0.0.1:{port}; {args.clients} clients")
             options = {"clients": args.clients, "warm_up": args.warm_up, "seconds": args.seconds}
-            webhooks = asyncio.run(load(port, signed=True, **options))
+            assert server.pid is not None
+            webhooks = asyncio.run(load(port, server.pid, signed=True, **options))
             progress(f"signed webhooks: {webhooks.summary()}")
-            bare = asyncio.run(load(port, signed=False, **options))
+            bare = asyncio.run(load(port, server.pid, signed=False, **options))
             progress(f"bare endpoint: {bare.summary()}")
         finally:
             server.terminate()
@@ -283,6 +345,10 @@ def main() -> None:
                 "bare_per_s": round(bare.per_s, 1),
                 "bare_p99_ms": round(bare.p99_ms, 2),
                 "ratio": round(ratio, 3),
+                "webhook_server_cpu_ms": webhooks.server_ms_per_request,
+                "bare_server_cpu_ms": bare.server_ms_per_request,
+                "client_cpu_cores": max(webhooks.client_cores, bare.client_cores),
+                "load_1m": load_at_start,
                 "target_per_s": TARGET_PER_S,
                 "target_ratio": TARGET_RATIO,
                 "targets_met": webhooks.per_s >= TARGET_PER_S and ratio >= TARGET_RATIO,

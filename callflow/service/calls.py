@@ -11,11 +11,13 @@ keeps the same invariants.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
 import structlog
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import (
@@ -30,14 +32,15 @@ from callflow.engine.events import (
     CallbackRejected,
     CallbackStored,
     Event,
+    ExistingCallback,
     PendingCallbackLookedUp,
 )
 from callflow.engine.flow import FlowContext, step
 from callflow.engine.state import CallState
 from callflow.errors import DuplicatePendingCallback
-from callflow.store.callbacks import cancel_callback, create_callback, describe, find_open_callback
+from callflow.store.callbacks import cancel_callback, create_callback, describe
 from callflow.store.calls import CallJournal, DirectJournal
-from callflow.store.models import CallbackRequest
+from callflow.store.models import OPEN_STATUSES_SQL, CallbackRequest
 from callflow.store.session import Database
 
 log = structlog.get_logger("callflow.calls")
@@ -57,6 +60,7 @@ class CallHandler:
         unit_of_work: Callable[[], AbstractContextManager[Session]] | None = None,
         journal: CallJournal | None = None,
         on_callback_change: Callable[[int], None] | None = None,
+        find_open_callback: OpenCallbackLookup | None = None,
     ) -> None:
         self.database = database
         self.context = context
@@ -68,6 +72,9 @@ class CallHandler:
         """Told of each callback request stored or cancelled once the step's unit of work is
         done (committed, for a live provider): whoever dispatches callbacks can look at once
         instead of at its next sweep."""
+        self._find_open_callback = find_open_callback or open_callback
+        """:func:`open_callback` unless the provider runs :data:`OPEN_CALLBACK` its own way
+        (Twilio's webhooks run their statements on the driver)."""
 
     def handle(
         self, state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None
@@ -130,8 +137,7 @@ class CallHandler:
         now: datetime,
     ) -> Event:
         if isinstance(command, LookUpPendingCallback):
-            found = find_open_callback(session, command.number_e164)
-            return PendingCallbackLookedUp(describe(found) if found is not None else None)
+            return PendingCallbackLookedUp(self._find_open_callback(session, command.number_e164))
         if isinstance(command, StoreCallback):
             try:
                 request = create_callback(session, command, call_id=state.call_id, now=now)
@@ -150,3 +156,41 @@ class CallHandler:
             return CallbackStored(request.id, request.due_at)
         cancel_callback(session, command.callback_id, now, "cancelled by caller")
         return CallbackCancelled(command.callback_id)
+
+
+OPEN_CALLBACK = select(
+    CallbackRequest.id,
+    CallbackRequest.language,
+    CallbackRequest.topic,
+    CallbackRequest.due_at,
+    CallbackRequest.expected_at,
+).where(
+    CallbackRequest.number_e164 == bindparam("number"),
+    # Word for word the partial unique index's condition, so the database uses it.
+    text(OPEN_STATUSES_SQL),
+)
+"""A number's open callback request (``number``), as :func:`existing_callback` reads it.
+Built once: every call from a known number asks it, and loading the whole request as an
+ORM object would cost several times the lookup."""
+
+OpenCallbackLookup = Callable[[Session, str], ExistingCallback | None]
+"""How a handler finds a number's open callback request in its session (see
+:func:`open_callback`)."""
+
+
+def open_callback(session: Session, number_e164: str) -> ExistingCallback | None:
+    """The number's open callback request, as the engine hears of it."""
+    session.flush()  # a cancel earlier in this unit of work must be seen, as a query would
+    found = session.connection().execute(OPEN_CALLBACK, {"number": number_e164}).first()
+    return None if found is None else existing_callback(found._mapping)
+
+
+def existing_callback(found: Mapping[Any, Any]) -> ExistingCallback:
+    """A row of :data:`OPEN_CALLBACK` as the engine hears of it."""
+    return ExistingCallback(
+        callback_id=found["id"],
+        language=found["language"],
+        topic=found["topic"],
+        due_at=found["due_at"],
+        expected_at=found["expected_at"],
+    )

@@ -1,10 +1,11 @@
 """Inbound calls: each webhook becomes engine events, and the engine's answer TwiML.
 
-Every webhook is one transaction (see :mod:`callflow.providers.twilio.store`):
-lock the call's row, load the engine's state from the call's ``flow_state``,
-step it with the webhook's events and any of its timers now due, write the
-state, the event log and the answer, commit. Any process can therefore
-answer any webhook of any call.
+Every webhook is one transaction (see :mod:`callflow.providers.twilio.store`;
+webhooks that arrive together share one, see
+:mod:`~callflow.providers.twilio.batches`): lock the call's row, load the
+engine's state from the call's ``flow_state``, step it with the webhook's
+events and any of its timers now due, write the state, the event log and the
+answer, commit. Any process can therefore answer any webhook of any call.
 
 **Idempotency.** Every URL handed to Twilio carries the step number of the
 document it came in (``s``), and a webhook is known by its endpoint and its
@@ -74,6 +75,7 @@ from callflow.providers.twilio.store import (
     insert_call,
     keep_answers,
     locked_call,
+    open_callback,
     save_call,
 )
 from callflow.providers.twilio.twiml import Context, Cursor, Renderer
@@ -125,6 +127,7 @@ class InboundCalls:
         clock: Clock,
         *,
         on_queue_joined: Callable[[], None] | None = None,
+        writes: Writes | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.config
@@ -135,9 +138,11 @@ class InboundCalls:
             self.calendar, self.config.staffing, self.config.callbacks.retry.allowed_hours
         )
         self.renderer = Renderer(settings)
-        self.writes = Writes(database)
+        self.writes = writes or Writes(database)
+        """Shared with the line's other writers in this process, so they take turns."""
         self._on_queue_joined = on_queue_joined
-        """Told after a caller joins a queue: whoever connects callers can look at once."""
+        """Told after a caller joins a queue (once that is committed): whoever connects
+        callers can look at once."""
 
     # -- the webhooks ---------------------------------------------------------------------
 
@@ -253,7 +258,7 @@ class InboundCalls:
                 save_call(session, row)
             keep_answers(session, step.call_sid, {step.key: rendered.twiml, **rendered.ahead}, now)
         if joined and self._on_queue_joined is not None:
-            self._on_queue_joined()
+            self.writes.after_commit(self._on_queue_joined)
         return rendered.twiml
 
     def _step(
@@ -278,6 +283,7 @@ class InboundCalls:
             provider="twilio",
             unit_of_work=lambda: nullcontext(session),
             journal=WebhookJournal(call_exists=call_exists),
+            find_open_callback=open_callback,
         )
 
     def _follow_queue(self, row: CallRow, media: list[Command], state: CallState) -> bool:

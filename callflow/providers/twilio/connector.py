@@ -59,14 +59,20 @@ class QueueConnector:
     """Calls free advisors for queued callers; :meth:`run` until cancelled."""
 
     def __init__(
-        self, settings: TwilioSettings, database: Database, clock: Clock, client: Any
+        self,
+        settings: TwilioSettings,
+        database: Database,
+        clock: Clock,
+        client: Any,
+        *,
+        writes: Writes | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.config
         self.database = database
         self.clock = clock
         self.client = client
-        self.writes = Writes(database)
+        self.writes = writes or Writes(database)
         self._woken: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 

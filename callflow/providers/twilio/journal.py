@@ -2,9 +2,10 @@
 
 The same rows as :class:`callflow.store.calls.DirectJournal` writes (the
 columns come from :func:`~callflow.store.calls.summary`, the events from
-:func:`~callflow.store.calls.append_events`), so reports cannot tell which
-provider answered; but as one plain INSERT or UPDATE each, since the webhook
-already knows whether the call is new, and every webhook pays for this.
+:func:`~callflow.store.calls.event_rows`), so reports cannot tell which
+provider answered; but as one prepared INSERT or UPDATE each
+(:mod:`~callflow.providers.twilio.prepared`), since the webhook already knows
+whether the call is new, and every webhook pays for this.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Update, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import Record
 from callflow.engine.state import CallState
-from callflow.store.calls import append_events, summary
-from callflow.store.models import Base, Call
+from callflow.providers.twilio.prepared import Prepared
+from callflow.store.calls import event_rows, summary
+from callflow.store.models import Base, Call, CallEvent
 
 CALLS = Base.metadata.tables[Call.__tablename__]
+EVENTS = Base.metadata.tables[CallEvent.__tablename__]
 
 
 class WebhookJournal:
@@ -41,32 +44,32 @@ class WebhookJournal:
         provider_ref: str | None,
     ) -> None:
         fields = summary(state, now, records, keep_flow_state=True)
-        connection = session.connection()
         if self._exists:
             statement = _update(tuple(sorted(fields)))
-            connection.execute(
-                statement, {"b_id": state.call_id, **{f"b_{k}": v for k, v in fields.items()}}
+            statement.execute(
+                session, {"b_id": state.call_id, **{f"b_{k}": v for k, v in fields.items()}}
             )
         else:
             row = {"id": state.call_id, "provider": provider, "provider_ref": provider_ref}
-            connection.execute(_INSERT, {**row, **_UNSET, **fields})
+            _INSERT.execute(session, {**row, **_UNSET, **fields})
             self._exists = True
-        append_events(session, state.call_id, records, now)
+        _INSERT_EVENTS.execute_many(session, event_rows(state.call_id, records, now))
 
     def flush(self, session: Session) -> None:
         """Nothing is held back: every row is written when recorded."""
 
 
-_INSERT = insert(CALLS)
 _UNSET = {"answered_at": None, "ended_at": None}
 """Columns a call's first row has no value for yet (every insert names the same columns)."""
+_INSERT = Prepared(insert(CALLS))
+_INSERT_EVENTS = Prepared(insert(EVENTS))
 
 
 @functools.cache
-def _update(columns: tuple[str, ...]) -> Update:
+def _update(columns: tuple[str, ...]) -> Prepared:
     """The UPDATE of *columns*, built once per set (bound names differ from the columns':
     an UPDATE reserves those for its SET clause)."""
-    return (
+    return Prepared(
         update(CALLS)
         .where(CALLS.c.id == bindparam("b_id"))
         .values({name: bindparam(f"b_{name}") for name in columns})

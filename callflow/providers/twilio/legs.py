@@ -38,7 +38,6 @@ from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import (
     CallRow,
     LegNews,
-    Writes,
     add_call,
     apply_news,
     locked_call,
@@ -133,7 +132,7 @@ class PlacedCalls:
         self.clock = clock
         self.inbound = inbound
         self.watch = watch
-        self.writes = Writes(database)
+        self.writes = inbound.writes  # one queue of writers per process (see .store)
         self.speech = Speech(settings)
 
     # -- status callbacks ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
 from callflow.errors import InputError, MalformedWebhook, WebhookSignatureInvalid
+from callflow.providers.twilio.batches import WebhookBatches
 from callflow.providers.twilio.calls import InboundCalls
 from callflow.providers.twilio.connector import QueueConnector
 from callflow.providers.twilio.dialler import TwilioDialler
@@ -28,7 +29,8 @@ from callflow.providers.twilio.legs import LegWatch, PlacedCalls
 from callflow.providers.twilio.rest import HttpxTwilioClient, make_client
 from callflow.providers.twilio.settings import TwilioAccount, TwilioSettings, twilio_settings
 from callflow.providers.twilio.signatures import WebhookVerifier
-from callflow.providers.twilio.webhooks import twilio_router
+from callflow.providers.twilio.store import Writes
+from callflow.providers.twilio.webhooks import twilio_webhooks
 from callflow.store.session import Database
 from callflow.web.errors import error_response
 
@@ -59,9 +61,13 @@ class TwilioProvider:
             settings.twilio.public_url,
             enabled=settings.verify_signatures,
         )
-        self.connector = QueueConnector(settings, database, clock, self.rest)
-        self.calls = InboundCalls(settings, database, clock, on_queue_joined=self.connector.wake)
+        writes = Writes(database)  # the process's writers take turns on one queue
+        self.connector = QueueConnector(settings, database, clock, self.rest, writes=writes)
+        self.calls = InboundCalls(
+            settings, database, clock, on_queue_joined=self.connector.wake, writes=writes
+        )
         self.placed = PlacedCalls(settings, database, clock, self.calls, self.watch)
+        self.batches: WebhookBatches[str] = WebhookBatches(writes)
 
     @classmethod
     def from_environment(
@@ -90,7 +96,9 @@ class TwilioProvider:
                 "twilio.signatures_not_checked",
                 why="development flag: any request to /twilio/ is believed; never in production",
             )
-        app.include_router(twilio_router(self))
+        # First of the app's routes: every call's webhooks pass here, and would otherwise
+        # be tried against each API route before.
+        app.router.routes.insert(0, twilio_webhooks(self))
         for kind in STATUS_OF_INPUT:
             app.add_exception_handler(kind, _refuse)
 

@@ -8,16 +8,18 @@ webhooks of one process also queue on a lock here, because SQLite's own
 wait is a sleep that grows with each retry and would leave it idle under load.
 
 Every webhook passes through here, so the rows are read and written with
-plain statements on the session's connection, not through the ORM's unit
-of work, which would cost several times the statement itself.
+statements compiled once and run on the driver
+(:mod:`~callflow.providers.twilio.prepared`), not through the ORM's unit of
+work or SQLAlchemy's execution, which would cost several times the
+statement itself.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +28,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from callflow.engine.events import ExistingCallback
 from callflow.engine.state import CallState
 from callflow.providers.twilio.params import FINAL_STATUSES
+from callflow.providers.twilio.prepared import Prepared
+from callflow.service.calls import OPEN_CALLBACK, existing_callback
 from callflow.store.models import Base, Call, TwilioCall, TwilioLeg, TwilioStep
 from callflow.store.session import Database
 
@@ -50,20 +55,68 @@ STATUS_ORDER = {
 
 
 class Writes:
-    """Write transactions for Twilio's webhooks and legs."""
+    """Write transactions for Twilio's webhooks and legs.
+
+    Inside a :meth:`batch` (see :mod:`~callflow.providers.twilio.batches`) a
+    :meth:`transaction` on the batch's thread is a part of the batch's: it
+    commits with the batch, and if it fails, the whole batch is spoilt.
+    """
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self._turns = threading.Lock() if database.dialect == "sqlite" else None
+        self._running = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        if self._turns is None:
-            with self.database.transaction() as session:
-                yield session
+        batch: Batch | None = getattr(self._running, "batch", None)
+        if batch is not None:
+            try:
+                yield batch.session
+            except BaseException:
+                batch.spoilt = True  # whatever it wrote stays in the batch's transaction
+                raise
             return
-        with self._turns, self.database.transaction() as session:
+        with self._turn(), self.database.transaction() as session:
             yield session
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """One transaction for many transactions' work on this thread, committed at the
+        end unless it raises; then what waited for the commit is done."""
+        with self._turn(), self.database.transaction() as session:
+            batch = Batch(session)
+            self._running.batch = batch
+            try:
+                yield batch
+            finally:
+                self._running.batch = None
+        for action in batch.committed:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Do *action* once what was written has committed: now, after a transaction of
+        its own; after the batch's commit inside a batch (never, if it rolls back)."""
+        batch: Batch | None = getattr(self._running, "batch", None)
+        if batch is None:
+            action()
+        else:
+            batch.committed.append(action)
+
+    def _turn(self) -> AbstractContextManager[object]:
+        """On SQLite, the process's writers queue here rather than in SQLite's busy wait, a
+        sleep that grows with each retry and would leave the database idle under load."""
+        return self._turns if self._turns is not None else nullcontext()
+
+
+@dataclass
+class Batch:
+    """The transaction webhooks share, and what is to be done once it commits."""
+
+    session: Session
+    spoilt: bool = False
+    """A webhook failed inside the batch: it must be rolled back, not committed."""
+    committed: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -94,18 +147,25 @@ class CallRow:
         return self.status in FINAL_STATUSES
 
 
-_COLUMNS = [CALLS.c[f.name] for f in fields(CallRow)]
+_NAMES = tuple(f.name for f in fields(CallRow))
+_COLUMNS = [CALLS.c[name] for name in _NAMES]
+
+
+def _values(row: CallRow) -> dict[str, Any]:
+    """The row's columns by name; not :func:`dataclasses.asdict`, whose deep copy of every
+    value costs more than the statement that writes them."""
+    return {name: getattr(row, name) for name in _NAMES}
 
 
 def locked_call(session: Session, call_sid: str) -> CallRow | None:
     """The call's row as committed now, held until the transaction ends."""
-    found = session.connection().execute(_LOCK_CALL, {"sid": call_sid}).mappings().first()
+    found = _LOCK_CALL.first(session, {"sid": call_sid})
     return None if found is None else CallRow(**found)
 
 
 def read_call(session: Session, call_sid: str) -> CallRow | None:
     """The row as committed now, not locked (for those who only wait on it)."""
-    found = session.connection().execute(_READ_CALL, {"sid": call_sid}).mappings().first()
+    found = _READ_CALL.first(session, {"sid": call_sid})
     return None if found is None else CallRow(**found)
 
 
@@ -121,73 +181,83 @@ def add_call(
     row = CallRow(call_sid, kind, values.pop("status"), now, now, **values)
     dialect = session.get_bind().dialect.name
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CALLS)
-    session.connection().execute(statement.on_conflict_do_nothing(), asdict(row))
+    session.connection().execute(statement.on_conflict_do_nothing(), _values(row))
     written = locked_call(session, call_sid)
     assert written is not None
     return written
 
 
 def insert_call(session: Session, row: CallRow) -> None:
-    session.connection().execute(_INSERT_CALL, asdict(row))
+    _INSERT_CALL.execute(session, _values(row))
 
 
 def save_call(session: Session, row: CallRow) -> None:
-    session.connection().execute(_UPDATE_CALL, {f"b_{k}": v for k, v in asdict(row).items()})
-
-
-# Built once: building a statement costs more than running it.
-_READ_CALL = select(*_COLUMNS).where(CALLS.c.call_sid == bindparam("sid"))
-_LOCK_CALL = _READ_CALL.with_for_update()
-_CALL_STATE = select(CALL_ROWS.c.flow_state).where(CALL_ROWS.c.id == bindparam("id"))
-_ANSWER = select(STEPS.c.twiml).where(
-    STEPS.c.call_sid == bindparam("sid"), STEPS.c.step == bindparam("step")
-)
-_INSERT_CALL = insert(CALLS)
-_UPDATE_CALL = (
-    update(CALLS)
-    .where(CALLS.c.call_sid == bindparam("b_call_sid"))
-    .values(
-        {
-            f.name: bindparam(f"b_{f.name}")
-            for f in fields(CallRow)
-            if f.name not in ("call_sid", "created_at")
-        }
-    )
-)
+    _UPDATE_CALL.execute(session, {f"b_{k}": v for k, v in _values(row).items()})
 
 
 def call_state(session: Session, call_id: str) -> CallState | None:
     """The engine's state of an inbound call, as its last step left it."""
-    document = session.connection().execute(_CALL_STATE, {"id": call_id}).scalar()
+    found = _CALL_STATE.first(session, {"id": call_id})
+    document = None if found is None else found["flow_state"]
     return None if document is None else CallState.from_dict(document)
 
 
 def answer_of(session: Session, call_sid: str, step: str) -> str | None:
     """The TwiML already given (or prepared) for this step of the call, if any."""
-    found: str | None = (
-        session.connection().execute(_ANSWER, {"sid": call_sid, "step": step}).scalar()
-    )
-    return found
+    found = _ANSWER.first(session, {"sid": call_sid, "step": step})
+    return None if found is None else str(found["twiml"])
 
 
 def keep_answers(session: Session, call_sid: str, answers: dict[str, str], now: datetime) -> None:
-    if answers:
-        session.connection().execute(
-            _INSERT_STEP,
-            [
-                {"call_sid": call_sid, "step": step, "twiml": twiml, "created_at": now}
-                for step, twiml in answers.items()
-            ],
-        )
+    _INSERT_STEP.execute_many(
+        session,
+        [
+            {"call_sid": call_sid, "step": step, "twiml": twiml, "created_at": now}
+            for step, twiml in answers.items()
+        ],
+    )
 
 
-_INSERT_STEP = insert(STEPS)
+def open_callback(session: Session, number_e164: str) -> ExistingCallback | None:
+    """:func:`callflow.service.calls.open_callback`, run on the driver."""
+    session.flush()  # a cancel earlier in this transaction (or batch) must be seen
+    found = _OPEN_CALLBACK.first(session, {"number": number_e164})
+    return None if found is None else existing_callback(found)
 
 
 def forget_answers(session: Session, call_sid: str) -> None:
     """The call is over: no request about it can come again, and read-backs of the
     caller's number must not outlive it."""
-    session.connection().execute(delete(STEPS).where(STEPS.c.call_sid == call_sid))
+    _FORGET_ANSWERS.execute(session, {"sid": call_sid})
+
+
+# Every webhook runs these: built and compiled once, run on the driver (see .prepared).
+_READ_CALL = Prepared(select(*_COLUMNS).where(CALLS.c.call_sid == bindparam("sid")))
+_LOCK_CALL = Prepared(
+    select(*_COLUMNS).where(CALLS.c.call_sid == bindparam("sid")).with_for_update()
+)
+_CALL_STATE = Prepared(select(CALL_ROWS.c.flow_state).where(CALL_ROWS.c.id == bindparam("id")))
+_ANSWER = Prepared(
+    select(STEPS.c.twiml).where(
+        STEPS.c.call_sid == bindparam("sid"), STEPS.c.step == bindparam("step")
+    )
+)
+_INSERT_CALL = Prepared(insert(CALLS))
+_UPDATE_CALL = Prepared(
+    update(CALLS)
+    .where(CALLS.c.call_sid == bindparam("b_call_sid"))
+    .values(
+        {
+            # Bound names differ from the columns': an UPDATE reserves those for its SET.
+            name: bindparam(f"b_{name}")
+            for name in _NAMES
+            if name not in ("call_sid", "created_at")
+        }
+    )
+)
+_INSERT_STEP = Prepared(insert(STEPS))
+_FORGET_ANSWERS = Prepared(delete(STEPS).where(STEPS.c.call_sid == bindparam("sid")))
+_OPEN_CALLBACK = Prepared(OPEN_CALLBACK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ announcement can be.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -46,6 +46,10 @@ from callflow.providers.twilio.settings import TwilioSettings
 Context = Literal["call", "wait"]
 """Where a document runs: on the call itself, or as a turn of a queue's waiting."""
 
+KEPT_DOCUMENTS = 512
+"""Rendered documents kept for reuse; the line's menus and messages are a few dozen."""
+RENDERED = (Play, Ask, StopPlayback, EnterQueue, LeaveQueue, Hangup)
+"""The commands a document is made of; the others are not Twilio's business."""
 WAIT_TURN = "wait"
 MUSIC_GATHER_TIMEOUT = 1
 """Seconds a key is awaited after music or prompts in a queue: the least Twilio allows."""
@@ -146,12 +150,30 @@ class Renderer:
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
         self.speech = Speech(settings)
+        self._kept: dict[Hashable, tuple[Rendered, int, int]] = {}
+        """Documents of fixed words by what they were made of: every call hears the same
+        greeting and menus, and building TwiML costs more than the rest of a webhook."""
 
     def render(
         self, commands: Sequence[Command], state: CallState, cursor: Cursor, context: Context
     ) -> Rendered:
         """The answer to a webhook running in *context*, for the media commands of its step
         (*state* is the call after the step)."""
+        key = _fixed_words(commands, state, cursor, context)
+        if key is None:
+            return self._render(commands, state, cursor, context)
+        kept = self._kept.get(key)
+        if kept is None:
+            rendered = self._render(commands, state, cursor, context)
+            if len(self._kept) >= KEPT_DOCUMENTS:
+                self._kept.clear()
+            kept = self._kept[key] = (rendered, cursor.step, cursor.visit)
+        rendered, cursor.step, cursor.visit = kept
+        return Rendered(rendered.twiml, dict(rendered.ahead))
+
+    def _render(
+        self, commands: Sequence[Command], state: CallState, cursor: Cursor, context: Context
+    ) -> Rendered:
         doc = _Doc(context, None)
         docs = [doc]
         for command in commands:
@@ -199,7 +221,7 @@ class Renderer:
         url = self.settings.url
         response = VoiceResponse()
         enqueued_at: int | None = None
-        offer_open = state.offer_open and not state.offer_declined and state.menu is None
+        offer_open = _offer_stands(state)
         for part in doc.parts:
             if part.kind == "hangup":
                 response.hangup()
@@ -273,3 +295,30 @@ class Renderer:
             action=self.settings.url("/twilio/voice/gather", **query),
             method="POST",
         )
+
+
+def _fixed_words(
+    commands: Sequence[Command], state: CallState, cursor: Cursor, context: Context
+) -> Hashable | None:
+    """What a rendering depends on, if every caller who gets there hears the same: None
+    when it says something of this caller's own — their number read back, a time
+    reckoned for them, a queue entered at their moment — which is rendered afresh and
+    never kept (a read-back must not outlive the call). Menu digits, topics, positions
+    and minutes are plain values that repeat from caller to caller."""
+    rendered = []
+    for command in commands:
+        if isinstance(command, EnterQueue):
+            return None
+        if isinstance(command, Play | Ask) and not all(
+            isinstance(value, int | str) for ref in command.prompts for _, value in ref.params
+        ):
+            return None
+        if isinstance(command, RENDERED):
+            rendered.append(repr(command))
+    ended = state.phase is Phase.ENDED
+    return (context, cursor.step, cursor.visit, _offer_stands(state), ended, *rendered)
+
+
+def _offer_stands(state: CallState) -> bool:
+    """Whether a key pressed while the caller waits takes the callback offer."""
+    return state.offer_open and not state.offer_declined and state.menu is None

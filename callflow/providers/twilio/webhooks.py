@@ -12,17 +12,20 @@
 A request is first checked for Twilio's signature (403 if it is missing or
 wrong, and nothing is read further), then for its parameters (400 naming
 the bad one); only then does it reach the store. The store's work is
-blocking SQLAlchemy and runs in the thread pool.
+blocking and runs outside the event loop: a call's steps in batches sharing
+a transaction (:mod:`~callflow.providers.twilio.batches`), placed calls' in
+the thread pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
 
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.params import (
@@ -37,103 +40,132 @@ from callflow.providers.twilio.params import (
     StatusCallback,
     read,
 )
-from callflow.providers.twilio.signatures import Params
+from callflow.providers.twilio.signatures import Params, form_pairs
 from callflow.providers.twilio.twiml import left_key
 
 if TYPE_CHECKING:
     from callflow.providers.twilio.provider import TwilioProvider
 
 P = TypeVar("P", bound=CallParams)
+Endpoint = Callable[[Request], Awaitable[Response]]
 XML = "application/xml"
+PREFIX = "/twilio"
 
 
-def twilio_router(provider: TwilioProvider) -> APIRouter:
-    """The routes of *provider*'s line."""
-    router = APIRouter(prefix="/twilio", include_in_schema=False)
+def twilio_webhooks(provider: TwilioProvider) -> Mount:
+    """The routes of *provider*'s line, under ``/twilio``.
+
+    Plain Starlette routes, not FastAPI's: they have no schema, no dependencies
+    and no response model, and every call to the line passes through them, so
+    they are spared the work those would cost on every request.
+    """
     calls, placed = provider.calls, provider.placed
+    routes: list[Route] = []
+
+    def post(path: str) -> Callable[[Endpoint], Endpoint]:
+        def add(endpoint: Endpoint) -> Endpoint:
+            routes.append(Route(path, endpoint, methods=["POST"]))
+            return endpoint
+
+        return add
 
     async def parameters(request: Request, model: type[P]) -> P:
         body = await request.body()
-        form = provider.verifier.parameters(
-            request.url.path, request.url.query, request.headers, body
-        )
-        query = Params(parse_qsl(request.url.query, keep_blank_values=True))
-        params = read(model, query, form)
+        path, query = _path(request), _query(request)
+        form = provider.verifier.parameters(path, query, request.headers, body)
+        params = read(model, Params(form_pairs(query)), form)
         if params.account_sid != provider.settings.account.sid:
             raise MalformedWebhook("AccountSid: not the account of this line")
         return params
 
     def key(endpoint: str, request: Request) -> str:
-        return f"{endpoint}:{request.url.query}"
+        return f"{endpoint}:{_query(request)}"
 
     async def answer(work: Callable[[], str]) -> Response:
+        """A call's next step, batched with those that arrive with it (see .batches)."""
+        return Response(await provider.batches.run(work), media_type=XML)
+
+    async def answer_leg(work: Callable[[], str]) -> Response:
+        """A placed call's step: it may wake the dialler's watch, so it is never batched."""
         return Response(await run_in_threadpool(work), media_type=XML)
 
-    @router.post("/voice")
+    @post("/voice")
     async def voice(request: Request) -> Response:
         params = await parameters(request, IncomingCall)
         return await answer(lambda: calls.arrived(params))
 
-    @router.post("/voice/gather")
+    @post("/voice/gather")
     async def gather(request: Request) -> Response:
         params = await parameters(request, Gathered)
         step = key("gather", request)
         return await answer(lambda: calls.gathered(params, step))
 
-    @router.post("/voice/played")
+    @post("/voice/played")
     async def played(request: Request) -> Response:
         params = await parameters(request, Played)
         step = key("played", request)
         return await answer(lambda: calls.played(params, step, waiting=False))
 
-    @router.post("/voice/tick")
+    @post("/voice/tick")
     async def tick(request: Request) -> Response:
         params = await parameters(request, Played)
         step = key("tick", request)
         return await answer(lambda: calls.played(params, step, waiting=False))
 
-    @router.post("/voice/wait")
+    @post("/voice/wait")
     async def wait(request: Request) -> Response:
         params = await parameters(request, Played)
         step = key("wait", request)
         return await answer(lambda: calls.played(params, step, waiting=True))
 
-    @router.post("/voice/left")
+    @post("/voice/left")
     async def left(request: Request) -> Response:
         params = await parameters(request, LeftQueue)
         step = left_key({"v": params.visit}, params.queue_result)
         return await answer(lambda: calls.left(params, step))
 
-    @router.post("/voice/connected")
+    @post("/voice/connected")
     async def connected(request: Request) -> Response:
         params = await parameters(request, Dequeued)
         step = key("connected", request)
         return await answer(lambda: calls.dequeued(params, step))
 
-    @router.post("/status")
+    @post("/status")
     async def status(request: Request) -> Response:
         params = await parameters(request, StatusCallback)
         await run_in_threadpool(placed.status, params)
         return Response(status_code=204)
 
-    @router.post("/callback/advisor")
+    @post("/callback/advisor")
     async def callback_advisor(request: Request) -> Response:
         params = await parameters(request, CallbackLeg)
-        return await answer(lambda: placed.advisor_answered(params))
+        return await answer_leg(lambda: placed.advisor_answered(params))
 
-    @router.post("/callback/advisor/ready")
+    @post("/callback/advisor/ready")
     async def callback_advisor_ready(request: Request) -> Response:
         params = await parameters(request, CallbackLeg)
-        return await answer(lambda: placed.advisor_ready(params))
+        return await answer_leg(lambda: placed.advisor_ready(params))
 
-    @router.post("/callback/resident")
+    @post("/callback/resident")
     async def callback_resident(request: Request) -> Response:
         params = await parameters(request, CallbackLeg)
-        return await answer(lambda: placed.resident_answered(params))
+        return await answer_leg(lambda: placed.resident_answered(params))
 
-    @router.post("/connect/advisor")
+    @post("/connect/advisor")
     async def connect_advisor(request: Request) -> Response:
         params = await parameters(request, ConnectLeg)
-        return await answer(lambda: placed.connect_answered(params))
+        return await answer_leg(lambda: placed.connect_answered(params))
 
-    return router
+    return Mount(PREFIX, routes=routes)
+
+
+def _path(request: Request) -> str:
+    """The path as requested (under a mount, Starlette keeps the whole of it)."""
+    path: str = request.scope["path"]
+    return path
+
+
+def _query(request: Request) -> str:
+    """The query string exactly as requested: Twilio signed it so."""
+    query: bytes = request.scope["query_string"]
+    return query.decode("latin-1")

@@ -7,9 +7,11 @@ shows that the configured base URL is the one checked.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from callflow.config.models import HotlineConfig
@@ -22,7 +24,7 @@ from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.models import AdvisorState
 from callflow.web.app import create_app
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, Webhooks, new_call_sid
-from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, Line
+from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, Caller, Line
 from tests.store.helpers import T0
 
 SATURDAY = datetime(2026, 1, 17, 8, 0, tzinfo=UTC)  # 10:00 in Helsinki, closed
@@ -328,6 +330,45 @@ class TestRepeatedWebhooks:
         call.press("1")
         call.press("1")
         assert len(line.rows("callback_requests")) == 1
+
+
+class TestCallsArrivingTogether:
+    """Webhooks that arrive at once (answered in batches sharing a commit)."""
+
+    VOICE = f"{PUBLIC_URL}/twilio/voice"
+
+    def callers(self, line: Line) -> list[Caller]:
+        return [line.call(f"+35840123{n:04d}") for n in range(12)]
+
+    @BOTH_DATABASES
+    def test_each_is_greeted_and_stored_once_and_a_retry_gets_the_same(self, line: Line) -> None:
+        callers = self.callers(line)
+
+        async def all_at_once() -> list[httpx.Response]:
+            posts = [line.webhooks.post(self.VOICE, caller.params()) for caller in callers]
+            posts.append(line.webhooks.post(self.VOICE, callers[0].params()))  # Twilio retries
+            return await asyncio.gather(*posts)
+
+        *greetings, retried = asyncio.run(all_at_once())
+        assert [answer.status_code for answer in greetings] == [200] * 12
+        assert {answer.text for answer in greetings} == {retried.text}
+        assert len(line.rows("calls")) == len(line.rows("twilio_calls")) == 12
+        assert kinds(line).count(EventKind.CALL_ARRIVED) == 12
+
+    def test_a_step_of_an_unknown_call_among_them_fails_alone(self, line: Line) -> None:
+        callers = self.callers(line)
+        stranger = {**line.call().params(), "CallSid": new_call_sid(), "Digits": "1"}
+
+        async def all_at_once() -> list[httpx.Response]:
+            posts = [line.webhooks.post(self.VOICE, caller.params()) for caller in callers]
+            posts.insert(6, line.webhooks.post(f"{self.VOICE}/gather?s=0&pb=p1&k=ask", stranger))
+            return await asyncio.gather(*posts)
+
+        answers = asyncio.run(all_at_once())
+        refused = answers.pop(6)
+        assert refused.status_code == 400
+        assert [answer.status_code for answer in answers] == [200] * 12
+        assert len(line.rows("calls")) == 12
 
 
 class TestRefusedWebhooks:

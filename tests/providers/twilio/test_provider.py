@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 from structlog.testing import capture_logs
 
 from callflow.providers.twilio.provider import TwilioProvider
@@ -35,3 +38,23 @@ def test_signatures_are_checked_by_default(line: Line) -> None:
         f"{PUBLIC_URL}/twilio/voice", line.call().params(), unsigned=True
     )
     assert answer.status_code == 403
+
+
+def test_the_webhooks_answer_other_paths_and_methods_as_the_api_does(line: Line) -> None:
+    async def ask() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=line.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return [
+                await client.post("/twilio/nowhere"),
+                await client.get("/twilio/voice"),
+                await client.get("/health"),
+            ]
+
+    unknown, wrong_method, health = asyncio.run(ask())
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "not-found")
+    assert (wrong_method.status_code, wrong_method.json()["error"]) == (405, "method-not-allowed")
+    assert health.status_code == 200
+
+
+def test_the_webhooks_stay_out_of_the_api_schema(line: Line) -> None:
+    assert not [path for path in line.app.openapi()["paths"] if path.startswith("/twilio")]

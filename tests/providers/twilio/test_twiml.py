@@ -14,7 +14,7 @@ from callflow.engine.commands import (
     Play,
     StopPlayback,
 )
-from callflow.engine.prompts import PromptRef
+from callflow.engine.prompts import DigitGroups, PromptRef
 from callflow.engine.state import CallState, Menu, Phase
 from callflow.providers.twilio.settings import TwilioAccount, TwilioSettings, twilio_settings
 from callflow.providers.twilio.twiml import Cursor, Renderer
@@ -129,3 +129,46 @@ def test_a_call_that_is_over_is_hung_up_on(config: HotlineConfig) -> None:
     for media in ([], [Hangup("closed")]):
         rendered = renderer(config).render(media, over, Cursor(0, 0), "call")
         assert [verb.tag for verb in xml(rendered.twiml)] == ["Hangup"]
+
+
+class TestWordsKept:
+    """Every caller hears the same greeting and menus: they are built once."""
+
+    def test_the_same_step_is_the_same_document_for_every_caller(
+        self, config: HotlineConfig
+    ) -> None:
+        lines = renderer(config)
+        ask = Ask("p1", (GREETING, *OPTIONS), 1, None, timedelta(seconds=6))
+        first, second = Cursor(0, 0), Cursor(0, 0)
+        one = lines.render([ask], state(call_id="c1"), first, "call")
+        other = lines.render([ask], state(call_id="c2"), second, "call")
+        assert one.twiml == other.twiml
+        assert (first, second) == (Cursor(1, 0), Cursor(1, 0))
+
+    def test_a_later_step_is_asked_with_its_own_step_number(self, config: HotlineConfig) -> None:
+        lines = renderer(config)
+        ask = Ask("p1", (GREETING, *OPTIONS), 1, None, timedelta(seconds=6))
+        lines.render([ask], state(), Cursor(0, 0), "call")
+        later = lines.render([ask], state(), Cursor(4, 0), "call")
+        gather = xml(later.twiml).find("Gather")
+        assert gather is not None and "s=4&" in gather.attrib["action"]
+
+    def test_each_caller_hears_their_own_number(self, config: HotlineConfig) -> None:
+        """A read-back is the caller's own: never kept, never heard by the next caller."""
+        lines = renderer(config)
+        heard = []
+        for groups in (("040", "123", "4567"), ("050", "765", "4321")):
+            readback = PromptRef("readback", "fi", (("number", DigitGroups(groups)),))
+            ask = Ask("p3", (readback,), 1, None, timedelta(seconds=6))
+            rendered = lines.render([ask], state(menu=Menu.READBACK), Cursor(2, 0), "call")
+            heard.append(" ".join(say.text or "" for say in xml(rendered.twiml).iter("Say")))
+        assert "040 123 4567" in heard[0] and "050 765 4321" in heard[1]
+
+    def test_the_offer_is_listened_for_only_while_it_stands(self, config: HotlineConfig) -> None:
+        lines = renderer(config)
+        open_offer = state(phase=Phase.QUEUED, in_queue=True, offer_open=True)
+        declined = state(phase=Phase.QUEUED, in_queue=True, offer_open=True, offer_declined=True)
+        listening = lines.render([], open_offer, Cursor(5, 1), "wait")
+        deaf = lines.render([], declined, Cursor(5, 1), "wait")
+        assert xml(listening.twiml).find("Gather") is not None
+        assert xml(deaf.twiml).find("Gather") is None
