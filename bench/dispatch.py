@@ -1,6 +1,6 @@
 """The callback dispatcher on PostgreSQL: claims per second, wake-up latency, memory.
 
-Run: ``python bench/dispatch.py [--callbacks 100000] [--advisors 30000] [--wakeups 200]``.
+Run: ``python bench/dispatch.py [--callbacks 160000] [--advisors 60000] [--wakeups 200]``.
 Progress goes to stderr; the last stdout line is one JSON object. The bench
 creates and drops its own database (``callflow_bench_dispatch``) on the server
 in ``CALLFLOW_BENCH_POSTGRES``.
@@ -12,7 +12,8 @@ in ``CALLFLOW_BENCH_POSTGRES``.
   same run and on the same table layout, the same number of plain processes
   each looping over a bare ``SKIP LOCKED`` claim, one transaction each, with
   psycopg alone: the least any claim could cost. Both are counted the same way,
-  the claims committed between 2 s and 12 s after the processes are ready.
+  the claims committed between 2 s and 12 s after the processes are ready. The
+  workers are killed afterwards (see :func:`kill_workers`).
 - **Wake-up latency**: two idle workers at normal speed, callbacks waiting and
   nobody ready; one at a time, an advisor is made available through the store
   (its NOTIFY goes out on commit), and the latency runs from the moment that
@@ -225,6 +226,16 @@ class Counter:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def claimed_and_held(self) -> tuple[int, int]:
+        """Claims logged and requests in progress, read in one snapshot: the workers keep
+        claiming while we read, and two statements would each see a different moment."""
+        row = self.connection.execute(
+            "SELECT (SELECT count(*) FROM call_events WHERE kind = %s), "
+            "(SELECT count(*) FROM callback_requests WHERE status = 'in_progress')",
+            (EventKind.CALLBACK_CLAIMED.value,),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def ready_advisors(self) -> int:
         row = self.connection.execute(
             "SELECT count(*) FROM advisors WHERE state = 'available'"
@@ -321,6 +332,10 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
 
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+
     def wait(self, timeout: float) -> int:
         try:
             code = self.process.wait(timeout=timeout)
@@ -366,6 +381,19 @@ def stop_workers(workers: list[WorkerProcess]) -> float:
     return peak
 
 
+def kill_workers(workers: list[WorkerProcess]) -> float:
+    """SIGKILL, for workers whose state nobody needs: the claim runs leave each worker
+    ringing thousands of advisors, and handing every attempt back one transaction at a
+    time took minutes (more, the faster the claims) to measure nothing, as the table is
+    reseeded next. Returns the peak memory of the hungriest worker (MB)."""
+    peak = max(worker.peak_rss_mb() for worker in workers)
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        worker.wait(timeout=30)
+    return peak
+
+
 # -- claims per second -------------------------------------------------------------------
 
 
@@ -380,15 +408,12 @@ def claims_with_workers(
     workers = start_workers(url, config_file, folder, count, speed=0.5, label=f"claims{count}")
     try:
         rate = rate_over_window(time.monotonic(), counter.claimed_events, args.warm_up, args.window)
-        claimed, held, ready = (
-            counter.claimed_events(),
-            counter.in_progress(),
-            counter.ready_advisors(),
-        )
+        claimed, held = counter.claimed_and_held()
+        ready = counter.ready_advisors()
         for worker in workers:
             worker.alive()
     finally:
-        peak = stop_workers(workers)
+        peak = kill_workers(workers)
         counter.close()
     # Every claim still ringing its advisor: nothing finished, nothing handed back, so the
     # count is claims alone; and advisors to spare, so no claim came back empty-handed.
@@ -535,8 +560,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--callbacks", type=int, default=100_000)
-    parser.add_argument("--advisors", type=int, default=30_000)
+    parser.add_argument("--callbacks", type=int, default=160_000)
+    parser.add_argument("--advisors", type=int, default=60_000)
     parser.add_argument("--warm-up", type=float, default=2.0, help="seconds before counting")
     parser.add_argument("--window", type=float, default=10.0, help="seconds counted")
     parser.add_argument("--wakeups", type=int, default=200)

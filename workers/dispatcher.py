@@ -2,7 +2,7 @@
 
 Any number of dispatchers may run, in any number of processes on any number
 of hosts: each claim is one atomic database step with a lease
-(:func:`~callflow.store.claims.claim_next_callback`), so a dispatcher only
+(:func:`~callflow.store.claims.claim_callbacks`), so a dispatcher only
 decides *when* to look. Each claimed attempt runs as its own task — ring the
 advisor, mark the attempt as dialling, dial the resident, record the result
 — while a companion task renews the lease. A dispatcher that loses the lease
@@ -40,7 +40,7 @@ from callflow.store.attempts import (
     renew_lease,
     retry_policy,
 )
-from callflow.store.claims import ClaimedCallback, claim_next_callback
+from callflow.store.claims import ClaimedCallback, claim_callbacks
 from callflow.store.session import Database
 from workers.metrics import WorkerMetrics
 
@@ -49,9 +49,10 @@ log = structlog.get_logger("callflow.dispatcher")
 T = TypeVar("T")
 
 CLAIMS_PER_TRANSACTION = 8
-"""With a backlog, claims are committed a few at a time: each claim is one statement,
-and a transaction of its own (a thread hop, BEGIN, COMMIT) cost more than it did.
-The first of them is dialled a few milliseconds later than it would be alone."""
+"""With a backlog, claims are taken a few at a time: on PostgreSQL one statement pairs
+that many requests with advisors, and a transaction of its own for each (a thread hop,
+BEGIN, a statement, COMMIT) cost more than the claim. The first of them is dialled a
+few milliseconds later than it would be alone."""
 
 
 @dataclass
@@ -135,16 +136,14 @@ class Dispatcher:
         task.add_done_callback(lambda _task: self._forget(callback_id))
 
     def _claim_some(self) -> list[ClaimedCallback]:
-        claimed: list[ClaimedCallback] = []
         with self.database.transaction() as session:
-            now = self.clock.now()
-            while len(claimed) < CLAIMS_PER_TRANSACTION:
-                one = claim_next_callback(
-                    session, None, now, owner=self.owner, lease=self.config.callbacks.lease
-                )
-                if one is None:
-                    break
-                claimed.append(one)
+            claimed = claim_callbacks(
+                session,
+                self.clock.now(),
+                owner=self.owner,
+                lease=self.config.callbacks.lease,
+                limit=CLAIMS_PER_TRANSACTION,
+            )
         self.metrics.claims.inc(len(claimed))
         return claimed
 

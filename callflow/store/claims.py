@@ -1,4 +1,4 @@
-"""Claiming the next callback: the next due request and the advisor to call it, atomically.
+"""Claiming due callbacks: each the next due request and the advisor to call it, atomically.
 
 Due order is the deadline class (escalated, same day, next working day),
 then the time the caller entered the queue: a caller who asked for a
@@ -7,23 +7,33 @@ one who is ready (available, or past their wrap-up), enabled, and has the
 queue's skill *and* the caller's language; one who holds an assignment is
 never ready.
 
-The request is the first in line; when no ready advisor can serve its
-topic and language, that pair is set aside for this claim and the line is
-walked again. There are only a handful of such pairs, and each walk is a
-plain index scan whatever the table statistics say (a filter asking "could
-anyone serve this?" of every row let the planner evaluate it for the whole
-backlog before sorting: seconds per claim).
+Requests are served in that order; when no ready advisor can serve one's
+topic and language, that pair is set aside and the walk goes on down the
+line, so the request keeps its place without holding up the ones behind.
+There are only a handful of such pairs, and each step of the walk is a plain
+index scan whatever the table statistics say (a filter asking "could anyone
+serve this?" of every row let the planner evaluate it for the whole backlog
+before sorting: seconds per claim).
 
-On PostgreSQL each walk is one statement: the request ``FOR UPDATE SKIP
-LOCKED``, its advisor ``FOR UPDATE SKIP LOCKED``, both rows updated and the
-attempt and its log entry inserted in data-modifying CTEs — one round trip,
-and concurrent claimers pass over each other's rows instead of queueing on
-their locks. SQLite has no row locks, but every transaction there starts
-with ``BEGIN IMMEDIATE`` (one writer at a time), so the same steps as
-separate statements are just as atomic. Partial unique indexes keep one
-advisor to one assignment whatever happens; a claim cut off before its
-commit leaves nothing behind, and one cut off after it is returned by the
-lease reaper.
+On PostgreSQL a dispatcher's batch of claims is one statement, walking the
+line exactly as claims one after another would: a recursive CTE takes the
+next due request ``FOR UPDATE SKIP LOCKED`` and the longest-idle ready
+advisor able to serve it and not taken yet, ``FOR UPDATE SKIP LOCKED`` too,
+step after step, locking only the requests it visits and the advisors it
+chooses (plain SQL, no PL/pgSQL); data-modifying CTEs then update the rows
+and insert the attempts and their log entries. Concurrent claimers pass
+over each other's rows instead of queueing on their locks. The statement's
+text never changes: the batch size is a parameter and the statuses are
+written into it, so once psycopg prepares it PostgreSQL settles on a generic
+plan, which still uses the partial indexes, and stops planning it. Claimed
+one by one, planning the large statement cost more than running it; and
+with the status as a parameter, its generic plan scanned and sorted the
+whole backlog. SQLite has no row locks, but every
+transaction there starts with ``BEGIN IMMEDIATE`` (one writer at a time),
+so the same walk as separate statements, one claim at a time, is just as
+atomic. Partial unique indexes keep one advisor to one assignment whatever
+happens; a claim cut off before its commit leaves nothing behind, and one
+cut off after it is returned by the lease reaper.
 """
 
 from __future__ import annotations
@@ -41,8 +51,12 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
+    all_,
     and_,
     bindparam,
+    case,
+    cast,
     func,
     insert,
     literal,
@@ -53,6 +67,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FromClause
 
@@ -78,6 +93,7 @@ _ADVISOR_ID = bindparam("advisor_id", type_=Integer())
 _OWNER = bindparam("owner", type_=String())
 _LEASE_EXPIRES_AT = bindparam("lease_expires_at", type_=UTCDateTime())
 _SET_ASIDE: BindParameter[Any] = bindparam("set_aside", expanding=True)
+_LIMIT = bindparam("limit", type_=Integer())
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,32 +128,55 @@ def claim_next_callback(
     The advisor becomes busy and the request in progress, with a new attempt
     and a ``callback.claimed`` entry in the log. None if no pair is possible.
     """
+    claimed = _claim(session, advisor_id, now, owner=owner, lease=lease, limit=1)
+    return claimed[0] if claimed else None
+
+
+def claim_callbacks(
+    session: Session, now: datetime, *, owner: str, lease: timedelta, limit: int
+) -> list[ClaimedCallback]:
+    """Up to *limit* claims for any ready advisors, in line order: the same pairs, and
+    the same effects, as that many calls of :func:`claim_next_callback` in a row."""
+    return _claim(session, None, now, owner=owner, lease=lease, limit=limit)
+
+
+def _claim(
+    session: Session,
+    advisor_id: int | None,
+    now: datetime,
+    *,
+    owner: str,
+    lease: timedelta,
+    limit: int,
+) -> list[ClaimedCallback]:
     one_advisor = advisor_id is not None
-    one_statement = session.get_bind().dialect.name == "postgresql"
     parameters: dict[str, Any] = {
         "now": now,
         "advisor_id": advisor_id,
         "owner": owner,
         "lease_expires_at": now + lease,
-        # Never empty: SQLite cannot compare a row with an empty list.
-        "set_aside": [("", "")],
     }
-    while True:
-        if one_statement:
-            row = session.execute(_claim_in_one_statement(one_advisor), parameters).first()
-            outcome: Mapping[Any, Any] | None = None if row is None else row._mapping
-        else:
-            outcome = _claim_step_by_step(session, one_advisor, parameters)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _claim_in_one_statement(one_advisor)
+        rows = session.execute(statement, {**parameters, "limit": limit}).mappings()
+        return [_claimed(row) for row in rows]
+    # Never empty: SQLite cannot compare a row with an empty list.
+    parameters["set_aside"] = [("", "")]
+    claims: list[ClaimedCallback] = []
+    while len(claims) < limit:
+        outcome = _claim_step_by_step(session, one_advisor, parameters)
         if outcome is None:
-            return None  # nothing due at all
+            break  # nothing due at all
         if outcome["id"] is not None:
-            return _claimed(outcome)
-        # Nobody ready can serve this topic in this language: look past such requests.
-        wanted = (outcome["wanted_topic"], outcome["wanted_language"])
-        parameters["set_aside"] = [*parameters["set_aside"], wanted]
+            claims.append(_claimed(outcome))
+        else:
+            # Nobody ready can serve this topic in this language: look past such requests.
+            wanted = (outcome["wanted_topic"], outcome["wanted_language"])
+            parameters["set_aside"] = [*parameters["set_aside"], wanted]
+    return claims
 
 
-def _claimed(taken: Mapping[str, Any]) -> ClaimedCallback:
+def _claimed(taken: Mapping[Any, Any]) -> ClaimedCallback:
     due_since = max(
         taken["created_at"], taken["not_before"], taken["next_attempt_at"] or taken["created_at"]
     )
@@ -159,13 +198,15 @@ def _claimed(taken: Mapping[str, Any]) -> ClaimedCallback:
 def _claim_step_by_step(
     session: Session, one_advisor: bool, parameters: dict[str, Any]
 ) -> Mapping[str, Any] | None:
-    """SQLite: the same walk and writes as separate statements, serialized by
+    """SQLite: one walk of the line and its writes as separate statements, serialized by
     ``BEGIN IMMEDIATE`` (SQLite has no data-modifying CTEs)."""
     request = session.execute(_next_request(), parameters).first()
     if request is None:
         return None
     chosen = {"skill": request.skill, "language": request.language}
-    advisor = session.execute(_advisor_for(one_advisor), {**parameters, **chosen}).first()
+    advisor = session.execute(
+        _advisor_for_parameters(one_advisor), {**parameters, **chosen}
+    ).first()
     if advisor is None:
         return {"id": None, "wanted_topic": request.topic, "wanted_language": request.language}
     parameters = {**parameters, "request_id": request.id, "chosen_id": advisor.id}
@@ -195,12 +236,19 @@ def _claim_data(advisor_id: V, attempt_no: V, owner: V) -> dict[str, V]:
 # -- the statements, built once (building one costs more than running it) ---------------------
 
 
+def _written(column: ColumnElement[Any], value: Any) -> ColumnElement[Any]:
+    """*value* as part of the statement's text, not a parameter: a prepared statement's
+    generic plan then knows it and can use the partial indexes that hold for it
+    (``status = 'pending'``)."""
+    return literal(value, column.type, literal_execute=True)
+
+
 def _ready(advisor: FromClause, one_advisor: bool) -> ColumnElement[bool]:
     """An advisor who may be given a callback now: enabled and ready. One who holds an
     assignment never is (no ``ready_at``: busy, or waiting to record an outcome)."""
     condition = and_(
         advisor.c.enabled.is_(True),
-        advisor.c.state.in_(READY_STATES),
+        advisor.c.state.in_([_written(advisor.c.state, state) for state in READY_STATES]),
         advisor.c.ready_at <= _NOW,
     )
     return and_(condition, advisor.c.id == _ADVISOR_ID) if one_advisor else condition
@@ -208,54 +256,64 @@ def _ready(advisor: FromClause, one_advisor: bool) -> ColumnElement[bool]:
 
 @cache
 def _next_request() -> Select[Any]:
-    """The first due request in line, its topic and language not set aside; locked (and
-    passed over if another claimer has it locked) on PostgreSQL."""
+    """SQLite: the first due request in line, its topic and language not set aside."""
     return (
         select(_requests.c.id, _requests.c.topic, _requests.c.language, _queues.c.skill)
         .join(_queues, _queues.c.name == _requests.c.topic)
-        .where(
-            _requests.c.status == CallbackStatus.PENDING,
-            _requests.c.not_before <= _NOW,
-            or_(_requests.c.next_attempt_at.is_(None), _requests.c.next_attempt_at <= _NOW),
-            tuple_(_requests.c.topic, _requests.c.language).not_in(_SET_ASIDE),
-        )
-        .order_by(_requests.c.deadline_class, _requests.c.queue_entered_at, _requests.c.id)
+        .where(_due(_requests), tuple_(_requests.c.topic, _requests.c.language).not_in(_SET_ASIDE))
+        .order_by(*_line_order(_requests))
         .limit(1)
-        .with_for_update(of=_requests, skip_locked=True)
     )
 
 
-@cache
-def _advisor_for(one_advisor: bool, request: FromClause | None = None) -> Select[Any]:
-    """The longest-idle ready advisor with the request's skill and language (the
-    ``skill`` and ``language`` parameters, or the columns of *request*), locked on
-    PostgreSQL unless another claimer has them."""
-    if request is None:
-        skill: ColumnElement[str] = bindparam("skill", type_=String())
-        language: ColumnElement[str] = bindparam("language", type_=String())
-        chosen = select(_advisors.c.id, _advisors.c.ready_at)
-    else:
-        skill, language = request.c.skill, request.c.language
-        chosen = select(
-            _advisors.c.id, _advisors.c.ready_at, request.c.id.label("request_id")
-        ).join_from(request, _advisors, true())  # one request: no product to fear
+def _line_order(requests: FromClause, id_column: str = "id") -> tuple[ColumnElement[Any], ...]:
+    """Due order: deadline class, then place in line (the id breaks ties)."""
+    return (requests.c.deadline_class, requests.c.queue_entered_at, requests.c[id_column])
+
+
+def _due(requests: FromClause) -> ColumnElement[bool]:
+    """Pending, and past its not-before and retry times."""
+    return and_(
+        requests.c.status == _written(requests.c.status, CallbackStatus.PENDING),
+        requests.c.not_before <= _NOW,
+        or_(requests.c.next_attempt_at.is_(None), requests.c.next_attempt_at <= _NOW),
+    )
+
+
+def _longest_idle_able(
+    one_advisor: bool, skill: ColumnElement[str], language: ColumnElement[str]
+) -> Select[Any]:
+    """The longest-idle ready advisor with *skill* and *language*; locked on PostgreSQL,
+    passing over those another claimer has locked."""
     # Looked up by primary key as scalar subqueries: as EXISTS, PostgreSQL weighs semi-join
-    # plans for them, and planning took ten times longer than running the claim.
+    # plans for them, and planning took ten times longer than running the claim. Correlated
+    # with whatever encloses them: the request may be a level or two further out.
     able = and_(
         select(true())
         .where(_skills.c.advisor_id == _advisors.c.id, _skills.c.skill == skill)
+        .correlate_except(_skills)
         .scalar_subquery()
         .is_(True),
         select(true())
         .where(_languages.c.advisor_id == _advisors.c.id, _languages.c.language == language)
+        .correlate_except(_languages)
         .scalar_subquery()
         .is_(True),
     )
     return (
-        chosen.where(_ready(_advisors, one_advisor), able)
+        select(_advisors.c.id, _advisors.c.ready_at)
+        .where(_ready(_advisors, one_advisor), able)
         .order_by(_advisors.c.ready_at, _advisors.c.id)
-        .limit(1)
+        .limit(literal_column("1", Integer()))
         .with_for_update(of=_advisors, skip_locked=True)
+    )
+
+
+@cache
+def _advisor_for_parameters(one_advisor: bool) -> Select[Any]:
+    """SQLite: the advisor for the ``skill`` and ``language`` parameters."""
+    return _longest_idle_able(
+        one_advisor, bindparam("skill", type_=String()), bindparam("language", type_=String())
     )
 
 
@@ -278,7 +336,10 @@ _TAKEN = (
 def _take_request(request_id: ColumnElement[int], advisor_id: ColumnElement[int]) -> Any:
     return (
         update(_requests)
-        .where(_requests.c.id == request_id, _requests.c.status == CallbackStatus.PENDING)
+        .where(
+            _requests.c.id == request_id,
+            _requests.c.status == _written(_requests.c.status, CallbackStatus.PENDING),
+        )
         .values(
             status=CallbackStatus.IN_PROGRESS,
             advisor_id=advisor_id,
@@ -330,19 +391,19 @@ def _writes_by_parameter() -> _Writes:
 
 @cache
 def _claim_in_one_statement(one_advisor: bool) -> Select[Any]:
-    """PostgreSQL: one walk of the line as one statement (see the module docstring).
-
-    Each step reads the one before, so when one comes up empty the rest do
-    nothing. The row says which request was first in line, and what was taken
-    for it (all empty when no ready advisor could serve it); no row, nothing due.
-    """
-    request = _next_request().cte("next_request")
-    chosen = _advisor_for(one_advisor, request).cte("chosen_advisor")
-    taken = _take_request(chosen.c.request_id, chosen.c.id).cte("taken")
+    """PostgreSQL: up to ``limit`` claims in one statement (see the module docstring): a
+    row per claim, in line order."""
+    walk = _walk(one_advisor)
+    pairs = (
+        select(walk.c.step, walk.c.request_id, walk.c.advisor_id, walk.c.advisor_ready_at)
+        .where(walk.c.advisor_id.is_not(None))
+        .cte("pairs")
+    )
+    taken = _take_request(pairs.c.request_id, pairs.c.advisor_id).cte("taken")
     busy = _make_busy(taken.c.advisor_id).cte("busy")
     attempt = _record_attempt(taken.c.id, taken.c.attempts, taken.c.advisor_id).cte("attempt")
     data = _claim_data(taken.c.advisor_id, taken.c.attempts, _OWNER)
-    pairs: Iterator[tuple[Any, Any]] = (
+    keyed: Iterator[tuple[Any, Any]] = (
         (literal_column(f"'{key}'"), value) for key, value in data.items()
     )
     logged = (
@@ -351,27 +412,141 @@ def _claim_in_one_statement(one_advisor: bool) -> Select[Any]:
             ["at", "kind", "callback_id", "topic", "language", "data"],
             select(
                 _NOW,
-                literal(EventKind.CALLBACK_CLAIMED, _events.c.kind.type),
+                _written(_events.c.kind, EventKind.CALLBACK_CLAIMED),
                 taken.c.id,
                 taken.c.topic,
                 taken.c.language,
-                func.jsonb_build_object(*itertools.chain.from_iterable(pairs)),
+                func.jsonb_build_object(*itertools.chain.from_iterable(keyed)),
             ),
         )
         .cte("logged")
     )
-    pair = taken.join(busy, busy.c.id == taken.c.advisor_id).join(
-        chosen, chosen.c.id == taken.c.advisor_id
-    )
     return (
-        select(
-            request.c.topic.label("wanted_topic"),
-            request.c.language.label("wanted_language"),
-            *taken.c,
-            busy.c.dial_string,
-            chosen.c.ready_at.label("advisor_ready_at"),
-        )
-        .select_from(request)
-        .outerjoin(pair, true())
+        select(*taken.c, busy.c.dial_string, pairs.c.advisor_ready_at)
+        .select_from(taken)
+        .join(busy, busy.c.id == taken.c.advisor_id)
+        .join(pairs, pairs.c.request_id == taken.c.id)
+        .order_by(pairs.c.step)
         .add_cte(attempt, logged)
     )
+
+
+_NOTHING_SET_ASIDE: ColumnElement[Any] = literal_column("ARRAY[]::record[]")
+_NOTHING_TAKEN = postgresql.array([], type_=Integer())
+
+
+def _walk(one_advisor: bool) -> FromClause:
+    """The line walked as :func:`claim_next_callback` would walk it ``limit`` times over:
+    a recursive CTE, a row per request visited, each the next one in line after the one
+    before (its pair not set aside) with the longest-idle able advisor not yet taken,
+    both locked as they are chosen; a request nobody can serve sets its pair aside for
+    the rest of the walk. It ends after ``limit`` claims, or at the end of the line."""
+    walk = _step(one_advisor, None).cte("walk", recursive=True)
+    before = walk.alias("before")
+    return walk.union_all(
+        _step(one_advisor, before).where(
+            before.c.claims < _LIMIT, _anyone_left(one_advisor, before)
+        )
+    )
+
+
+def _anyone_left(one_advisor: bool, before: FromClause) -> ColumnElement[bool]:
+    """Whether a ready advisor not taken yet could serve a pair not set aside: when none
+    can, the walk stops rather than read the rest of the line for nothing (with every
+    advisor busy, every claim would read the whole backlog)."""
+    # Scalar subqueries that stop at the first hit: as EXISTS, PostgreSQL joined every
+    # ready advisor's skills and languages by hash at each step (20 ms with 30,000 ready).
+    could_serve = (
+        select(true())
+        .select_from(_skills)
+        .join(_queues, _queues.c.skill == _skills.c.skill)
+        .join(_languages, _languages.c.advisor_id == _skills.c.advisor_id)
+        .where(
+            _skills.c.advisor_id == _advisors.c.id,
+            tuple_(cast(_queues.c.name, Text()), cast(_languages.c.language, Text()))
+            != all_(before.c.set_aside),
+        )
+        .limit(literal_column("1", Integer()))
+        .correlate_except(_skills, _queues, _languages)
+        .scalar_subquery()
+    )
+    return (
+        select(true())
+        .where(
+            _ready(_advisors, one_advisor),
+            _advisors.c.id != all_(before.c.taken),
+            could_serve.is_(True),
+        )
+        .limit(literal_column("1", Integer()))
+        .correlate_except(_advisors)
+        .scalar_subquery()
+        .is_(True)
+    )
+
+
+def _step(one_advisor: bool, before: FromClause | None) -> Select[Any]:
+    """One request of the walk and its advisor; the first if there is no row *before*."""
+    in_line = select(
+        _requests.c.id,
+        _requests.c.topic,
+        _requests.c.language,
+        _requests.c.deadline_class,
+        _requests.c.queue_entered_at,
+        _queues.c.skill,
+    ).join(_queues, _queues.c.name == _requests.c.topic)
+    due = _due(_requests)
+    if before is None:
+        step: ColumnElement[int] = literal_column("1", Integer())
+        set_aside: ColumnElement[Any] = _NOTHING_SET_ASIDE
+        taken: ColumnElement[Any] = _NOTHING_TAKEN
+        claims: ColumnElement[int] = literal_column("0", Integer())
+    else:
+        step, set_aside, taken, claims = (
+            before.c.step + 1,
+            before.c.set_aside,
+            before.c.taken,
+            before.c.claims,
+        )
+        due = and_(
+            due,
+            tuple_(*_line_order(_requests)) > tuple_(*_line_order(before, "request_id")),
+            _pair(_requests) != all_(set_aside),
+        )
+    request_query = (
+        in_line.where(due)
+        .order_by(*_line_order(_requests))
+        .limit(literal_column("1", Integer()))
+        .with_for_update(of=_requests, skip_locked=True)
+    )
+    request = (
+        request_query.lateral("request")
+        if before is not None
+        else request_query.subquery("request")
+    )
+    pick = (
+        _longest_idle_able(one_advisor, request.c.skill, request.c.language)
+        .where(_advisors.c.id != all_(taken))
+        .lateral("pick")
+    )
+    served = pick.c.id.is_not(None)
+    walked = select(
+        step.label("step"),
+        request.c.id.label("request_id"),
+        request.c.deadline_class,
+        request.c.queue_entered_at,
+        pick.c.id.label("advisor_id"),
+        pick.c.ready_at.label("advisor_ready_at"),
+        case((served, set_aside), else_=func.array_append(set_aside, _pair(request))).label(
+            "set_aside"
+        ),
+        case((served, func.array_append(taken, pick.c.id)), else_=taken).label("taken"),
+        (claims + case((served, 1), else_=0)).label("claims"),
+    )
+    if before is None:
+        return walked.select_from(request).outerjoin(pick, true())
+    return walked.select_from(before).join(request, true()).outerjoin(pick, true())
+
+
+def _pair(requests: FromClause) -> ColumnElement[Any]:
+    """A request's topic and language as one value, as pairs are set aside."""
+    return tuple_(cast(requests.c.topic, Text()), cast(requests.c.language, Text()))

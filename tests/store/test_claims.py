@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import CallbackStatus, EventKind
-from callflow.store.claims import ClaimedCallback, claim_next_callback
+from callflow.store.claims import ClaimedCallback, claim_callbacks, claim_next_callback
 from callflow.store.models import (
     Advisor,
     AdvisorState,
@@ -370,6 +370,83 @@ def test_a_given_advisor_is_the_only_one_considered(database: Database) -> None:
     )
 
 
+# -- several claims at once -----------------------------------------------------------------
+
+
+def claim_batch(database: Database, limit: int) -> list[tuple[int, int]]:
+    with database.transaction() as session:
+        claimed = claim_callbacks(session, T0, owner="worker-1", lease=LEASE, limit=limit)
+    return [(c.callback_id, c.advisor_id) for c in claimed]
+
+
+def test_a_batch_pairs_as_claims_one_after_another_would(database: Database) -> None:
+    """Each request in line order takes the longest-idle able advisor left; one nobody
+    left can serve keeps its place, and the ones behind it are still served."""
+    with database.transaction() as session:
+        finnish_nurse = add_advisor(session, "fi-nurse", ("nurse",), ("fi",))
+        bilingual_nurse = add_advisor(session, "fi-sv-nurse", ("nurse",), ("fi", "sv"))
+        swedish_counsellor = add_advisor(session, "sv-social", ("social_counsellor",), ("sv",))
+        ready_since(session, finnish_nurse, T0 - timedelta(hours=3))
+        ready_since(session, bilingual_nurse, T0 - timedelta(hours=2))
+        ready_since(session, swedish_counsellor, T0 - timedelta(hours=1))
+        health_sv, health_fi, social_fi, second_health_fi, social_sv = (
+            add_callback(
+                session,
+                number(i),
+                topic=topic,
+                language=language,
+                entered=T0 - timedelta(minutes=50 - i),
+            )
+            for i, (topic, language) in enumerate(
+                [
+                    ("health", "sv"),
+                    ("health", "fi"),
+                    ("social", "fi"),
+                    ("health", "fi"),
+                    ("social", "sv"),
+                ]
+            )
+        )
+    assert claim_batch(database, 8) == [
+        (health_sv, bilingual_nurse),  # the longer-idle Finnish nurse speaks no Swedish
+        (health_fi, finnish_nurse),
+        (social_sv, swedish_counsellor),
+    ]
+    with database.transaction() as session:
+        for unserved in (social_fi, second_health_fi):
+            request = session.get(CallbackRequest, unserved)
+            assert request is not None and request.status is CallbackStatus.PENDING
+        assert session.scalar(select(func.count()).select_from(CallbackAttempt)) == 3
+        claimed_events = session.scalars(
+            select(CallEvent.callback_id).where(CallEvent.kind == EventKind.CALLBACK_CLAIMED)
+        )
+        assert sorted(claimed_events) == sorted([health_sv, health_fi, social_sv])
+
+
+def test_a_batch_stops_at_its_limit_in_line_order(database: Database) -> None:
+    with database.transaction() as session:
+        for i in range(5):
+            add_advisor(session, f"advisor-{i}")
+        callbacks = [
+            add_callback(session, number(i), entered=T0 - timedelta(minutes=10 - i))
+            for i in range(5)
+        ]
+    assert [callback for callback, _ in claim_batch(database, 3)] == callbacks[:3]
+    assert [callback for callback, _ in claim_batch(database, 3)] == callbacks[3:]
+    assert claim_batch(database, 3) == []
+
+
+def test_a_batch_walks_past_a_limits_worth_that_nobody_can_serve(database: Database) -> None:
+    """The first requests in line are all Swedish, and only Finnish nurses are ready:
+    the batch goes on down the line rather than coming back empty."""
+    with database.transaction() as session:
+        nurses = [add_advisor(session, f"nurse-{i}") for i in range(2)]
+        for i in range(4):
+            add_callback(session, number(i), language="sv", entered=T0 - timedelta(hours=1))
+        finnish = [add_callback(session, number(10 + i), entered=T0) for i in range(2)]
+    assert sorted(claim_batch(database, 2)) == sorted(zip(finnish, nurses, strict=True))
+
+
 # -- many claimers, any advisor ----------------------------------------------------------------
 
 MANY_CALLBACKS = 60
@@ -377,12 +454,14 @@ MANY_ADVISORS = 8
 CLAIMERS = 12
 
 
+@pytest.mark.parametrize("batch", [1, 3])
 def test_concurrent_claims_for_any_advisor_pair_each_callback_and_advisor_once(
-    database: Database, database_url: str
+    database: Database, database_url: str, batch: int
 ) -> None:
-    """Twelve dispatchers at once, eight advisors and sixty callbacks: assignments are
-    held across commits (claimed, then finished in a later transaction), and at no
-    moment is a callback given twice or an advisor given two."""
+    """Twelve dispatchers at once, claiming one or three at a time, eight advisors and
+    sixty callbacks: assignments are held across commits (claimed, then finished in a
+    later transaction), and at no moment is a callback given twice or an advisor given
+    two."""
     with database.transaction() as session:
         for i in range(MANY_ADVISORS):
             add_advisor(session, f"advisor-{i}")
@@ -402,10 +481,10 @@ def test_concurrent_claims_for_any_advisor_pair_each_callback_and_advisor_once(
             misses = 0
             while misses < 200:
                 with own.transaction() as session:
-                    got = claim_next_callback(
-                        session, None, T0, owner=f"thread-{index}", lease=LEASE
+                    got = claim_callbacks(
+                        session, T0, owner=f"thread-{index}", lease=LEASE, limit=batch
                     )
-                if got is None:
+                if not got:
                     with own.reading() as session:
                         if not session.scalar(
                             select(func.count()).where(
@@ -416,16 +495,19 @@ def test_concurrent_claims_for_any_advisor_pair_each_callback_and_advisor_once(
                     misses += 1
                     continue
                 with guard:
-                    if got.advisor_id in holding:
-                        problems.append(f"advisor {got.advisor_id} given a second callback")
-                    holding.add(got.advisor_id)
+                    for one in got:
+                        if one.advisor_id in holding:
+                            problems.append(f"advisor {one.advisor_id} given a second callback")
+                        holding.add(one.advisor_id)
+                        claimed.append(one.callback_id)
                     peak[0] = max(peak[0], len(holding))
-                    claimed.append(got.callback_id)
                 with own.transaction() as session:
-                    finish(session, got.callback_id, T0)
+                    for one in got:
+                        finish(session, one.callback_id, T0)
                     session.flush()
                     with guard:
-                        holding.discard(got.advisor_id)  # just before the commit frees them
+                        for one in got:  # just before the commit frees them
+                            holding.discard(one.advisor_id)
             problems.append(f"thread-{index} kept missing")
         finally:
             own.close()

@@ -32,7 +32,7 @@ from callflow.store.session import Database
 from callflow.store.upkeep import release_expired_leases
 from tests.fakes.dialler import ScriptedDialler
 from tests.store.helpers import T0, add_callback, number
-from workers.dispatcher import Dispatcher, Timers
+from workers.dispatcher import CLAIMS_PER_TRANSACTION, Dispatcher, Timers
 
 T = TypeVar("T")
 CODING = Coding(ReasonCategory.HEALTH, Referral.NONE, Resolution.NO_SERVICE_NEED)
@@ -155,6 +155,21 @@ def test_place_in_line_and_the_longest_idle_advisor_who_can_serve(desk: Desk) ->
         swedish,
         bilingual,
     )
+
+
+def test_a_backlog_is_claimed_a_transactions_worth_after_another(desk: Desk) -> None:
+    """More pairs possible than one transaction claims: one dispatch starts them all, the
+    first in line with whoever has waited longest."""
+    pairs = CLAIMS_PER_TRANSACTION * 2 + 1
+    advisors = [
+        desk.advisor(f"a-{i}", idle_since=T0 - timedelta(minutes=60 - i)) for i in range(pairs)
+    ]
+    callbacks = [desk.callback(i, entered=T0 - timedelta(minutes=60 - i)) for i in range(pairs + 2)]
+    assert run(desk.dispatch()) == pairs
+    assert [(c.callback_id, c.advisor_id) for c in desk.dialler.calls] == list(
+        zip(callbacks[:pairs], advisors, strict=True)
+    )
+    assert [desk.request(c).status for c in callbacks[pairs:]] == [CallbackStatus.PENDING] * 2
 
 
 def test_the_whisper_tells_topic_language_and_wait(desk: Desk) -> None:
