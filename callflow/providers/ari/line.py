@@ -15,12 +15,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
 from callflow.config.models import HotlineConfig
 from callflow.engine.forecast import CapacitySpan, QueueSnapshot, RotaCapacity
-from callflow.providers.twilio.line import RECENT_HANDLES, StoreLine
-from callflow.store.models import Call
+from callflow.service.line import RECENT_HANDLES, StoreLine
 from callflow.store.session import Database
 
 PROVIDER = "ari"
@@ -77,6 +74,8 @@ class AriLineView:
 class _Reads(StoreLine):
     """The store's reads of :class:`StoreLine`, with Asterisk's callers and calls."""
 
+    provider = PROVIDER
+
     waiting: Waiting
     handles: HandleTimes
 
@@ -85,19 +84,3 @@ class _Reads(StoreLine):
 
     def _mean_handle(self, topic: str) -> timedelta:
         return self.handles.mean(topic) or self._config.queues[topic].default_handle_time
-
-    def _arrivals(self, topic: str) -> int:
-        count = self._session.scalar(
-            select(func.count())
-            .select_from(Call)
-            .where(
-                Call.started_at > self._now - 2 * _ARRIVAL_WINDOW,
-                Call.provider == PROVIDER,
-                Call.topic == topic,
-                Call.queue_entered_at > self._now - _ARRIVAL_WINDOW,
-            )
-        )
-        return int(count or 0)
-
-
-_ARRIVAL_WINDOW = timedelta(hours=1)

@@ -16,9 +16,7 @@ from datetime import datetime, timedelta
 from callflow.config.models import HotlineConfig
 from callflow.engine.forecast import BacklogIndex, CapacitySpan, QueueSnapshot, RotaCapacity
 from callflow.engine.promise import deadline_class
-
-RECENT_HANDLES = 50
-ARRIVAL_WINDOW = timedelta(hours=1)
+from callflow.service.line import ARRIVAL_WINDOW, RECENT_HANDLES
 
 
 @dataclass

@@ -57,7 +57,7 @@ from callflow.engine.numbers import check_callback_number
 from callflow.engine.state import CallState, Phase
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.journal import WebhookJournal
-from callflow.providers.twilio.line import StoreLine
+from callflow.providers.twilio.line import TwilioLine
 from callflow.providers.twilio.params import (
     Dequeued,
     Gathered,
@@ -276,7 +276,7 @@ class InboundCalls:
         return media
 
     def _handler(self, session: Session, now: datetime, *, call_exists: bool) -> CallHandler:
-        line = StoreLine(session, self.config, self.capacity, now)
+        line = TwilioLine(session, self.config, self.capacity, now)
         return CallHandler(
             self.database,
             FlowContext(self.config, self.calendar, line),
