@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -184,9 +185,6 @@ def _serve_twilio(
     log_level: str,
 ) -> None:
     """The HTTP app with Twilio's webhooks, under uvicorn, until Ctrl-C or SIGTERM."""
-    # The web stack loads only here: the simulated line need not wait for it.
-    import uvicorn  # noqa: PLC0415
-
     from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
     from callflow.web.app import create_app  # noqa: PLC0415
 
@@ -199,24 +197,14 @@ def _serve_twilio(
                 config, database, clock, verify_signatures=verify_signatures
             )
             app = create_app(config, database, clock=clock, twilio=twilio)
-            server = uvicorn.Server(
-                uvicorn.Config(app, log_config=None, log_level=log_level, access_log=False)
+            log.info(
+                "serve.started",
+                provider="twilio",
+                url=_url_of(listening),
+                public_url=twilio.settings.twilio.public_url,
+                database=shown_url(configured_url(config, database_url)),
             )
-            previous = {n: signal.signal(n, server.handle_exit) for n in STOP_SIGNALS}
-            try:
-                bound_host, bound_port = listening.getsockname()[:2]
-                shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-                log.info(
-                    "serve.started",
-                    provider="twilio",
-                    url=f"http://{shown_host}:{bound_port}",
-                    public_url=twilio.settings.twilio.public_url,
-                    database=shown_url(configured_url(config, database_url)),
-                )
-                server.run(sockets=[listening])
-            finally:
-                for signum, handler in previous.items():
-                    signal.signal(signum, handler)
+            _run_http(app, listening, log_level)
         finally:
             database.close()
     log.info("serve.stopped", provider="twilio")
@@ -227,8 +215,6 @@ def _serve_ari(
 ) -> None:
     """The Asterisk adapter and, beside it on the same event loop, the HTTP app (advisor
     API, metrics) under uvicorn, until Ctrl-C or SIGTERM."""
-    import uvicorn  # noqa: PLC0415
-
     from callflow.providers.ari.adapter import AsteriskLine  # noqa: PLC0415
     from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
     from callflow.web.app import create_app  # noqa: PLC0415
@@ -239,35 +225,67 @@ def _serve_ari(
         database = open_database(config, database_url)
         try:
             clock = SystemClock()
-            app = create_app(config, database, clock=clock)
-            server = uvicorn.Server(
-                uvicorn.Config(app, log_config=None, log_level=log_level, access_log=False)
-            )
 
-            async def run() -> None:
+            async def run_line() -> None:
                 async with settings.client() as client:
-                    line = asyncio.create_task(AsteriskLine(config, database, clock, client).run())
-                    try:
-                        await server.serve(sockets=[listening])
-                    finally:
-                        line.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await line
+                    await AsteriskLine(config, database, clock, client).run()
 
-            bound_host, bound_port = listening.getsockname()[:2]
-            shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
             log.info(
                 "serve.started",
                 provider="ari",
-                url=f"http://{shown_host}:{bound_port}",
+                url=_url_of(listening),
                 asterisk=settings.ari.url,
                 app=settings.ari.app,
                 database=shown_url(configured_url(config, database_url)),
             )
-            asyncio.run(run())
+            _run_http(create_app(config, database, clock=clock), listening, log_level, run_line)
         finally:
             database.close()
     log.info("serve.stopped", provider="ari")
+
+
+def _run_http(
+    app: Any,
+    listening: socket.socket,
+    log_level: str,
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """*app* under uvicorn on *listening*, and *beside* on the same event loop, until
+    Ctrl-C or SIGTERM; or until *beside* ends, whose error is then the command's."""
+    # The web stack loads only here: the simulated line need not wait for it.
+    import uvicorn  # noqa: PLC0415
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, log_level=log_level, access_log=False)
+    )
+
+    async def serve() -> None:
+        if beside is None:
+            await server.serve(sockets=[listening])
+            return
+        companion = asyncio.create_task(beside())
+        companion.add_done_callback(lambda _task: setattr(server, "should_exit", True))
+        try:
+            await server.serve(sockets=[listening])
+        finally:
+            companion.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await companion
+
+    # uvicorn raises the stop signal again once it has shut down; with the server's own
+    # handler in place then, the signal lands on a server already stopped instead of
+    # killing the process before the database is closed and the stop is logged.
+    previous = {n: signal.signal(n, server.handle_exit) for n in STOP_SIGNALS}
+    try:
+        asyncio.run(serve())
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _url_of(listening: socket.socket) -> str:
+    host, port = listening.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _listen(host: str, port: int) -> socket.socket:
