@@ -14,20 +14,15 @@ import httpx
 from callflow.config.load import load_config
 from callflow.providers.ari.sounds import sound_files
 from tests.cli.test_phone_cmd import CALLFLOW
-from tests.conftest import EXAMPLE_CONFIG
-from tests.fakes.ari_server import APP, PASSWORD, USERNAME, FakeAsterisk
+from tests.fakes.ari_server import APP, PASSWORD, FakeAsterisk
+from tests.providers.ari.lines import ari_line_file
 
 PATIENCE_S = 60.0
 
 
 def ari_line(tmp_path: Path, fake: FakeAsterisk) -> dict[str, str]:
     """The example configuration on *fake*, and an environment with its password."""
-    config = tmp_path / "hotline.toml"
-    section = (
-        f'\n[provider.ari]\nurl = "{fake.url}"\nusername = "{USERNAME}"\napp = "{APP}"\n'
-        'trunk = "PJSIP/{number}@trunk"\n'
-    )
-    config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8") + section, "utf-8")
+    config = ari_line_file(tmp_path, fake.url)
     hotline = load_config(config)
     assert hotline.provider.ari is not None
     for sound in sound_files(hotline, hotline.provider.ari):

@@ -13,9 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
-from callflow.config.models import AriConfig, HotlineConfig, ProviderConfig
+from callflow.config.models import HotlineConfig
 from callflow.engine.clock import AcceleratedClock
 from callflow.engine.state import Phase
 from callflow.providers.ari.adapter import AsteriskLine
@@ -28,17 +27,6 @@ from tests.store.helpers import T0
 
 WAIT = 5.0
 """Real seconds any one expected thing may take (minutes of line time at this speed)."""
-
-
-def with_ari(config: HotlineConfig, **changes: Any) -> HotlineConfig:
-    values: dict[str, Any] = {
-        "url": "http://127.0.0.1:8088",
-        "username": USERNAME,
-        "app": APP,
-        "trunk": "PJSIP/{number}@trunk",
-    }
-    values.update(changes)
-    return config.model_copy(update={"provider": ProviderConfig(ari=AriConfig(**values))})
 
 
 @dataclass

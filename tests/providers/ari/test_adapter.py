@@ -11,7 +11,8 @@ from callflow.store.models import Advisor, AdvisorState, Call
 from callflow.store.session import Database
 from tests.fakes.ari_asterisk import Phone
 from tests.fakes.ari_server import FakeAsterisk
-from tests.providers.ari.line_rig import LineRig, running_line, with_ari
+from tests.providers.ari.line_rig import LineRig, running_line
+from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.store.helpers import add_advisor
 

@@ -19,7 +19,7 @@ from callflow.providers.ari.sounds import sound_files
 from callflow.providers.port import CallbackCall, ResidentCall
 from tests.fakes.ari_asterisk import LAB_DIALPLAN, Phone, Stasis
 from tests.fakes.ari_server import PASSWORD, USERNAME, FakeAsterisk
-from tests.providers.ari.line_rig import with_ari
+from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.store.helpers import T0
 

@@ -1,0 +1,105 @@
+"""The callback offer through the Asterisk adapter: taken while holding in the queue, the
+number read back, the request stored; a caller who hangs up during the read-back keeps
+the callback they said yes to, as on every provider."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from callflow.config.models import HotlineConfig
+from callflow.engine.state import Menu
+from callflow.engine.vocabulary import CallbackStatus
+from callflow.store.models import CallbackRequest
+from callflow.store.session import Database
+from tests.fakes.ari_server import FakeAsterisk
+from tests.providers.ari.line_rig import LineRig, running_line
+from tests.providers.ari.lines import with_ari
+from tests.providers.ari.rig import run
+from tests.providers.ari.test_adapter import queued_for_health, stored_call
+
+CALLER = "+358401234567"
+
+
+@pytest.fixture
+def ari_config(config: HotlineConfig) -> HotlineConfig:
+    return with_ari(config)
+
+
+def requests(database: Database) -> list[CallbackRequest]:
+    with database.reading() as session:
+        found = list(session.scalars(select(CallbackRequest)))
+        session.expunge_all()
+        return found
+
+
+def played(fake: FakeAsterisk, channel: str) -> list[str]:
+    """Every media URI played to *channel*, in order."""
+    return [
+        medium
+        for request in fake.requests
+        if request.operation == "channels.play" and channel in request.path
+        for medium in request.query.get("media", "").split(",")
+    ]
+
+
+async def offered_and_taken(rig: LineRig) -> str:
+    """Nobody staffs the queue: the first announcement offers a callback; the caller
+    takes it and hears their number read back."""
+    channel = await queued_for_health(rig)
+    await rig.until(lambda: rig.call(channel).state.menu is Menu.OFFER, "the offer")
+    await rig.press(channel, "1")
+    await rig.until(lambda: rig.call(channel).state.menu is Menu.READBACK, "the read-back")
+    return channel
+
+
+def test_an_accepted_offer_reads_the_number_back_and_stores_the_request(
+    fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+) -> None:
+    async def scenario() -> None:
+        async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+            channel = await offered_and_taken(rig)
+            await rig.until(
+                lambda: (
+                    played(fake_ari, channel)[-4:-1] == ["digits:040", "digits:123", "digits:4567"]
+                ),
+                "the number read back in groups",
+            )
+            assert not fake_ari.model.bridges["cf-queue-health"].channels, "left the queue"
+            await rig.press(channel, "1")  # yes, call this number
+            await rig.until(lambda: bool(requests(database)), "the request stored")
+            await rig.until(lambda: channel not in fake_ari.model.channels, "hung up by us")
+            [request] = requests(database)
+            assert (request.number_e164, request.topic, request.language) == (
+                CALLER,
+                "health",
+                "fi",
+            )
+            await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+            assert stored_call(database, channel).outcome == "callback_requested"
+            # The promised time, said before we hang up: today by 10.30.
+            assert played(fake_ari, channel)[-4:] == [
+                "number:10",
+                "number:30",
+                "sound:fi/callflow/by_today-2",
+                "sound:fi/callflow/callback_confirmed-2",
+            ]
+
+    run(scenario())
+
+
+def test_a_caller_who_hangs_up_during_the_read_back_keeps_the_callback(
+    fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+) -> None:
+    async def scenario() -> None:
+        async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+            channel = await offered_and_taken(rig)
+            await fake_ari.hang_up_far_end(channel)
+            await rig.until(lambda: channel not in rig.line.calls, "call closed")
+            await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+            # They said yes to the offer; the number is the one they called from.
+            [request] = requests(database)
+            assert (request.number_e164, request.status) == (CALLER, CallbackStatus.PENDING)
+            assert stored_call(database, channel).outcome == "callback_requested"
+
+    run(scenario())
