@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import AcceleratedClock
@@ -67,13 +68,14 @@ class LineRig:
 
 @asynccontextmanager
 async def running_line(
-    fake: FakeAsterisk, config: HotlineConfig, database: Database
+    fake: FakeAsterisk, config: HotlineConfig, database: Database, start: datetime = T0
 ) -> AsyncIterator[LineRig]:
-    """An adapter process on the (listening) fake; leaving stops the process, not Asterisk."""
+    """An adapter process on the (listening) fake, its clock from *start* (a Monday
+    morning); leaving stops the process, not Asterisk."""
     assert config.provider.ari is not None
     for sound in sound_files(config, config.provider.ari):
         fake.add_sound(sound.name, 1.0)
-    clock = AcceleratedClock(T0, speed=1 / fake.time_scale)
+    clock = AcceleratedClock(start, speed=1 / fake.time_scale)
     async with AriClient(fake.url, USERNAME, PASSWORD, APP) as client:
         line = AsteriskLine(config, database, clock, client)
         task = asyncio.create_task(line.run())

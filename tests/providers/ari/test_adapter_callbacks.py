@@ -4,6 +4,8 @@ the callback they said yes to, as on every provider."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -17,6 +19,7 @@ from tests.providers.ari.line_rig import LineRig, running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import queued_for_health, stored_call
+from tests.store.helpers import T0
 
 CALLER = "+358401234567"
 
@@ -101,5 +104,49 @@ def test_a_caller_who_hangs_up_during_the_read_back_keeps_the_callback(
             [request] = requests(database)
             assert (request.number_e164, request.status) == (CALLER, CallbackStatus.PENDING)
             assert stored_call(database, channel).outcome == "callback_requested"
+
+    run(scenario())
+
+
+SATURDAY = T0 + timedelta(days=5)
+
+
+def test_a_silent_call_when_closed_hears_the_next_opening_and_is_logged_closed(
+    fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+) -> None:
+    async def scenario() -> None:
+        async with fake_ari, running_line(fake_ari, ari_config, database, SATURDAY) as rig:
+            channel = await rig.call_in()
+            await rig.until(lambda: channel not in fake_ari.model.channels, "hung up by us")
+            heard = played(fake_ari, channel)
+            closed = heard.index("sound:fi/callflow/closed-1")
+            # "... We open again on Monday at 9."
+            assert heard[closed + 1 : closed + 4] == [
+                "sound:fi/callflow/day-monday",
+                "sound:fi/callflow/at_day-1",
+                "number:9",
+            ]
+            assert heard[-1] == "sound:fi/callflow/goodbye"
+            await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+            assert stored_call(database, channel).outcome == "closed"
+            assert requests(database) == []
+
+    run(scenario())
+
+
+def test_a_call_when_closed_can_leave_a_request_for_after_the_opening(
+    fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+) -> None:
+    async def scenario() -> None:
+        async with fake_ari, running_line(fake_ari, ari_config, database, SATURDAY) as rig:
+            channel = await rig.call_in()
+            for menu in (Menu.LANGUAGE, Menu.TOPIC, Menu.OFFER, Menu.READBACK):
+                await rig.until(lambda m=menu: rig.call(channel).state.menu is m, str(menu))
+                await rig.press(channel, "1")
+            await rig.until(lambda: bool(requests(database)), "the request stored")
+            [request] = requests(database)
+            assert (request.number_e164, request.topic) == (CALLER, "health")
+            monday_opening = T0 + timedelta(days=7, hours=-1)  # 09:00 in Helsinki
+            assert request.not_before == monday_opening
 
     run(scenario())
