@@ -151,3 +151,23 @@ def test_an_advisor_who_does_not_answer_means_no_resident_is_dialled(
 def test_hang_up_causes_map_to_attempt_results() -> None:
     assert result_of_cause(None) is AttemptResult.FAILED
     assert result_of_cause(21) is AttemptResult.NO_ANSWER
+
+
+def test_an_advisor_who_hangs_up_during_the_whisper_means_no_resident_is_dialled(
+    config: HotlineConfig,
+) -> None:
+    """The advisor answers, hears the start of the whisper and hangs up: the attempt goes
+    no further (as with an advisor who never answered), and nothing is left up."""
+    fake = fake_with()
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5, talk=1.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
+    )
+
+    async def scenario() -> None:
+        async with dialler_on(fake, with_ari(config)) as dialler:
+            assert await attempt(dialler) is None
+        assert any(r.operation == "channels.play" and "advisor" in r.path for r in fake.requests)
+        assert not any(RESIDENT in str(r.query) for r in fake.requests)
+        assert not fake.model.channels
+
+    run(scenario())
