@@ -48,6 +48,15 @@ def stored_call(database: Database, channel_id: str) -> Call:
         return call
 
 
+async def closed_in_store(rig: LineRig, database: Database, channel_id: str) -> Call:
+    """The call on *channel_id*, once the adapter has let it go and the store ended it."""
+    await rig.until(lambda: channel_id not in rig.line.calls, f"{channel_id} let go")
+    await rig.until(
+        lambda: stored_call(database, channel_id).ended_at is not None, f"{channel_id} ended"
+    )
+    return stored_call(database, channel_id)
+
+
 async def queued_for_health(rig: LineRig) -> str:
     """A caller picks Finnish, then health, and waits in the queue."""
     channel = await rig.call_in()
@@ -90,9 +99,8 @@ class TestInboundCalls:
             async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
                 channel = await queued_for_health(rig)
                 await fake_ari.hang_up_far_end(channel)
-                await rig.until(lambda: channel not in rig.line.calls, "call closed")
-                await rig.until(lambda: stored_call(database, channel).ended_at is not None)
-                assert stored_call(database, channel).outcome == "abandoned_queue"
+                call = await closed_in_store(rig, database, channel)
+                assert call.outcome == "abandoned_queue"
 
         run(scenario())
 

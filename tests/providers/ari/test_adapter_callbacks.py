@@ -18,7 +18,7 @@ from tests.fakes.ari_server import FakeAsterisk
 from tests.providers.ari.line_rig import LineRig, running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
-from tests.providers.ari.test_adapter import queued_for_health, stored_call
+from tests.providers.ari.test_adapter import closed_in_store, queued_for_health, stored_call
 from tests.store.helpers import T0
 
 CALLER = "+358401234567"
@@ -78,7 +78,7 @@ def test_an_accepted_offer_reads_the_number_back_and_stores_the_request(
                 "health",
                 "fi",
             )
-            await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+            await closed_in_store(rig, database, channel)
             assert stored_call(database, channel).outcome == "callback_requested"
             # The promised time, said before we hang up: today by 10.30.
             assert played(fake_ari, channel)[-4:] == [
@@ -98,8 +98,7 @@ def test_a_caller_who_hangs_up_during_the_read_back_keeps_the_callback(
         async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
             channel = await offered_and_taken(rig)
             await fake_ari.hang_up_far_end(channel)
-            await rig.until(lambda: channel not in rig.line.calls, "call closed")
-            await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+            await closed_in_store(rig, database, channel)
             # They said yes to the offer; the number is the one they called from.
             [request] = requests(database)
             assert (request.number_e164, request.status) == (CALLER, CallbackStatus.PENDING)
@@ -127,7 +126,7 @@ def test_a_silent_call_when_closed_hears_the_next_opening_and_is_logged_closed(
                 "number:9",
             ]
             assert heard[-1] == "sound:fi/callflow/goodbye"
-            await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+            await closed_in_store(rig, database, channel)
             assert stored_call(database, channel).outcome == "closed"
             assert requests(database) == []
 

@@ -15,7 +15,12 @@ from tests.fakes.ari_server import FakeAsterisk
 from tests.providers.ari.line_rig import running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
-from tests.providers.ari.test_adapter import in_bridge, queued_for_health, stored_call
+from tests.providers.ari.test_adapter import (
+    closed_in_store,
+    in_bridge,
+    queued_for_health,
+    stored_call,
+)
 
 QUEUED = 50
 GONE_DURING_THE_OUTAGE = 12
@@ -90,8 +95,7 @@ def test_a_channel_gone_before_our_answer_is_a_hang_up_not_a_crash(
             await rig.until(lambda: bool(answers()), "our answer answered")
             assert answers() == [404]
             await fake_ari.hang_up_far_end(first.channel_id)
-            await rig.until(lambda: first.channel_id not in rig.line.calls, "first closed")
-            await rig.until(lambda: stored_call(database, first.channel_id).ended_at is not None)
+            await closed_in_store(rig, database, first.channel_id)
             assert stored_call(database, first.channel_id).outcome == CallOutcome.ABANDONED_IVR
             # After the 404 nothing more was asked of that channel: no prompt, no retry.
             asked = [r.operation for r in fake_ari.requests if first.channel_id in r.path]

@@ -13,7 +13,7 @@ from tests.fakes.ari_server import FakeAsterisk
 from tests.providers.ari.line_rig import running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
-from tests.providers.ari.test_adapter import stored_call
+from tests.providers.ari.test_adapter import closed_in_store, stored_call
 
 
 @pytest.fixture
@@ -40,8 +40,7 @@ def test_a_hang_up_in_the_menus_is_logged_as_abandoned_there(
                 await rig.press(channel, key)
             await rig.until(lambda: rig.call(channel).state.menu is menu, str(menu))
             await fake_ari.hang_up_far_end(channel)
-            await rig.until(lambda: channel not in rig.line.calls, "call closed")
-            await rig.until(lambda: stored_call(database, channel).ended_at is not None)
+            await closed_in_store(rig, database, channel)
             assert stored_call(database, channel).outcome == CallOutcome.ABANDONED_IVR
 
     run(scenario())
