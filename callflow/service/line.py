@@ -7,42 +7,30 @@ callback requests are the store's, whichever provider answered. Who waits
 in a queue, and how long recent calls took, each provider knows its own way
 (Twilio's webhooks from the database, the Asterisk adapter from memory), so
 a provider's line supplies those two reads. Only a step that asks (a caller
-choosing a topic, waiting, taking a callback) pays for the reads, once per
-step.
+choosing a topic, waiting, taking a callback) pays for the reads, and the
+store's are counted in the database: every waiting caller's announcement
+asks, so a question costs a few indexed counts however many advisors and
+open requests there are.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.forecast import BacklogIndex, CapacitySpan, QueueSnapshot, RotaCapacity
+from callflow.engine.forecast import CapacitySpan, QueueSnapshot, RotaCapacity
 from callflow.engine.promise import deadline_class
-from callflow.store.callbacks import open_backlog
-from callflow.store.models import Advisor, AdvisorLanguage, AdvisorSkill, AdvisorState, Call
+from callflow.store.advisors import staffing
+from callflow.store.callbacks import callbacks_ahead
+from callflow.store.models import Call
 
 RECENT_HANDLES = 50
 ARRIVAL_WINDOW = timedelta(hours=1)
-SIGNED_IN = (AdvisorState.AVAILABLE, AdvisorState.BUSY, AdvisorState.WRAP_UP)
-
-
-@dataclass(frozen=True, slots=True)
-class _Staff:
-    skills: frozenset[str]
-    languages: frozenset[str]
-    state: AdvisorState
-    ready_at: datetime | None
-
-    def free(self, now: datetime) -> bool:
-        if self.state is AdvisorState.AVAILABLE:
-            return True
-        return self.state is AdvisorState.WRAP_UP and (self.ready_at or now) <= now
 
 
 class StoreLine(ABC):
@@ -59,8 +47,6 @@ class StoreLine(ABC):
         self._capacity = capacity
         self._now = now
         self._waiting: dict[str, list[tuple[datetime, str]]] = {}
-        self._staff: list[_Staff] | None = None
-        self._backlog: BacklogIndex | None = None
 
     @abstractmethod
     def _callers(self, topic: str) -> list[tuple[datetime, str]]:
@@ -78,59 +64,31 @@ class StoreLine(ABC):
             position = len(waiting) + 1
         else:  # those strictly before this caller, in the engine's own order
             position = 1 + sum(1 for place in waiting if place < (entered_at, call_id))
-        skill = self._config.queues[topic].skill
-        able = [s for s in self._advisors() if skill in s.skills and language in s.languages]
+        queue = self._config.queues[topic]
+        able = staffing(self._session, queue.skill, language, now)
         handle = self._mean_handle(topic)
         arrivals = self._arrivals(topic)
-        promise_class = int(deadline_class(self._config.queues[topic].promise))
+        promise_class = int(deadline_class(queue.promise))
         return QueueSnapshot(
             position=position,
-            free=sum(1 for s in able if s.free(now)),
-            staffed=len(able),
+            free=able.free,
+            staffed=able.staffed,
             mean_handle=handle,
             live_load=arrivals / ARRIVAL_WINDOW.total_seconds() * handle.total_seconds(),
-            callbacks_ahead=self._callbacks().ahead(
-                topic, language, promise_class, entered_at or now
+            callbacks_ahead=callbacks_ahead(
+                self._session, topic, language, promise_class, entered_at or now
             ),
         )
 
     def capacity(self, topic: str, language: str, start: datetime) -> Iterable[CapacitySpan]:
         return self._capacity.spans(self._config.queues[topic].skill, language, start)
 
-    # -- reads, each once per step --------------------------------------------------
+    # -- reads ----------------------------------------------------------------------
 
     def _queued(self, topic: str) -> list[tuple[datetime, str]]:
         if topic not in self._waiting:
             self._waiting[topic] = self._callers(topic)
         return self._waiting[topic]
-
-    def _advisors(self) -> list[_Staff]:
-        if self._staff is None:
-            skills: dict[int, set[str]] = {}
-            for advisor_id, skill in self._session.execute(
-                select(AdvisorSkill.advisor_id, AdvisorSkill.skill)
-            ):
-                skills.setdefault(advisor_id, set()).add(skill)
-            languages: dict[int, set[str]] = {}
-            for advisor_id, code in self._session.execute(
-                select(AdvisorLanguage.advisor_id, AdvisorLanguage.language)
-            ):
-                languages.setdefault(advisor_id, set()).add(code)
-            rows = self._session.execute(
-                select(Advisor.id, Advisor.state, Advisor.ready_at).where(
-                    Advisor.enabled.is_(True), Advisor.state.in_(SIGNED_IN)
-                )
-            )
-            self._staff = [
-                _Staff(
-                    frozenset(skills.get(advisor_id, ())),
-                    frozenset(languages.get(advisor_id, ())),
-                    state,
-                    ready_at,
-                )
-                for advisor_id, state, ready_at in rows
-            ]
-        return self._staff
 
     def _arrivals(self, topic: str) -> int:
         count = self._session.scalar(
@@ -145,8 +103,3 @@ class StoreLine(ABC):
             )
         )
         return int(count or 0)
-
-    def _callbacks(self) -> BacklogIndex:
-        if self._backlog is None:
-            self._backlog = open_backlog(self._session)
-        return self._backlog

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import CallbackStatus
@@ -29,6 +29,7 @@ from callflow.store.models import (
 )
 from callflow.store.wakeups import announce_dispatch_work
 
+SIGNED_IN = (AdvisorState.AVAILABLE, AdvisorState.BUSY, AdvisorState.WRAP_UP)
 SETTABLE_STATES = (AdvisorState.AVAILABLE, AdvisorState.BREAK, AdvisorState.OFFLINE)
 """States an advisor (or an admin) sets; busy and wrap-up follow from assignments."""
 
@@ -197,6 +198,44 @@ class TakenAdvisor:
     dial_string: str
 
 
+@dataclass(frozen=True, slots=True)
+class Staffing:
+    """Advisors signed in who could take a call of one skill and language."""
+
+    staffed: int
+    free: int
+    """Of those, the ones ready now: available, or past their wrap-up."""
+
+
+def staffing(session: Session, skill: str, language: str, now: datetime) -> Staffing:
+    """Who is signed in with *skill* and *language*, and how many of them are ready: one
+    counting query, as every waiting caller's announcement asks."""
+    ready = or_(
+        Advisor.state == AdvisorState.AVAILABLE,
+        and_(
+            Advisor.state == AdvisorState.WRAP_UP,
+            or_(Advisor.ready_at.is_(None), Advisor.ready_at <= now),
+        ),
+    )
+    row = session.execute(
+        select(func.count(), func.count().filter(ready)).where(
+            Advisor.enabled.is_(True),
+            Advisor.state.in_(SIGNED_IN),
+            _can_serve(skill, language),
+        )
+    ).one()
+    return Staffing(staffed=int(row[0]), free=int(row[1]))
+
+
+def _can_serve(skill: str, language: str) -> ColumnElement[bool]:
+    return and_(
+        exists().where(AdvisorSkill.advisor_id == Advisor.id, AdvisorSkill.skill == skill),
+        exists().where(
+            AdvisorLanguage.advisor_id == Advisor.id, AdvisorLanguage.language == language
+        ),
+    )
+
+
 def take_free_advisor(
     session: Session, skill: str, language: str, now: datetime
 ) -> TakenAdvisor | None:
@@ -215,10 +254,7 @@ def take_free_advisor(
                 Advisor.state == AdvisorState.AVAILABLE,
                 and_(Advisor.state == AdvisorState.WRAP_UP, Advisor.ready_at <= now),
             ),
-            exists().where(AdvisorSkill.advisor_id == Advisor.id, AdvisorSkill.skill == skill),
-            exists().where(
-                AdvisorLanguage.advisor_id == Advisor.id, AdvisorLanguage.language == language
-            ),
+            _can_serve(skill, language),
         )
         .order_by(Advisor.ready_at, Advisor.id)
         .limit(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -135,6 +135,32 @@ def cancel_by_admin(
         data["admin"] = admin
     log_callback_event(session, request, EventKind.CALLBACK_CANCELLED, now, **data)
     return request
+
+
+def callbacks_ahead(
+    session: Session, topic: str, language: str, deadline_class: int, entered: datetime
+) -> int:
+    """Open requests for *topic* in *language* that a new one (of *deadline_class*, its
+    caller queued at *entered*) would be served after: a better class, or the same and
+    earlier. Counted in the database, so a caller's question costs the same whether the
+    backlog holds ten requests or ten thousand."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(CallbackRequest)
+        .where(
+            CallbackRequest.status.in_(OPEN_CALLBACK_STATUSES),
+            CallbackRequest.topic == topic,
+            CallbackRequest.language == language,
+            or_(
+                CallbackRequest.deadline_class < deadline_class,
+                and_(
+                    CallbackRequest.deadline_class == deadline_class,
+                    CallbackRequest.queue_entered_at <= entered,
+                ),
+            ),
+        )
+    )
+    return int(count or 0)
 
 
 def open_backlog(session: Session) -> BacklogIndex:

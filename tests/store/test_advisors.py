@@ -15,6 +15,7 @@ from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus
 from callflow.errors import AdvisorBusy, UnknownAdvisor
 from callflow.store.advisors import (
+    Staffing,
     advisor_for_token,
     begin_wrap_up,
     disable_advisor,
@@ -25,6 +26,7 @@ from callflow.store.advisors import (
     pause_advisor,
     register_advisor,
     set_advisor_state,
+    staffing,
 )
 from callflow.store.attempts import finish_attempt, retry_policy
 from callflow.store.claims import ClaimedCallback, claim_next_callback
@@ -223,6 +225,39 @@ class TestSetState:
     def test_an_unknown_advisor_is_named(self, database: Database) -> None:
         with pytest.raises(UnknownAdvisor), database.transaction() as session:
             set_advisor_state(session, 999, AdvisorState.AVAILABLE, T0)
+
+
+def test_staffing_counts_who_is_signed_in_and_who_is_ready(database: Database) -> None:
+    """A caller's wait estimate rests on it: busy and wrapping-up advisors are staffed
+    but not free until their wrap-up ends; a break, signing out or the wrong skill or
+    language does not count at all."""
+    with database.transaction() as session:
+        ready = add_advisor(session, "ready", ("nurse",), ("fi", "sv"))
+        add_advisor(session, "busy", ("nurse",), ("fi",))
+        add_advisor(session, "wrapping", ("nurse",), ("fi",))
+        add_advisor(session, "done wrapping", ("nurse",), ("fi",))
+        add_advisor(session, "on a break", ("nurse",), ("fi",))
+        add_advisor(session, "disabled", ("nurse",), ("fi",), enabled=False)
+        add_advisor(session, "social", ("social_counsellor",), ("fi",))
+        states = {
+            "busy": (AdvisorState.BUSY, None),
+            "wrapping": (AdvisorState.WRAP_UP, T0 + timedelta(minutes=1)),
+            "done wrapping": (AdvisorState.WRAP_UP, T0 - timedelta(seconds=1)),
+            "on a break": (AdvisorState.BREAK, None),
+        }
+        for name, (state, ready_at) in states.items():
+            session.execute(
+                update(Advisor).where(Advisor.name == name).values(state=state, ready_at=ready_at)
+            )
+    with database.reading() as session:
+        assert staffing(session, "nurse", "fi", T0) == Staffing(staffed=4, free=2)
+        assert staffing(session, "nurse", "sv", T0) == Staffing(staffed=1, free=1)
+        assert staffing(session, "nurse", "en", T0) == Staffing(staffed=0, free=0)
+        later = T0 + timedelta(minutes=2)
+        assert staffing(session, "nurse", "fi", later) == Staffing(staffed=4, free=3)
+    set_state(database, ready, AdvisorState.OFFLINE, T0)
+    with database.reading() as session:
+        assert staffing(session, "nurse", "fi", T0) == Staffing(staffed=3, free=1)
 
 
 class TestWrapUp:

@@ -12,7 +12,12 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from callflow.config.load import load_config
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.errors import DuplicatePendingCallback
-from callflow.store.callbacks import cancel_callback, find_open_callback, open_backlog
+from callflow.store.callbacks import (
+    callbacks_ahead,
+    cancel_callback,
+    find_open_callback,
+    open_backlog,
+)
 from callflow.store.models import CallbackRequest
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
@@ -81,13 +86,18 @@ def test_counting_the_requests_ahead_keeps_class_and_place(database: Database) -
         add_callback(session, "+358401000004", entered=T0, deadline_class=2)
         add_callback(session, "+358401000005", entered=T0, language="sv")
         add_callback(session, "+358401000006", entered=T0, topic="social")
-    with database.reading() as session:
-        index = open_backlog(session)
+        done = add_callback(session, "+358401000007", entered=T0 - timedelta(hours=1))
+        finish(session, done, T0)
     at = T0 + timedelta(minutes=5)
-    assert index.ahead("health", "fi", 1, at) == 2
-    assert index.ahead("health", "fi", 2, at) == 4
-    assert index.ahead("health", "fi", 0, at) == 0
-    assert index.ahead("health", "sv", 1, at) == 1
+    expected = {("fi", 1): 2, ("fi", 2): 4, ("fi", 0): 0, ("sv", 1): 1}
+    with database.reading() as session:
+        index = open_backlog(session)  # the simulator's in-memory count
+        counted = {  # the live line's count, in the database
+            (language, cls): callbacks_ahead(session, "health", language, cls, at)
+            for language, cls in expected
+        }
+    assert {(lang, cls): index.ahead("health", lang, cls, at) for lang, cls in expected} == expected
+    assert counted == expected
 
 
 def test_times_come_back_as_the_same_utc_instant(database: Database) -> None:

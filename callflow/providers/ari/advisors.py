@@ -200,8 +200,15 @@ class AdvisorLegs:
 
     async def resync(self, snapshot: Snapshot) -> None:
         """Legs that ended unheard end now; legs a previous process rang are taken over
-        if their caller is still talking to them, and let go otherwise."""
+        if their caller is still talking to them, and let go otherwise; a talk whose
+        advisor's leg ended while no process was listening ends too."""
         present = {channel.id for channel in snapshot.channels}
+        # Calls restored by a new process: their advisor's leg is known only if it is up.
+        legless = [
+            call
+            for call in self.line.calls.values()
+            if call.state.phase is Phase.CONNECTED and call.advisor_leg is None
+        ]
         for channel_id in [c for c in self.legs if c not in present]:
             self.ended(channel_id, None)
         by_call = {call.state.call_id: call for call in self.line.calls.values()}
@@ -223,6 +230,23 @@ class AdvisorLegs:
                 leg.let_go = True
                 self.legs[channel_id] = leg
             await self._hang_up(channel_id)
+        for call in legless:
+            if call.advisor_leg is None:
+                self._talk_lost(call)
+
+    def _talk_lost(self, call: InboundCall) -> None:
+        """The advisor's leg went while no process held it: the caller hears the talk is
+        over, and the advisor (busy in the store since) starts their wrap-up now."""
+        advisor_id = call.state.advisor_id
+        log.warning("ari.talk_lost", call_id=call.state.call_id, advisor_id=advisor_id)
+        if not call.gone:
+            call.deliver(AdvisorHungUp())
+        self._spawn(self._destroy_talk(call))
+        if advisor_id is not None and advisor_id.isdigit():
+            wrap_up = self.line.config.dispatch.wrap_up
+            self._spawn(
+                self._in_store(lambda s, at: begin_wrap_up(s, int(advisor_id), at, wrap_up))
+            )
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -261,11 +285,20 @@ class AdvisorLegs:
 def _take(
     session: Session, now: datetime, wanted: list[tuple[InboundCall, str]]
 ) -> list[tuple[InboundCall, TakenAdvisor]]:
+    """Advisors for *wanted* callers, in their order. Once nobody is free for a skill and a
+    language, the callers after who need the same are not asked about: a thousand
+    callers waiting for busy advisors cost one query per pair, not one each."""
     picks = []
+    exhausted: set[tuple[str, str]] = set()
     for call, skill in wanted:
-        assert call.state.language is not None
-        advisor = take_free_advisor(session, skill, call.state.language, now)
-        if advisor is not None:
+        language = call.state.language
+        assert language is not None
+        if (skill, language) in exhausted:
+            continue
+        advisor = take_free_advisor(session, skill, language, now)
+        if advisor is None:
+            exhausted.add((skill, language))
+        else:
             picks.append((call, advisor))
     return picks
 

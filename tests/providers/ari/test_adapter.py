@@ -24,9 +24,11 @@ def ari_config(config: HotlineConfig) -> HotlineConfig:
     return with_ari(config)
 
 
-def advisor_with_phone(database: Database, dial_string: str = ADVISOR_PHONE) -> int:
+def advisor_with_phone(
+    database: Database, dial_string: str = ADVISOR_PHONE, languages: tuple[str, ...] = ("fi",)
+) -> int:
     with database.transaction() as session:
-        advisor_id = add_advisor(session, "Aino", ("nurse",), ("fi",))
+        advisor_id = add_advisor(session, "Aino", ("nurse",), languages)
         advisor = session.get(Advisor, advisor_id)
         assert advisor is not None
         advisor.dial_string = dial_string
@@ -57,11 +59,14 @@ async def closed_in_store(rig: LineRig, database: Database, channel_id: str) -> 
     return stored_call(database, channel_id)
 
 
-async def queued_for_health(rig: LineRig) -> str:
-    """A caller picks Finnish, then health, and waits in the queue."""
-    channel = await rig.call_in()
-    await rig.press(channel, "1")  # during the greeting: barge-in
-    await rig.until(lambda: rig.call(channel).state.language == "fi", "language chosen")
+async def queued_for_health(
+    rig: LineRig, number: str = "+358401234567", language: str = "fi"
+) -> str:
+    """A caller picks *language*, then health, and waits in the queue."""
+    channel = await rig.call_in(number)
+    digit = str(rig.line.config.languages[language].digit)
+    await rig.press(channel, digit)  # during the greeting: barge-in
+    await rig.until(lambda: rig.call(channel).state.language == language, "language chosen")
     await rig.press(channel, "1")
     await rig.in_phase(channel, Phase.QUEUED)
     return channel
@@ -143,6 +148,24 @@ class TestAdvisors:
 
         run(scenario())
 
+    def test_a_caller_further_back_is_rung_an_advisor_who_speaks_their_language(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        """Two Finnish callers wait for Finnish advisors (none free); a Swedish caller
+        behind them is not held up by them when a Swedish-speaking advisor is free."""
+        advisor_id = advisor_with_phone(database, languages=("sv",))
+
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                finnish = [await queued_for_health(rig, f"+35840123456{n}", "fi") for n in range(2)]
+                swedish = await queued_for_health(rig, "+358401234569", "sv")
+                await rig.until(lambda: rig.call(swedish).advisor_leg is not None, "rung")
+                leg = rig.call(swedish).advisor_leg
+                assert leg is not None and leg.startswith(f"cf-adv-{advisor_id}-")
+                assert all(rig.call(channel).advisor_leg is None for channel in finnish)
+
+        run(scenario())
+
     def test_an_advisor_who_does_not_answer_goes_on_a_break(
         self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
     ) -> None:
@@ -201,5 +224,33 @@ class TestFaults:
                 async with running_line(fake_ari, ari_config, database) as rig:
                     await rig.until(lambda: channel in rig.line.calls, "call restored")
                     await rig.in_phase(channel, Phase.CONNECTED)
+
+        run(scenario(), timeout=30)
+
+    def test_a_talk_that_ended_while_no_adapter_ran_ends_for_the_caller_and_the_advisor(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        """The adapter goes away mid-talk and the advisor hangs up before the next one
+        starts: it finds no leg for the call, so the caller is let go and the advisor,
+        busy in the store all along, wraps up instead of staying busy for good."""
+        fake_ari.model.devices[ADVISOR_PHONE] = Phone(answer_after=0.5)
+        advisor_id = advisor_with_phone(database)
+
+        async def scenario() -> None:
+            async with fake_ari:
+                async with running_line(fake_ari, ari_config, database) as rig:
+                    channel = await queued_for_health(rig)
+                    leg = (await rig.in_phase(channel, Phase.CONNECTED)).advisor_leg
+                    assert leg is not None
+                await fake_ari.hang_up_far_end(leg)
+                assert advisor_state(database, advisor_id) is AdvisorState.BUSY
+                async with running_line(fake_ari, ari_config, database) as rig:
+                    await rig.until(lambda: channel not in fake_ari.model.channels, "let go")
+                    await rig.until(
+                        lambda: advisor_state(database, advisor_id) is AdvisorState.WRAP_UP,
+                        "advisor wrapping up",
+                    )
+                    call = await closed_in_store(rig, database, channel)
+                    assert call.outcome == "answered"
 
         run(scenario(), timeout=30)

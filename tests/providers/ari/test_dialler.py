@@ -171,3 +171,34 @@ def test_an_advisor_who_hangs_up_during_the_whisper_means_no_resident_is_dialled
         assert not fake.model.channels
 
     run(scenario())
+
+
+def test_legs_lost_in_an_asterisk_restart_end_the_attempt_without_a_second_dial(
+    config: HotlineConfig,
+) -> None:
+    """Asterisk restarts while the resident's phone rings, taking both legs with it. Once
+    the dialler is back, the attempt ends as failed (the dispatcher returns the request
+    to the line by its retry policy), and the resident was dialled once, not again."""
+    fake = fake_with()
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=None)}
+    )
+    ringing = timedelta(minutes=30)  # rings until the restart, however slow the machine
+
+    async def scenario() -> None:
+        line = with_ari(config, machine_detection=False, resident_ring_timeout=ringing)
+        async with dialler_on(fake, line) as dialler:
+            attempted = asyncio.create_task(attempt(dialler))
+            await fake.wait_until(lambda: resident_leg(fake) is not None, 5)
+            await fake.restart()
+            resident = await asyncio.wait_for(attempted, 10)
+        assert resident == ResidentCall(AttemptResult.FAILED)
+        dialled = [r for r in fake.requests if RESIDENT in str(r.query)]
+        assert len(dialled) == 1
+        assert not fake.model.channels
+
+    run(scenario(), timeout=30)
+
+
+def resident_leg(fake: FakeAsterisk) -> str | None:
+    return next((c for c in fake.model.channels if c.endswith("-resident")), None)
