@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from callflow.engine.commands import Record
 from callflow.engine.state import CallState
 from callflow.engine.vocabulary import EventKind
-from callflow.store.models import Call, CallEvent
+from callflow.store.models import Base, Call, CallEvent
+
+CALLS = Base.metadata.tables[Call.__tablename__]
 
 
 class CallJournal(Protocol):
@@ -47,7 +49,14 @@ class CallJournal(Protocol):
 
 
 class DirectJournal:
-    """Each step's rows in that step's transaction."""
+    """Each step's rows in that step's transaction.
+
+    The summary row is written with Core statements on the session's
+    connection: an UPDATE, and an INSERT when it changed no row (the call's
+    first step). Loading the row into the ORM first would cost a SELECT of
+    its engine state and the unit of work's bookkeeping on every step, and
+    a live line steps for every key and every prompt that ends.
+    """
 
     def __init__(self, *, keep_flow_state: bool = True) -> None:
         self.keep_flow_state = keep_flow_state
@@ -62,15 +71,12 @@ class DirectJournal:
         provider: str,
         provider_ref: str | None,
     ) -> None:
-        call = session.get(Call, state.call_id)
         fields = summary(state, now, records, keep_flow_state=self.keep_flow_state)
-        if call is None:
-            call = Call(id=state.call_id, provider=provider, provider_ref=provider_ref, **fields)
-            session.add(call)
-            session.flush()  # rows written later in this step refer to it
-        else:
-            for name, value in fields.items():
-                setattr(call, name, value)
+        connection = session.connection()
+        changed = connection.execute(update(CALLS).where(CALLS.c.id == state.call_id), fields)
+        if changed.rowcount == 0:
+            row = {"id": state.call_id, "provider": provider, "provider_ref": provider_ref}
+            connection.execute(insert(CALLS), {**row, **fields})
         append_events(session, state.call_id, records, now)
 
     def flush(self, session: Session) -> None:

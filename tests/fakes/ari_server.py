@@ -21,8 +21,11 @@ Every request lands in :attr:`FakeAsterisk.requests` with its status and
 the api-docs *violations* found in it; :meth:`FakeAsterisk.violations` lists
 the ones not sent on purpose inside :meth:`FakeAsterisk.refusals_expected`,
 so a test fails when code sends what a real Asterisk would refuse or
-silently misread. Control methods play the far side: start an inbound
-call, press keys, answer or fail an originated call with a hang-up cause,
+silently misread. A long run (``bench/ari.py``) can keep only the
+violations (``history=False``) and follow events and requests as they
+happen instead (:meth:`FakeAsterisk.on_event`,
+:meth:`FakeAsterisk.on_request`). Control methods play the far side:
+start an inbound call, press keys, answer or fail an originated call with a hang-up cause,
 hang up a caller, finish a prompt; and the faults: drop the websockets,
 stop, start, restart (losing all state, as Asterisk does), delay, hold or
 fail the next request.
@@ -91,6 +94,14 @@ class RecordedRequest:
     problems: list[str] = field(default_factory=list)
     """Why a real Asterisk would refuse or misread it; empty when it conforms."""
     deliberate: bool = False
+    received_at: float = field(default_factory=time.monotonic)
+    """When it had arrived whole (``time.monotonic()``), for latencies measured to it."""
+
+
+EventListener = Callable[[str, dict[str, Any]], None]
+"""Told of each event as it is queued for a websocket: (application, event)."""
+RequestListener = Callable[[RecordedRequest], None]
+"""Told of each REST request once it is answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +145,10 @@ class FakeAsterisk:
         dialplan: Mapping[tuple[str, str], Behaviour] | None = None,
         devices: Mapping[str, Phone] | None = None,
         sounds: Mapping[str, float | None] | None = None,
+        history: bool = True,
     ) -> None:
+        """*history* False keeps no event history and, of the requests, only those with
+        violations: a long run's memory and time stay flat."""
         self.username = username
         self.password = password
         self.docs = api_docs or ApiDocs(API_DOCS)
@@ -147,6 +161,9 @@ class FakeAsterisk:
         self.events_sent: list[tuple[str, dict[str, Any]]] = []
         """Every event written to a websocket, as (application, event)."""
         self.websocket_connections = 0
+        self.history = history
+        self._event_listeners: list[EventListener] = []
+        self._request_listeners: list[RequestListener] = []
         self._faults: list[_Fault] = []
         self._deliberate = False
         self._active: dict[str, _Socket] = {}
@@ -362,6 +379,15 @@ class FakeAsterisk:
         """The events written to *app*'s websockets, in order."""
         return [event for name, event in self.events_sent if name == app]
 
+    def on_event(self, listener: EventListener) -> None:
+        """Call *listener* with every event as it is queued for an application's websocket."""
+        self._event_listeners.append(listener)
+
+    def on_request(self, listener: RequestListener) -> None:
+        """Call *listener* with every REST request once it is answered (its ``received_at``
+        says when it arrived)."""
+        self._request_listeners.append(listener)
+
     def is_connected(self, app: str = APP) -> bool:
         return app in self._active
 
@@ -383,8 +409,11 @@ class FakeAsterisk:
             if sock is None:
                 continue  # nobody listening: lost, as on a real Asterisk
             message = {**event, "asterisk_id": self.model.entity_id, "application": app}
-            self.events_sent.append((app, message))
+            if self.history:
+                self.events_sent.append((app, message))
             sock.outbox.put_nowait(json.dumps(message))
+            for listener in self._event_listeners:
+                listener(app, message)
         self._touch()
 
     def _register(self, sock: _Socket) -> None:
@@ -478,9 +507,14 @@ class FakeAsterisk:
             query=query,
             deliberate=self._deliberate,
         )
-        self.requests.append(record)
+        if self.history:
+            self.requests.append(record)
         status, body, extra = await self._answer(scope, raw, query, record)
         record.status, record.response = status, body
+        if record.problems and not self.history:
+            self.requests.append(record)
+        for listener in self._request_listeners:
+            listener(record)
         self._touch()
         headers = [(b"server", b"Asterisk/22.10.1"), *extra]
         payload = b""
