@@ -210,21 +210,23 @@ class Staffing:
 def staffing(session: Session, skill: str, language: str, now: datetime) -> Staffing:
     """Who is signed in with *skill* and *language*, and how many of them are ready: one
     counting query, as every waiting caller's announcement asks."""
-    ready = or_(
-        Advisor.state == AdvisorState.AVAILABLE,
-        and_(
-            Advisor.state == AdvisorState.WRAP_UP,
-            or_(Advisor.ready_at.is_(None), Advisor.ready_at <= now),
-        ),
-    )
     row = session.execute(
-        select(func.count(), func.count().filter(ready)).where(
+        select(func.count(), func.count().filter(_ready(now))).where(
             Advisor.enabled.is_(True),
             Advisor.state.in_(SIGNED_IN),
             _can_serve(skill, language),
         )
     ).one()
     return Staffing(staffed=int(row[0]), free=int(row[1]))
+
+
+def _ready(now: datetime) -> ColumnElement[bool]:
+    """Available, or past their wrap-up (one still to record an outcome has no
+    ``ready_at`` and is not ready)."""
+    return or_(
+        Advisor.state == AdvisorState.AVAILABLE,
+        and_(Advisor.state == AdvisorState.WRAP_UP, Advisor.ready_at <= now),
+    )
 
 
 def _can_serve(skill: str, language: str) -> ColumnElement[bool]:
@@ -250,10 +252,7 @@ def take_free_advisor(
         .where(
             Advisor.enabled.is_(True),
             Advisor.dial_string.is_not(None),
-            or_(
-                Advisor.state == AdvisorState.AVAILABLE,
-                and_(Advisor.state == AdvisorState.WRAP_UP, Advisor.ready_at <= now),
-            ),
+            _ready(now),
             _can_serve(skill, language),
         )
         .order_by(Advisor.ready_at, Advisor.id)

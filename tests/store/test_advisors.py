@@ -229,13 +229,14 @@ class TestSetState:
 
 def test_staffing_counts_who_is_signed_in_and_who_is_ready(database: Database) -> None:
     """A caller's wait estimate rests on it: busy and wrapping-up advisors are staffed
-    but not free until their wrap-up ends; a break, signing out or the wrong skill or
-    language does not count at all."""
+    but not free until their wrap-up ends (one yet to record an outcome has no end);
+    a break, signing out or the wrong skill or language does not count at all."""
     with database.transaction() as session:
         ready = add_advisor(session, "ready", ("nurse",), ("fi", "sv"))
         add_advisor(session, "busy", ("nurse",), ("fi",))
         add_advisor(session, "wrapping", ("nurse",), ("fi",))
         add_advisor(session, "done wrapping", ("nurse",), ("fi",))
+        add_advisor(session, "to record an outcome", ("nurse",), ("fi",))
         add_advisor(session, "on a break", ("nurse",), ("fi",))
         add_advisor(session, "disabled", ("nurse",), ("fi",), enabled=False)
         add_advisor(session, "social", ("social_counsellor",), ("fi",))
@@ -243,6 +244,7 @@ def test_staffing_counts_who_is_signed_in_and_who_is_ready(database: Database) -
             "busy": (AdvisorState.BUSY, None),
             "wrapping": (AdvisorState.WRAP_UP, T0 + timedelta(minutes=1)),
             "done wrapping": (AdvisorState.WRAP_UP, T0 - timedelta(seconds=1)),
+            "to record an outcome": (AdvisorState.WRAP_UP, None),
             "on a break": (AdvisorState.BREAK, None),
         }
         for name, (state, ready_at) in states.items():
@@ -250,14 +252,14 @@ def test_staffing_counts_who_is_signed_in_and_who_is_ready(database: Database) -
                 update(Advisor).where(Advisor.name == name).values(state=state, ready_at=ready_at)
             )
     with database.reading() as session:
-        assert staffing(session, "nurse", "fi", T0) == Staffing(staffed=4, free=2)
+        assert staffing(session, "nurse", "fi", T0) == Staffing(staffed=5, free=2)
         assert staffing(session, "nurse", "sv", T0) == Staffing(staffed=1, free=1)
         assert staffing(session, "nurse", "en", T0) == Staffing(staffed=0, free=0)
         later = T0 + timedelta(minutes=2)
-        assert staffing(session, "nurse", "fi", later) == Staffing(staffed=4, free=3)
+        assert staffing(session, "nurse", "fi", later) == Staffing(staffed=5, free=3)
     set_state(database, ready, AdvisorState.OFFLINE, T0)
     with database.reading() as session:
-        assert staffing(session, "nurse", "fi", T0) == Staffing(staffed=3, free=1)
+        assert staffing(session, "nurse", "fi", T0) == Staffing(staffed=4, free=1)
 
 
 class TestWrapUp:
