@@ -91,6 +91,13 @@ def test_a_call_goes_on_in_the_next_process_after_a_kill(tmp_path: Path) -> None
     async def scenario() -> None:
         async with FakeAsterisk(time_scale=0.01) as fake:
             env = ari_line(tmp_path, fake, always_open=True)
+            # The menu waits longer than a slow machine takes to start the next process.
+            config = Path(env["CALLFLOW_CONFIG"])
+            text = config.read_text(encoding="utf-8")
+            assert 'input_timeout = "6s"' in text
+            config.write_text(
+                text.replace('input_timeout = "6s"', 'input_timeout = "2m"'), encoding="utf-8"
+            )
             first = await started_server(env, fake)
             second = None
             try:
