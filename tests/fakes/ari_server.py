@@ -25,8 +25,8 @@ silently misread. A long run (``bench/ari.py``) can keep only the
 violations (``history=False``) and follow events and requests as they
 happen instead (:meth:`FakeAsterisk.on_event`,
 :meth:`FakeAsterisk.on_request`). Control methods play the far side:
-start an inbound call, press keys, answer or fail an originated call with a hang-up cause,
-hang up a caller, finish a prompt; and the faults: drop the websockets,
+start an inbound call, press keys, answer or fail an originated call with
+a hang-up cause, hang up a caller, finish a prompt; and the faults: drop the websockets,
 stop, start, restart (losing all state, as Asterisk does), delay, hold or
 fail the next request.
 """
