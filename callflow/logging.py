@@ -2,7 +2,8 @@
 
 Masking is a processor in the chain, after exceptions are formatted, so no
 code path can forget it: any phone-number-looking text in any value (nested
-ones and tracebacks included) keeps only its last three digits. The call id
+ones and tracebacks included) keeps only its last three digits, and the
+password of any URL in it becomes ``***``. The call id
 is bound with :func:`structlog.contextvars.bound_contextvars` while a call is
 handled, so every line about a call carries it.
 """
@@ -10,6 +11,7 @@ handled, so every line about a call carries it.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -21,15 +23,31 @@ from callflow.engine.numbers import mask_numbers_in
 
 LEVELS = ("debug", "info", "warning", "error")
 
+HIDDEN = "***"
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/?#@\s]*:)[^\s]*@")
+"""``scheme://user:password@``; the password runs to the last ``@`` before a space, so a
+password with an unescaped ``@`` (which no URL parser reads the same way) is hidden whole."""
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#\s]*", re.IGNORECASE)
+
+
+def hide_passwords_in(text: str) -> str:
+    """*text* with the password of every URL in it (``user:password@`` or ``?password=``)
+    replaced by ``***``; done on the text, so a URL no parser accepts is hidden too."""
+    if "://" not in text:
+        return text
+    text = _URL_PASSWORD.sub(rf"\g<head>{HIDDEN}@", text)
+    return _QUERY_PASSWORD.sub(rf"\g<head>{HIDDEN}", text)
+
 
 def mask_phone_numbers(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """Replace all but the last three digits of every phone number in the event."""
+    """Replace all but the last three digits of every phone number in the event, and every
+    password in a URL."""
     return {key: _mask(value) for key, value in event_dict.items()}
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_numbers_in(value)
+        return mask_numbers_in(hide_passwords_in(value))
     if isinstance(value, Mapping):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

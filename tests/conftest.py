@@ -7,12 +7,14 @@ under ``CI=true``, where they fail: CI must prove both databases.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -31,6 +33,49 @@ POSTGRES_SERVER = os.environ.get(
     "CALLFLOW_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+# -- the same process-wide state for every test ---------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def same_global_state() -> Iterator[None]:
+    """Each test leaves logging, the environment and the working directory as it found them.
+
+    A command run in-process configures structlog for the rest of the process (its level
+    filter then swallows the lines a later test captures), uvicorn sets its loggers' levels,
+    and a test may set a variable or change directory without monkeypatch. Restored after
+    every test, so the suite passes in any order (pytest-randomly shuffles it).
+    """
+    structlog_config = structlog.get_config()
+    processors = list(structlog_config["processors"])  # capture_logs edits the list in place
+    loggers = {
+        name: (logger.level, list(logger.handlers), logger.propagate, logger.disabled)
+        for name, logger in _loggers().items()
+    }
+    environ = dict(os.environ)
+    cwd = Path.cwd()
+    yield
+    structlog.configure(**{**structlog_config, "processors": processors})
+    structlog.contextvars.clear_contextvars()
+    for name, logger in _loggers().items():
+        level, handlers, propagate, disabled = loggers.get(name, (logging.NOTSET, [], True, False))
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate, logger.disabled = propagate, disabled
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    os.chdir(cwd)
+
+
+def _loggers() -> dict[str, logging.Logger]:
+    """The root logger and every named one created so far."""
+    named = logging.root.manager.loggerDict.items()
+    return {"": logging.root} | {n: lg for n, lg in named if isinstance(lg, logging.Logger)}
+
+
+# -- configuration --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

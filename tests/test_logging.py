@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -72,6 +71,32 @@ class TestProcessor:
         assert out["exception"].startswith("Traceback (most recent call last):")
 
     @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            (
+                "postgresql+psycopg://callflow:s3cret@db.example.fi:5432/callflow",
+                "postgresql+psycopg://callflow:***@db.example.fi:5432/callflow",
+            ),
+            ("http://ari:s3cret@127.0.0.1:8088/ari", "http://ari:***@127.0.0.1:8088/ari"),
+            (
+                "postgresql://callflow@db.example.fi/callflow?password=s3cret&sslmode=require",
+                "postgresql://callflow@db.example.fi/callflow?password=***&sslmode=require",
+            ),
+            ("connect postgresql://u:p@ss@db/x failed", "connect postgresql://u:***@db/x failed"),
+            (
+                "postgresql://callflow@db.example.fi/callflow",
+                "postgresql://callflow@db.example.fi/callflow",
+            ),
+        ],
+    )
+    def test_passwords_in_urls_are_hidden(self, value: str, expected: str) -> None:
+        """A URL's password, in the authority or the query, becomes ***; the rest stays."""
+        assert masked({"event": "connecting", "url": value}) == {
+            "event": "connecting",
+            "url": expected,
+        }
+
+    @pytest.mark.parametrize(
         "value",
         [
             "queue entered",
@@ -91,18 +116,10 @@ class TestProcessor:
         assert masked({"event": "x", "value": value}) == {"event": "x", "value": value}
 
 
-@pytest.fixture
-def reset_structlog() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-
-
 def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-@pytest.mark.usefixtures("reset_structlog")
 class TestConfiguredLogging:
     def test_a_logged_number_is_masked_in_the_json_line(self) -> None:
         """number=+358401234567 comes out as a JSON line ending in 567, never whole."""

@@ -10,7 +10,9 @@ advisor, mark the attempt as dialling, dial the resident, record the result
 outcome first) stops touching that callback at once.
 
 Database calls are blocking SQLAlchemy; they run in worker threads so one
-slow transaction never stalls the calls in progress.
+slow transaction never stalls the calls in progress. While the database is
+down every pass fails; :attr:`Dispatcher.outage` logs that once, not once a
+pass.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from callflow.store.attempts import (
     retry_policy,
 )
 from callflow.store.claims import ClaimedCallback, claim_callbacks
-from callflow.store.session import Database
+from callflow.store.session import Database, OutageLog
 from workers.metrics import WorkerMetrics
 
 log = structlog.get_logger("callflow.dispatcher")
@@ -88,6 +90,8 @@ class Dispatcher:
         self.policy: RetryPolicy = retry_policy(config)
         self.attempts: dict[int, asyncio.Task[None]] = {}
         """Attempts in progress, by callback id."""
+        self.outage = OutageLog(clock)
+        """Shared with the worker's other loops (timers, wake-ups)."""
         self._woken = asyncio.Event()
         self._stopping = False
 
@@ -107,9 +111,10 @@ class Dispatcher:
                 break
             try:
                 await self.dispatch_due()
-            except Exception:
-                # The database may be down for a moment; the next wake or sweep tries again.
-                log.exception("dispatch.failed")
+            except Exception as exc:
+                # The database may be down for a while; the next wake or sweep tries again.
+                if not self.outage.failed(exc):
+                    log.exception("dispatch.failed")
 
     async def dispatch_due(self) -> int:
         """Claim every pair possible now and start its attempt; returns how many."""
@@ -164,9 +169,10 @@ class Dispatcher:
             # Stopping: the callback goes back in line now rather than at lease expiry.
             await asyncio.shield(self._hand_back(claimed))
             raise
-        except Exception:
-            log.exception("callback.attempt_failed", callback_id=claimed.callback_id)
+        except Exception as exc:
             # Left leased: the reaper returns it to the queue when the lease runs out.
+            if not self.outage.failed(exc):
+                log.exception("callback.attempt_failed", callback_id=claimed.callback_id)
         finally:
             lease.cancel()
 
@@ -199,7 +205,9 @@ class Dispatcher:
             return
         try:
             await self._in_thread(self._mark_dialled, claimed)
-        except LeaseLost:
+        except BaseException:
+            # A lost lease, the store failing, a stop: the advisor who answered is never left
+            # on a silent line.
             await self.dialler.hang_up(leg)
             raise
         resident = await self.dialler.dial_resident(call, leg)
@@ -301,8 +309,9 @@ class Dispatcher:
                 await self._in_thread(self._renew, claimed)
             except LeaseLost:
                 return  # the attempt's next step finds out and lets go
-            except Exception:
-                log.exception("callback.renew_failed", callback_id=claimed.callback_id)
+            except Exception as exc:
+                if not self.outage.failed(exc):
+                    log.exception("callback.renew_failed", callback_id=claimed.callback_id)
 
     def _renew(self, claimed: ClaimedCallback) -> None:
         with self.database.transaction() as session:
@@ -334,4 +343,7 @@ class Dispatcher:
         await asyncio.gather(*still, return_exceptions=True)
 
     async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
-        return await asyncio.to_thread(function, *args)
+        """*function* (database work) in a worker thread; its success ends an outage."""
+        result = await asyncio.to_thread(function, *args)
+        self.outage.succeeded()
+        return result

@@ -109,6 +109,8 @@ def purge_old_numbers(context: JobContext) -> Purged | None:
         "retention.purged",
         callback_numbers=purged.callback_numbers,
         call_numbers=purged.call_numbers,
+        unfinished_calls=purged.unfinished_calls,
+        twilio_steps=purged.twilio_steps,
         older_than=format_duration(context.config.retention.numbers),
     )
     return purged

@@ -6,7 +6,9 @@ the reaper, the promise watch, closing time and the nightly purge run their
 ticks (:mod:`workers.jobs`), and one-off timers wake the dispatcher at a
 retry time or the end of a wrap-up. Every job coalesces missed runs into one
 and never overlaps itself; ``shutdown()`` may cut a tick off mid-way, which
-is safe because each tick is one transaction.
+is safe because each tick is one transaction. A tick that finds the database
+down is the dispatcher's outage (:class:`~callflow.store.session.OutageLog`),
+logged once for them all.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ class Worker:
         )
         self.scheduler.start()
         listener = asyncio.create_task(
-            listen_for_work(self.context.database, self.dispatcher.wake), name="wakeups"
+            listen_for_work(self.context.database, self.dispatcher.wake, self.dispatcher.outage),
+            name="wakeups",
         )
         dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("worker.started", owner=self.context.owner)
@@ -146,8 +149,12 @@ class Worker:
             self._schedule_closing(closing_at + timedelta(seconds=1))
 
     async def _tick(self, job: Callable[..., T], *args: Any) -> T | None:
+        outage = self.dispatcher.outage
         try:
-            return await asyncio.to_thread(job, self.context, *args)
-        except Exception:
-            log.exception("job.failed", job=job.__name__)
+            result = await asyncio.to_thread(job, self.context, *args)
+        except Exception as exc:
+            if not outage.failed(exc):
+                log.exception("job.failed", job=job.__name__)
             return None
+        outage.succeeded()
+        return result

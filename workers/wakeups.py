@@ -2,7 +2,9 @@
 
 The sender side is :func:`callflow.store.wakeups.announce_dispatch_work`. A
 dropped listening connection is re-opened with backoff, and the dispatcher is
-woken once on reconnect: whatever was announced meanwhile was missed.
+woken once on reconnect: whatever was announced meanwhile was missed. A
+connection that cannot be made is the worker's database outage, logged once
+(:class:`~callflow.store.session.OutageLog`), not once a try.
 """
 
 from __future__ import annotations
@@ -11,18 +13,15 @@ import asyncio
 from collections.abc import Callable
 
 import psycopg
-import structlog
 from sqlalchemy.engine import make_url
 
-from callflow.store.session import Database
+from callflow.store.session import Database, OutageLog
 from callflow.store.wakeups import CHANNEL, listen_in_process
-
-log = structlog.get_logger("callflow.wakeups")
 
 RECONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-async def listen_for_work(database: Database, wake: Callable[[], None]) -> None:
+async def listen_for_work(database: Database, wake: Callable[[], None], outage: OutageLog) -> None:
     """Call *wake* whenever work is announced, until cancelled."""
     loop = asyncio.get_running_loop()
     if database.dialect != "postgresql":
@@ -47,8 +46,7 @@ async def listen_for_work(database: Database, wake: Callable[[], None]) -> None:
             connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
             async with connection:
                 await connection.execute(f"LISTEN {CHANNEL}")
-                if failures:
-                    log.info("wakeups.reconnected")
+                outage.succeeded()
                 failures = 0
                 wake()
                 async for _notice in connection.notifies():
@@ -56,5 +54,5 @@ async def listen_for_work(database: Database, wake: Callable[[], None]) -> None:
         except psycopg.OperationalError as exc:
             delay = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
             failures += 1
-            log.warning("wakeups.disconnected", error=str(exc).splitlines()[0], retry_in_s=delay)
+            outage.failed(exc)
             await asyncio.sleep(delay)

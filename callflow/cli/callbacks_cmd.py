@@ -235,11 +235,13 @@ def callbacks_cancel(
         with database.transaction() as session:
             was = session.get(CallbackRequest, callback_id)
             was_status = was.status if was is not None else None
-            cancel_by_admin(session, callback_id, now, reason=reason, admin=None)
+            cancelled = cancel_by_admin(session, callback_id, now, reason=reason, admin=None)
+            stored_reason = cancelled.closed_reason
     finally:
         database.close()
     assert was_status is not None  # cancel_by_admin raised otherwise
-    click.echo(f"cancelled callback {callback_id} (was {was_status.value}): {reason}")
+    # The reason as kept: any number in it masked, as everywhere else it is shown.
+    click.echo(f"cancelled callback {callback_id} (was {was_status.value}): {stored_reason}")
 
 
 def _check_show_numbers(show_numbers: bool, output_format: str) -> None:

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import click
 import structlog
-from sqlalchemy.engine import make_url
 
 from callflow.config.load import CONFIG_ENV, DATABASE_ENV, config_path, database_url, load_config
 from callflow.config.models import HotlineConfig
@@ -21,7 +20,7 @@ from callflow.errors import CallflowError, ConfigError
 from callflow.logging import LEVELS, configure_logging
 from callflow.store.migrate import ensure_current
 from callflow.store.queues import sync_queues
-from callflow.store.session import Database
+from callflow.store.session import Database, printable_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,4 +113,4 @@ def open_database(config: HotlineConfig, override: str | None) -> Database:
 
 
 def shown_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return printable_url(url)

@@ -82,7 +82,9 @@ def _keyboard() -> Keys:
     "--digits",
     callback=_digits,
     metavar="KEYS",
-    help="Keys to press at each question, comma-separated; '' for silence.",
+    help="Keys to press at each question, comma-separated, e.g. 1,1,1,1; keys together "
+    "(1111) are pressed one after another without waiting for the next question; '' for "
+    "silence.",
 )
 @click.option(
     "--busy",

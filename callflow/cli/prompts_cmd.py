@@ -36,7 +36,8 @@ def prompts_group() -> None:
 @reports_errors
 def build(out: Path | None, force: bool, config_file: Path | None, log_level: str) -> None:
     """Render every sound file the line plays that is not there yet, with espeak-ng and sox,
-    as 8 kHz mono WAV: <out>/<language>/<sounds>/<name>.wav and <out>/<language>/digits/<n>.wav.
+    as 8 kHz mono WAV: <out>/<language>/<sounds>/<name>.wav, the prompts' words and the
+    number words (number-20, number-1, ...) numbers are said with in each language.
 
     A file already there in any format is a recording and is kept. Our own renders
     (listed with their texts in <out>/.callflow-prompts.json) are rendered again when

@@ -14,15 +14,22 @@ rehearsal without a carrier, never production) turns that off, and says so.
 With ``[provider.ari]`` configured, it runs the Asterisk adapter on the
 line's Stasis application (the password from ``ARI_PASSWORD``) and, on the
 same event loop, the HTTP app for the advisor API and metrics.
+
+The HTTP app is served with the limits of ``[web]`` (header size, idle
+connections, connections at once), and ``/metrics`` on an address of its own
+when ``[web]`` gives one: a second server in the same process, started and
+stopped with the first (:func:`run_http`, which ``callflow web`` uses too).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -42,7 +49,7 @@ from callflow.cli.common import (
 )
 from callflow.cli.times import in_line_zone, local_time_option
 from callflow.config.load import database_url as configured_url
-from callflow.config.models import HotlineConfig
+from callflow.config.models import HotlineConfig, WebConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import SystemClock
 from callflow.providers.sim.runs import run_in_real_time
@@ -186,25 +193,33 @@ def _serve_twilio(
 ) -> None:
     """The HTTP app with Twilio's webhooks, under uvicorn, until Ctrl-C or SIGTERM."""
     from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
-    from callflow.web.app import create_app  # noqa: PLC0415
+    from callflow.web.app import create_app, create_metrics_app  # noqa: PLC0415
 
-    listening = _listen(host, port)
-    with listening:
+    with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
         database = open_database(config, database_url)
         try:
             clock = SystemClock()
             twilio = TwilioProvider.from_environment(
                 config, database, clock, verify_signatures=verify_signatures
             )
-            app = create_app(config, database, clock=clock, twilio=twilio)
-            log.info(
-                "serve.started",
-                provider="twilio",
-                url=_url_of(listening),
-                public_url=twilio.settings.twilio.public_url,
-                database=shown_url(configured_url(config, database_url)),
+            served = [(create_app(config, database, clock=clock, twilio=twilio), listening)]
+            if metrics_listening is not None:
+                served.append(
+                    (create_metrics_app(config, database, clock=clock), metrics_listening)
+                )
+            run_http(
+                served,
+                config.web,
+                log_level,
+                announce=lambda: log.info(
+                    "serve.started",
+                    provider="twilio",
+                    url=url_of(listening),
+                    metrics_url=url_of(metrics_listening or listening) + "/metrics",
+                    public_url=twilio.settings.twilio.public_url,
+                    database=shown_url(configured_url(config, database_url)),
+                ),
             )
-            _run_http(app, listening, log_level)
         finally:
             database.close()
     log.info("serve.stopped", provider="twilio")
@@ -217,11 +232,10 @@ def _serve_ari(
     API, metrics) under uvicorn, until Ctrl-C or SIGTERM."""
     from callflow.providers.ari.adapter import AsteriskLine  # noqa: PLC0415
     from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
-    from callflow.web.app import create_app  # noqa: PLC0415
+    from callflow.web.app import create_app, create_metrics_app  # noqa: PLC0415
 
     settings = AriSettings.from_environment(config)
-    listening = _listen(host, port)
-    with listening:
+    with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
         database = open_database(config, database_url)
         try:
             clock = SystemClock()
@@ -230,65 +244,112 @@ def _serve_ari(
                 async with settings.client() as client:
                     await AsteriskLine(config, database, clock, client).run()
 
-            log.info(
-                "serve.started",
-                provider="ari",
-                url=_url_of(listening),
-                asterisk=settings.ari.url,
-                app=settings.ari.app,
-                database=shown_url(configured_url(config, database_url)),
+            served = [(create_app(config, database, clock=clock), listening)]
+            if metrics_listening is not None:
+                served.append(
+                    (create_metrics_app(config, database, clock=clock), metrics_listening)
+                )
+            run_http(
+                served,
+                config.web,
+                log_level,
+                announce=lambda: log.info(
+                    "serve.started",
+                    provider="ari",
+                    url=url_of(listening),
+                    metrics_url=url_of(metrics_listening or listening) + "/metrics",
+                    asterisk=settings.ari.url,
+                    app=settings.ari.app,
+                    database=shown_url(configured_url(config, database_url)),
+                ),
+                beside=run_line,
             )
-            _run_http(create_app(config, database, clock=clock), listening, log_level, run_line)
         finally:
             database.close()
     log.info("serve.stopped", provider="ari")
 
 
-def _run_http(
-    app: Any,
-    listening: socket.socket,
+def run_http(
+    served: Sequence[tuple[Any, socket.socket]],
+    web: WebConfig,
     log_level: str,
+    *,
+    announce: Callable[[], None],
     beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
-    """*app* under uvicorn on *listening*, and *beside* on the same event loop, until
-    Ctrl-C or SIGTERM; or until *beside* ends, whose error is then the command's."""
+    """Each app of *served* under uvicorn on its socket, and *beside* on the same event
+    loop, until Ctrl-C or SIGTERM; or until one of them ends (the others are then
+    stopped), *beside*'s error then being the command's. *announce* says it has started,
+    once Ctrl-C would stop it gracefully."""
     # The web stack loads only here: the simulated line need not wait for it.
     import uvicorn  # noqa: PLC0415
 
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, log_level=log_level, access_log=False)
-    )
+    servers = [(uvicorn.Server(_uvicorn_config(app, web, log_level)), sock) for app, sock in served]
 
     async def serve() -> None:
-        if beside is None:
-            await server.serve(sockets=[listening])
-            return
-        companion = asyncio.create_task(beside())
-        companion.add_done_callback(lambda _task: setattr(server, "should_exit", True))
+        running = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+        companion = asyncio.create_task(beside()) if beside is not None else None
         try:
-            await server.serve(sockets=[listening])
+            await asyncio.wait(
+                [*running, *([companion] if companion else [])],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for server, _ in servers:
+                server.should_exit = True
+            await asyncio.gather(*running)
         finally:
-            companion.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await companion
+            if companion is not None:
+                companion.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await companion
 
-    # uvicorn raises the stop signal again once it has shut down; with the server's own
-    # handler in place then, the signal lands on a server already stopped instead of
-    # killing the process before the database is closed and the stop is logged.
-    previous = {n: signal.signal(n, server.handle_exit) for n in STOP_SIGNALS}
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for server, _ in servers:
+            server.handle_exit(signum, frame)
+
+    # Each server takes the stop signals while it serves and raises them again once it
+    # has shut down, for the handler it found: the next server's, and last this one, so
+    # the signal lands on servers already stopped instead of killing the process before
+    # the database is closed and the stop is logged.
+    previous = {n: signal.signal(n, stop) for n in STOP_SIGNALS}
     try:
+        announce()
         asyncio.run(serve())
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
-def _url_of(listening: socket.socket) -> str:
+def _uvicorn_config(app: Any, web: WebConfig, log_level: str) -> Any:
+    """uvicorn's settings for *app*: its limits from ``[web]``. uvicorn has no timeout for
+    reading a request's headers; ``max_connections`` bounds what slow clients can hold."""
+    import uvicorn  # noqa: PLC0415
+
+    return uvicorn.Config(
+        app,
+        log_config=None,  # our log lines are JSON; per-request lines would repeat /metrics
+        log_level=log_level,
+        access_log=False,
+        http="h11",  # the implementation whose header limit is set here
+        h11_max_incomplete_event_size=web.max_header_bytes,
+        timeout_keep_alive=math.ceil(web.keep_alive.total_seconds()),
+        limit_concurrency=web.max_connections,
+    )
+
+
+def url_of(listening: socket.socket) -> str:
     host, port = listening.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen_metrics(web: WebConfig) -> AbstractContextManager[socket.socket | None]:
+    """The socket of ``/metrics``'s own address, when ``[web]`` gives one."""
+    if web.metrics_host is None or web.metrics_port is None:
+        return contextlib.nullcontext()
+    return listen(web.metrics_host, web.metrics_port)
+
+
+def listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound first so a taken port is a clear error, not uvicorn's exit."""
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -20,6 +20,25 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from callflow.config.models import HotlineConfig
 from callflow.config.rules import RULES, Sections
 from callflow.errors import MISSING, Problem
+from callflow.logging import hide_passwords_in
+
+SHOWN_LENGTH = 80
+"""A value longer than this (as printed) is cut: the problem's place says where the rest is."""
+_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?$|secret|token|credential|api_?key", re.I)
+"""Keys whose values are secrets: a misplaced one is named, its value never shown."""
+
+
+class _Shown:
+    """A value as a problem prints it, when that is not the value itself (cut or hidden)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+SECRET = _Shown("(not shown: a secret)")
 
 
 def check_text(text: str) -> tuple[HotlineConfig | None, list[Problem]]:
@@ -28,6 +47,17 @@ def check_text(text: str) -> tuple[HotlineConfig | None, list[Problem]]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [_toml_problem(exc)]
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively, with no limit of
+        # its own; it does not say where it was.
+        return None, [
+            Problem(
+                "file",
+                MISSING,
+                "nesting too deep: arrays or inline tables inside one another hundreds of "
+                "levels deep; no setting needs more than a few",
+            )
+        ]
     return check_data(raw)
 
 
@@ -53,7 +83,7 @@ def check_data(raw: Mapping[str, Any]) -> tuple[HotlineConfig | None, list[Probl
     for rule in RULES:
         problems.extend(rule(sections, raw))
     if problems:
-        return None, problems
+        return None, [_printable(problem) for problem in problems]
     return HotlineConfig(**sections), []
 
 
@@ -97,6 +127,44 @@ def _validate(
         return TypeAdapter(annotation).validate_python(value), []
     except ValidationError as exc:
         return None, _pydantic_problems(exc, loc, annotation)
+
+
+# -- what a problem may show ------------------------------------------------------------
+
+
+def _printable(problem: Problem) -> Problem:
+    """*problem* fit to print: a secret-looking key's value hidden (secrets never belong in
+    the file, and the output lands in terminals, tickets and CI logs), URL passwords hidden,
+    a long value cut."""
+    allowed = hide_passwords_in(problem.allowed)
+    if _SECRET_KEY.search(re.split(r"[.\[]", problem.path)[-1]):
+        return Problem(
+            problem.path,
+            SECRET,
+            f"{allowed}; secrets are read from environment variables, never from this file",
+        )
+    value = _without_secrets(problem.value, SHOWN_LENGTH)
+    shown = repr(value)
+    if len(shown) > SHOWN_LENGTH:
+        value = _Shown(f"{shown[: SHOWN_LENGTH - 1]}…")
+    return Problem(problem.path, value, allowed)
+
+
+def _without_secrets(value: Any, depth: int) -> Any:
+    """*value* with secret-looking keys' values and URL passwords hidden. Past *depth*
+    levels the printed value is cut before it gets there, so nothing deeper is looked at."""
+    if depth <= 0:
+        return value
+    if isinstance(value, str):
+        return hide_passwords_in(value)
+    if isinstance(value, Mapping):
+        return {
+            key: SECRET if _SECRET_KEY.search(str(key)) else _without_secrets(item, depth - 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_without_secrets(item, depth - 1) for item in value)
+    return value
 
 
 # -- turning parser errors into problems -----------------------------------------------

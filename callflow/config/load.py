@@ -14,11 +14,12 @@ from pathlib import Path
 
 from callflow.config.check import check_text
 from callflow.config.models import HotlineConfig
+from callflow.config.rules import DATABASE_ENV
 from callflow.errors import ConfigError, Problem
+from callflow.store.session import URL_EXAMPLES, database_url_problem, printable_url
 
 DEFAULT_CONFIG = Path("config/hotline.toml")
 CONFIG_ENV = "CALLFLOW_CONFIG"
-DATABASE_ENV = "CALLFLOW_DATABASE_URL"
 
 
 def config_path(option: str | Path | None) -> Path:
@@ -63,12 +64,26 @@ def data_dir(config: HotlineConfig) -> Path:
 
 
 def database_url(config: HotlineConfig, override: str | None = None) -> str:
-    """The database to use: an explicit *override*, ``$CALLFLOW_DATABASE_URL``, the file's
-    ``line.database_url``, or a SQLite file in the data directory."""
-    for candidate in (override, os.environ.get(DATABASE_ENV), config.line.database_url):
-        if candidate:
-            return candidate
+    """The database to use: an explicit *override* (``--database-url``),
+    ``$CALLFLOW_DATABASE_URL``, the file's ``line.database_url``, or a SQLite file in the
+    data directory. A URL that cannot be read is a :class:`ConfigError` naming where it
+    came from, the URL shown with its password hidden."""
+    settings = (
+        ("--database-url", override),
+        (f"${DATABASE_ENV}", os.environ.get(DATABASE_ENV)),
+        ("line.database_url", config.line.database_url),
+    )
+    for setting, candidate in settings:
+        if not candidate:
+            continue
+        problem = database_url_problem(candidate)
+        if problem is not None:
+            shown = printable_url(candidate)
+            raise ConfigError(
+                setting, [Problem(setting, shown, f"{problem}; use e.g. {URL_EXAMPLES}")]
+            )
+        return candidate
     return f"sqlite:///{data_dir(config) / 'callflow.sqlite3'}"
 
 
-__all__ = ["config_path", "data_dir", "database_url", "load_config"]
+__all__ = ["DATABASE_ENV", "config_path", "data_dir", "database_url", "load_config"]

@@ -193,6 +193,7 @@ PROMPT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "closing_callback": frozenset(),
     "number_failed": frozenset(),
     "goodbye": frozenset(),
+    "technical_problem": frozenset(),
     "at_today": frozenset({"time"}),
     "at_day": frozenset({"day", "time"}),
     "by_today": frozenset({"time"}),
@@ -490,6 +491,33 @@ def _trunk(value: str) -> str:
     return value
 
 
+class AriFailureConfig(_Model):
+    """Where a caller goes when their call fails on our side (a bug, the database down),
+    once they have heard the ``technical_problem`` prompt: ``action = "continue"`` hands
+    the channel back to the dialplan at ``context``, ``extension``, ``priority`` (a
+    voicemail, another number); ``"hangup"`` ends the call. Never silence in Stasis."""
+
+    action: Literal["continue", "hangup"] = "hangup"
+    context: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,79}$")] | None = None
+    extension: Annotated[str, Field(pattern=r"^[A-Za-z0-9_+*#-]{1,79}$")] = "s"
+    priority: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _context_for_continue(self) -> AriFailureConfig:
+        if self.action == "continue" and self.context is None:
+            raise ValueError(
+                'action "continue" needs the dialplan context (extensions.conf) to send '
+                'the caller to, like on_failure = { action = "continue", '
+                'context = "hotline-failed" }'
+            )
+        if self.action == "hangup" and self.context is not None:
+            raise ValueError(
+                'a context is where action "continue" sends the caller; with "hangup" '
+                'leave it out, or write action = "continue"'
+            )
+        return self
+
+
 class AriConfig(_Model):
     """An Asterisk drives the line through ARI (``callflow serve`` then runs the adapter).
 
@@ -499,14 +527,17 @@ class AriConfig(_Model):
     dialplan. Prompts are sound files named ``<language>/<sounds>/<prompt>``
     (a prompt with placeholders is split at them: ``<prompt>-1``,
     ``<prompt>-2``, …), which ``callflow prompts build`` renders from the
-    texts; numbers are said with Asterisk's ``number:`` and ``digits:``
-    media in the call's language. ``hold_music`` is the music-on-hold class
+    texts; numbers, times and read-backs are sound files of their own, said
+    in each language's grammar (``number-21``; Asterisk's say functions would
+    swallow a caller's key and know no Finnish or Swedish). ``hold_music`` is
+    the music-on-hold class
     of the queue's holding bridge. Callbacks dial the resident through
     ``trunk`` with the line's number as caller ID; with
     ``machine_detection`` the resident's leg first runs ``AMD()`` in the
     dialplan context ``amd_context`` (``config/asterisk/extensions.conf``).
     ``whisper`` is what the advisor hears before a callback, in the line's
-    default language.
+    default language. ``on_failure`` says where a caller goes when their
+    call fails on our side (:class:`AriFailureConfig`).
     """
 
     url: Annotated[str, AfterValidator(_asterisk_url)]
@@ -523,6 +554,7 @@ class AriConfig(_Model):
     whisper: Annotated[str, AfterValidator(_whisper)] = (
         "Takaisinsoitto. Aihe {topic}, kieli {language}. Soittaja on odottanut {minutes} minuuttia."
     )
+    on_failure: AriFailureConfig = AriFailureConfig()
 
 
 class ProviderConfig(_Model):
@@ -536,6 +568,38 @@ class ProviderConfig(_Model):
         if self.twilio is not None and self.ari is not None:
             raise ValueError(
                 "configure one provider: [provider.twilio] or [provider.ari], not both"
+            )
+        return self
+
+
+class WebConfig(_Model):
+    """The HTTP server (``callflow web``; ``callflow serve`` with a provider).
+
+    ``max_body``: the largest request body the API reads, in bytes; a larger
+    one is refused with 413 before it is read (Twilio's webhooks have their
+    own, smaller cap). ``docs``: serve ``/docs``, ``/redoc`` and
+    ``/openapi.json``, their scripts from the app itself (no CDN); off, they
+    are 404. ``metrics_host`` and ``metrics_port``: serve ``/metrics`` on an
+    address of its own (one only Prometheus reaches) instead of the API's.
+    ``max_header_bytes``: a request whose headers are larger is refused.
+    ``keep_alive``: an idle connection is closed after this.
+    ``max_connections``: connections and requests at once; beyond it the
+    server answers 503 at once instead of queueing without bound.
+    """
+
+    max_body: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    docs: bool = True
+    metrics_host: str | None = Field(default=None, min_length=1)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    keep_alive: PositiveDuration = timedelta(seconds=5)
+    max_connections: int = Field(default=200, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _metrics_address_whole(self) -> WebConfig:
+        if (self.metrics_host is None) != (self.metrics_port is None):
+            raise ValueError(
+                "give both metrics_host and metrics_port to serve /metrics apart, or neither"
             )
         return self
 
@@ -555,6 +619,7 @@ class HotlineConfig(_Model):
     simulation: SimulationConfig = SimulationConfig()
     staffing: list[StaffingBlock] = []
     provider: ProviderConfig = ProviderConfig()
+    web: WebConfig = WebConfig()
 
     source: Path | None = Field(default=None, exclude=True)
     """The file this configuration was read from; relative paths resolve against it."""

@@ -1,4 +1,4 @@
-"""Rules that relate one part of the configuration to another.
+"""Rules that relate one part of the configuration to another, or to the world outside it.
 
 Each rule takes the sections that validated (``sections``) and the file as
 written (``raw``), and returns its problems. References are checked against
@@ -32,9 +32,13 @@ from callflow.config.models import (
 from callflow.engine.durations import format_duration
 from callflow.engine.promise import promise_fits_day
 from callflow.errors import MISSING, Problem
+from callflow.logging import hide_passwords_in
+from callflow.store.session import URL_EXAMPLES, database_url_problem, printable_url
 
 Sections = dict[str, Any]
 Rule = Callable[[Sections, Mapping[str, Any]], list[Problem]]
+
+DATABASE_ENV = "CALLFLOW_DATABASE_URL"
 
 
 def _check_hours(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
@@ -401,6 +405,30 @@ def _check_simulation(sections: Sections, raw: Mapping[str, Any]) -> list[Proble
     return problems
 
 
+def _check_database_url(_sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    """``line.database_url`` must be a URL the store can read, and carry no password:
+    secrets come from the environment, since a configuration file is copied, shared and
+    committed. A URL with a password goes whole into the environment variable instead."""
+    line = raw.get("line")
+    url = line.get("database_url") if isinstance(line, Mapping) else None
+    if not isinstance(url, str):
+        return []
+    path = "line.database_url"
+    problem = database_url_problem(url)
+    if problem is not None:
+        return [Problem(path, printable_url(url), f"{problem}; use e.g. {URL_EXAMPLES}")]
+    if hide_passwords_in(url) != url:
+        return [
+            Problem(
+                path,
+                printable_url(url),
+                "a password does not belong in this file; put the whole URL in the "
+                f"environment variable {DATABASE_ENV} and leave line.database_url out",
+            )
+        ]
+    return []
+
+
 RULES: tuple[Rule, ...] = (
     _check_hours,
     _check_languages,
@@ -408,4 +436,5 @@ RULES: tuple[Rule, ...] = (
     _check_staffing,
     _check_promises_and_retries,
     _check_simulation,
+    _check_database_url,
 )

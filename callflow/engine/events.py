@@ -89,7 +89,14 @@ class AdvisorHungUp:
 
 @dataclass(slots=True)
 class CallerHungUp:
-    pass
+    """The caller's line is gone.
+
+    ``dropped``: the exchange or carrier lost it (a fault, a restart), nobody chose to
+    hang up. Such a call is no abandon, whichever provider saw it go: the measures of
+    abandons and of waiting are the callers', not the line's faults.
+    """
+
+    dropped: bool = False
 
 
 Event = (

@@ -428,7 +428,7 @@ def _caller_hung_up(t: Turn, event: Any) -> None:
     s.playback = None  # the channel is gone; nothing to stop
     s.hung_up = True
     if s.in_queue:
-        queueing.leave_queue(t, "hangup")
+        queueing.leave_queue(t, "dropped" if event.dropped else "hangup")
     if s.phase is Phase.STORING:
         return  # the store's answer closes the books
     number = callbacks.promised_number(s)
@@ -438,16 +438,27 @@ def _caller_hung_up(t: Turn, event: Any) -> None:
         callbacks.store_request(t)  # they said yes to a callback on this number
         return
     if s.outcome is None:
-        queued = s.queue_entered_at is not None
-        s.outcome = CallOutcome.ABANDONED_QUEUE if queued else CallOutcome.ABANDONED_IVR
-        t.record(
-            EventKind.ABANDONED,
-            stage="queue" if queued else "ivr",
-            topic=s.topic,
-            menu=s.menu.value if s.menu else None,
-            wait_s=_seconds(t.now - s.queue_entered_at) if s.queue_entered_at else None,
-        )
+        _gone_without_outcome(t, dropped=event.dropped)
     t.finish()
+
+
+def _gone_without_outcome(t: Turn, *, dropped: bool) -> None:
+    """The line went before the call came to anything: the caller abandoned it, or, when
+    the exchange or carrier *dropped* it, nobody did, and no abandon measure may count it."""
+    s = t.s
+    queued = s.queue_entered_at is not None
+    if dropped:
+        s.outcome, kind = CallOutcome.DROPPED, EventKind.DROPPED
+    else:
+        s.outcome = CallOutcome.ABANDONED_QUEUE if queued else CallOutcome.ABANDONED_IVR
+        kind = EventKind.ABANDONED
+    t.record(
+        kind,
+        stage="queue" if queued else "ivr",
+        topic=s.topic,
+        menu=s.menu.value if s.menu else None,
+        wait_s=_seconds(t.now - s.queue_entered_at) if s.queue_entered_at else None,
+    )
 
 
 def _after_end(t: Turn, event: Event) -> None:

@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     CLOSING_TIME = "call.closing_time"
     ANSWERED = "call.answered"
     ABANDONED = "call.abandoned"
+    DROPPED = "call.dropped"
     ENDED = "call.ended"
     CALLBACK_REQUESTED = "callback.requested"
     CALLBACK_KEPT = "callback.kept"
@@ -55,6 +56,7 @@ class CallOutcome(StrEnum):
     CLOSED = "closed"
     ABANDONED_IVR = "abandoned_ivr"
     ABANDONED_QUEUE = "abandoned_queue"
+    DROPPED = "dropped"  # the exchange or carrier lost the line: a fault, not an abandon
     NO_CALLBACK_NUMBER = "no_callback_number"
 
 

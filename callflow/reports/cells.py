@@ -100,6 +100,7 @@ def call_cells(config: HotlineConfig, hours: ColumnElement[bool] | None) -> Sele
     offered = fact.closed_hours == false()
     answered = and_(offered, fact.answered_us.is_not(None))
     in_queue = and_(offered, fact.abandoned_stage == "queue")
+    dropped = and_(offered, fact.dropped_us.is_not(None))
     # A queue hang-up with no logged entry time cannot be short: it counts as abandoned.
     abandon_wait = func.coalesce(fact.abandoned_us - fact.queue_entered_us, short)
     waited = fact.wait_us
@@ -114,6 +115,8 @@ def call_cells(config: HotlineConfig, hours: ColumnElement[bool] | None) -> Sele
             _count(and_(offered, fact.abandoned_stage == "ivr")).label("abandoned_ivr"),
             _count(and_(in_queue, abandon_wait >= short)).label("abandoned_queue"),
             _count(and_(in_queue, abandon_wait < short)).label("short_abandons"),
+            _count(dropped).label("calls_dropped"),
+            _count(and_(dropped, fact.queue_entered_us.is_not(None))).label("dropped_in_queue"),
             _count(waited.is_not(None)).label("waits"),
             func.coalesce(func.sum(waited), 0).label("wait_us"),
             _count(waited <= service_level).label("answered_within_service_level"),

@@ -40,6 +40,7 @@ CALL_FACT_EVENTS = (
     EventKind.QUEUE_ENTERED,
     EventKind.ANSWERED,
     EventKind.ABANDONED,
+    EventKind.DROPPED,
     EventKind.CONTACT_CODED,
 )
 CALLBACK_FACT_EVENTS = (
@@ -102,6 +103,7 @@ def call_facts(scope: ColumnElement[bool]) -> Select[Any]:
             func.max(
                 case((kind == EventKind.ABANDONED, CallEvent.data["stage"].as_string()))
             ).label("abandoned_stage"),
+            epoch_us(_first_at(EventKind.DROPPED)).label("dropped_us"),
             _coded_on("call").label("coded_id"),
         )
         .where(scope, kind.in_(CALL_FACT_EVENTS))
@@ -125,6 +127,7 @@ def call_facts(scope: ColumnElement[bool]) -> Select[Any]:
             case((offered_and_queued, c.answered_us - c.queue_entered_us)).label("wait_us"),
             c.abandoned_us,
             c.abandoned_stage,
+            c.dropped_us,
             *_coding(coded),
         )
         .select_from(per_call)

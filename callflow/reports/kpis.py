@@ -39,6 +39,7 @@ BREAKDOWN_CALL_KEYS = (
     "abandoned_ivr",
     "abandoned_queue",
     "short_abandons",
+    "calls_dropped",
     "asa_s",
     "service_level",
     "answered_immediately_share",
@@ -194,6 +195,7 @@ def _shape(
         "abandoned_ivr": call_measures["abandoned_ivr"],
         "abandoned_queue": call_measures["abandoned_queue"],
         "short_abandons": call_measures["short_abandons"],
+        "calls_dropped": call_measures["calls_dropped"],
         "asa_s": call_measures["asa_s"],
         "service_level": call_measures["service_level"],
         "wait_p50_s": _seconds(figures.wait_percentiles[50]),
@@ -240,8 +242,9 @@ def _call_measures(sums: Mapping[str, int]) -> dict[str, Any]:
     def count(name: str) -> int:
         return sums.get(name, 0)
 
-    # Callers who hung up within seconds of joining are not counted against the line.
-    served = count("queued") - count("short_abandons")
+    # Callers who hung up within seconds of joining are not counted against the line, nor
+    # are calls the exchange or carrier dropped: no caller chose to leave those.
+    served = count("queued") - count("short_abandons") - count("dropped_in_queue")
     return {
         "closed_hours_calls": count("closed_hours_calls"),
         "offered": count("offered"),
@@ -249,6 +252,7 @@ def _call_measures(sums: Mapping[str, int]) -> dict[str, Any]:
         "abandoned_ivr": count("abandoned_ivr"),
         "abandoned_queue": count("abandoned_queue"),
         "short_abandons": count("short_abandons"),
+        "calls_dropped": count("calls_dropped"),
         "asa_s": _seconds(count("wait_us"), count("waits")),
         "service_level": _share(count("answered_within_service_level"), served),
         "answered_immediately_share": _share(count("answered_immediately"), served),

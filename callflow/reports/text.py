@@ -33,6 +33,7 @@ COLUMN_TITLES = {
     "abandoned_ivr": "hung up menu",
     "abandoned_queue": "hung up queue",
     "short_abandons": "short",
+    "calls_dropped": "dropped",
     "asa_s": "ASA",
     "service_level": "service lvl",
     "answered_immediately_share": "immediately",

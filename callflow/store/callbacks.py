@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from callflow.engine.commands import StoreCallback
 from callflow.engine.events import ExistingCallback
 from callflow.engine.forecast import Backlogged, BacklogIndex
+from callflow.engine.numbers import mask_numbers_in
 from callflow.engine.vocabulary import (
     OPEN_CALLBACK_STATUSES,
     AttemptResult,
@@ -87,7 +88,12 @@ def create_callback(
 
 
 def cancel_callback(session: Session, callback_id: int, now: datetime, reason: str) -> bool:
-    """Cancel an open request; False if it was already finished."""
+    """Cancel an open request; False if it was already finished.
+
+    The reason is free text (an admin may write "asked us to call 040 … instead"):
+    it is stored with any phone number in it masked, since the retention purge
+    erases numbers only from the columns meant for them.
+    """
     # Locked: a claim committing between our read and our write must not be overwritten.
     request = session.get(
         CallbackRequest, callback_id, populate_existing=True, with_for_update=True
@@ -112,7 +118,7 @@ def cancel_callback(session: Session, callback_id: int, now: datetime, reason: s
         request.advisor_id = None
     request.status = CallbackStatus.CANCELLED
     request.closed_at = now
-    request.closed_reason = reason
+    request.closed_reason = mask_numbers_in(reason)
     request.lease_owner = None
     request.lease_expires_at = None
     request.updated_at = now
@@ -123,14 +129,14 @@ def cancel_by_admin(
     session: Session, callback_id: int, now: datetime, *, reason: str, admin: str | None
 ) -> CallbackRequest:
     """An admin cancels an open request (the caller's own cancel goes through the call
-    flow, which logs it); logged here with who and why. Raises :class:`UnknownCallback`
-    or :class:`CallbackClosed`."""
+    flow, which logs it); logged here with who and why (the reason as stored, masked).
+    Raises :class:`UnknownCallback` or :class:`CallbackClosed`."""
     request = session.get(CallbackRequest, callback_id)
     if request is None:
         raise UnknownCallback(callback_id)
     if not cancel_callback(session, callback_id, now, reason):
         raise CallbackClosed(callback_id, request.status.value)
-    data: dict[str, object] = {"by": "admin", "reason": reason}
+    data: dict[str, object] = {"by": "admin", "reason": request.closed_reason}
     if admin is not None:
         data["admin"] = admin
     log_callback_event(session, request, EventKind.CALLBACK_CANCELLED, now, **data)

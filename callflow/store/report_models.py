@@ -97,6 +97,8 @@ class ReportCallFact(Base):
     """First queue entry to answer, for calls offered while open and answered."""
     abandoned_us: Mapped[int | None] = mapped_column(BigInteger)
     abandoned_stage: Mapped[str | None] = mapped_column(String(8))
+    dropped_us: Mapped[int | None] = mapped_column(BigInteger)
+    """When the exchange or carrier lost the line: no abandon, whatever the stage."""
     reason: Mapped[str | None] = mapped_column(String(32))
     referral: Mapped[str | None] = mapped_column(String(32))
     resolution: Mapped[str | None] = mapped_column(String(32))
@@ -153,6 +155,9 @@ class ReportCallCell(Base):
     abandoned_ivr: Mapped[int] = mapped_column(Integer)
     abandoned_queue: Mapped[int] = mapped_column(Integer)
     short_abandons: Mapped[int] = mapped_column(Integer)
+    calls_dropped: Mapped[int] = mapped_column(Integer)
+    dropped_in_queue: Mapped[int] = mapped_column(Integer)
+    """Dropped after entering a queue: left out of the shares' denominator."""
     waits: Mapped[int] = mapped_column(Integer)
     wait_us: Mapped[int] = mapped_column(BigInteger)
     answered_within_service_level: Mapped[int] = mapped_column(Integer)

@@ -3,36 +3,48 @@
 SQLite runs in WAL mode (readers do not block the writer) with a busy
 timeout, and every transaction starts with ``BEGIN IMMEDIATE`` so a
 transaction that reads and then writes cannot deadlock against another
-process doing the same: writers queue at the door instead.
+process doing the same: writers queue at the door instead. A database that
+cannot be reached is a :class:`StoreError` said in one line, and loops that
+retry log its outage once (:class:`OutageLog`). Printed URLs never show a
+password.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import structlog
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from callflow.engine.clock import Clock
 from callflow.errors import StoreError
+from callflow.logging import HIDDEN, hide_passwords_in
+
+log = structlog.get_logger("callflow.store")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "callflow_read_only"
+URL_EXAMPLES = "sqlite:///data/callflow.sqlite3 or postgresql+psycopg://user@host:5432/callflow"
 
 
 def make_engine(url: str) -> Engine:
     """An engine for *url*; a SQLite file's folder is created if missing."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
+    problem = database_url_problem(url)
+    if problem is not None:
         raise StoreError(
-            f"database URL {url!r} is not valid; use e.g. sqlite:///data/callflow.sqlite3 "
-            "or postgresql+psycopg://user@host:5432/callflow"
-        ) from exc
+            f"database URL {printable_url(url)!r} cannot be read: {problem}; "
+            f"use e.g. {URL_EXAMPLES}"
+        )
+    parsed = make_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url, parsed.database)
@@ -46,6 +58,30 @@ def make_engine(url: str) -> Engine:
     raise StoreError(
         f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL"
     )
+
+
+def printable_url(url: str) -> str:
+    """*url* fit to print, its password shown as ``***``. In text no parser reads as a URL
+    the password cannot be told apart, so all from the first ``:`` to the last ``@`` goes."""
+    hidden = hide_passwords_in(url)
+    if hidden != url or database_url_problem(url) is None:
+        return hidden
+    head, colon, rest = url.partition(":")
+    if colon and "@" in rest:
+        return f"{head}:{HIDDEN}@{rest.rpartition('@')[2]}"
+    return url
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why *url* cannot be read as a database URL, or None if it can. The parser's own
+    exception is not passed on: its text may quote the URL, password and all."""
+    try:
+        make_url(url)
+    except ArgumentError:
+        return "it is not a URL like dialect+driver://user@host:port/database"
+    except ValueError:
+        return "its port is not a number"
+    return None
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
@@ -84,9 +120,56 @@ def unreachable_as_store_error(engine: Engine) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        where = engine.url.render_as_string(hide_password=True)
+        where = hide_passwords_in(engine.url.render_as_string(hide_password=True))
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise StoreError(f"database {where} is not available: {reason}") from exc
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether *error* says the database cannot be reached now (down, restarting, refusing
+    connections, locked): something to wait out, unlike a bug or a refused change."""
+    cause = error.__cause__ if isinstance(error, StoreError) else error
+    return isinstance(cause, OperationalError | psycopg.OperationalError)
+
+
+class OutageLog:
+    """Logs a database outage as two lines, ``database.unavailable`` when it begins and
+    ``database.available`` when it ends, however many loops keep trying meanwhile.
+
+    The worker's loops retry every second or so; a traceback for each failed try (10 KB
+    apiece) would bury every other line for as long as the database is down. Each loop
+    reports its failures to :meth:`failed` and its successes to :meth:`succeeded`; one
+    instance is shared by all the loops of a process. Safe to call from any thread.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._down_since: datetime | None = None
+        self._lock = threading.Lock()
+
+    def failed(self, error: BaseException) -> bool:
+        """Note a failed try. True if *error* is the database being unreachable (logged when
+        the outage begins, without a traceback); False for any other error, which the caller
+        logs as it would have."""
+        if not is_unreachable(error):
+            return False
+        with self._lock:
+            began = self._down_since is None
+            if began:
+                self._down_since = self._clock.now()
+        if began:
+            text = str(error).strip()
+            short = text.splitlines()[0] if text else type(error).__name__
+            log.error("database.unavailable", error=hide_passwords_in(short))
+        return True
+
+    def succeeded(self) -> None:
+        """Note a try that reached the database; ends the outage if there was one."""
+        with self._lock:
+            since, self._down_since = self._down_since, None
+        if since is not None:
+            down = self._clock.now() - since
+            log.info("database.available", down_for_s=round(down.total_seconds(), 1))
 
 
 class Database:

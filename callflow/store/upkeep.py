@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, null, select, update
+from sqlalchemy import and_, delete, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from callflow.engine.vocabulary import (
     OPEN_CALLBACK_STATUSES,
     AttemptResult,
     CallbackStatus,
+    CallOutcome,
     EventKind,
 )
 from callflow.store.attempts import (
@@ -35,6 +36,7 @@ from callflow.store.models import (
     CallbackAttempt,
     CallbackRequest,
     JobRun,
+    TwilioStep,
 )
 from callflow.store.wakeups import announce_dispatch_work
 
@@ -202,11 +204,21 @@ def carry_over_at_closing(session: Session, now: datetime) -> list[int]:
 class Purged:
     callback_numbers: int
     call_numbers: int
+    unfinished_calls: int
+    """Calls never ended (a final status lost, a phone crashed), closed by the purge."""
+    twilio_steps: int
 
 
 def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purged:
     """Erase callers' numbers from requests finished, and calls ended, more than
-    *retention* ago. Times, topics, outcomes and the event log stay for statistics."""
+    *retention* ago. Times, topics, outcomes and the event log stay for statistics.
+
+    A call nobody has heard of for *retention* but never ended (its final status
+    was lost, a console phone crashed) is over all the same: it is closed, ended
+    when it was last heard of (dropped, unless the engine had an outcome for it),
+    and erased with the others. Twilio's answered
+    steps that old go too: their TwiML reads numbers back to callers.
+    """
     cutoff = now - retention
     callbacks = session.execute(
         update(CallbackRequest)
@@ -216,6 +228,13 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
             CallbackRequest.number_e164.is_not(None),
         )
         .values(number_e164=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    unfinished = session.execute(
+        update(Call)
+        .where(Call.ended_at.is_(None), Call.updated_at < cutoff)
+        # How it went, if the engine knew (a callback requested, say); else it was lost.
+        .values(ended_at=Call.updated_at, outcome=func.coalesce(Call.outcome, CallOutcome.DROPPED))
         .execution_options(synchronize_session=False)
     )
     calls = session.execute(
@@ -228,4 +247,14 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
         .values(caller_e164=None, flow_state=null(), updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return Purged(callbacks.rowcount, calls.rowcount)  # type: ignore[attr-defined]
+    steps = session.execute(
+        delete(TwilioStep)
+        .where(TwilioStep.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    return Purged(
+        callbacks.rowcount,  # type: ignore[attr-defined]
+        calls.rowcount,  # type: ignore[attr-defined]
+        unfinished.rowcount,  # type: ignore[attr-defined]
+        steps.rowcount,  # type: ignore[attr-defined]
+    )

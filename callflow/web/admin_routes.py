@@ -44,13 +44,8 @@ from callflow.store.models import Advisor, AdvisorLanguage, AdvisorState
 from callflow.web import Context
 from callflow.web.advisor_routes import AdvisorOut, advisor_view
 from callflow.web.auth import Admin
-from callflow.web.errors import (
-    ERROR_RESPONSES,
-    ApiError,
-    ErrorBody,
-    StrictBody,
-    not_allowed_value,
-)
+from callflow.web.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_allowed_value
+from callflow.web.inputs import AdvisorId, CallbackId, StrictBody
 
 log = structlog.get_logger("callflow.web")
 
@@ -213,7 +208,9 @@ def add_advisor(body: NewAdvisorIn, caller: Admin, context: Context) -> NewAdvis
     summary="Replace an advisor's skills (and languages)",
     responses=UNKNOWN_ADVISOR,
 )
-def set_skills(advisor_id: int, body: SkillsIn, caller: Admin, context: Context) -> AdvisorAdminOut:
+def set_skills(
+    advisor_id: AdvisorId, body: SkillsIn, caller: Admin, context: Context
+) -> AdvisorAdminOut:
     with context.database.transaction() as session:
         advisor = session.get(Advisor, advisor_id)
         if advisor is None:
@@ -237,7 +234,7 @@ def set_skills(advisor_id: int, body: SkillsIn, caller: Admin, context: Context)
     summary="Disable an advisor: no more work, their token stops working",
     responses=UNKNOWN_ADVISOR,
 )
-def disable(advisor_id: int, caller: Admin, context: Context) -> AdvisorAdminOut:
+def disable(advisor_id: AdvisorId, caller: Admin, context: Context) -> AdvisorAdminOut:
     with context.database.transaction() as session:
         disable_advisor(session, advisor_id, context.clock.now())
         view = advisor_view(session, advisor_id)
@@ -253,7 +250,7 @@ def disable(advisor_id: int, caller: Admin, context: Context) -> AdvisorAdminOut
         409: {"model": ErrorBody, "description": "The advisor is disabled."},
     },
 )
-def new_token(advisor_id: int, caller: Admin, context: Context) -> TokenOut:
+def new_token(advisor_id: AdvisorId, caller: Admin, context: Context) -> TokenOut:
     with context.database.transaction() as session:
         if not advisor_view(session, advisor_id).enabled:
             raise ApiError(
@@ -274,7 +271,9 @@ def new_token(advisor_id: int, caller: Admin, context: Context) -> TokenOut:
         409: {"model": ErrorBody, "description": "They hold a callback; its outcome comes first."},
     },
 )
-def set_state(advisor_id: int, body: StateIn, caller: Admin, context: Context) -> AdvisorAdminOut:
+def set_state(
+    advisor_id: AdvisorId, body: StateIn, caller: Admin, context: Context
+) -> AdvisorAdminOut:
     with context.database.transaction() as session:
         set_advisor_state(session, advisor_id, AdvisorState(body.state), context.clock.now())
         view = advisor_view(session, advisor_id)
@@ -315,7 +314,7 @@ def callbacks(
     summary="One request's whole history",
     responses=UNKNOWN_CALLBACK,
 )
-def callback(callback_id: int, caller: Admin, context: Context) -> CallbackHistoryOut:
+def callback(callback_id: CallbackId, caller: Admin, context: Context) -> CallbackHistoryOut:
     with context.database.reading() as session:
         history = callback_history(session, callback_id)
     return CallbackHistoryOut(
@@ -337,7 +336,7 @@ def callback(callback_id: int, caller: Admin, context: Context) -> CallbackHisto
     },
 )
 def cancel(
-    callback_id: int, caller: Admin, context: Context, body: CancelIn | None = None
+    callback_id: CallbackId, caller: Admin, context: Context, body: CancelIn | None = None
 ) -> CallbackOut:
     reason = body.reason if body is not None else CANCELLED_BY_ADMIN
     now = context.clock.now()

@@ -37,7 +37,8 @@ from callflow.store.models import (
 )
 from callflow.web import Context, WebContext
 from callflow.web.auth import AnyAdvisor
-from callflow.web.errors import ERROR_RESPONSES, ErrorBody, StrictBody
+from callflow.web.errors import ERROR_RESPONSES, ErrorBody
+from callflow.web.inputs import CallbackId, StrictBody
 
 log = structlog.get_logger("callflow.web")
 
@@ -188,7 +189,7 @@ def current_assignment(caller: AnyAdvisor, context: Context) -> AssignmentAnswer
         404: {"model": ErrorBody, "description": "No such callback."},
     },
 )
-def assignment(callback_id: int, caller: AnyAdvisor, context: Context) -> AssignmentOut:
+def assignment(callback_id: CallbackId, caller: AnyAdvisor, context: Context) -> AssignmentOut:
     with context.database.reading() as session:
         request = session.get(CallbackRequest, callback_id)
         if request is None:
@@ -216,7 +217,9 @@ def assignment(callback_id: int, caller: AnyAdvisor, context: Context) -> Assign
         },
     },
 )
-def record(callback_id: int, body: OutcomeIn, caller: AnyAdvisor, context: Context) -> OutcomeOut:
+def record(
+    callback_id: CallbackId, body: OutcomeIn, caller: AnyAdvisor, context: Context
+) -> OutcomeOut:
     config = context.config
     now = context.clock.now()
     with context.database.transaction() as session:

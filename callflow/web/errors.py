@@ -6,6 +6,10 @@ becomes, so routes simply let the store's errors rise. Details go through
 hold a resident's number, and only the assigned advisor's own assignment may
 show one. Validation messages name the field and say what is allowed, since
 pydantic's own words ("Extra inputs are not permitted") name neither.
+
+An answer never carries back what it got in bulk: an echoed value is cut
+(:func:`shown`), a secret's value is never echoed, and a detail is cut at
+:data:`MAX_DETAIL`, so a megabyte of name does not come back as a megabyte of error.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +57,15 @@ STATUS_OF: Mapping[type[CallflowError], int] = {
 
 UNAVAILABLE = "the database is not available; try again shortly"
 
+MAX_SHOWN = 100
+"""Characters of a value echoed back in an error; the rest is cut."""
+MAX_DETAIL = 1000
+"""Characters of an error's detail, however many values or errors it names."""
+MAX_DESCRIBED = 5
+"""Validation errors described in one answer; the rest are counted."""
+SECRET_WORDS = ("token", "password", "secret", "authorization")
+"""A field whose name holds one of these is never echoed."""
+
 
 class ErrorBody(BaseModel):
     """Every error answer."""
@@ -71,26 +84,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """Documented on every authenticated router, so the OpenAPI schema shows the real shape."""
 
 
-class StrictBody(BaseModel):
-    """A request body that refuses fields it does not know, naming the ones it does."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_fields_only(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(str(key) for key in set(data) - set(cls.model_fields))
-            if unknown:
-                raise ValueError(
-                    f"unknown field {', '.join(map(repr, unknown))}; "
-                    f"the fields are: {', '.join(cls.model_fields)}"
-                )
-        return data
-
-
-class ApiError(Exception):
-    """A refusal that is the API's own (authentication, roles, a name taken), not the store's."""
+class ApiError(HTTPException):
+    """A refusal that is the API's own (authentication, roles, a name taken, a body too
+    large), not the store's. An HTTP exception, so one raised while a body is read (by
+    :class:`~callflow.web.limits.BodyLimit`) passes FastAPI's body parsing as it is."""
 
     def __init__(
         self,
@@ -100,11 +97,8 @@ class ApiError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
+        super().__init__(status_code, detail, dict(headers or {}))
         self.slug = slug
-        self.detail = detail
-        self.headers = dict(headers or {})
 
 
 def not_allowed_value(field: str, value: str, allowed: Iterable[str], what: str) -> ApiError:
@@ -112,8 +106,14 @@ def not_allowed_value(field: str, value: str, allowed: Iterable[str], what: str)
     return ApiError(
         422,
         INVALID_REQUEST,
-        f"{field}: {value!r} is not {what} on this line; use one of: {', '.join(allowed)}",
+        f"{field}: {shown(value)} is not {what} on this line; use one of: {', '.join(allowed)}",
     )
+
+
+def shown(value: object) -> str:
+    """*value* as an error echoes it: its ``repr``, cut at :data:`MAX_SHOWN` characters."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 1]}…"
 
 
 def install_error_handling(app: FastAPI) -> None:
@@ -125,13 +125,16 @@ def install_error_handling(app: FastAPI) -> None:
 def error_response(
     status_code: int, slug: str, detail: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    body = ErrorBody(error=slug, detail=mask_numbers_in(detail))
+    detail = mask_numbers_in(detail)  # first: a cut number could escape the mask
+    if len(detail) > MAX_DETAIL:
+        detail = f"{detail[: MAX_DETAIL - 1]}…"
+    body = ErrorBody(error=slug, detail=detail)
     return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
 
 
 async def _answer(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ApiError):
-        return error_response(exc.status_code, exc.slug, exc.detail, exc.headers)
+        return error_response(exc.status_code, exc.slug, str(exc.detail), exc.headers)
     if isinstance(exc, RequestValidationError):
         return error_response(422, INVALID_REQUEST, describe_validation(exc.errors()))
     if isinstance(exc, HTTPException):
@@ -155,25 +158,32 @@ def _status_of(exc: CallflowError) -> int:
 
 
 def describe_validation(errors: Sequence[Any]) -> str:
-    """Pydantic's errors as one sentence per field: where, what came, what is allowed."""
-    return "; ".join(_describe(error) for error in errors)
+    """Pydantic's errors as one sentence per field: where, what came, what is allowed.
+
+    Only the first few are described: a list of a thousand bad items is one mistake."""
+    described = [_describe(error) for error in errors[:MAX_DESCRIBED]]
+    if len(errors) > MAX_DESCRIBED:
+        described.append(f"and {len(errors) - MAX_DESCRIBED} more")
+    return "; ".join(described)
 
 
 def _describe(error: Mapping[str, Any]) -> str:
     where = _field(error["loc"])
     kind = error["type"]
     context = error.get("ctx") or {}
+    secret = any(word in where.lower() for word in SECRET_WORDS)
     if kind == "missing":
         problem = "is required" if where else "a JSON body is required"
     elif kind in ("enum", "literal_error"):
-        problem = f"{error['input']!r} is not allowed; use {context['expected']}"
+        problem = f"{'this' if secret else shown(error['input'])} is not allowed; "
+        problem += f"use {context['expected']}"
     elif kind == "value_error":
         problem = str(context.get("error", error["msg"]))
     else:
         message = str(error["msg"])
         problem = message[:1].lower() + message[1:]
-        if not isinstance(error.get("input"), dict | list):
-            problem += f" (got {error.get('input')!r})"
+        if not secret and not isinstance(error.get("input"), dict | list):
+            problem += f" (got {shown(error.get('input'))})"
     return f"{where}: {problem}" if where else problem
 
 

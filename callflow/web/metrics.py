@@ -10,6 +10,10 @@ Dispatch wake-up latency — from "advisor ready" to "advisor's phone rung" —
 is only seen inside a dispatcher, so each worker process exposes it as its
 own histogram (``callflow_worker_wake_latency_seconds``, served by
 ``callflow worker``); Prometheus sums those across workers.
+
+``/metrics`` can be served on an address of its own (``[web] metrics_host``
+and ``metrics_port``), one only Prometheus reaches, and is then not on the
+API's address.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ PROMISES = ("on_time", "at_risk", "late")
 CLOSED_STATUSES = tuple(s for s in CallbackStatus if s not in OPEN_CALLBACK_STATUSES)
 
 router = APIRouter(tags=["operations"])
+"""``/health``: always on the API's address, where the load balancer asks."""
+scrape_router = APIRouter(tags=["operations"])
+"""``/metrics``: on the API's address, or on one of its own (``[web] metrics_port``)."""
 
 
 class LineCollector:
@@ -196,7 +203,7 @@ class Health(BaseModel):
     status: str
 
 
-@router.get(
+@scrape_router.get(
     "/metrics",
     summary="The line's metrics, in Prometheus text format",
     response_class=Response,

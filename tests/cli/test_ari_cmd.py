@@ -10,35 +10,63 @@ from click.testing import CliRunner, Result
 
 from callflow.cli import main
 from callflow.config.load import load_config
+from callflow.engine.clock import SystemClock
 from callflow.providers.ari.settings import PASSWORD_ENV, ari_section
 from callflow.providers.ari.sounds import sound_files
+from callflow.store.advisors import register_advisor
+from callflow.store.session import Database
 from tests.fakes.ari_server import PASSWORD, FakeAsterisk
 from tests.providers.ari.lines import ari_line_file
 from tests.providers.ari.rig import run
+from tests.providers.ari.test_doctor import asterisk_host
 
 
-def doctor(config_file: Path) -> Result:
+def doctor(config_file: Path, database_url: str, asterisk_etc: Path) -> Result:
     return CliRunner().invoke(
         main,
-        ["ari", "doctor", "--config", str(config_file), "--timeout", "2"],
+        [
+            "ari",
+            "doctor",
+            "--config",
+            str(config_file),
+            "--database-url",
+            database_url,
+            "--asterisk-etc",
+            str(asterisk_etc),
+            "--timeout",
+            "2",
+        ],
         env={PASSWORD_ENV: PASSWORD},
     )
 
 
-def test_missing_sounds_fail_until_they_are_there(tmp_path: Path) -> None:
+def with_advisor(database_url: str, name: str, dial_string: str) -> None:
+    database = Database.connect(database_url)
+    try:
+        with database.transaction() as session:
+            register_advisor(
+                session, name, ["nurse"], ["fi"], SystemClock().now(), dial_string=dial_string
+            )
+    finally:
+        database.close()
+
+
+def test_missing_sounds_fail_until_they_are_there(tmp_path: Path, database_url: str) -> None:
     """First the sounds are missing: exit 1, each language's finding with its fix. Then
     they are there: exit 0, the stopped line only a warning."""
-    fake = FakeAsterisk()
+    fake = FakeAsterisk(endpoints={"PJSIP/anna-desk": "online"})
+    with_advisor(database_url, "anna", "PJSIP/anna-desk")
+    host = asterisk_host(tmp_path)
 
     async def scenario() -> tuple[Result, Result]:
         async with fake:
             config_file = ari_line_file(tmp_path, fake.url)
             # the command runs its own event loop; the fake answers from this one
-            before = await asyncio.to_thread(doctor, config_file)
+            before = await asyncio.to_thread(doctor, config_file, database_url, host)
             config = load_config(config_file)
             for file in sound_files(config, ari_section(config)):
                 fake.add_sound(file.name)
-            after = await asyncio.to_thread(doctor, config_file)
+            after = await asyncio.to_thread(doctor, config_file, database_url, host)
         return before, after
 
     before, after = run(scenario(), timeout=30)
@@ -50,7 +78,43 @@ def test_missing_sounds_fail_until_they_are_there(tmp_path: Path) -> None:
     assert before.output.rstrip().endswith("3 check(s) failed, 1 warning(s)")
     assert after.exit_code == 0, after.output
     assert "WARN  application 'hotline': not registered" in after.output
+    assert "OK    answering-machine detection: app_amd.so is running" in after.output
+    assert "OK    advisors' phones: 1 of 1 found online" in after.output
     assert after.output.rstrip().endswith("all checks passed, 1 warning(s)")
+
+
+def test_an_asterisk_without_amd_conf_or_an_advisor_s_phone_fails(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A stock install without amd.conf (app_amd not loaded) and an advisor whose endpoint
+    is not in pjsip.conf: exit 1, each line saying what to do."""
+    fake = FakeAsterisk()
+    fake.unload_module("app_amd.so")
+    with_advisor(database_url, "bertil", "PJSIP/bertil-desk")
+    host = asterisk_host(tmp_path)
+
+    async def scenario() -> Result:
+        async with fake:
+            config_file = ari_line_file(tmp_path, fake.url)
+            config = load_config(config_file)
+            for file in sound_files(config, ari_section(config)):
+                fake.add_sound(file.name)
+            return await asyncio.to_thread(doctor, config_file, database_url, host)
+
+    result = run(scenario(), timeout=30)
+    assert not fake.violations()
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    amd = lines.index(
+        "FAIL  answering-machine detection: app_amd.so is not loaded (it needs amd.conf), and "
+        "machine_detection is on: every callback's resident is hung up with "
+        "\"No application 'AMD'\""
+    )
+    assert "amd.conf" in lines[amd + 1] and "module load app_amd.so" in lines[amd + 1]
+    assert (
+        "FAIL  advisor 'bertil': no endpoint PJSIP/bertil-desk: the line cannot ring them" in lines
+    )
+    assert result.output.rstrip().endswith("2 check(s) failed, 1 warning(s)")
 
 
 def test_without_the_password_nothing_is_tried(

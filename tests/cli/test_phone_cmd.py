@@ -50,6 +50,16 @@ def test_the_issue_example_stores_a_callback(database_url: str) -> None:
     database.close()
 
 
+def test_keys_given_together_are_pressed_one_by_one(database_url: str) -> None:
+    """--digits 1111 is four key presses typed ahead: the same callback as 1,1,1,1."""
+    keys_together = [*EXAMPLE[: EXAMPLE.index("--digits")], "--digits", "1111", "--busy", "5"]
+    result = callflow("phone", *keys_together, database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["outcome"] == "callback_requested"
+    assert (last["callback"]["topic"], last["callback"]["language"]) == ("health", "fi")
+
+
 def test_an_empty_sqlite_file_is_created_and_migrated(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh' / 'line.sqlite3'}"
     result = callflow("phone", *EXAMPLE, database_url=url)

@@ -16,7 +16,7 @@ from tests.conftest import EXAMPLE_CONFIG, IN_CI
 from tests.providers.ari.lines import ari_line_file
 from tests.providers.ari.test_speech import HAVE_TOOLS
 
-SAID = ("fi/callflow/greeting", "sv/callflow/offer_callback-2", "en/digits/40")
+SAID = ("fi/callflow/greeting", "sv/callflow/offer_callback-2", "en/callflow/number-40")
 
 
 def build(*args: str) -> Result:
@@ -68,3 +68,18 @@ def test_a_line_without_asterisk_is_a_configuration_problem(tmp_path: Path) -> N
     result = build("--config", str(EXAMPLE_CONFIG), "--out", str(tmp_path))
     assert result.exit_code == 2
     assert "provider.ari" in result.output
+
+
+def test_a_language_whose_numbers_we_cannot_say_is_refused(tmp_path: Path) -> None:
+    """The English prompts as German ones would have their numbers said by nobody: the
+    build names the language and what can be done, and renders nothing."""
+    config_file = ari_line_file(tmp_path)
+    text = config_file.read_text(encoding="utf-8")
+    text = text.replace("[languages.en", "[languages.de").replace(" en = ", " de = ")
+    config_file.write_text(text.replace('"en"', '"de"'), encoding="utf-8")
+    out = tmp_path / "sounds"
+    result = build("--config", str(config_file), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "1 problem(s)" in result.output
+    assert "languages.de: 'de' — numbers in this language cannot be said" in result.output
+    assert not out.exists()

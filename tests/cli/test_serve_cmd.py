@@ -1,7 +1,9 @@
-"""``callflow serve`` without a provider: the simulated line runs, and stops cleanly on SIGINT."""
+"""``callflow serve``: the simulated line runs and stops cleanly on SIGINT; on a provider
+(here Asterisk), /metrics can run on an address of its own, stopped with the rest."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import selectors
@@ -10,13 +12,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func, select
 
 from callflow.engine.vocabulary import EventKind
 from callflow.store.models import Call, CallEvent
 from callflow.store.session import Database
 from tests.cli.test_phone_cmd import CALLFLOW
+from tests.cli.test_serve_ari import ari_line, logged_until
 from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.ari_server import FakeAsterisk
 
 PATIENCE_S = 90.0
 """How long to wait for the server's log lines before calling the run broken."""
@@ -83,3 +88,37 @@ def test_serve_runs_the_simulated_line_and_stops_cleanly_on_sigint(tmp_path: Pat
         database.close()
     assert calls == stopped["calls"], "every call the server took is in the store"
     assert dialled == stopped["callbacks_dialled"]
+
+
+def test_serve_runs_metrics_apart_and_stops_both_servers_on_sigterm(tmp_path: Path) -> None:
+    """With ``[web] metrics_host``/``metrics_port`` the line's ``serve`` runs a second server
+    for /metrics; SIGTERM stops it with the API's and the Asterisk adapter."""
+
+    async def scenario() -> None:
+        async with FakeAsterisk(time_scale=0.01) as fake:
+            env = ari_line(tmp_path, fake)
+            config = Path(env["CALLFLOW_CONFIG"])
+            text = config.read_text(encoding="utf-8")
+            apart = '[web]\nmetrics_host = "127.0.0.1"\nmetrics_port = 0\n'
+            config.write_text(text.replace("[web]\n", apart), encoding="utf-8")
+            server = await asyncio.create_subprocess_exec(
+                CALLFLOW, "serve", "--port", "0", env=env, stderr=asyncio.subprocess.PIPE
+            )
+            try:
+                started = (await logged_until(server, "serve.started"))[-1]
+                async with httpx.AsyncClient() as http:
+                    scraped = await http.get(started["metrics_url"])
+                    on_the_api = await http.get(f"{started['url']}/metrics")
+                    health = await http.get(f"{started['url']}/health")
+                server.send_signal(signal.SIGTERM)
+                await logged_until(server, "serve.stopped")
+                assert await asyncio.wait_for(server.wait(), PATIENCE_S) == 0
+            finally:
+                if server.returncode is None:
+                    server.kill()
+                    await server.wait()
+            assert scraped.status_code == 200 and "callflow_callbacks_open" in scraped.text
+            assert (on_the_api.status_code, health.status_code) == (404, 200)
+            assert started["metrics_url"] != f"{started['url']}/metrics"
+
+    asyncio.run(scenario())

@@ -82,3 +82,57 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1 port {port}" in result.output
     assert not (tmp_path / "line.sqlite3").exists(), "nothing is opened before the port is had"
+
+
+def test_web_serves_metrics_apart_with_the_limits_of_its_config(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """``[web]`` puts /metrics on an address of its own, a second server in the process,
+    and sets uvicorn's limits: headers growing past ``max_header_bytes`` are refused
+    without waiting for their end."""
+    path = tmp_path / "line.sqlite3"
+    shutil.copy(sqlite_template, path)
+    config = tmp_path / "hotline.toml"
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[web]\n", '[web]\nmetrics_host = "127.0.0.1"\nmetrics_port = 0\n').replace(
+            "max_header_bytes = 16_384", "max_header_bytes = 2048"
+        ),
+        encoding="utf-8",
+    )
+    env = {**os.environ, "CALLFLOW_CONFIG": str(config)}
+    env.pop("CALLFLOW_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [CALLFLOW, "web", "--port", "0", "--database-url", f"sqlite:///{path}"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        started = _started(process)
+        base, metrics_url = str(started["url"]), str(started["metrics_url"])
+        apart = httpx.get(metrics_url, timeout=PATIENCE_S)
+        on_the_api = httpx.get(f"{base}/metrics", timeout=PATIENCE_S)
+        health = httpx.get(f"{base}/health", headers={"X-Note": "n" * 1000}, timeout=PATIENCE_S)
+        bloated = _unfinished_headers(base, 3000)
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=PATIENCE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert metrics_url.startswith("http://127.0.0.1:") and not metrics_url.startswith(base)
+    assert apart.status_code == 200 and "callflow_callbacks_open" in apart.text
+    assert on_the_api.status_code == 404
+    assert health.status_code == 200
+    assert bloated.startswith(b"HTTP/1.1 400 ")
+    assert process.returncode == 0, rest
+    assert json.loads(rest.strip().splitlines()[-1])["event"] == "web.stopped"
+
+
+def _unfinished_headers(base: str, size: int) -> bytes:
+    """What the server answers to *size* bytes of headers that never end."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=PATIENCE_S) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: web\r\nX-Note: " + b"n" * size)
+        return connection.recv(1024)

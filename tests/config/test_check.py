@@ -108,7 +108,7 @@ class TestToml:
         assert problem.allowed == (
             "unknown section; sections are: calendar, callbacks, dispatch, hours, languages, line, "
             "menu, provider, "
-            "queues, reports, retention, simulation, skills, staffing"
+            "queues, reports, retention, simulation, skills, staffing, web"
         )
 
     @pytest.mark.parametrize("section", ["line", "hours", "menu", "callbacks", "retention"])

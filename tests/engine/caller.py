@@ -119,6 +119,11 @@ class Caller:
         self.send(CallerHungUp())
         return self
 
+    def dropped_by_the_exchange(self) -> Caller:
+        """The line is lost to a fault of the exchange or the carrier, not the caller."""
+        self.send(CallerHungUp(dropped=True))
+        return self
+
     def advisor_answers(self, advisor_id: str = "nurse-1") -> Caller:
         self.send(AdvisorConnected(advisor_id))
         return self

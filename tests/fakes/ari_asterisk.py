@@ -81,6 +81,17 @@ DEFAULT_SOUNDS: dict[str, float | None] = {
     "beep": 0.3,
 }
 SECONDS_PER_CHARACTER = 0.5
+SAY_SCHEMES = frozenset({"digits", "number", "characters"})
+"""Media Asterisk says with its say functions, whose ``ast_waitstream`` swallows a stop."""
+DEFAULT_MODULES: dict[str, tuple[str, str]] = {
+    "app_amd.so": ("Answering Machine Detection Application", "extended"),
+    "app_stasis.so": ("Stasis dialplan application", "core"),
+    "res_ari.so": ("Asterisk RESTful Interface", "core"),
+    "res_musiconhold.so": ("Music On Hold Resource", "core"),
+    "res_stasis.so": ("Stasis application support", "core"),
+}
+"""The running modules callflow depends on: file name → (description, support level)."""
+ENDPOINT_STATES = ("unknown", "offline", "online")
 
 
 class Refusal(Exception):
@@ -138,6 +149,8 @@ class Args:
     values: Mapping[str, str]
     path: Mapping[str, str]
     variables: Mapping[str, str] | None = None
+    received_at: float | None = None
+    """When the request arrived (``time.monotonic()``); None: now."""
 
     def text(self, name: str) -> str:
         return self.values.get(name, "")
@@ -201,6 +214,7 @@ class Chan:
     dialstring: str = ""
     outbound: Outbound | None = None
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    created_at: float = field(default_factory=time.monotonic)
 
     def json(self) -> dict[str, Any]:
         name, number = self.caller
@@ -311,6 +325,8 @@ class Asterisk:
         devices: Mapping[str, Phone],
         sounds: Mapping[str, float | None],
         epoch: int,
+        modules: Mapping[str, tuple[str, str]] = DEFAULT_MODULES,
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
         self._emit = emit
         self._is_active = is_active
@@ -319,6 +335,9 @@ class Asterisk:
         self.dialplan = dict(dialplan)
         self.devices = dict(devices)
         self.sounds = dict(sounds)
+        self.modules = dict(modules)
+        self.endpoints = dict(endpoints or {})
+        """Endpoints configured (``PJSIP/advisor-12``) → state, one of :data:`ENDPOINT_STATES`."""
         self.epoch = epoch
         self.entity_id = "02:fc:00:00:00:01"
         self.startup_time = now_text()
@@ -393,6 +412,13 @@ class Asterisk:
         )
         self.channels[channel.id] = channel
         return channel
+
+    def listed_channels(self, asked_at: float | None) -> list[Chan]:
+        """``GET /channels``: the channels as they were when the request arrived. A live
+        Asterisk answered a list sent at the moment of an originate without the new
+        channel (traces README, last section); here a channel created while the list was
+        on its way (held or delayed by a test) is not in it."""
+        return [c for c in self.channels.values() if asked_at is None or c.created_at <= asked_at]
 
     def _set_state(self, channel: Chan, state: str) -> None:
         if channel.state != state:
@@ -1049,6 +1075,11 @@ class Asterisk:
 
     def stop_playback(self, playback: Play) -> None:
         if playback.state in ("playing", "paused", "continuing"):
+            if playback.media[playback.index].partition(":")[0] in SAY_SCHEMES:
+                # Asterisk 22.10.1 answers 204, but inside a say item the stop is lost
+                # (sanitize_waitstream_return in main/file.c): this item and every later
+                # one play on, and PlaybackFinished comes at the end.
+                return
             self._finish(playback, "done")
         else:
             self.playbacks.pop(playback.id, None)

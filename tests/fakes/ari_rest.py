@@ -105,6 +105,24 @@ def _get_global(model: Asterisk, args: Args) -> Reply:
     return Reply(200, {"value": model.global_vars.get(args.text("variable"), "")})
 
 
+def _module(name: str, description: str, support_level: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": description,
+        "use_count": 0,
+        "status": "Running",
+        "support_level": support_level,
+    }
+
+
+@handles("asterisk.getModule")
+def _get_module(model: Asterisk, args: Args) -> Reply:
+    name = args.path["moduleName"]
+    if name not in model.modules:
+        raise Refusal(404, "Module could not be found in running modules")
+    return Reply(200, _module(name, *model.modules[name]))
+
+
 @handles("applications.list")
 def _applications(model: Asterisk, args: Args) -> Reply:
     return Reply(200, [model.application(name) for name in sorted(model.registered)])
@@ -120,7 +138,7 @@ def _application(model: Asterisk, args: Args) -> Reply:
 
 @handles("channels.list")
 def _channels(model: Asterisk, args: Args) -> Reply:
-    return Reply(200, [channel.json() for channel in model.channels.values()])
+    return Reply(200, [channel.json() for channel in model.listed_channels(args.received_at)])
 
 
 @handles("channels.get")
@@ -331,9 +349,27 @@ def _control_playback(model: Asterisk, args: Args) -> Reply:
     return NO_CONTENT
 
 
+def _endpoint(model: Asterisk, name: str) -> dict[str, Any]:
+    technology, _, resource = name.partition("/")
+    return {
+        "technology": technology,
+        "resource": resource,
+        "state": model.endpoints[name],
+        "channel_ids": [c.id for c in model.channels.values() if c.name.startswith(f"{name}-")],
+    }
+
+
 @handles("endpoints.list")
 def _endpoints(model: Asterisk, args: Args) -> Reply:
-    return Reply(200, [])
+    return Reply(200, [_endpoint(model, name) for name in sorted(model.endpoints)])
+
+
+@handles("endpoints.get")
+def _get_endpoint(model: Asterisk, args: Args) -> Reply:
+    name = f"{args.path['tech']}/{args.path['resource']}"
+    if name not in model.endpoints:
+        raise Refusal(404, "Endpoint not found")
+    return Reply(200, _endpoint(model, name))
 
 
 @handles("deviceStates.list")

@@ -26,7 +26,8 @@ violations (``history=False``) and follow events and requests as they
 happen instead (:meth:`FakeAsterisk.on_event`,
 :meth:`FakeAsterisk.on_request`). Control methods play the far side:
 start an inbound call, press keys, answer or fail an originated call with
-a hang-up cause, hang up a caller, finish a prompt; and the faults: drop the websockets,
+a hang-up cause, hang up a caller, finish a prompt; the set-up: sounds, endpoints, a module
+not loaded; and the faults: drop the websockets,
 stop, start, restart (losing all state, as Asterisk does), delay, hold or
 fail the next request.
 """
@@ -48,7 +49,9 @@ from urllib.parse import parse_qsl, unquote
 import uvicorn
 
 from tests.fakes.ari_asterisk import (
+    DEFAULT_MODULES,
     DEFAULT_SOUNDS,
+    ENDPOINT_STATES,
     LAB_DIALPLAN,
     Args,
     Asterisk,
@@ -145,6 +148,7 @@ class FakeAsterisk:
         dialplan: Mapping[tuple[str, str], Behaviour] | None = None,
         devices: Mapping[str, Phone] | None = None,
         sounds: Mapping[str, float | None] | None = None,
+        endpoints: Mapping[str, str] | None = None,
         history: bool = True,
     ) -> None:
         """*history* False keeps no event history and, of the requests, only those with
@@ -157,6 +161,8 @@ class FakeAsterisk:
         self.dialplan = dict(LAB_DIALPLAN if dialplan is None else dialplan)
         self.devices = dict(devices or {})
         self.sounds = dict(DEFAULT_SOUNDS if sounds is None else sounds)
+        self.modules = dict(DEFAULT_MODULES)
+        self.endpoints = dict(endpoints or {})
         self.requests: list[RecordedRequest] = []
         self.events_sent: list[tuple[str, dict[str, Any]]] = []
         """Every event written to a websocket, as (application, event)."""
@@ -198,6 +204,8 @@ class FakeAsterisk:
             devices=self.devices,
             sounds=self.sounds,
             epoch=self._epoch,
+            modules=self.modules,
+            endpoints=self.endpoints,
         )
 
     async def start(self) -> None:
@@ -314,6 +322,20 @@ class FakeAsterisk:
         finished by the test. It survives a restart, as files do."""
         self.sounds[name] = seconds
         self.model.sounds[name] = seconds
+
+    def unload_module(self, name: str) -> None:
+        """Asterisk runs without module *name* (``app_amd.so`` declines to load without
+        ``amd.conf``); it stays so across a restart, as the missing file would."""
+        self.modules.pop(name, None)
+        self.model.modules.pop(name, None)
+
+    def add_endpoint(self, name: str, state: str = "online") -> None:
+        """An endpoint Asterisk has configured (``PJSIP/advisor-12`` in pjsip.conf): online
+        while its phone is registered, offline when not. It survives a restart."""
+        if state not in ENDPOINT_STATES:
+            raise ValueError(f"endpoint state {state!r} is not one of {ENDPOINT_STATES}")
+        self.endpoints[name] = state
+        self.model.endpoints[name] = state
 
     async def push_event(self, event: Mapping[str, Any], app: str = APP) -> None:
         """Send *event* as it is (``type`` and fields; envelope added) to *app*'s websocket:
@@ -581,6 +603,7 @@ class FakeAsterisk:
             values,
             routed.path_params,
             {str(k): str(v) for k, v in variables.items()} if isinstance(variables, dict) else None,
+            received_at=record.received_at,
         )
         try:
             reply = handler.run(self.model, args)

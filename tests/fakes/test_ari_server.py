@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.fakes.ari_server import APP, PASSWORD, USERNAME, FakeAsterisk
 from tests.fakes.ari_traces import Replay, load, mismatched_events
@@ -199,3 +200,49 @@ class TestControls:
                 assert (await held).status_code == 200
 
         run(scenario())
+
+
+class TestPlaybackStop:
+    """``DELETE /playbacks/{id}`` as a live Asterisk 22.10.1 treats it (traces README, last
+    section): a stop inside a say item (``number:``, ``digits:``, ``characters:``) is lost."""
+
+    async def played_after_stop(self, fake: FakeAsterisk, media: str) -> list[tuple[str, str]]:
+        """Play *media* to a caller, stop it during its first item: the playback's events
+        (type, media) until it finished."""
+        async with fake:
+            url = f"ws://127.0.0.1:{httpx.URL(fake.url).port}/ari/events"
+            async with connect(f"{url}?app={APP}&api_key={USERNAME}:{PASSWORD}"):
+                await fake.wait_until(fake.is_connected)
+                inbound = await fake.start_inbound_call()
+                path = f"/ari/channels/{inbound.channel_id}"
+                assert (await call(fake, "POST", f"{path}/answer")).status_code == 204
+                params = {"media": media, "playbackId": "pb"}
+                assert (await call(fake, "POST", f"{path}/play", params=params)).status_code == 201
+                await fake.wait_until(lambda: fake.model.playbacks["pb"].state == "playing")
+                assert fake.model.playbacks["pb"].index == 0
+                assert (await call(fake, "DELETE", "/ari/playbacks/pb")).status_code == 204
+                await fake.wait_until(lambda: "pb" not in fake.model.playbacks)
+        events = [e for e in fake.sent() if e.get("playback", {}).get("id") == "pb"]
+        assert events[-1]["playback"]["state"] == "done"
+        return [(e["type"], e["playback"]["media_uri"]) for e in events]
+
+    def test_a_stop_inside_a_say_item_is_swallowed(self) -> None:
+        """204, yet the number goes on to its end and so does the sound after it."""
+        fake = FakeAsterisk(time_scale=0.05)  # ten digits: 250 ms to stop them in
+        events = run(self.played_after_stop(fake, "digits:0401234567,sound:beep"))
+        assert events == [
+            ("PlaybackStarted", "digits:0401234567"),
+            ("PlaybackContinuing", "digits:0401234567"),
+            ("PlaybackStarted", "sound:beep"),
+            ("PlaybackFinished", "sound:beep"),
+        ]
+
+    def test_a_stop_inside_a_sound_item_ends_the_playback(self) -> None:
+        """At once, and the items after it are not played."""
+        fake = FakeAsterisk(time_scale=0.05)
+        fake.add_sound("endless", None)
+        events = run(self.played_after_stop(fake, "sound:endless,digits:040"))
+        assert events == [
+            ("PlaybackStarted", "sound:endless"),
+            ("PlaybackFinished", "sound:endless"),
+        ]

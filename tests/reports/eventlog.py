@@ -197,6 +197,22 @@ class CallScript:
             wait_s=wait_s,
         )
 
+    def dropped(self, at: datetime, *, wait_s: float | None = None) -> CallScript:
+        """The exchange or carrier lost the line: in the queue if it had entered one (pass
+        *wait_s*), else in the menu."""
+        if wait_s is not None:
+            self._event(
+                at, EventKind.QUEUE_LEFT, topic=self.topic_name, reason="dropped", wait_s=wait_s
+            )
+        return self._event(
+            at,
+            EventKind.DROPPED,
+            stage="ivr" if wait_s is None else "queue",
+            topic=self.topic_name,
+            menu=None,
+            wait_s=wait_s,
+        )
+
     def callback(self, at: datetime, due: datetime) -> CallbackScript:
         """The caller takes a callback and leaves the queue."""
         self._event(at, EventKind.CALLBACK_ACCEPTED, topic=self.topic_name, after_hours=False)
@@ -333,9 +349,12 @@ def _random_call(
         call.answered(answered, (answered - entered).total_seconds())
         if rng.random() < 0.8:
             call.coded(later(answered, 300), *_coding(rng))
-    elif fate < 0.8:
+    elif fate < 0.75:
         left = later(entered, 40)
         call.abandoned(left, wait_s=(left - entered).total_seconds())
+    elif fate < 0.8:
+        lost = later(entered, 40)
+        call.dropped(lost, wait_s=(lost - entered).total_seconds())
     else:
         at = later(entered, 60)
         _random_callback(call.callback(at, _due(config, calendar, topic, at)), calendar, rng)

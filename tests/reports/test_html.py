@@ -15,6 +15,7 @@ HOUR = {
     "abandoned_ivr": 1,
     "abandoned_queue": 2,
     "short_abandons": 1,
+    "calls_dropped": 1,
     "asa_s": 95,
     "service_level": 0.75,
     "answered_immediately_share": 0.5,
@@ -39,6 +40,7 @@ def sample_report() -> dict[str, Any]:
         "abandoned_ivr": 12,
         "abandoned_queue": 20,
         "short_abandons": 6,
+        "calls_dropped": 3,
         "asa_s": 95,
         "service_level": 0.8,
         "wait_p50_s": 42,
@@ -173,6 +175,15 @@ class TestFigures:
         assert cell_after(page, "90th percentile wait") == "6:40"
         assert cell_after(page, "Service level (within 120 s)") == "80.0%"
         assert cell_after(page, "Median callback response") == "2.0 h"
+
+    def test_calls_the_exchange_dropped_are_named_apart_from_hang_ups(self, page: str) -> None:
+        assert cell_after(page, "Dropped by the exchange or carrier") == "3"
+        by_queue = page[page.index("<h2>By queue</h2>") :]
+        header = by_queue[: by_queue.index("</tr>")]
+        assert (
+            '<th scope="col">Short abandons</th><th scope="col">Dropped by the exchange</th>'
+            in header
+        )
 
     def test_an_unknown_numeric_key_is_listed_too(self, page: str) -> None:
         assert cell_after(page, "Chat wait mean") == "0:36"

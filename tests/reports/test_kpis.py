@@ -498,5 +498,6 @@ def test_sqlite_and_postgresql_give_the_same_report(
         assert sqlite == postgresql
     line = reports[None][0]
     assert line["offered"] > 50 and line["closed_hours_calls"] > 50
+    assert line["calls_dropped"] > 0 and line["abandoned_queue"] > 0
     assert 0 < line["callbacks_same_day_share"] < 1
     assert line["callback_response_mean_working_s"] < line["callback_response_mean_calendar_s"]

@@ -14,6 +14,7 @@ ROW = {
     "abandoned_ivr": 1,
     "abandoned_queue": 2,
     "short_abandons": 0,
+    "calls_dropped": 1,
     "asa_s": 95.0,
     "service_level": 0.75,
     "answered_immediately_share": None,
@@ -70,6 +71,7 @@ def test_the_table_shows_units_and_no_data_as_a_dash() -> None:
     assert any(line.split() == ["wait_p50_s", "–"] for line in table.splitlines())
     header = next(line for line in table.splitlines() if line.strip().startswith("queue"))
     assert header.split()[:3] == ["queue", "offered", "answered"]
+    assert "short  dropped" in header
     assert "(no data)" in table  # no referrals
     assert "> 10 " in table and "> 1 " in table
 

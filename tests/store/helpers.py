@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import StoreCallback
@@ -16,6 +18,7 @@ from callflow.store.models import (
     AdvisorState,
     CallbackRequest,
 )
+from callflow.store.session import Database
 
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)  # Monday 10:00 in Helsinki
 
@@ -96,3 +99,26 @@ def finish(session: Session, callback_id: int, now: datetime) -> None:
 
 def number(i: int) -> str:
     return f"+35840{i:07d}"
+
+
+class Restarting:
+    """The test's real database, refusing new connections while it is "down" as a server
+    being restarted does (the driver's own error, raised where it would connect)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.down = False
+        self.refused = 0
+        event.listen(database.engine, "do_connect", self._connect)
+
+    def _connect(self, dialect: Any, _record: Any, _args: Any, _params: Any) -> None:
+        if self.down:
+            self.refused += 1
+            raise dialect.loaded_dbapi.OperationalError("the server is restarting")
+
+    def stop(self) -> None:
+        self.down = True
+        self.database.engine.dispose()  # the pooled connections went with it
+
+    def start(self) -> None:
+        self.down = False

@@ -6,19 +6,20 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from callflow.config.load import load_config
-from callflow.engine.vocabulary import CallbackStatus
+from callflow.engine.vocabulary import CallbackStatus, EventKind
 from callflow.errors import DuplicatePendingCallback
 from callflow.store.callbacks import (
     callbacks_ahead,
+    cancel_by_admin,
     cancel_callback,
     find_open_callback,
     open_backlog,
 )
-from callflow.store.models import CallbackRequest
+from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
 from callflow.store.wakeups import listen_in_process
@@ -75,6 +76,25 @@ def test_cancelling(database: Database) -> None:
         assert request.closed_reason == "cancelled by caller"
         assert not cancel_callback(session, callback_id, T0, "again")
         assert find_open_callback(session, NUMBER) is None
+
+
+def test_a_number_in_an_admins_reason_is_never_stored_whole(database: Database) -> None:
+    """The reason is free text, kept past the retention purge: a number in it is masked
+    before it is written, in the request and in its log."""
+    with database.transaction() as session:
+        callback_id = add_callback(session, NUMBER)
+    with database.transaction() as session:
+        cancel_by_admin(
+            session, callback_id, T0, reason="asked us to call 0409 876 543 instead", admin="ada"
+        )
+    with database.transaction() as session:
+        request = session.get(CallbackRequest, callback_id)
+        assert request is not None
+        assert request.closed_reason == "asked us to call **** *** 543 instead"
+        (event,) = session.scalars(
+            select(CallEvent).where(CallEvent.kind == EventKind.CALLBACK_CANCELLED)
+        )
+        assert event.data == {"by": "admin", "admin": "ada", "reason": request.closed_reason}
 
 
 def test_counting_the_requests_ahead_keeps_class_and_place(database: Database) -> None:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+from datetime import timedelta
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Enum, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from callflow.store.migrate import current_revision, ensure_current, head_revision, upgrade
+from callflow.config.models import HotlineConfig
+from callflow.reports.kpis import compute_report
+from callflow.store.migrate import (
+    MIGRATIONS,
+    current_revision,
+    ensure_current,
+    head_revision,
+    upgrade,
+)
 from callflow.store.models import Base
 from callflow.store.session import Database
+from tests.reports.eventlog import EventLog, local
 
 
 def test_migrated_schema_equals_the_models(database: Database) -> None:
@@ -65,6 +77,39 @@ def test_the_ledger_records_the_head_and_upgrading_again_changes_nothing(
     ensure_current(database)
     assert current_revision(database) == head_revision()
     assert set(inspect(database.engine).get_table_names()) == tables
+
+
+def _downgrade(database: Database, revision: str) -> None:
+    with database.engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def test_a_built_roll_up_survives_the_dropped_calls_revision_both_ways(
+    database: Database, config: HotlineConfig
+) -> None:
+    """0007 widens the call roll-up of a line that has had reports: the next report
+    rebuilds it. Going back to 0006 logs the dropped call as abandoned, as it was then."""
+    at = local("2026-01-12", "09:00")
+    log = EventLog(database)
+    log.call(at).topic(at).queued(at).abandoned(at + timedelta(minutes=1), wait_s=60)
+    log.call(at).topic(at).queued(at).dropped(at + timedelta(minutes=1), wait_s=60)
+    log.save()
+
+    def counts() -> tuple[int, int]:
+        day = at.date()
+        figures = compute_report(database, config, day, day, now=at + timedelta(days=1))
+        return figures["abandoned_queue"], figures["calls_dropped"]
+
+    assert counts() == (1, 1)
+    try:
+        _downgrade(database, "0006")
+        upgrade(database)
+        assert counts() == (2, 0)
+    finally:
+        upgrade(database)
 
 
 def test_an_empty_sqlite_database_is_migrated_on_first_use(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.vocabulary import AttemptResult, CallbackStatus, EventKind
+from callflow.engine.vocabulary import AttemptResult, CallbackStatus, CallOutcome, EventKind
 from callflow.store.attempts import (
     RetryPolicy,
     await_outcome,
@@ -21,6 +21,7 @@ from callflow.store.attempts import (
     mark_dialled,
     retry_policy,
 )
+from callflow.store.callbacks import cancel_by_admin
 from callflow.store.claims import ClaimedCallback, claim_next_callback
 from callflow.store.models import (
     Advisor,
@@ -29,6 +30,9 @@ from callflow.store.models import (
     CallbackAttempt,
     CallbackRequest,
     CallEvent,
+    TwilioCall,
+    TwilioLeg,
+    TwilioStep,
 )
 from callflow.store.session import Database
 from callflow.store.upkeep import (
@@ -389,7 +393,7 @@ class TestPurgeNumbers:
         close(database, recent_done, CUTOFF + timedelta(seconds=1))
         add_call(database, "old", CUTOFF - timedelta(seconds=1))
         add_call(database, "recent", CUTOFF + timedelta(seconds=1))
-        add_call(database, "still-on", None)
+        add_call(database, "still-on", None, updated_at=CUTOFF + timedelta(seconds=1))
         with database.transaction() as session:
             session.execute(
                 insert(CallEvent),
@@ -399,7 +403,9 @@ class TestPurgeNumbers:
 
         with database.transaction() as session:
             purged = purge_numbers(session, PURGE_AT, RETENTION)
-        assert purged == Purged(callback_numbers=1, call_numbers=1)
+        assert purged == Purged(
+            callback_numbers=1, call_numbers=1, unfinished_calls=0, twilio_steps=0
+        )
         numbers = {
             c: request_row(database, c).number_e164 for c in (old_done, recent_done, old_open)
         }
@@ -424,21 +430,99 @@ class TestPurgeNumbers:
 
     def test_a_second_purge_finds_nothing_more(self, database: Database) -> None:
         """A call with a number but no flow state (the simulator's), one with a flow state
-        but no number (withheld): each is erased once, and the next night finds nothing."""
+        but no number (withheld), one never ended and its Twilio step: each is erased
+        once, and the next night finds nothing."""
         with database.transaction() as session:
             done = add_callback(session, number(1), entered=T0)
         close(database, done, CUTOFF - timedelta(days=1))
         add_call(database, "with-state", CUTOFF - timedelta(days=1))
         add_call(database, "simulated", CUTOFF - timedelta(days=1), flow_state=None)
         add_call(database, "withheld", CUTOFF - timedelta(days=1), caller_e164=None)
+        add_call(database, "never-ended", None, updated_at=CUTOFF - timedelta(days=1))
+        add_twilio_step(database, "never-ended", "<Response/>", CUTOFF - timedelta(days=1))
         with database.transaction() as session:
             first = purge_numbers(session, PURGE_AT, RETENTION)
-        assert first == Purged(callback_numbers=1, call_numbers=3)
+        assert first == Purged(
+            callback_numbers=1, call_numbers=4, unfinished_calls=1, twilio_steps=1
+        )
         with database.transaction() as session:
-            assert purge_numbers(session, PURGE_AT, RETENTION) == Purged(0, 0)
+            assert purge_numbers(session, PURGE_AT, RETENTION) == Purged(0, 0, 0, 0)
         with database.transaction() as session:
             withheld = session.get(Call, "withheld")
             assert withheld is not None and withheld.flow_state is None
+
+
+def add_twilio_step(database: Database, call_id: str, twiml: str, created_at: datetime) -> str:
+    """An inbound Twilio call's answered step, as its webhook left it."""
+    call_sid = "CA" + call_id.encode().hex().ljust(32, "0")[:32]
+    with database.transaction() as session:
+        session.execute(
+            insert(TwilioCall),
+            {
+                "call_sid": call_sid,
+                "kind": TwilioLeg.INBOUND,
+                "call_id": call_id,
+                "status": "in-progress",
+                "created_at": created_at,
+                "updated_at": created_at,
+            },
+        )
+        session.execute(
+            insert(TwilioStep),
+            {"call_sid": call_sid, "step": "gather:s=4", "twiml": twiml, "created_at": created_at},
+        )
+    return call_sid
+
+
+class TestNothingOutlivesRetention:
+    """A month and a day after a call, with a month's retention, no number of it is left
+    anywhere in the store: not in a call that never ended, not in the TwiML that read
+    it back, not in the free text an admin wrote."""
+
+    NOW = T0 + timedelta(days=31)
+
+    def test_a_call_never_ended_is_closed_and_erased(self, database: Database) -> None:
+        """Its final status was lost: it ends when it was last heard of, dropped unless
+        the engine knew how it went."""
+        last_heard = T0 + timedelta(minutes=3)
+        add_call(database, "lost", None, started_at=T0, updated_at=last_heard)
+        add_call(
+            database, "requested", None, started_at=T0, updated_at=T0, outcome="callback_requested"
+        )
+        with database.transaction() as session:
+            purge_numbers(session, self.NOW, RETENTION)
+        with database.transaction() as session:
+            lost, requested = session.get(Call, "lost"), session.get(Call, "requested")
+        assert lost is not None and requested is not None
+        assert (lost.caller_e164, lost.flow_state, lost.ended_at) == (None, None, last_heard)
+        assert (lost.outcome, requested.outcome) == (CallOutcome.DROPPED, "callback_requested")
+
+    def test_old_twilio_steps_go_with_the_number_they_read_back(self, database: Database) -> None:
+        add_call(database, "lost", None, started_at=T0, updated_at=T0)
+        read_back = "<Response><Say>Soitamme numeroon 040 123 9876.</Say></Response>"
+        add_twilio_step(database, "lost", read_back, T0)
+        add_call(database, "recent", None, updated_at=self.NOW - timedelta(days=1))
+        recent = add_twilio_step(database, "recent", "<Response/>", self.NOW - timedelta(days=1))
+        with database.transaction() as session:
+            purge_numbers(session, self.NOW, RETENTION)
+        with database.transaction() as session:
+            kept = session.execute(select(TwilioStep.call_sid, TwilioStep.twiml)).all()
+        assert [tuple(row) for row in kept] == [(recent, "<Response/>")]
+
+    def test_a_number_in_a_cancel_reason_was_never_stored(self, database: Database) -> None:
+        with database.transaction() as session:
+            callback_id = add_callback(session, number(1), entered=T0)
+        with database.transaction() as session:
+            cancel_by_admin(
+                session, callback_id, T0, reason="soita 0409 876 543 mieluummin", admin="ada"
+            )
+        with database.transaction() as session:
+            purge_numbers(session, self.NOW, RETENTION)
+        request = request_row(database, callback_id)
+        (cancelled,) = events(database, EventKind.CALLBACK_CANCELLED)
+        stored = [request.number_e164, request.closed_reason, *cancelled.data.values()]
+        assert not [text for text in stored if text and ("0409" in text or "876" in text)]
+        assert request.closed_reason == "soita **** *** 543 mieluummin"
 
 
 def wait_until_someone_waits_for_a_lock(database: Database) -> None:

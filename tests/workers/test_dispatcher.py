@@ -31,7 +31,7 @@ from callflow.store.models import Advisor, AdvisorState, CallbackAttempt, Callba
 from callflow.store.session import Database
 from callflow.store.upkeep import release_expired_leases
 from tests.fakes.dialler import ScriptedDialler
-from tests.store.helpers import T0, add_callback, number
+from tests.store.helpers import T0, Restarting, add_callback, number
 from workers.dispatcher import CLAIMS_PER_TRANSACTION, Dispatcher, Timers
 
 T = TypeVar("T")
@@ -282,6 +282,27 @@ def test_a_lease_taken_back_before_the_dial_means_no_dial(desk: Desk) -> None:
     assert ("hang_up", 0, 0, f"leg-{callback_id}-1") in desk.dialler.log
     assert desk.request(callback_id).status is CallbackStatus.PENDING
     assert desk.dispatcher.metrics.leases_lost._value.get() == 1
+
+
+def test_a_store_failing_before_the_dial_hangs_up_on_the_advisor(desk: Desk) -> None:
+    """The database goes down while the advisor's phone rings: the dial cannot be
+    recorded, so the resident is not dialled, and the advisor who answered is hung up
+    rather than left on a silent line."""
+    desk.advisor("a", idle_since=T0 - timedelta(minutes=5))
+    callback_id = desk.callback(1, entered=T0 - timedelta(minutes=10))
+    server = Restarting(desk.database)
+    ring = desk.dialler.ring_advisor
+
+    async def ring_while_the_database_goes(*args: Any) -> Any:
+        leg = await ring(*args)
+        server.stop()
+        return leg
+
+    desk.dialler.ring_advisor = ring_while_the_database_goes  # type: ignore[method-assign]
+    run(desk.dispatch())
+    server.start()
+    assert desk.dialler.dialled() == []
+    assert desk.dialler.log[-1] == ("hang_up", 0, 0, f"leg-{callback_id}-1")
 
 
 def test_a_caller_cancelling_mid_call_is_let_go(desk: Desk) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
@@ -16,7 +19,7 @@ from callflow.store.claims import claim_next_callback
 from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.session import Database
 from tests.fakes.dialler import ScriptedDialler
-from tests.store.helpers import T0, add_advisor, add_callback, number
+from tests.store.helpers import T0, Restarting, add_advisor, add_callback, number
 from workers.dispatcher import Dispatcher
 from workers.jobs import (
     JobContext,
@@ -159,3 +162,74 @@ def test_the_worker_times_closing_by_the_calendar(
         return run_date
 
     assert asyncio.run(scheduled()) == closing
+
+
+# -- a database outage -------------------------------------------------------------------------
+
+
+def outage_lines(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    """The log lines about the database, and any other line that carries a traceback."""
+    return [e for e in logs if e["event"].startswith("database.") or "exc_info" in e]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+
+def test_an_outage_under_the_timers_is_two_lines_not_a_traceback_a_tick(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Five reaper ticks while the database is down, then one after: one line when it
+    went, one when it came back with how long it was gone, and no traceback."""
+    clock = FakeClock(T0)
+    dispatcher = Dispatcher(config, database, ScriptedDialler(), clock=clock, owner="w1")
+    worker = Worker(context(database, config, clock, "w1"), dispatcher)
+    server = Restarting(database)
+
+    async def ticks() -> list[MutableMapping[str, Any]]:
+        with capture_logs() as logs:
+            server.stop()
+            for _ in range(5):
+                assert await worker._tick(reap_expired_leases) is None
+                clock.advance(timedelta(seconds=1))
+            server.start()
+            assert await worker._tick(reap_expired_leases) == []
+            assert await worker._tick(reap_expired_leases) == []
+        return logs
+
+    (down, up) = outage_lines(asyncio.run(ticks()))
+    assert server.refused == 5
+    assert (down["event"], down["log_level"]) == ("database.unavailable", "error")
+    assert down["error"].startswith("database ")
+    assert down["error"].endswith(" is not available: the server is restarting")
+    assert up == {"event": "database.available", "log_level": "info", "down_for_s": 5.0}
+
+
+def test_an_outage_under_the_dispatcher_is_two_lines_not_a_traceback_a_pass(
+    database: Database, config: HotlineConfig
+) -> None:
+    """The dispatcher woken again and again while the database is down, then once after."""
+    clock = FakeClock(T0)
+    dispatcher = Dispatcher(config, database, ScriptedDialler(), clock=clock, owner="w1")
+    server = Restarting(database)
+
+    async def passes() -> list[MutableMapping[str, Any]]:
+        with capture_logs() as logs:
+            server.stop()
+            running = asyncio.create_task(dispatcher.run())
+            for tries in range(1, 4):
+                await until(lambda: server.refused >= tries)  # noqa: B023
+                clock.advance(timedelta(seconds=10))
+                dispatcher.wake()
+            await until(lambda: server.refused >= 4)
+            server.start()
+            dispatcher.wake()
+            await until(lambda: any(e["event"] == "database.available" for e in logs))
+            await dispatcher.stop(timedelta(0))
+            await running
+        return logs
+
+    events = [(e["event"], e.get("down_for_s")) for e in outage_lines(asyncio.run(passes()))]
+    assert events == [("database.unavailable", None), ("database.available", 30.0)]

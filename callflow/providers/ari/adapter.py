@@ -17,6 +17,20 @@ holds in step with what the engine believes:
   finished.
 - **Restart.** Every step stores the engine's state with the call, so a
   new adapter process takes over the calls still up (:meth:`restore`).
+- **Dropped, not abandoned.** A caller's line the exchange lost is no
+  abandon: the engine hears ``CallerHungUp(dropped=True)``. Asterisk says so
+  in the ``ChannelHangupRequest`` before the ``StasisEnd``: a soft hang-up
+  was asked inside Asterisk (a shutdown or restart, an operator; ours come
+  only after the engine ended the call, so they change nothing), and a cause
+  outside :data:`PERSON_CAUSES` names a fault of the network or of a carrier
+  (27 destination out of order, 34 and 42 congestion, 38 network out of
+  order, 41 temporary failure, 47 resources unavailable…). A cause of a
+  person (16 normal clearing, 17 busy, 18 and 19 no answer, 21 rejected, 31
+  normal unspecified), or none (0), is the caller's hang-up. Callers whose
+  channel vanished while the websocket was down were dropped if Asterisk has
+  started since the previous connection (``GET /asterisk/info`` names a new
+  ``startup_time``); that cannot be told on the first connection of a
+  process, so they count as hang-ups then.
 """
 
 from __future__ import annotations
@@ -59,6 +73,8 @@ log = structlog.get_logger("callflow.ari")
 WITHHELD = frozenset({"", "anonymous", "restricted", "unknown", "private", "unavailable"})
 """What reaches ``caller.number`` when the caller's number is withheld."""
 QUEUE_BRIDGE_PREFIX = "cf-queue-"
+PERSON_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31})
+"""Q.850 hang-up causes of a person (or of nobody known): a caller's hang-up, not a drop."""
 
 
 class AsteriskLine:
@@ -96,6 +112,10 @@ class AsteriskLine:
         threads = 1 if database.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="callflow-ari")
         self._bridged_queues: set[str] = set()
+        self._dropped: set[str] = set()
+        """Callers' channels whose hang-up request named a fault of the exchange."""
+        self._asterisk_started: datetime | None = None
+        """Asterisk's ``startup_time`` at the last connection."""
 
     # -- running ----------------------------------------------------------------------------
 
@@ -137,9 +157,16 @@ class AsteriskLine:
                         if playback.state == "failed":
                             log.warning("ari.playback_failed", media=playback.media_uri)
                         call.playback_ended(playback_id, playback.id)
+            case ari_events.ChannelHangupRequest(channel=channel, cause=cause, soft=soft):
+                call = self.calls.get(channel.id)
+                live = call is not None and call.state.phase is not Phase.ENDED
+                if live and _by_exchange(cause, soft):
+                    self._dropped.add(channel.id)
             case ari_events.StasisEnd(channel=channel):
+                dropped = channel.id in self._dropped
+                self._dropped.discard(channel.id)
                 if (call := self.calls.get(channel.id)) is not None:
-                    call.hung_up()
+                    call.hung_up(dropped=dropped)
                 else:
                     self.advisors.ended(channel.id, None)
             case ari_events.ChannelDestroyed(channel=channel, cause=cause):
@@ -189,6 +216,7 @@ class AsteriskLine:
 
     def call_ended(self, call: InboundCall) -> None:
         self.calls.pop(call.channel_id, None)
+        self._dropped.discard(call.channel_id)
         self.advisors.caller_left(call)
 
     def waiting(self, topic: str) -> list[tuple[datetime, str]]:
@@ -241,6 +269,8 @@ class AsteriskLine:
 
     async def resync(self, info: Connected) -> None:
         """The websocket is (re)connected: bring what we hold in step with Asterisk."""
+        judged_legs = self.advisors.originated()  # a leg rung meanwhile may not be listed
+        restarted = await self._asterisk_restarted()
         snapshot = await self.client.snapshot()
         channels = {channel.id for channel in snapshot.channels}
         bridges = {bridge.id: bridge for bridge in snapshot.bridges}
@@ -252,11 +282,12 @@ class AsteriskLine:
         closed = requeued = 0
         for call in list(self.calls.values()):
             if call.channel_id not in channels:
-                closed += call.hung_up()
+                closed += call.hung_up(dropped=restarted or call.channel_id in self._dropped)
+                self._dropped.discard(call.channel_id)
                 continue
             if await self._resync_call(call, snapshot):
                 requeued += 1
-        await self.advisors.resync(snapshot)
+        await self.advisors.resync(snapshot, judged_legs)
         log.info(
             "ari.resynced",
             connection=info.number,
@@ -264,6 +295,16 @@ class AsteriskLine:
             closed=closed,
             requeued=requeued,
         )
+
+    async def _asterisk_restarted(self) -> bool:
+        """Whether Asterisk has started again since the last connection: every channel it
+        had then is lost, the callers' lines dropped by the exchange."""
+        started = (await self.client.asterisk.get_info(["status"])).startup_time
+        previous, self._asterisk_started = self._asterisk_started, started
+        restarted = None not in (previous, started) and started != previous
+        if restarted:
+            log.warning("ari.asterisk_restarted", startup_time=str(started))
+        return restarted
 
     async def _resync_call(self, call: InboundCall, snapshot: Snapshot) -> bool:
         """One call still up: its playbacks and its place in a queue; True if it had to be
@@ -311,6 +352,12 @@ class AsteriskLine:
                 call.playback_ended(playback_id, ari_id)
             except ProviderError:
                 return
+
+
+def _by_exchange(cause: int | None, soft: bool) -> bool:
+    """Whether a caller's hang-up request names no person's choice: asked inside Asterisk,
+    or for a cause of the network or a carrier (see the module docstring)."""
+    return soft or (cause or 0) not in PERSON_CAUSES
 
 
 def _new_call_id() -> str:

@@ -15,7 +15,11 @@ autopause), so the next caller is not held up by an empty desk. When a
 talk ends, the advisor's wrap-up time runs before their next call.
 
 Leg channel ids are ``cf-adv-<advisor>-<n>-<call id>``, so a restarted
-adapter can tell whose leg a channel it finds is.
+adapter can tell whose leg a channel it finds is. A resync judges only the
+legs whose originate Asterisk had answered before the channel list was
+asked for (a list asked at the moment of an originate can miss the new
+channel, traces README), and a leg it declares gone is hung up all the same,
+so no advisor is ever left on a silent line.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from callflow.errors import ProviderError, ProviderRejected
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.models import Snapshot
 from callflow.store.advisors import TakenAdvisor, begin_wrap_up, pause_advisor, take_free_advisor
+from callflow.store.session import OutageLog
 
 if TYPE_CHECKING:
     from callflow.providers.ari.adapter import AsteriskLine
@@ -59,6 +64,8 @@ class Leg:
     connected_at: datetime | None = None
     let_go: bool = False
     """Hung up by us before it joined anyone: the advisor is free at once."""
+    originated: bool = False
+    """Asterisk has answered its originate, so a channel list asked for later shows it."""
 
 
 class AdvisorLegs:
@@ -70,6 +77,8 @@ class AdvisorLegs:
         self._numbers = itertools.count(1)
         self._woken = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
+        self.outage = OutageLog(line.clock)
+        """A database outage is two log lines, not a traceback each pass."""
 
     def wake(self) -> None:
         self._woken.set()
@@ -81,8 +90,11 @@ class AdvisorLegs:
             self._woken.clear()
             try:
                 await self.connect_waiting()
-            except Exception:
-                log.exception("ari.connect_failed")  # the next pass tries again
+            except Exception as exc:
+                if not self.outage.failed(exc):
+                    log.exception("ari.connect_failed")  # the next pass tries again
+            else:
+                self.outage.succeeded()
 
     async def connect_waiting(self) -> int:
         """One pass: ring an advisor for every waiting caller one can be found for."""
@@ -93,7 +105,7 @@ class AdvisorLegs:
             (call, line.config.queues[topic].skill)
             for topic in line.config.topic_order
             for call in line.queued_calls(topic)
-            if call.advisor_leg is None and call.state.language is not None
+            if call.advisor_leg is None and call.state.language is not None and not call.failed
         ]
         if not wanted:
             return 0
@@ -105,7 +117,7 @@ class AdvisorLegs:
     async def _ring(self, call: InboundCall, advisor: TakenAdvisor) -> None:
         line = self.line
         channel_id = f"{LEG_PREFIX}{advisor.id}-{next(self._numbers)}-{call.state.call_id}"
-        self.legs[channel_id] = Leg(channel_id, advisor.id, call)
+        leg = self.legs[channel_id] = Leg(channel_id, advisor.id, call)
         call.advisor_leg = channel_id
         try:
             await line.client.channels.originate(
@@ -125,6 +137,7 @@ class AdvisorLegs:
             refused = isinstance(exc, ProviderRejected)
             await self._in_store(lambda session, now: _free(session, now, advisor.id, refused))
             return
+        leg.originated = True
         log.info("ari.advisor_rung", advisor_id=advisor.id, channel=channel_id)
 
     # -- events ----------------------------------------------------------------------------
@@ -137,7 +150,7 @@ class AdvisorLegs:
             return
         leg.answered = True
         call = leg.call
-        if call.gone or not call.state.in_queue or call.advisor_leg != channel_id:
+        if call.gone or call.failed or not call.state.in_queue or call.advisor_leg != channel_id:
             self._let_go(leg)
             return
         call.deliver(AdvisorConnected(str(leg.advisor_id)))
@@ -198,10 +211,16 @@ class AdvisorLegs:
             leg.let_go = True
         self._spawn(self._hang_up(leg.channel_id))
 
-    async def resync(self, snapshot: Snapshot) -> None:
-        """Legs that ended unheard end now; legs a previous process rang are taken over
-        if their caller is still talking to them, and let go otherwise; a talk whose
-        advisor's leg ended while no process was listening ends too."""
+    def originated(self) -> frozenset[str]:
+        """The legs a channel list asked for from now on can judge (see :meth:`resync`)."""
+        return frozenset(channel_id for channel_id, leg in self.legs.items() if leg.originated)
+
+    async def resync(self, snapshot: Snapshot, judged: frozenset[str]) -> None:
+        """Legs of *judged* (:meth:`originated` before *snapshot* was asked for) that it
+        lacks ended unheard: they end now, and are hung up should they be up after all.
+        Legs a previous process rang are taken over if their caller is still talking to
+        them, and let go otherwise; a talk whose advisor's leg ended while no process was
+        listening ends too."""
         present = {channel.id for channel in snapshot.channels}
         # Calls restored by a new process: their advisor's leg is known only if it is up.
         legless = [
@@ -209,8 +228,9 @@ class AdvisorLegs:
             for call in self.line.calls.values()
             if call.state.phase is Phase.CONNECTED and call.advisor_leg is None
         ]
-        for channel_id in [c for c in self.legs if c not in present]:
+        for channel_id in [c for c in judged if c in self.legs and c not in present]:
             self.ended(channel_id, None)
+            await self._hang_up(channel_id)
         by_call = {call.state.call_id: call for call in self.line.calls.values()}
         for channel_id in present - set(self.legs):
             parsed = _parse_leg(channel_id)

@@ -11,6 +11,15 @@ Asterisk races us: a caller may hang up between an event and our request.
 A refusal saying the channel is gone is that race, not a fault: the call
 stops sending requests and waits for its ``StasisEnd`` (or the resync that
 stands in for a lost one).
+
+Each call's task is supervised, as wazo-calld returns a channel whose
+handler failed to the dialplan: a step that fails (a bug, the database
+raising), the first one included, ends the engine's part. The failure is
+logged once, the caller hears the ``technical_problem`` prompt in their
+language and is sent on as ``[provider.ari] on_failure`` says (to a
+dialplan context, or hung up); the call is then closed in the store if the
+store will, and the adapter forgets the channel. No caller is left in
+Stasis with nothing pending.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -40,12 +49,21 @@ from callflow.engine.commands import (
     StopPlayback,
 )
 from callflow.engine.events import CallerHungUp, Event, PlaybackFinished, TimerFired
+from callflow.engine.prompts import prompt
 from callflow.engine.state import CallState, Phase
-from callflow.errors import CallflowError, ChannelGone, PlaybackGone, ProviderError
+from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.playbacks import chunks
 
 log = structlog.get_logger("callflow.ari")
+
+APOLOGY = "technical_problem"
+"""The prompt a caller hears when their call fails on our side (every language has it)."""
+APOLOGY_PLAYBACK = "apology"
+"""Its playback id; the engine's own are ``p<n>``."""
+APOLOGY_LONGEST = timedelta(seconds=20)
+"""Line time the apology may take before the caller is sent on regardless (a playback
+Asterisk never finishes must not hold them)."""
 
 
 class Exchange(Protocol):
@@ -80,6 +98,8 @@ class InboundCall:
         self.state = state
         self.gone = False
         """Asterisk said the channel is no longer ours: no more requests for it."""
+        self.failed = False
+        """A step failed: the caller hears the apology and is sent on; the engine is done."""
         self._hung_up = False
         self.advisor_leg: str | None = None
         """The advisor's channel rung for, or talking with, this caller."""
@@ -100,14 +120,15 @@ class InboundCall:
     def deliver(self, event: Event) -> None:
         self._inbox.put_nowait(event)
 
-    def hung_up(self) -> bool:
-        """The caller's channel is gone (its ``StasisEnd``, or a resync not finding it):
-        the engine hears it once. False if it already had."""
+    def hung_up(self, *, dropped: bool = False) -> bool:
+        """The caller's channel is gone (its ``StasisEnd``, or a resync not finding it): hung
+        up by the caller or, if *dropped*, lost by the exchange. The engine hears it once;
+        False if it already had."""
         self.gone = True
         if self._hung_up:
             return False
         self._hung_up = True
-        self.deliver(CallerHungUp())
+        self.deliver(CallerHungUp(dropped=dropped))
         return True
 
     async def stop(self) -> None:
@@ -147,19 +168,82 @@ class InboundCall:
     # -- stepping -------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while self.state.phase is not Phase.ENDED:
-            event = await self._inbox.get()
-            try:
+        try:
+            while self.state.phase is not Phase.ENDED:
+                event = await self._inbox.get()
                 commands = await self.exchange.step(self.state, event, self.channel_id)
-            except CallflowError as exc:
-                # The state is as it was; the caller hears nothing new, and the next
-                # event (a key, a timer, a hang-up) tries again.
-                log.error("ari.step_failed", channel=self.channel_id, error=str(exc))
-                continue
-            for command in commands:
-                await self._carry_out(command)
+                for command in commands:
+                    await self._carry_out(command)
+        except Exception as exc:  # not CancelledError: stop() keeps the call for a restart
+            await self._fail(exc)
         self._cancel_timers()
         self.exchange.call_ended(self)
+
+    # -- supervision ----------------------------------------------------------------------
+
+    async def _fail(self, exc: Exception) -> None:
+        """A step failed: apologise, send the caller on, close the call if the store will.
+        Nothing here raises: a failure must not fail again."""
+        self.failed = True
+        self._cancel_timers()
+        log.error(
+            "ari.call_failed",
+            call_id=self.state.call_id,
+            channel=self.channel_id,
+            error=f"{type(exc).__name__}: {exc}",
+            exc_info=exc,
+        )
+        try:
+            await self._apologise()
+            await self._send_on()
+        except Exception as again:
+            log.error("ari.call_not_sent_on", channel=self.channel_id, error=str(again))
+        if self.state.phase is Phase.ENDED:
+            return  # it failed carrying out its last step: the store has closed it
+        try:
+            # The line failed the caller, who chose nothing: dropped, not abandoned.
+            await self.exchange.step(self.state, CallerHungUp(dropped=True), self.channel_id)
+        except Exception as again:
+            log.warning("ari.call_not_closed", call_id=self.state.call_id, error=str(again))
+
+    async def _apologise(self) -> None:
+        """The apology, in the caller's language (the line's default before they chose
+        one), after whatever was playing; over when heard, or when the caller hangs up."""
+        for ari_ids in self._playing.values():
+            for ari_id in ari_ids:
+                await self._request(self.exchange.client.playbacks.stop(ari_id))
+        self._playing.clear()
+        # A call failing on arrival is not answered yet; answering an answered one is a no-op.
+        await self._request(self.exchange.client.channels.answer(self.channel_id))
+        language = self.state.language or self.exchange.config.line.default_language
+        await self._play(Play(APOLOGY_PLAYBACK, (prompt(APOLOGY, language),)))
+        clock = self.exchange.clock
+        heard = PlaybackFinished(APOLOGY_PLAYBACK)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(real_seconds(clock, clock.now() + APOLOGY_LONGEST)):
+                while not self.gone:
+                    event = await self._inbox.get()  # the engine's events are void now
+                    if event == heard:
+                        return
+
+    async def _send_on(self) -> None:
+        """``[provider.ari] on_failure``: on into the dialplan, or hung up (also when the
+        dialplan refuses to take the channel back)."""
+        client, where = self.exchange.client, self.exchange.ari.on_failure
+        if where.action == "continue":
+            continued = await self._request(
+                client.channels.continue_in_dialplan(
+                    self.channel_id,
+                    context=where.context,
+                    extension=where.extension,
+                    priority=where.priority,
+                )
+            )
+            if continued or self.gone:
+                return
+        await self._request(client.channels.hangup(self.channel_id, reason="normal"))
+
+    # -- carrying out commands ------------------------------------------------------------
 
     async def _carry_out(self, command: Command) -> None:
         exchange, channel = self.exchange, self.channel_id

@@ -18,6 +18,14 @@ progress (and a refusal's cause) from the start. A leg's end is its
 machine is hung up on and recorded as such, never as reached. A leg that
 never answers ends with Asterisk's hang-up cause, mapped to the attempt's
 result.
+
+Never a silent leg: every leg we give up on (not answered, hung up during
+the whisper, declared gone by a resync, the attempt interrupted, or an
+attempt that fails with an error or is cancelled) is hung up unless its
+``ChannelDestroyed`` was heard, a 404 being fine. And a resync judges only
+the legs whose originate Asterisk had answered before the list was asked: a
+``GET /channels`` sent at the moment of an originate can come back without
+the new channel (traces README, last section).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,6 +81,11 @@ class _Leg:
     answered: asyncio.Future[tuple[str, ...]] = field(default_factory=asyncio.Future)
     ended: asyncio.Future[int | None] = field(default_factory=asyncio.Future)
     playbacks: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    originated: bool = False
+    """Asterisk has answered its originate: from then on a channel list asked for shows it
+    while it is up, so only then may a list without it mean it has gone."""
+    destroyed: bool = False
+    """Its ``ChannelDestroyed`` was heard: there is nothing left to hang up."""
 
 
 class AriDialler:
@@ -112,29 +126,32 @@ class AriDialler:
             log.warning("ari.advisor_without_phone", advisor_id=call.advisor_id)
             return None
         channel_id = _leg_id(call, "advisor")
-        leg = await self._originate(
-            channel_id,
-            call.advisor_dial_string,
-            timeout,
-            caller_id=call.caller_id,
-            app_args=("callback-advisor",),
-        )
-        if leg is None:
-            return None
-        minutes = int(call.waited.total_seconds() // 60)
-        whisper = whisper_media(call.topic, call.language, minutes, self.config, self.ari)
-        if not await self._answered(leg) or not await self._play(
-            channel_id, leg, whisper, self.config.line.default_language
-        ):
-            self._legs.pop(channel_id, None)
-            return None  # not answered, or hung up during the whisper
+        async with self._handed_back_on_failure(channel_id):
+            leg = await self._originate(
+                channel_id,
+                call.advisor_dial_string,
+                timeout,
+                caller_id=call.caller_id,
+                app_args=("callback-advisor",),
+            )
+            if leg is None:
+                return None
+            minutes = int(call.waited.total_seconds() // 60)
+            whisper = whisper_media(call.topic, call.language, minutes, self.config, self.ari)
+            if not await self._answered(leg) or not await self._play(
+                channel_id, leg, whisper, self.config.line.default_language
+            ):
+                await self._let_go(channel_id)
+                return None  # not answered, or hung up during the whisper
         return AdvisorLeg(channel_id)
 
     async def dial_resident(self, call: CallbackCall, leg: AdvisorLeg) -> ResidentCall:
-        try:
-            return await self._call_resident(call, leg)
-        finally:
-            self._legs.pop(_leg_id(call, "resident"), None)
+        resident_id = _leg_id(call, "resident")
+        async with self._handed_back_on_failure(resident_id, leg.ref):
+            try:
+                return await self._call_resident(call, leg)
+            finally:
+                await self._let_go(resident_id)
 
     async def _call_resident(self, call: CallbackCall, leg: AdvisorLeg) -> ResidentCall:
         channel_id = _leg_id(call, "resident")
@@ -154,23 +171,21 @@ class AriDialler:
         if advisor is not None:
             waits.add(advisor.ended)
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        # Every way out but a talk leaves the resident's leg to dial_resident to hang up.
         if not resident.answered.done():
             if resident.ended.done():
                 return ResidentCall(result_of_cause(resident.ended.result()))
-            await self._hang_up(channel_id)  # the advisor gave up before anyone answered
-            return ResidentCall(AttemptResult.INTERRUPTED)
+            return ResidentCall(AttemptResult.INTERRUPTED)  # the advisor gave up first
         args = resident.answered.result()
         if len(args) > 1 and args[1] == MACHINE:
             log.info("ari.machine_answered", callback_id=call.callback_id)
-            await self._hang_up(channel_id)
             return ResidentCall(AttemptResult.MACHINE)
         answered_at = self.clock.now()
         talk = await self._join(call, leg.ref, channel_id, resident, advisor)
         return ResidentCall(AttemptResult.REACHED, talk or self.clock.now() - answered_at)
 
     async def hang_up(self, leg: AdvisorLeg) -> None:
-        await self._hang_up(leg.ref)
-        self._legs.pop(leg.ref, None)
+        await self._let_go(leg.ref)
 
     # -- legs ---------------------------------------------------------------------------------
 
@@ -201,6 +216,7 @@ class AriDialler:
             self._legs.pop(channel_id, None)
             log.warning("ari.originate_refused", channel=channel_id, error=str(exc))
             return None
+        leg.originated = True
         return leg
 
     async def _answered(self, leg: _Leg) -> bool:
@@ -245,12 +261,28 @@ class AriDialler:
             ends.append(advisor.ended)
         await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         talk = self.clock.now() - started
-        await self._hang_up(resident_id)
-        await self._hang_up(advisor_id)
-        self._legs.pop(advisor_id, None)
+        await self._let_go(resident_id)
+        await self._let_go(advisor_id)
         with contextlib.suppress(ProviderError):
             await self.client.bridges.destroy(bridge_id)
         return talk
+
+    async def _let_go(self, channel_id: str) -> None:
+        """We are done with a leg: hang it up unless Asterisk said it is destroyed."""
+        leg = self._legs.pop(channel_id, None)
+        if leg is not None and not leg.destroyed:
+            await self._hang_up(channel_id)
+
+    @contextlib.asynccontextmanager
+    async def _handed_back_on_failure(self, *channel_ids: str) -> AsyncIterator[None]:
+        """An attempt that fails with an error, or is cancelled (the worker stops), lets its
+        legs go rather than leave a phone silent in our application."""
+        try:
+            yield
+        except BaseException:
+            for channel_id in channel_ids:
+                await asyncio.shield(self._let_go(channel_id))
+            raise
 
     async def _hang_up(self, channel_id: str) -> None:
         with contextlib.suppress(ProviderError):  # gone already
@@ -264,6 +296,8 @@ class AriDialler:
                 if (leg := self._legs.get(channel.id)) is not None:
                     self._started(channel.id, leg, args)
             case ari_events.ChannelDestroyed(channel=channel, cause=cause):
+                if (leg := self._legs.get(channel.id)) is not None:
+                    leg.destroyed = True
                 self._ended(channel.id, cause)
             case ari_events.PlaybackFinished(playback=playback):
                 channel_id = playback.id.partition("~")[0]
@@ -304,10 +338,13 @@ class AriDialler:
             leg.ended.set_result(cause)
 
     async def _resync(self, info: Connected) -> None:
-        """Events lost while the websocket was down: a leg Asterisk no longer has ended."""
+        """Events lost while the websocket was down: a leg Asterisk no longer lists has
+        ended. Only legs originated before the list was asked for are judged by it."""
+        judged = [channel_id for channel_id, leg in self._legs.items() if leg.originated]
         present = {channel.id for channel in await self.client.channels.list()}
-        for channel_id in [c for c in self._legs if c not in present]:
-            self._ended(channel_id, None)
+        for channel_id in judged:
+            if channel_id not in present:
+                self._ended(channel_id, None)
 
 
 def _leg_id(call: CallbackCall, role: str) -> str:

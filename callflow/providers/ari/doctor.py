@@ -14,7 +14,25 @@ The checks, in order (when the first fails, nothing else can be asked):
    websocket. Asterisk registers an application only while a websocket for it
    is open, so before the first start this is a warning, not a failure;
 6. every sound file the line plays is in Asterisk's sound index, per language
-   (``GET /sounds?lang=…``, one request per language rather than one per file).
+   (``GET /sounds?lang=…``, one request per language rather than one per file);
+7. with ``machine_detection``, ``app_amd.so`` runs (``GET /asterisk/modules/app_amd.so``:
+   without ``amd.conf`` it does not load, and every callback's resident is hung up
+   with ``No application 'AMD'``), and the ``amd_context`` has an extension ``s``
+   running ``AMD()``;
+8. the ``hold_music`` class has something to play (an empty class holds callers in
+   silence, with no error event);
+9. every enabled advisor's dial string names an endpoint Asterisk has
+   (``GET /endpoints/{tech}/{resource}``), online.
+
+ARI lists neither the dialplan nor music-on-hold classes, and a class without
+files answers ``POST /bridges/{id}/moh`` like one with music: checks 7 (the
+context) and 8 read Asterisk's own files (``extensions.conf``,
+``musiconhold.conf``, the class's directory; :mod:`.asterisk_conf`) from
+*asterisk_etc*, which is there when the doctor runs on Asterisk's host.
+Elsewhere they warn that they cannot tell, with the command that shows it by
+hand. Only a plain ``TECH/resource`` dial string names an endpoint: a
+``Local/…`` one runs the dialplan and ``PJSIP/user@endpoint`` and its kin mean
+something per technology, so those are reported as not checked.
 
 Only failures make the exit status non-zero.
 """
@@ -24,21 +42,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
-from callflow.errors import ProviderError, ProviderRejected
+from callflow.errors import ProviderError, ProviderRejected, StoreError
+from callflow.providers.ari.asterisk_conf import data_dir, last, read_conf
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.models import AsteriskInfo
 from callflow.providers.ari.resources import OPERATIONS, Operation
 from callflow.providers.ari.settings import PASSWORD_ENV, AriSettings
 from callflow.providers.ari.sounds import SoundFile, sound_files
 from callflow.providers.ari.stream import Backoff, Connected
+from callflow.store.advisors import AdvisorView
 
 SOUNDS_LIST = Operation("sounds", "list", "GET", "/sounds", ("lang",))
-"""Asked by the doctor alone, so not among the adapter's :data:`OPERATIONS`."""
+"""Asked by the doctor alone, so not among the adapter's :data:`OPERATIONS`; so are these."""
+MODULE_GET = Operation(
+    "asterisk",
+    "getModule",
+    "GET",
+    "/asterisk/modules/{moduleName}",
+    absent="Module could not be found in running modules",
+)
+ENDPOINT_GET = Operation(
+    "endpoints", "get", "GET", "/endpoints/{tech}/{resource}", absent="Endpoint not found"
+)
+AMD_MODULE = "app_amd.so"
+AMD_FIX = (
+    "copy amd.conf from Asterisk's samples (configs/samples/amd.conf.sample in its source) "
+    f'to /etc/asterisk/amd.conf, then `asterisk -rx "module load {AMD_MODULE}"`; '
+    "or set [provider.ari] machine_detection = false"
+)
+ENDPOINT_DIAL_STRING = re.compile(r"(?P<tech>[A-Za-z0-9_]+)/(?P<resource>[^/@&,:]+)")
+"""A dial string that is an endpoint's name (``PJSIP/advisor-12``), so ARI can look it up."""
+FILE_MODES = ("files", "quietfiles")
+AdvisorReader = Callable[[], Sequence[AdvisorView]]
 NO_SOUNDS = "No sounds found that matched the query"
 TESTED_MAJOR = 22
 SHOWN_MISSING = 8
@@ -63,9 +104,17 @@ class Finding:
     fix: str = ""
 
 
-async def examine(settings: AriSettings, *, timeout: float = 5.0) -> AsyncIterator[Finding]:
+async def examine(
+    settings: AriSettings,
+    *,
+    advisors: AdvisorReader,
+    asterisk_etc: Path,
+    timeout: float = 5.0,
+) -> AsyncIterator[Finding]:
     """The findings, one by one as each check completes; *timeout* bounds each request
-    and the websocket probe, in seconds."""
+    and the websocket probe, in seconds. *advisors* reads the line's advisors (from its
+    database; it may raise :class:`StoreError`); *asterisk_etc* is Asterisk's
+    configuration directory, read where it exists."""
 
     def client(app: str) -> AriClient:
         ari = settings.ari
@@ -89,6 +138,12 @@ async def examine(settings: AriSettings, *, timeout: float = 5.0) -> AsyncIterat
         yield await _application(ari, app)
         for language, files in _by_language(sound_files(settings.config, settings.ari)):
             yield await _sounds(ari, language, files)
+        if settings.ari.machine_detection:
+            yield await _amd_module(ari)
+            yield _amd_context(asterisk_etc, settings.ari.amd_context)
+        yield _hold_music(asterisk_etc, settings.ari.hold_music)
+        async for finding in _advisor_phones(ari, advisors):
+            yield finding
 
 
 def _unavailable(check: str, exc: ProviderError) -> Finding:
@@ -284,6 +339,218 @@ async def _indexed(ari: AriClient, language: str) -> frozenset[str]:
             isinstance(f, dict) and f.get("language") == language for f in sound.get("formats", [])
         )
     )
+
+
+async def _amd_module(ari: AriClient) -> Finding:
+    check = "answering-machine detection"
+    try:
+        module: Any = await ari.call(MODULE_GET, path={"moduleName": AMD_MODULE})
+    except ProviderError as exc:
+        return _unavailable(check, exc)
+    if not isinstance(module, dict) or module.get("status") != "Running":
+        return Finding(
+            check,
+            Status.FAIL,
+            f"{AMD_MODULE} is not loaded (it needs amd.conf), and machine_detection is on: "
+            "every callback's resident is hung up with \"No application 'AMD'\"",
+            AMD_FIX,
+        )
+    return Finding(check, Status.OK, f"{AMD_MODULE} is running")
+
+
+def _amd_context(etc: Path, context: str) -> Finding:
+    check = f"dialplan context {context!r}"
+    by_hand = f'`asterisk -rx "dialplan show s@{context}"` on the Asterisk host'
+    merge = (
+        f"merge [callflow-amd] of callflow's config/asterisk/extensions.conf as [{context}] "
+        '([provider.ari] amd_context), then `asterisk -rx "dialplan reload"`'
+    )
+    conf = read_conf(etc, "extensions.conf")
+    if conf is None:
+        return Finding(
+            check,
+            Status.WARN,
+            f"cannot tell from here: no readable {etc / 'extensions.conf'}, and ARI does "
+            "not show the dialplan",
+            f"run the doctor on the Asterisk host (--asterisk-etc), or check by hand: {by_hand} "
+            "must list AMD() and Stasis()",
+        )
+    section = conf.section(context)
+    if section is None:
+        return Finding(
+            check,
+            Status.FAIL,
+            f"not in {conf.path}: every callback's resident is hung up once they answer",
+            merge,
+        )
+    runs_s = any(key == "exten" and value.split(",")[0].strip() == "s" for key, value in section)
+    runs_amd = any(
+        key in ("exten", "same") and re.search(r"\bAMD\s*\(", value, re.IGNORECASE)
+        for key, value in section
+    )
+    if not (runs_s and runs_amd):
+        return Finding(
+            check,
+            Status.FAIL,
+            f"in {conf.path} it has no extension s running AMD(): callflow sends each "
+            "answered resident to s,1 there",
+            merge,
+        )
+    return Finding(check, Status.OK, f"extension s runs AMD() ({conf.path})")
+
+
+def _hold_music(etc: Path, music_class: str) -> Finding:
+    check = f"hold music {music_class!r}"
+    reload = '`asterisk -rx "moh reload"`'
+    conf = read_conf(etc, "musiconhold.conf")
+    if conf is None:
+        return Finding(
+            check,
+            Status.WARN,
+            f"cannot tell from here: no readable {etc / 'musiconhold.conf'}, and ARI does not "
+            "show music-on-hold classes (an empty one holds callers in silence)",
+            "run the doctor on the Asterisk host (--asterisk-etc), or check by hand there: "
+            f'`asterisk -rx "moh show classes"` and `asterisk -rx "moh show files"` must list '
+            f"class {music_class} with files",
+        )
+    options = conf.section(music_class)
+    if options is None:
+        return Finding(
+            check,
+            Status.FAIL,
+            f"no class [{music_class}] in {conf.path}",
+            f"add it (mode = files, directory = moh) or set [provider.ari] hold_music to a "
+            f"class there, then {reload}",
+        )
+    mode = last(options, "mode").lower()
+    if not mode:
+        return Finding(
+            check,
+            Status.FAIL,
+            f"[{music_class}] in {conf.path} has no mode, so Asterisk ignores it",
+            f"add mode = files and the directory of its music, then {reload}",
+        )
+    if mode == "playlist":
+        entries = sum(key == "entry" for key, _ in options)
+        if not entries:
+            return Finding(
+                check,
+                Status.FAIL,
+                f"its playlist in {conf.path} has no entry: callers hold in silence",
+                f"add entry = lines (files or URLs) to [{music_class}], then {reload}",
+            )
+        return Finding(check, Status.OK, f"a playlist of {entries} entries")
+    if mode not in FILE_MODES:
+        return Finding(
+            check,
+            Status.WARN,
+            f"mode {mode!r} in {conf.path}: the doctor cannot tell whether it plays",
+            'check by hand on the Asterisk host: `asterisk -rx "moh show classes"`',
+        )
+    directory = Path(last(options, "directory"))
+    if not directory.is_absolute():
+        directory = data_dir(etc) / directory
+    try:
+        playable = [name for name in _names(directory) if _playable(name)]
+    except FileNotFoundError:
+        playable = []
+    except OSError as exc:
+        return Finding(
+            check,
+            Status.WARN,
+            f"cannot read {directory} ({exc.strerror})",
+            'check by hand on the Asterisk host: `asterisk -rx "moh show files"`',
+        )
+    if not playable:
+        return Finding(
+            check,
+            Status.FAIL,
+            f"nothing to play in {directory}: callers hold in silence",
+            "install the music-on-hold sounds (Debian: asterisk-moh-opsound-wav, -gsm or -g722) "
+            f"or put music files (.wav, .gsm, .ulaw …) in {directory}, then {reload}",
+        )
+    return Finding(check, Status.OK, f"{len(playable)} file(s) in {directory}")
+
+
+def _names(directory: Path) -> list[str]:
+    return [path.name for path in directory.iterdir() if path.is_file()]
+
+
+def _playable(name: str) -> bool:
+    """As res_musiconhold scans a class's directory: no hidden files, and an extension
+    of two characters or more (its format)."""
+    _, dot, extension = name.rpartition(".")
+    return not name.startswith(".") and bool(dot) and len(extension) >= 2
+
+
+async def _advisor_phones(ari: AriClient, read: AdvisorReader) -> AsyncIterator[Finding]:
+    """A finding per advisor whose phone cannot be rung or cannot be checked, then how
+    many were found."""
+    check = "advisors' phones"
+    try:
+        advisors = await asyncio.to_thread(read)
+    except StoreError as exc:
+        yield Finding(
+            check,
+            Status.FAIL,
+            f"cannot read the advisors: {exc}",
+            "give the line's database (--database-url or CALLFLOW_DATABASE_URL)",
+        )
+        return
+    phones = [(a.name, a.dial_string) for a in advisors if a.enabled and a.dial_string]
+    if not phones:
+        yield Finding(
+            check,
+            Status.WARN,
+            "no enabled advisor has a dial string: no caller can be connected",
+            "`callflow advisors add NAME --dial-string PJSIP/… --skill … --language …`",
+        )
+        return
+    found = 0
+    for name, dial_string in phones:
+        finding = await _phone(ari, name, dial_string)
+        if finding is None:
+            found += 1
+        else:
+            yield finding
+    yield Finding(check, Status.OK, f"{found} of {len(phones)} found online")
+
+
+async def _phone(ari: AriClient, name: str, dial_string: str) -> Finding | None:
+    """What is wrong with *name*'s phone, or None when its endpoint is there and online."""
+    check = f"advisor {name!r}"
+    endpoint = ENDPOINT_DIAL_STRING.fullmatch(dial_string)
+    if endpoint is None or endpoint["tech"].lower() == "local":
+        return Finding(
+            check,
+            Status.WARN,
+            f"{dial_string} is not an endpoint's name, so ARI cannot tell whether it rings",
+            f'ring it once by hand: `asterisk -rx "channel originate {dial_string} '
+            'application Playback hello-world"`',
+        )
+    try:
+        found: Any = await ari.call(
+            ENDPOINT_GET, path={"tech": endpoint["tech"], "resource": endpoint["resource"]}
+        )
+    except ProviderError as exc:
+        return _unavailable(check, exc)
+    if found is None:
+        return Finding(
+            check,
+            Status.FAIL,
+            f"no endpoint {dial_string}: the line cannot ring them",
+            "define it in pjsip.conf (callflow's config/asterisk/pjsip.conf shows an advisor's), "
+            'then `asterisk -rx "module reload res_pjsip.so"`; or, if they no longer take '
+            f"calls, `callflow advisors disable {name}`",
+        )
+    if isinstance(found, dict) and found.get("state") == "offline":
+        return Finding(
+            check,
+            Status.WARN,
+            f"{dial_string} is offline: their phone is not registered, so it cannot ring",
+            "start the phone, or check its account: it must register with Asterisk to ring",
+        )
+    return None
 
 
 def _listed(names: list[str]) -> str:

@@ -1,12 +1,11 @@
-"""An engine playback as ARI playbacks: one per run of prompts in the same language.
+"""An engine playback as one ARI playback of all its prompts' sound files.
 
 The engine plays a list of prompts under one playback id; a menu may mix
-languages ("Suomeksi, paina 1. På svenska, tryck 2."). ``number:`` and
-``digits:`` media are said in the playback's ``lang``, which is one per ARI
-playback, so each run of prompts in one language becomes its own ARI
-playback. Asterisk queues a channel's playbacks and plays them in turn, so
-all are started at once; the engine hears its playback finished when the
-last one has, and a barge-in stops them all.
+languages ("Suomeksi, paina 1. På svenska, tryck 2."). Every medium is a
+``sound:`` file that names its language (:mod:`callflow.providers.ari.sounds`),
+so nothing depends on the playback's ``lang`` and the whole list is one ARI
+playback: a barge-in stops it with one request, and no queued playback of the
+same prompt can start in between.
 
 ARI playback ids are ``<channel>~<engine playback>~<n>``: unique across the
 exchange, and the event that ends one says whose it was without a lookup.
@@ -25,7 +24,7 @@ SEPARATOR = "~"
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One ARI playback: its id, its media, the language they are said in."""
+    """One ARI playback: its id, its media, and the ``lang`` it is played with."""
 
     playback_id: str
     media: tuple[str, ...]
@@ -39,20 +38,12 @@ def chunks(
     config: HotlineConfig,
     ari: AriConfig,
 ) -> list[Chunk]:
-    """The ARI playbacks that together say *prompts*, in order."""
-    runs: list[tuple[str, list[str]]] = []
-    for ref in prompts:
-        media = media_for(ref, config, ari)
-        if not media:
-            continue
-        if runs and runs[-1][0] == ref.language:
-            runs[-1][1].extend(media)
-        else:
-            runs.append((ref.language, list(media)))
-    return [
-        Chunk(ari_playback_id(channel_id, playback_id, n), tuple(media), language)
-        for n, (language, media) in enumerate(runs)
-    ]
+    """The ARI playbacks that together say *prompts*: one, or none when nothing is said.
+    Its ``lang`` is the first prompt's language."""
+    media = tuple(medium for ref in prompts for medium in media_for(ref, config, ari))
+    if not media:
+        return []
+    return [Chunk(ari_playback_id(channel_id, playback_id, 0), media, prompts[0].language)]
 
 
 def ari_playback_id(channel_id: str, playback_id: str, n: int) -> str:

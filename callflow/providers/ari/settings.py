@@ -21,6 +21,7 @@ from typing import Any
 from callflow.config.models import AriConfig, HotlineConfig
 from callflow.errors import MISSING, ConfigError, Problem
 from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.sounds import number_problems
 
 PASSWORD_ENV = "ARI_PASSWORD"
 SOUND_NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -83,8 +84,9 @@ _MISSING_SECTION = Problem(
 
 
 def section_problems(config: HotlineConfig) -> list[Problem]:
-    """Names that cannot become sound files: prompt keys and queue names."""
-    problems = []
+    """Names that cannot become sound files (prompt keys and queue names), and languages
+    whose numbers we cannot say."""
+    problems = number_problems(config)
     allowed = "a sound file name: letters, digits, '_' and '-' only"
     for code in config.languages:
         for key in config.languages[code].prompts:

@@ -1,14 +1,20 @@
-"""Prompts as Asterisk media: our sound files for the words, Asterisk's number speaker for values.
+"""Prompts as Asterisk media: our sound files for the words and for the numbers.
 
 A prompt becomes a list of ARI media URIs that ``channels.play`` plays in
-turn, with ``lang`` set to the call's language. Its text is split at its
-``{placeholders}``: the words between them are sound files; numbers are
-said by Asterisk itself (``number:7``, ``digits:040``, spoken with the
-``digits/`` sounds of the channel's language); a time or a day is said by
-the prompt :func:`~callflow.engine.prompts.spoken_when` chooses, the very
+turn. Its text is split at its ``{placeholders}``: the words between them
+are sound files; a number is a few sound files of number words in the
+language's own grammar (:mod:`callflow.providers.ari.number_words`), a phone
+number read back is its digits one by one; a time or a day is said by the
+prompt :func:`~callflow.engine.prompts.spoken_when` chooses, the very
 decision the text rendering follows; a topic's name, a weekday and
 "tomorrow" are sound files of their own. A text without placeholders is one
 sound file.
+
+Every medium is a ``sound:`` file, never Asterisk's ``number:`` or
+``digits:``: Asterisk has no Finnish or Swedish number grammar, and a stop
+sent while it says one is lost (its say functions swallow it), so a caller's
+key could not cut a position or a read-back short. A file stops within
+milliseconds.
 
 Where the files are: in Asterisk's language directories, as
 ``<lang>/<sounds>/<name>`` (``/var/lib/asterisk/sounds/fi/callflow/greeting.wav``).
@@ -25,11 +31,14 @@ file through Asterisk's language fallback. Names within a language:
   date formats (the "den" of ``"den {d}.{m}."``);
 * ``day-tomorrow``, ``day-monday`` … ``day-sunday``, ``topic-<queue>``, and in
   the line's default language ``language-<code>`` and ``whisper-<n>``;
-* ``digits/0`` … ``digits/19``, the tens, ``digits/hundred``,
-  ``digits/thousand``: what Asterisk's English-rule number speaker (say.c;
-  the rule of every language it has none of its own for, Finnish and
-  Swedish ``sv`` included) plays for numbers below a million. Languages with
-  a rule of their own use Asterisk's sound packages for them.
+* ``number-0`` … ``number-19``, ``number-20`` … ``number-90``, ``number-100``
+  … ``number-900``, ``number-thousand`` and the language's own extras
+  (``number-1000`` "tuhat", ``number-and``, ``number-oh``): the pieces numbers
+  are said with.
+
+A language without a number grammar here cannot be said on Asterisk:
+:func:`sound_files` (so ``callflow prompts build``) refuses it, naming the
+languages it can say.
 
 :func:`sound_files` lists every file :func:`media_for` and
 :func:`whisper_media` can name, with its text, for ``callflow prompts build``.
@@ -45,27 +54,11 @@ from datetime import datetime
 
 from callflow.config.models import WEEKDAYS, AriConfig, HotlineConfig, LanguageConfig
 from callflow.engine.prompts import DigitGroups, PromptRef, PromptValue, When, spoken_when
+from callflow.errors import ConfigError, Problem
+from callflow.providers.ari.number_words import GRAMMARS, NumberGrammar
 
-OWN_NUMBER_RULES = frozenset(
-    {"cs", "da", "de", "dr", "es", "fr", "gr", "he", "hu", "is", "it", "ja"}
-    | {"ka", "nl", "no", "pl", "ps", "pt", "ru", "se", "th", "ur", "vi", "zh"}
-)
-"""Language prefixes say.c's ``say_number_full`` speaks by a rule of their own (Asterisk 22)."""
-
-NUMBER_FILES = (
-    *(str(n) for n in range(20)),
-    *(str(tens) for tens in range(20, 100, 10)),
-    "hundred",
-    "thousand",
-)
-"""The ``digits/`` files the English rule plays for 0 … 999,999 (``get_number_str_en``)."""
-
-_NUMBER_WORDS = {
-    "hundred": {"fi": "sataa", "sv": "hundra", "en": "hundred"},
-    "thousand": {"fi": "tuhatta", "sv": "tusen", "en": "thousand"},
-}
-"""The words spoken after a count ("kaksi *tuhatta*"); other languages get the numeral."""
-_NUMERALS = {"hundred": "100", "thousand": "1000"}
+NUMBER = "number-"
+"""The names of the number pieces: ``number-20``, ``number-thousand``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +92,17 @@ def whisper_media(
         "language": lambda: (
             [speaker.sound(f"language-{language}")] if language in config.languages else []
         ),
-        "minutes": lambda: [f"number:{max(minutes, 0)}"],
+        "minutes": lambda: speaker.number(max(minutes, 0)),
     }
     return speaker.template("whisper", ari.whisper, lambda field: said[field]())
 
 
 def sound_files(config: HotlineConfig, ari: AriConfig) -> list[SoundFile]:
-    """Every sound file :func:`media_for` and :func:`whisper_media` can name, once each."""
+    """Every sound file :func:`media_for` and :func:`whisper_media` can name, once each;
+    :class:`ConfigError` when a language's numbers cannot be said."""
+    problems = number_problems(config)
+    if problems:
+        raise ConfigError(str(config.source or "configuration"), problems)
     files: dict[str, SoundFile] = {}
 
     def add(code: str, name: str, text: str) -> None:
@@ -128,25 +125,30 @@ def sound_files(config: HotlineConfig, ari: AriConfig) -> list[SoundFile]:
             add(code, f"day-{weekday}", text)
         for queue in config.queues:
             add(code, f"topic-{queue}", config.queues[queue].names.get(code, queue))
+        for piece, text in GRAMMARS[code].pieces().items():
+            add(code, f"{NUMBER}{piece}", text)
     own = config.line.default_language
     for words in _words("whisper", ari.whisper):
         add(own, words.sound, words.text)
     for code in config.languages:
         add(own, f"language-{code}", config.languages[code].name)
-    listed = list(files.values())
-    for code in config.languages:
-        if code[:2] not in OWN_NUMBER_RULES:
-            listed.extend(
-                SoundFile(f"{code}/digits/{name}", code, _number_text(name, code))
-                for name in NUMBER_FILES
-            )
-    return listed
+    return list(files.values())
 
 
-def _number_text(name: str, code: str) -> str:
-    if name in _NUMBER_WORDS:
-        return _NUMBER_WORDS[name].get(code, _NUMERALS[name])
-    return name  # a numeral: the voice says it in its own language
+def number_problems(config: HotlineConfig) -> list[Problem]:
+    """Languages of *config* whose numbers we have no grammar for, so cannot say."""
+    known = ", ".join(sorted(GRAMMARS))
+    return [
+        Problem(
+            f"languages.{code}",
+            code,
+            f"numbers in this language cannot be said on Asterisk yet (we can say {known}); "
+            "leave the language out of an Asterisk line, or add its grammar to "
+            "callflow/providers/ari/number_words.py",
+        )
+        for code in config.languages
+        if code not in GRAMMARS
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +191,17 @@ class _Speaker:
         self.config = config
         self.code = code
         self.language: LanguageConfig = config.languages[code]
+        self.grammar: NumberGrammar = GRAMMARS[code]
         self.base = f"sound:{code}/{ari.sounds}"
 
     def sound(self, name: str) -> str:
         return f"{self.base}/{name}"
+
+    def number(self, n: int) -> list[str]:
+        return self.numbers(self.grammar.number(n))
+
+    def numbers(self, pieces: list[str]) -> list[str]:
+        return [self.sound(f"{NUMBER}{piece}") for piece in pieces]
 
     def template(self, name: str, text: str, say: Callable[[str], list[str]]) -> list[str]:
         media: list[str] = []
@@ -212,10 +221,9 @@ class _Speaker:
         if isinstance(value, When):
             return self.when(value)
         if isinstance(value, DigitGroups):
-            groups = ("".join(ch for ch in group if ch.isdigit()) for group in value.groups)
-            return [f"digits:{group}" for group in groups if group]
+            return self.numbers(self.grammar.digits("".join(value.groups)))
         if isinstance(value, int):
-            return [f"number:{value}"]
+            return self.number(value)
         return [self.sound(self.topic(field, value))]
 
     def topic(self, field: str, name: str) -> str:
@@ -238,15 +246,18 @@ class _Speaker:
             day = spoken.local.date()
             numbers = {"d": day.day, "m": day.month, "y": day.year}
             return self.template(
-                "date_format", self.language.date_format, lambda f: [f"number:{numbers[f]}"]
+                "date_format", self.language.date_format, lambda f: self.number(numbers[f])
             )
 
         return self.template(spoken.key, self.language.prompts[spoken.key], say)
 
     def time(self, local: datetime) -> list[str]:
-        def say(field: str) -> list[str]:
-            if field == "mm":
-                return [f"number:{local.minute}"] if local.minute else []
-            return [f"number:{local.hour}"]
-
-        return self.template("time_format", self.language.time_format, say)
+        """As the time's text reads: "9.30", "9.05" ("nine oh five"), "9.00" (just "nine")."""
+        said = {
+            "h": self.grammar.number(local.hour),
+            "hh": self.grammar.two_digits(local.hour),
+            "mm": self.grammar.two_digits(local.minute) if local.minute else [],
+        }
+        return self.template(
+            "time_format", self.language.time_format, lambda field: self.numbers(said[field])
+        )

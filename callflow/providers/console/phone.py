@@ -8,6 +8,7 @@ but every announcement is printed with the time it would be heard.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 from collections.abc import Callable, Iterator
@@ -122,13 +123,27 @@ class ConsolePhone:
 
     def run(self) -> PhoneResult:
         self._open_line()
-        self._deliver(CallArrived(self.caller_e164, self.withheld))
-        give_up = self.clock.now() + GIVE_UP_AFTER
-        while self.state.phase is not Phase.ENDED and self.loop.run_next():
-            if self.clock.now() > give_up:
-                self._say("you", "(hang up: twelve hours is long enough)")
-                self._deliver(CallerHungUp())
+        try:
+            self._deliver(CallArrived(self.caller_e164, self.withheld))
+            give_up = self.clock.now() + GIVE_UP_AFTER
+            while self.state.phase is not Phase.ENDED and self.loop.run_next():
+                if self.clock.now() > give_up:
+                    self._say("you", "(hang up: twelve hours is long enough)")
+                    self._deliver(CallerHungUp())
+        except BaseException:
+            self._end_after_failure()
+            raise
         return PhoneResult(self.state.outcome, self._callback_summary(), self.state.call_id)
+
+    def _end_after_failure(self) -> None:
+        """Whatever stopped the call midway (Ctrl-C during a wait, a failure), the caller
+        hangs up, so the call's log ends like any other call's instead of staying open.
+        Should that fail too (the database is gone), the first error is the one to see."""
+        if self.state.phase is Phase.ENDED:
+            return
+        self._say("you", "(hang up: the phone stopped)")
+        with contextlib.suppress(Exception):
+            self._deliver(CallerHungUp())
 
     def _open_line(self) -> None:
         now = self.clock.now()
@@ -190,9 +205,14 @@ class ConsolePhone:
             self._say("you", "(silence)")
             return
         self._say("you", f"press {mask_digits(keys) if len(keys) > 6 else keys}")
-        for digit in keys:
-            self.clock.advance(KEY_INTERVAL)
-            self._deliver(DigitPressed(digit))
+        # Each key is an event of its own, KEY_INTERVAL after the one before, on the loop
+        # like everything else: what the first key sets off (a prompt, a queue) starts
+        # before the second key arrives, as on a real phone, and the clock only goes on.
+        now = self.clock.now()
+        for n, digit in enumerate(keys, start=1):
+            self.loop.call_at(
+                now + KEY_INTERVAL * n, functools.partial(self._deliver, DigitPressed(digit))
+            )
 
     # -- commands out -------------------------------------------------------------------
 

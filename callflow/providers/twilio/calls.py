@@ -8,15 +8,19 @@ events and any of its timers now due, write the state, the event log and the
 answer, commit. Any process can therefore answer any webhook of any call.
 
 **Idempotency.** Every URL handed to Twilio carries the step number of the
-document it came in (``s``), and a webhook is known by its endpoint and its
-query string (:func:`~callflow.providers.twilio.twiml.step_key`); the
-``<Enqueue>`` action, whose URL serves every way of leaving the queue, is
-known by its ``QueueResult`` too. The first answer to a step is kept; the
-same CallSid and step again — Twilio retrying a webhook that timed out, a
-proxy repeating a request — gets that answer back and steps nothing, so it
-can never store a second callback. A first ``POST /twilio/voice`` for a
-CallSid is the step ``voice``. A caller pressing a key twice is not a
-repeat: the second key is the answer to the next question, as on any phone.
+document it came in (``s``), and a webhook is known by its endpoint and the
+parameters of ours in its query (:func:`~.twiml.request_key`), whatever else the
+request carries; the ``<Enqueue>`` action, whose URL serves every way of
+leaving the queue, is known by its ``QueueResult`` too. The first answer to
+a step is kept; the same CallSid and step again — Twilio retrying a webhook
+that timed out, a proxy repeating a request — gets that answer back and
+steps nothing, so it can never store a second callback. A step not yet
+answered must be the one the call's last document handed out: any other is
+refused and changes nothing. A call that is over steps no more: a step of it
+not answered before is told to hang up, and nothing of it is stored. A first
+``POST /twilio/voice`` for a CallSid is the step ``voice``. A caller pressing
+a key twice is not a repeat: the second key is the answer to the next
+question, as on any phone.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.journal import WebhookJournal
 from callflow.providers.twilio.line import TwilioLine
 from callflow.providers.twilio.params import (
+    CallStatus,
     Dequeued,
     Gathered,
     IncomingCall,
@@ -115,6 +120,8 @@ class Step:
     key: str
     events: Sequence[EventSource]
     context: Context
+    number: int | None = None
+    """The document the URL was handed out in (``s``), for the steps that carry one."""
 
 
 class InboundCalls:
@@ -174,12 +181,14 @@ class InboundCalls:
             events = [*keys, _event(PlaybackFinished(params.playback))]
         else:
             events = keys
-        return self._answer(Step(params.call_sid, key, events, _context(params.waiting)))
+        context = _context(params.waiting)
+        return self._answer(Step(params.call_sid, key, events, context, params.step))
 
     def played(self, params: Played, key: str, *, waiting: bool) -> str:
         """Prompts were heard (a ``<Redirect>`` after them), or a turn of waiting is over."""
         events = [] if params.playback is None else [_event(PlaybackFinished(params.playback))]
-        return self._answer(Step(params.call_sid, key, events, _context(waiting)))
+        context = _context(waiting)
+        return self._answer(Step(params.call_sid, key, events, context, params.step))
 
     def left(self, params: LeftQueue, key: str) -> str:
         """``<Enqueue>``'s action: the caller is out of Twilio's queue."""
@@ -197,14 +206,14 @@ class InboundCalls:
 
     def dequeued(self, params: Dequeued, key: str) -> str:
         """The caller at the front of a queue is being joined with an advisor."""
-        self._answer(
-            Step(params.call_sid, key, [_event(AdvisorConnected(str(params.advisor_id)))], "call"),
-            bridging=params,
-        )
+        connected = [_event(AdvisorConnected(str(params.advisor_id)))]
+        self._answer(Step(params.call_sid, key, connected, "call"), bridging=params)
         return str(VoiceResponse())  # nothing more to say: Twilio joins them now
 
-    def ended(self, call_sid: str) -> None:
-        """The call is over (its final status): the engine hears the caller hang up."""
+    def ended(self, call_sid: str, status: CallStatus) -> None:
+        """The call is over (its final *status*): the engine hears the caller hang up, or,
+        for ``failed``, the line dropped by the carrier (this call was answered, so the
+        failure came mid-call)."""
         with self.writes.transaction() as session:
             row = locked_call(session, call_sid)
             if row is None or row.kind is not TwilioLeg.INBOUND or row.call_id is None:
@@ -213,7 +222,8 @@ class InboundCalls:
             now = self.clock.now()
             if state is not None and state.phase is not Phase.ENDED:
                 handler = self._handler(session, now, call_exists=True)
-                handler.handle(state, CallerHungUp(), now, provider_ref=call_sid)
+                gone = CallerHungUp(dropped=status == "failed")
+                handler.handle(state, gone, now, provider_ref=call_sid)
             row.queue_entered_at = None
             row.updated_at = now
             save_call(session, row)
@@ -244,6 +254,11 @@ class InboundCalls:
                 state = call_state(session, row.call_id)
                 if state is None:
                     raise MalformedWebhook(f"CallSid {step.call_sid} has no call state")
+                if state.phase is Phase.ENDED and bridging is None:
+                    # Late or replayed after the end (its answers are forgotten then).
+                    log.info("twilio.step_after_end", call_sid=step.call_sid, step=step.key)
+                    return _hang_up()
+                _check_current(row, step)
             media = self._step(session, state, step, now, call_exists=not new)
             if bridging is not None:
                 self._bridged(session, bridging, media, now)
@@ -333,9 +348,7 @@ class InboundCalls:
                 return kept
             state = call_state(session, row.call_id)
             if state is None or not state.in_queue or state.topic is None:
-                ended = VoiceResponse()
-                ended.hangup()
-                return str(ended)
+                return _hang_up()
             assert state.language is not None and state.queue_entered_at is not None
             cursor = Cursor(row.next_step, row.queue_visit)
             rejoin = EnterQueue(state.topic, state.language, state.queue_entered_at)
@@ -345,6 +358,24 @@ class InboundCalls:
             save_call(session, row)
             keep_answers(session, call_sid, {key: rendered.twiml, **rendered.ahead}, now)
             return rendered.twiml
+
+
+def _check_current(row: CallRow, step: Step) -> None:
+    """A step not answered before must be of the call's last document: an earlier one's
+    moment has passed, a later one was never handed out."""
+    current = row.next_step - 1
+    if step.number is not None and step.number != current:
+        raise MalformedWebhook(
+            f"s={step.number}: not the current step ({current}) of CallSid {step.call_sid}; "
+            "nothing was done"
+        )
+
+
+def _hang_up() -> str:
+    """The answer for a call that is over, whatever was asked."""
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
 
 
 def _context(waiting: bool) -> Context:

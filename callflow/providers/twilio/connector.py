@@ -40,7 +40,7 @@ from callflow.store.models import (
     TwilioCall,
     TwilioLeg,
 )
-from callflow.store.session import Database
+from callflow.store.session import Database, OutageLog
 
 log = structlog.get_logger("callflow.twilio")
 
@@ -71,6 +71,8 @@ class QueueConnector:
         self.config = settings.config
         self.database = database
         self.clock = clock
+        self.outage = OutageLog(clock)
+        """A database outage is two log lines, not a traceback each pass."""
         self.client = client
         self.writes = writes or Writes(database)
         self._woken: asyncio.Event | None = None
@@ -91,8 +93,11 @@ class QueueConnector:
             self._woken.clear()
             try:
                 await self.connect_waiting()
-            except Exception:
-                log.exception("twilio.connect_failed")  # the next pass tries again
+            except Exception as exc:
+                if not self.outage.failed(exc):
+                    log.exception("twilio.connect_failed")  # the next pass tries again
+            else:
+                self.outage.succeeded()
 
     async def connect_waiting(self) -> int:
         """One pass: call an advisor for every queued caller one can be found for."""

@@ -161,7 +161,7 @@ class PlacedCalls:
                     self._advisor_free_again(session, row, now)
         if inbound:
             if params.call_status in FINAL_STATUSES:
-                self.inbound.ended(params.call_sid)
+                self.inbound.ended(params.call_sid, params.call_status)
             return
         self.watch.notify(params.call_sid)
 

@@ -5,6 +5,12 @@ ones we put in the URLs we hand it (``s`` the step, ``pb`` the prompt, ...)
 are read into typed models; anything missing or out of its form is a
 :class:`MalformedWebhook` naming the parameter, answered 400, before the
 store is touched. Parameters Twilio adds that we do not use are ignored.
+
+Ids and counts are bounded by the database columns they are looked up in: the
+ids in our URLs are signed, so one out of range is our own bug or a forgery
+with our token, and a 400 (which Twilio's debugger shows) says so, where an
+overflow in the database driver would be a 500. For the same reason no
+parameter may hold a NUL character, which PostgreSQL refuses in text.
 """
 
 from __future__ import annotations
@@ -15,10 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.signatures import Params
+from callflow.web.inputs import MAX_BIGINT, MAX_INTEGER, NUL
 
 CallSid = Annotated[str, Field(pattern=r"^CA[0-9a-f]{32}$")]
 AccountSid = Annotated[str, Field(pattern=r"^AC[0-9a-f]{32}$")]
 Step = Annotated[int, Field(ge=0, le=1_000_000)]
+AdvisorId = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
+CallbackId = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
+AttemptNo = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
+Count = Annotated[int, Field(ge=0, le=MAX_INTEGER)]
 PlaybackId = Annotated[str, Field(pattern=r"^p[0-9]{1,6}$")]
 
 CallStatus = Literal[
@@ -92,7 +103,7 @@ class LeftQueue(CallParams):
 class Dequeued(CallParams):
     """``<Queue url>``: the caller at the front is about to be joined with an advisor."""
 
-    advisor_id: int = Field(alias="advisor", ge=1)
+    advisor_id: AdvisorId = Field(alias="advisor")
     dequeuing_call_sid: CallSid | None = Field(default=None, alias="DequeingCallSid")
 
 
@@ -100,13 +111,13 @@ class StatusCallback(CallParams):
     """``POST /twilio/status``: how a call is going, in (mostly) the order it went."""
 
     call_status: CallStatus = Field(alias="CallStatus")
-    sequence_number: int | None = Field(default=None, alias="SequenceNumber", ge=0)
-    call_duration: int | None = Field(default=None, alias="CallDuration", ge=0)
+    sequence_number: Count | None = Field(default=None, alias="SequenceNumber")
+    call_duration: Count | None = Field(default=None, alias="CallDuration")
     answered_by: AnsweredBy | None = Field(default=None, alias="AnsweredBy")
     leg: Literal["advisor", "resident", "connect"] | None = Field(default=None, alias="leg")
-    callback_id: int | None = Field(default=None, alias="cb", ge=1)
-    attempt_no: int | None = Field(default=None, alias="n", ge=1)
-    advisor_id: int | None = Field(default=None, alias="advisor", ge=1)
+    callback_id: CallbackId | None = Field(default=None, alias="cb")
+    attempt_no: AttemptNo | None = Field(default=None, alias="n")
+    advisor_id: AdvisorId | None = Field(default=None, alias="advisor")
     topic: str | None = Field(default=None, alias="topic", max_length=32)
     language: str | None = Field(default=None, alias="lang", max_length=8)
 
@@ -114,15 +125,15 @@ class StatusCallback(CallParams):
 class CallbackLeg(CallParams):
     """The advisor's or the resident's leg of a callback asks what to do."""
 
-    callback_id: int = Field(alias="cb", ge=1)
-    attempt_no: int = Field(alias="n", ge=1)
+    callback_id: CallbackId = Field(alias="cb")
+    attempt_no: AttemptNo = Field(alias="n")
     answered_by: AnsweredBy | None = Field(default=None, alias="AnsweredBy")
 
 
 class ConnectLeg(CallParams):
     """An advisor called for a queued caller has answered."""
 
-    advisor_id: int = Field(alias="advisor", ge=1)
+    advisor_id: AdvisorId = Field(alias="advisor")
     topic: str = Field(alias="topic", min_length=1, max_length=32)
     language: str = Field(alias="lang", min_length=1, max_length=8)
 
@@ -133,6 +144,9 @@ M = TypeVar("M", bound=_Params)
 def read(model: type[M], query: Params, form: Params) -> M:
     """*model* from the URL's query and the body's parameters (the body's win a tie)."""
     values = {**_single(query), **_single(form)}
+    with_nul = sorted(name for name, value in values.items() if NUL in value)
+    if with_nul:
+        raise MalformedWebhook(f"{', '.join(with_nul)}: a NUL character is not allowed")
     try:
         return model.model_validate(values)
     except ValidationError as exc:

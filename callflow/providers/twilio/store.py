@@ -30,15 +30,26 @@ from sqlalchemy.orm import Session
 
 from callflow.engine.events import ExistingCallback
 from callflow.engine.state import CallState
+from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.params import FINAL_STATUSES
 from callflow.providers.twilio.prepared import Prepared
 from callflow.service.calls import OPEN_CALLBACK, existing_callback
-from callflow.store.models import Base, Call, TwilioCall, TwilioLeg, TwilioStep
+from callflow.store.models import (
+    Advisor,
+    Base,
+    Call,
+    CallbackRequest,
+    TwilioCall,
+    TwilioLeg,
+    TwilioStep,
+)
 from callflow.store.session import Database
 
 CALLS = Base.metadata.tables[TwilioCall.__tablename__]
 STEPS = Base.metadata.tables[TwilioStep.__tablename__]
 CALL_ROWS = Base.metadata.tables[Call.__tablename__]
+REQUESTS = Base.metadata.tables[CallbackRequest.__tablename__]
+ADVISORS = Base.metadata.tables[Advisor.__tablename__]
 
 STATUS_ORDER = {
     "queued": 0,
@@ -177,14 +188,26 @@ def add_call(
     The line places a call and learns its CallSid from Twilio while Twilio may
     already be posting the call's first status callback: whichever writes the
     row first wins, and the other takes that row.
+
+    A request naming a callback request or an advisor this line does not have
+    (a call placed by another installation on the same account, a store restored
+    from before it) raises :class:`MalformedWebhook`, and nothing is written.
     """
     row = CallRow(call_sid, kind, values.pop("status"), now, now, **values)
+    _check_known(session, row)
     dialect = session.get_bind().dialect.name
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CALLS)
     session.connection().execute(statement.on_conflict_do_nothing(), _values(row))
     written = locked_call(session, call_sid)
     assert written is not None
     return written
+
+
+def _check_known(session: Session, row: CallRow) -> None:
+    if row.callback_id is not None and _CALLBACK.first(session, {"id": row.callback_id}) is None:
+        raise MalformedWebhook(f"cb: this line has no callback request {row.callback_id}")
+    if row.advisor_id is not None and _ADVISOR.first(session, {"id": row.advisor_id}) is None:
+        raise MalformedWebhook(f"advisor: this line has no advisor {row.advisor_id}")
 
 
 def insert_call(session: Session, row: CallRow) -> None:
@@ -258,6 +281,8 @@ _UPDATE_CALL = Prepared(
 _INSERT_STEP = Prepared(insert(STEPS))
 _FORGET_ANSWERS = Prepared(delete(STEPS).where(STEPS.c.call_sid == bindparam("sid")))
 _OPEN_CALLBACK = Prepared(OPEN_CALLBACK)
+_CALLBACK = Prepared(select(REQUESTS.c.id).where(REQUESTS.c.id == bindparam("id")))
+_ADVISOR = Prepared(select(ADVISORS.c.id).where(ADVISORS.c.id == bindparam("id")))
 
 
 @dataclass(frozen=True, slots=True)

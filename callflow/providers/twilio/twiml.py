@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
@@ -55,13 +55,25 @@ MUSIC_GATHER_TIMEOUT = 1
 """Seconds a key is awaited after music or prompts in a queue: the least Twilio allows."""
 
 
-def step_key(endpoint: str, query: dict[str, str | int]) -> str:
-    """How a step is known: the endpoint and the query of the URL it was handed out with.
+STEP_PARAMS = frozenset({"s", "pb", "k", "q", "advisor"})
+"""The parameters of ours in the step URLs handed to Twilio (see also .legs)."""
 
-    A webhook's own key is its endpoint and its raw query string, which is this
-    same encoding, since Twilio requests a URL exactly as it was given.
-    """
+
+def step_key(endpoint: str, query: dict[str, str | int]) -> str:
+    """How a step is known: the endpoint and the query of the URL it was handed out with."""
     return f"{endpoint}:{urlencode(query)}"
+
+
+def request_key(endpoint: str, query: str) -> str:
+    """How a webhook's step is known: its endpoint and the parameters of ours in the *query*
+    it was requested with, in the order handed out — the same key :func:`step_key` made
+    when the URL was handed out, since Twilio requests a URL exactly as it was given.
+
+    A signed request with a parameter more is the same step, not a new one that would
+    move the call on.
+    """
+    ours = [(n, v) for n, v in parse_qsl(query, keep_blank_values=True) if n in STEP_PARAMS]
+    return step_key(endpoint, dict(ours))
 
 
 def left_key(query: dict[str, str | int], queue_result: str) -> str:

@@ -9,12 +9,15 @@
 ``POST /twilio/connect/advisor``            an advisor called to take a queued caller
 =========================================  ==============================================
 
-A request is first checked for Twilio's signature (403 if it is missing or
-wrong, and nothing is read further), then for its parameters (400 naming
-the bad one); only then does it reach the store. The store's work is
-blocking and runs outside the event loop: a call's steps in batches sharing
-a transaction (:mod:`~callflow.providers.twilio.batches`), placed calls' in
-the thread pool.
+A request without Twilio's signature header is refused (403) before its
+body is read, and a body larger than Twilio ever sends (:data:`MAX_BODY`,
+:data:`MAX_PARAMETERS`) is refused (413) as it arrives, so an unsigned or
+bloated request costs neither memory nor time on the event loop. A request
+is then checked for its signature (403 if it is wrong, and nothing is read
+further), then for its parameters (400 naming the bad one); only then does
+it reach the store. The store's work is blocking and runs outside the event
+loop: a call's steps in batches sharing a transaction
+(:mod:`~callflow.providers.twilio.batches`), placed calls' in the thread pool.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from typing import TYPE_CHECKING, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callflow.errors import MalformedWebhook
+from callflow.errors import MalformedWebhook, WebhookSignatureInvalid
 from callflow.providers.twilio.params import (
     CallbackLeg,
     CallParams,
@@ -40,8 +44,10 @@ from callflow.providers.twilio.params import (
     StatusCallback,
     read,
 )
-from callflow.providers.twilio.signatures import Params, form_pairs
-from callflow.providers.twilio.twiml import left_key
+from callflow.providers.twilio.signatures import SIGNATURE_HEADER, Params, form_pairs
+from callflow.providers.twilio.twiml import left_key, request_key
+from callflow.web.errors import ApiError
+from callflow.web.limits import BodyLimit
 
 if TYPE_CHECKING:
     from callflow.providers.twilio.provider import TwilioProvider
@@ -50,6 +56,13 @@ P = TypeVar("P", bound=CallParams)
 Endpoint = Callable[[Request], Awaitable[Response]]
 XML = "application/xml"
 PREFIX = "/twilio"
+
+MAX_BODY = 65_536
+"""Bytes of a webhook's body: Twilio's are a few kilobytes (some thirty parameters)."""
+MAX_PARAMETERS = 200
+"""Parameters in a webhook's form, counted before it is parsed or its signature computed."""
+SIGNATURE_NAME = SIGNATURE_HEADER.lower().encode("latin-1")
+"""The signature header's name as ASGI gives it."""
 
 
 def twilio_webhooks(provider: TwilioProvider) -> Mount:
@@ -63,14 +76,23 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
     routes: list[Route] = []
 
     def post(path: str) -> Callable[[Endpoint], Endpoint]:
+        """A webhook at *path*: its signature header required and its body limited once
+        routed (so another path or method is answered 404 or 405 as in the API)."""
+
         def add(endpoint: Endpoint) -> Endpoint:
-            routes.append(Route(path, endpoint, methods=["POST"]))
+            limited = BodyLimit(request_response(endpoint), max_bytes=MAX_BODY)
+            guarded = SignatureRequired(limited, enabled=provider.verifier.enabled)
+            routes.append(Route(path, guarded, methods=["POST"]))
             return endpoint
 
         return add
 
     async def parameters(request: Request, model: type[P]) -> P:
         body = await request.body()
+        if body.count(b"&") >= MAX_PARAMETERS:
+            raise ApiError(
+                413, "too-many-parameters", f"a webhook carries at most {MAX_PARAMETERS} parameters"
+            )
         path, query = _path(request), _query(request)
         form = provider.verifier.parameters(path, query, request.headers, body)
         params = read(model, Params(form_pairs(query)), form)
@@ -79,7 +101,7 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
         return params
 
     def key(endpoint: str, request: Request) -> str:
-        return f"{endpoint}:{_query(request)}"
+        return request_key(endpoint, _query(request))
 
     async def answer(work: Callable[[], str]) -> Response:
         """A call's next step, batched with those that arrive with it (see .batches)."""
@@ -157,6 +179,22 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
         return await answer_leg(lambda: placed.connect_answered(params))
 
     return Mount(PREFIX, routes=routes)
+
+
+class SignatureRequired:
+    """Refuses a request without ``X-Twilio-Signature`` before its body is read: only a
+    signed request is worth reading (the signature itself is checked once it is read).
+    Off with the development flag that believes unsigned webhooks."""
+
+    def __init__(self, app: ASGIApp, *, enabled: bool) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.enabled and not any(name == SIGNATURE_NAME for name, _ in scope["headers"]):
+            # Answered by the provider's refusal handler, as a wrong signature is.
+            raise WebhookSignatureInvalid(f"no {SIGNATURE_HEADER} header")
+        await self.app(scope, receive, send)
 
 
 def _path(request: Request) -> str:

@@ -64,9 +64,10 @@ def test_an_accepted_offer_reads_the_number_back_and_stores_the_request(
             channel = await offered_and_taken(rig)
             await rig.until(
                 lambda: (
-                    played(fake_ari, channel)[-4:-1] == ["digits:040", "digits:123", "digits:4567"]
+                    played(fake_ari, channel)[-11:-1]
+                    == [f"sound:fi/callflow/number-{digit}" for digit in "0401234567"]
                 ),
-                "the number read back in groups",
+                "the number read back digit by digit",
             )
             assert not fake_ari.model.bridges["cf-queue-health"].channels, "left the queue"
             await rig.press(channel, "1")  # yes, call this number
@@ -82,8 +83,8 @@ def test_an_accepted_offer_reads_the_number_back_and_stores_the_request(
             assert stored_call(database, channel).outcome == "callback_requested"
             # The promised time, said before we hang up: today by 10.30.
             assert played(fake_ari, channel)[-4:] == [
-                "number:10",
-                "number:30",
+                "sound:fi/callflow/number-10",
+                "sound:fi/callflow/number-30",
                 "sound:fi/callflow/by_today-2",
                 "sound:fi/callflow/callback_confirmed-2",
             ]
@@ -123,7 +124,7 @@ def test_a_silent_call_when_closed_hears_the_next_opening_and_is_logged_closed(
             assert heard[closed + 1 : closed + 4] == [
                 "sound:fi/callflow/day-monday",
                 "sound:fi/callflow/at_day-1",
-                "number:9",
+                "sound:fi/callflow/number-9",
             ]
             assert heard[-1] == "sound:fi/callflow/goodbye"
             await closed_in_store(rig, database, channel)

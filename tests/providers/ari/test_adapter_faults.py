@@ -1,5 +1,6 @@
-"""Faults through the Asterisk adapter: a dropped websocket with a full queue, and a
-channel that hangs up between an event and our request (Asterisk answers 404)."""
+"""Faults through the Asterisk adapter: a dropped websocket with a full queue, a resync's
+channel list that misses an advisor's leg rung meanwhile, and a channel that hangs up
+between an event and our request (Asterisk answers 404)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ from sqlalchemy import func, select
 from callflow.config.models import HotlineConfig
 from callflow.engine.state import Phase
 from callflow.engine.vocabulary import CallOutcome
-from callflow.store.models import Call
+from callflow.store.models import AdvisorState, Call
 from callflow.store.session import Database
+from tests.fakes.ari_asterisk import Phone
 from tests.fakes.ari_server import FakeAsterisk
 from tests.providers.ari.line_rig import running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import (
+    ADVISOR_PHONE,
+    advisor_state,
+    advisor_with_phone,
     closed_in_store,
     in_bridge,
     queued_for_health,
@@ -69,6 +74,40 @@ def test_fifty_queued_callers_through_a_dropped_websocket(
             assert stored_calls(database) == QUEUED
 
     run(scenario(), timeout=60)
+
+
+def test_an_advisor_rung_while_the_resync_lists_channels_is_not_declared_gone(
+    fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+) -> None:
+    """The websocket is back and the resync's ``GET /channels`` is on its way when a free
+    advisor is rung for the waiting caller; the list comes back without the new leg (as a
+    live Asterisk answered). The leg is not taken for gone: the advisor is not put on a
+    break, and the caller is connected with them."""
+    fake_ari.model.devices[ADVISOR_PHONE] = Phone(answer_after=0.5)
+
+    def listings() -> int:
+        return sum(r.operation == "channels.list" for r in fake_ari.requests)
+
+    async def scenario() -> None:
+        async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+            channel = await queued_for_health(rig)
+            listing = fake_ari.hold_next("channels.list")
+            asked = listings()
+            await fake_ari.drop_websockets()
+            await rig.until(lambda: listings() > asked, "the resync asked for the channels")
+            advisor_id = advisor_with_phone(database)
+            rig.line.advisors.wake()
+            await rig.until(lambda: rig.call(channel).advisor_leg is not None, "rung")
+            leg = rig.call(channel).advisor_leg
+            assert leg is not None
+            await rig.until(lambda: leg in fake_ari.model.channels, "the leg originated")
+            listing.set()
+            await rig.in_phase(channel, Phase.CONNECTED)
+            talk = f"cf-talk-{rig.call(channel).state.call_id}"
+            await rig.until(lambda: in_bridge(fake_ari, talk, leg), "talking")
+            assert advisor_state(database, advisor_id) is AdvisorState.BUSY
+
+    run(scenario(), timeout=30)
 
 
 def test_a_channel_gone_before_our_answer_is_a_hang_up_not_a_crash(

@@ -202,3 +202,88 @@ def test_legs_lost_in_an_asterisk_restart_end_the_attempt_without_a_second_dial(
 
 def resident_leg(fake: FakeAsterisk) -> str | None:
     return next((c for c in fake.model.channels if c.endswith("-resident")), None)
+
+
+def test_the_first_callback_after_start_is_not_judged_by_the_start_up_listing(
+    config: HotlineConfig,
+) -> None:
+    """Issue 16, item 3: the dialler's start-up ``GET /channels`` is on its way when the
+    advisor's leg is originated, and comes back without it (as a live Asterisk answered).
+    The leg is not declared gone: the advisor answers, hears the whisper, the resident is
+    dialled and reached, and nothing is left up afterwards."""
+    fake = fake_with("HUMAN")
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0, talk=120.0)}
+    )
+
+    async def scenario() -> None:
+        listing = fake.hold_next("channels.list")
+        async with dialler_on(fake, with_ari(config)) as dialler:
+            await fake.wait_until(lambda: asked(fake, "channels.list"), 5)
+            attempted = asyncio.create_task(attempt(dialler))
+            await fake.wait_until(lambda: advisor_leg(fake) is not None, 5)
+            listing.set()
+            resident = await asyncio.wait_for(attempted, 10)
+        assert resident is not None and resident.result is AttemptResult.REACHED
+        listed = next(r for r in fake.requests if r.operation == "channels.list")
+        assert listed.response == []  # the listing did miss the leg
+        assert asked(fake, "channels.play")  # the whisper
+        assert any(RESIDENT in str(r.query) for r in fake.requests)
+        assert not fake.model.channels
+
+    run(scenario(), timeout=30)
+
+
+def asked(fake: FakeAsterisk, operation: str) -> bool:
+    return any(r.operation == operation for r in fake.requests)
+
+
+def advisor_leg(fake: FakeAsterisk) -> str | None:
+    return next((c for c in fake.model.channels if c.endswith("-advisor")), None)
+
+
+def test_a_worker_stopping_while_the_advisor_rings_hangs_the_leg_up(
+    config: HotlineConfig,
+) -> None:
+    """The worker stops (the attempt is cancelled) while the advisor's phone rings: the
+    leg is hung up there and then, not left ringing into an application nobody serves."""
+    fake = fake_with()
+    fake.model.devices.update({ADVISOR: Phone(answer_after=None)})
+
+    async def scenario() -> None:
+        async with dialler_on(fake, with_ari(config)) as dialler:
+            ringing = asyncio.create_task(dialler.ring_advisor(callback(), timedelta(hours=1)))
+            await fake.wait_until(lambda: advisor_leg(fake) is not None, 5)
+            ringing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ringing
+            assert not fake.model.channels
+
+    run(scenario())
+
+
+def test_an_attempt_that_fails_with_an_error_hands_both_legs_back(
+    config: HotlineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both have answered when joining them fails with an unexpected error: the error
+    reaches the dispatcher, and neither the advisor nor the resident is left on a silent
+    line."""
+    fake = fake_with("HUMAN")
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
+    )
+
+    async def scenario() -> None:
+        async with dialler_on(fake, with_ari(config)) as dialler:
+
+            async def broken(*args: object, **kwargs: object) -> None:
+                raise RuntimeError("a bug in joining the legs")
+
+            monkeypatch.setattr(dialler.client.bridges, "create", broken)
+            leg = await dialler.ring_advisor(callback(), timedelta(seconds=20))
+            assert leg is not None
+            with pytest.raises(RuntimeError):
+                await dialler.dial_resident(callback(), leg)
+            assert not fake.model.channels
+
+    run(scenario())

@@ -54,6 +54,18 @@ class TestSoundNames:
         with pytest.raises(ConfigError):
             ari_section(odd)
 
+    def test_a_language_whose_numbers_cannot_be_said_is_refused_at_start(
+        self, config: HotlineConfig
+    ) -> None:
+        """Asterisk would read its positions and times in no grammar at all."""
+        languages = {**config.languages, "de": config.languages["en"]}
+        german = with_ari(config).model_copy(update={"languages": languages})
+        with pytest.raises(ConfigError) as refused:
+            AriSettings.from_environment(german, {PASSWORD_ENV: PASSWORD})
+        [problem] = refused.value.problems
+        assert (problem.path, problem.value) == ("languages.de", "de")
+        assert "number_words.py" in problem.allowed
+
     def test_without_a_password_the_section_alone_serves_the_prompt_builder(
         self, config: HotlineConfig
     ) -> None:

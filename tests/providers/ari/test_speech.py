@@ -15,7 +15,7 @@ from tests.conftest import IN_CI
 
 GREETING = SoundFile("fi/callflow/greeting", "fi", "Tervetuloa.")
 GOODBYE = SoundFile("fi/callflow/goodbye", "fi", "Näkemiin.")
-SEVEN = SoundFile("fi/digits/7", "fi", "7")
+SEVEN = SoundFile("fi/callflow/number-7", "fi", "seitsemän")
 HAVE_TOOLS = all(shutil.which(tool) for tool in ("espeak-ng", "sox"))
 
 
@@ -29,7 +29,7 @@ class TestWhatIsRendered:
     def test_missing_files_are_rendered_and_listed_as_ours(self, tmp_path: Path) -> None:
         report = build_sounds([GREETING, SEVEN], tmp_path, render=written)
         assert report.named(Outcome.RENDERED) == [GREETING.name, SEVEN.name]
-        assert (tmp_path / "fi/digits/7.wav").read_text() == "7"
+        assert (tmp_path / "fi/callflow/number-7.wav").read_text() == "seitsemän"
         assert GREETING.name in (tmp_path / MANIFEST).read_text()
 
     def test_a_recording_in_any_format_is_kept(self, tmp_path: Path) -> None:

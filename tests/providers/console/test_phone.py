@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from callflow.config.models import HotlineConfig
@@ -135,3 +136,40 @@ def test_hanging_up_from_the_keyboard(config: HotlineConfig, database: Database)
     result, transcript = ring(config, database, lambda: None)
     assert result.outcome == "abandoned_ivr"
     assert "(hang up)" in transcript
+
+
+def call_events(database: Database) -> list[str]:
+    with database.transaction() as session:
+        return [e.value for e in session.scalars(select(CallEvent.kind).order_by(CallEvent.id))]
+
+
+def test_several_keys_in_one_answer_are_pressed_one_after_another(
+    config: HotlineConfig, database: Database
+) -> None:
+    """ "1111" (``--digits 1111``) is four key presses, 0.4 s apart, typed ahead of the
+    prompts: the same callback as four answers of one key, and the call ends."""
+    result, transcript = ring(config, database, ["1111"], busy=5)
+    assert result.outcome == "callback_requested"
+    (request,) = requests(database)
+    assert (request.number_e164, request.topic, request.language) == (MOBILE, "health", "fi")
+    assert "[10:00:07]  you: press 1111" in transcript
+    assert "(hangs up: callback_requested)" in transcript
+    assert call_events(database)[-1] == "call.ended"
+
+
+def test_a_call_stopped_midway_is_ended_not_left_open(
+    config: HotlineConfig, database: Database
+) -> None:
+    """If the phone stops under the call (here the key source fails), the caller hangs up
+    before the error goes on: the call's log ends as every call's does."""
+    answers = iter(["1"])
+
+    def keys() -> str | None:
+        answer = next(answers, None)
+        if answer is None:
+            raise RuntimeError("the terminal went away")
+        return answer
+
+    with pytest.raises(RuntimeError, match="the terminal went away"):
+        ring(config, database, keys)
+    assert call_events(database)[-2:] == ["call.abandoned", "call.ended"]

@@ -34,7 +34,7 @@ def kinds(line: Line) -> list[str]:
     return [row["kind"] for row in sorted(line.rows("call_events"), key=lambda r: r["id"])]
 
 
-def to_callback_offer(line: Line, number: str = MOBILE) -> object:
+def to_callback_offer(line: Line, number: str = MOBILE) -> Caller:
     """Finnish, health: in the queue, at its first announcement (which offers a callback:
     nobody is staffed, so the wait cannot be told, and the rota can keep the promise)."""
     call = line.call(number).dial()
@@ -329,6 +329,54 @@ class TestRepeatedWebhooks:
         call = to_callback_offer(line)
         call.press("1")
         call.press("1")
+        assert len(line.rows("callback_requests")) == 1
+
+
+class TestStepsKnownByWhatTheyAre:
+    """A step is its call, its endpoint and the parameters of ours in its URL: nothing a
+    request carries besides them makes it another step."""
+
+    def test_a_signed_replay_with_a_parameter_more_does_not_move_the_call_on(
+        self, line: Line
+    ) -> None:
+        call = line.call().dial()
+        gather = call.gather()
+        call.press("1")  # Finnish: the topic is asked next
+        before = line.snapshot()
+        replay = line.webhooks.post_now(
+            gather.attrib["action"] + "&Retry=1", {**call.params(), "Digits": "1"}
+        )
+        assert replay.status_code == 200 and replay.text == call.answers[-1].text
+        assert line.snapshot() == before  # not taken for "1 = health" at the topic menu
+
+    def test_a_step_never_handed_out_is_refused_and_changes_nothing(self, line: Line) -> None:
+        call = line.call().dial()
+        before = line.snapshot()
+        ahead = f"{PUBLIC_URL}/twilio/voice/gather?s=7&pb=p1&k=ask"
+        answer = line.webhooks.post_now(ahead, {**call.params(), "Digits": "1"})
+        assert answer.status_code == 400
+        assert "s=7: not the current step" in answer.json()["detail"]
+        assert line.snapshot() == before
+
+    @BOTH_DATABASES
+    def test_replays_after_the_call_ended_store_nothing(self, line: Line) -> None:
+        """Once the call is over (its answers forgotten), a replay of any of its steps is
+        told to hang up, and no row is added or changed."""
+        call = to_callback_offer(line)
+        call.press("1")
+        confirm = call.gather().attrib["action"]
+        call.press("1")
+        assert call.hung_up_on
+        assert call.hang_up().status_code == 204
+        before = line.snapshot()
+        assert before["twilio_steps"] == []
+        for url, params in [
+            (confirm, {**call.params(), "Digits": "1"}),
+            (f"{PUBLIC_URL}/twilio/voice", call.params()),
+        ]:
+            replay = line.webhooks.post_now(url, params)
+            assert replay.status_code == 200 and "<Hangup" in replay.text
+        assert line.snapshot() == before
         assert len(line.rows("callback_requests")) == 1
 
 

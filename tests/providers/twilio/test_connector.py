@@ -4,17 +4,20 @@ topic's queue, and Twilio hands over the caller at the front."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, MutableMapping
 from datetime import timedelta
 from typing import Any, TypeVar
+
+from structlog.testing import capture_logs
 
 from callflow.engine.vocabulary import CallOutcome, EventKind
 from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.models import Advisor, AdvisorState
 from tests.fakes.twilio_server import FakeCall
 from tests.providers.twilio.conftest import Caller, Line
-from tests.store.helpers import T0
+from tests.store.helpers import T0, Restarting
 
 T = TypeVar("T")
 ANNA = "+358401110000"
@@ -160,3 +163,38 @@ class TestConnecting:
             running.cancel()
 
         run(line, scenario)
+
+
+def test_an_outage_under_the_connector_is_two_lines_not_a_traceback_a_pass(line: Line) -> None:
+    """``callflow serve`` keeps looking for free advisors while the database is down: one
+    line when it went, one when it came back, and no traceback for each pass between."""
+    server = Restarting(line.database)
+    connector = line.provider.connector
+
+    async def until(condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not condition():
+                await asyncio.sleep(0.001)
+
+    async def passes() -> list[MutableMapping[str, Any]]:
+        with capture_logs() as logs:
+            server.stop()
+            running = asyncio.create_task(connector.run())
+            for tries in range(1, 4):
+                await until(lambda: server.refused >= tries)  # noqa: B023
+                line.clock.advance(timedelta(seconds=10))
+                connector.wake()
+            server.start()
+            connector.wake()
+            await until(lambda: any(e["event"] == "database.available" for e in logs))
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        return logs
+
+    told = [
+        (e["event"], e.get("down_for_s"))
+        for e in asyncio.run(passes())
+        if e["event"].startswith("database.") or "exc_info" in e
+    ]
+    assert told == [("database.unavailable", None), ("database.available", 30.0)]

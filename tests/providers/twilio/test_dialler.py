@@ -23,8 +23,14 @@ from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, twilio_settings
 from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.models import AdvisorState, CallbackAttempt, CallbackRequest
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, LINE_NUMBER, FakeCall
-from tests.providers.twilio.conftest import BOTH_DATABASES, Line, with_twilio
+from tests.fakes.twilio_server import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    LINE_NUMBER,
+    FakeCall,
+    new_call_sid,
+)
+from tests.providers.twilio.conftest import BOTH_DATABASES, PUBLIC_URL, Line, with_twilio
 from tests.store.helpers import T0, add_callback
 from workers.dispatcher import Dispatcher
 
@@ -354,6 +360,32 @@ class TestDiallingTheResident:
         run(line, scenario)
         (hang_up,) = [r for r in line.fake.requests if dict(r.params).get("Status")]
         assert dict(hang_up.params)["Status"] == "completed"
+
+
+class TestStatusCallbacksOfStrangers:
+    """A status callback naming a callback request or an advisor the line does not have
+    (a call placed by another installation on the account, a store restored from before
+    it) is refused with 400, which Twilio's debugger shows and does not retry."""
+
+    @BOTH_DATABASES
+    @pytest.mark.parametrize(
+        ("query", "named"),
+        [("leg=resident&cb=999&n=1", "cb"), ("leg=connect&advisor=999&topic=health", "advisor")],
+    )
+    def test_refused_and_nothing_stored(self, line: Line, query: str, named: str) -> None:
+        before = line.snapshot()
+        params = {
+            "AccountSid": ACCOUNT_SID,
+            "CallSid": new_call_sid(),
+            "Direction": "outbound-api",
+            "CallStatus": "ringing",
+            "SequenceNumber": "1",
+        }
+        answer = line.webhooks.post_now(f"{PUBLIC_URL}/twilio/status?{query}", params)
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "webhook-malformed"
+        assert answer.json()["detail"].startswith(f"{named}: this line has no")
+        assert line.snapshot() == before
 
 
 class TestTheDispatcherOverTwilio:

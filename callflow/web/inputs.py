@@ -1,0 +1,61 @@
+"""What the API accepts before a request reaches the store: ids the database can hold,
+bodies with known fields only, text without NUL characters.
+
+A value the database cannot take would otherwise fail in the driver: an id past
+the column's integer range overflows SQLite's binding and PostgreSQL's, and
+PostgreSQL refuses a NUL in text that SQLite would silently store. Both are the
+client's mistake, so they are refused here with a 422 naming the field, the
+same on either database, instead of a 500 from deep inside the store.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from callflow.web.errors import shown
+
+MAX_INTEGER = 2**31 - 1
+"""The largest SQL ``INTEGER``: advisors' ids, attempt numbers."""
+MAX_BIGINT = 2**63 - 1
+"""The largest SQL ``BIGINT``: callback requests' ids."""
+
+AdvisorId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="An advisor's id.")]
+CallbackId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="A callback request's id.")]
+
+NUL = "\x00"
+
+
+class StrictBody(BaseModel):
+    """A request body that refuses fields it does not know, naming the ones it does, and
+    NUL characters in any of its text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(
+                    f"unknown field {', '.join(map(shown, unknown))}; "
+                    f"the fields are: {', '.join(cls.model_fields)}"
+                )
+            with_nul = [name for name, value in data.items() if _holds_nul(value)]
+            if with_nul:
+                raise ValueError(
+                    f"{', '.join(with_nul)}: "
+                    "the NUL character (\\u0000) is not allowed in text; remove it"
+                )
+        return data
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
