@@ -24,9 +24,11 @@ from callflow.engine.numbers import mask_numbers_in
 LEVELS = ("debug", "info", "warning", "error")
 
 HIDDEN = "***"
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/?#@\s]*:)[^\s]*@")
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^:/?#@\s]*:)(?!\d+(?:[/?#\s]|$))[^\s]*@")
 """``scheme://user:password@``; the password runs to the last ``@`` before a space, so a
-password with an unescaped ``@`` (which no URL parser reads the same way) is hidden whole."""
+password with an unescaped ``@`` (which no URL parser reads the same way) is hidden whole.
+A port (``host:8088/…``) is no password, though an ``@`` comes later in the path or query
+(``?endpoint=PJSIP/100@trunk``)."""
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#\s]*", re.IGNORECASE)
 
 

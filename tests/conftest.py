@@ -7,12 +7,14 @@ under ``CI=true``, where they fail: CI must prove both databases.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import structlog
 from sqlalchemy import create_engine, text
@@ -34,8 +36,22 @@ POSTGRES_SERVER = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Runs a small pytest session inside a test (tests/fakes/test_ari_docs.py).
+pytest_plugins = ["pytester"]
+
 
 # -- the same process-wide state for every test ---------------------------------------------
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What import and collection built lives as long as the run: out of the collector's sight.
+
+    Each full garbage collection would walk those objects again (the modules, SQLAlchemy's
+    and FastAPI's models, every collected test); frozen, tests/web and tests/store spend a
+    third less time collecting garbage.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +76,8 @@ def same_global_state() -> Iterator[None]:
     structlog.contextvars.clear_contextvars()
     for name, logger in _loggers().items():
         level, handlers, propagate, disabled = loggers.get(name, (logging.NOTSET, [], True, False))
-        logger.setLevel(level)
+        if logger.level != level:  # setLevel empties every logger's cache: seconds a suite
+            logger.setLevel(level)
         logger.handlers[:] = handlers
         logger.propagate, logger.disabled = propagate, disabled
     if os.environ != environ:
@@ -123,11 +140,27 @@ def postgres_url() -> Iterator[str]:
 
 
 def _empty_postgres(url: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    """Every row deleted and every id sequence restarted, as before the first test.
+
+    What ``TRUNCATE … RESTART IDENTITY`` did, in a tenth of the time on the few rows a test
+    leaves (TRUNCATE makes new files for every table: some 50 ms before each test), in one
+    round trip and without an engine of its own (its first connection asks the server a
+    dozen questions).
+    """
+    tables = reversed(Base.metadata.sorted_tables)  # rows that refer to others go first
+    deletes = "".join(f'DELETE FROM "{table.name}"; ' for table in tables)
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as connection:  # commits as it closes
+        connection.execute(deletes + _RESTART_SEQUENCES)
+
+
+_RESTART_SEQUENCES = """
+DO $$ DECLARE s record; BEGIN
+    FOR s IN SELECT schemaname, sequencename FROM pg_sequences LOOP
+        EXECUTE format('ALTER SEQUENCE %I.%I RESTART', s.schemaname, s.sequencename);
+    END LOOP;
+END $$;
+"""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -87,6 +87,11 @@ class TestProcessor:
                 "postgresql://callflow@db.example.fi/callflow",
                 "postgresql://callflow@db.example.fi/callflow",
             ),
+            (  # a port, and an @ later in the query: no password to hide
+                "http://127.0.0.1:8088/ari/channels?endpoint=PJSIP/advisor-12@trunk",
+                "http://127.0.0.1:8088/ari/channels?endpoint=PJSIP/advisor-12@trunk",
+            ),
+            ("http://ari:1234@127.0.0.1:8088/ari", "http://ari:***@127.0.0.1:8088/ari"),
         ],
     )
     def test_passwords_in_urls_are_hidden(self, value: str, expected: str) -> None:

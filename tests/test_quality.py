@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs ruff and mypy over the whole tree
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

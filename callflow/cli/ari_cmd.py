@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 from pathlib import Path
+from urllib.parse import quote
 
 import click
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from callflow.cli.common import (
     EXIT_FAILURE,
@@ -14,13 +17,15 @@ from callflow.cli.common import (
     database_option,
     load,
     log_level_option,
-    open_database,
     reports_errors,
 )
+from callflow.config.load import database_url as resolve_database_url
 from callflow.config.models import HotlineConfig
-from callflow.providers.ari.doctor import AdvisorReader, Finding, Status, examine
+from callflow.providers.ari.doctor import AdvisorReader, Finding, Status, Unread, examine
 from callflow.providers.ari.settings import AriSettings
 from callflow.store.advisors import AdvisorView, list_advisors
+from callflow.store.migrate import revision_mismatch
+from callflow.store.session import Database
 
 ASTERISK_ETC = Path("/etc/asterisk")
 
@@ -61,7 +66,8 @@ def doctor(
     every ARI operation callflow uses, the event websocket, the line's Stasis application,
     every sound file the line plays, answering-machine detection (app_amd and the AMD
     context), the hold music, and each enabled advisor's phone (their dial string's
-    endpoint). Each problem comes with a fix.
+    endpoint). Each problem comes with a fix. The line's database is only read, never
+    created or migrated.
 
     Exit 0 when nothing failed (warnings allowed), 1 otherwise; 2 for a configuration
     problem (no [provider.ari], ARI_PASSWORD unset).
@@ -78,15 +84,40 @@ def doctor(
     click.echo(f"all checks passed, {warned} warning(s)" if warned else "all checks passed")
 
 
-def _advisors(config: HotlineConfig, database_url: str | None) -> list[AdvisorView]:
+def _advisors(config: HotlineConfig, database_url: str | None) -> list[AdvisorView] | Unread:
     """The line's advisors, read when the doctor comes to their phones (a database it
-    cannot reach is then one failed check, not the end of the others)."""
-    database = open_database(config, database_url)
+    cannot reach, or a URL it cannot read, is then one failed check, not the end of the
+    others). Nothing is created or migrated: a diagnostic leaves the line as it was."""
+    url = resolve_database_url(config, database_url)
+    database = _read_only(url)
+    if database is None:
+        return Unread(
+            f"there is no database file {make_url(url).database} (the doctor creates none)",
+            "give the line's database (--database-url or CALLFLOW_DATABASE_URL); "
+            "a new line gets one from `callflow db upgrade`",
+        )
     try:
+        mismatch = revision_mismatch(database)
+        if mismatch is not None:
+            return Unread(mismatch)
         with database.reading() as session:
             return list_advisors(session)
     finally:
         database.close()
+
+
+def _read_only(url: str) -> Database | None:
+    """The database at *url*, opened to read; None for a SQLite file that is not there
+    (opening it as the line does would create it). SQLite opens the file read-only;
+    PostgreSQL gets a plain connection, through which the doctor only reads."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return Database.connect(url)
+    path = parsed.database
+    if not path or path == ":memory:" or not Path(path).is_file():
+        return None
+    read_only = parsed.set(database=f"file:{quote(path)}", query={"mode": "ro", "uri": "true"})
+    return Database(create_engine(read_only))
 
 
 async def _report(

@@ -66,7 +66,7 @@ def report(
 ) -> None:
     """The line's measures for local dates FROM..TO, computed by SQL over the event log.
 
-    The README's "Measures" section defines every figure.
+    docs/reference/measures.md defines every figure.
     """
     if output is not None and not output.parent.is_dir():
         raise click.BadParameter(

@@ -15,21 +15,14 @@ With ``[provider.ari]`` configured, it runs the Asterisk adapter on the
 line's Stasis application (the password from ``ARI_PASSWORD``) and, on the
 same event loop, the HTTP app for the advisor API and metrics.
 
-The HTTP app is served with the limits of ``[web]`` (header size, idle
-connections, connections at once), and ``/metrics`` on an address of its own
-when ``[web]`` gives one: a second server in the same process, started and
-stopped with the first (:func:`run_http`, which ``callflow web`` uses too).
+The HTTP app is served with the limits of ``[web]``, and ``/metrics`` on an
+address of its own when ``[web]`` gives one, as ``callflow web`` serves it
+(:mod:`callflow.cli.http_server`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import math
 import signal
-import socket
-from collections.abc import Callable, Coroutine, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -47,9 +40,10 @@ from callflow.cli.common import (
     reports_errors,
     shown_url,
 )
+from callflow.cli.http_server import listen, listen_metrics, run_http, served_apps, url_of
 from callflow.cli.times import in_line_zone, local_time_option
 from callflow.config.load import database_url as configured_url
-from callflow.config.models import HotlineConfig, WebConfig
+from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import SystemClock
 from callflow.providers.sim.runs import run_in_real_time
@@ -59,7 +53,6 @@ log = structlog.get_logger("callflow.serve")
 
 SIMULATION_ONLY = ("speed", "seed", "at")
 PROVIDER_ONLY = ("host", "port", "dev_unsigned_webhooks")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @click.command("serve")
@@ -193,7 +186,7 @@ def _serve_twilio(
 ) -> None:
     """The HTTP app with Twilio's webhooks, under uvicorn, until Ctrl-C or SIGTERM."""
     from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
-    from callflow.web.app import create_app, create_metrics_app  # noqa: PLC0415
+    from callflow.web.app import create_app  # noqa: PLC0415
 
     with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
         database = open_database(config, database_url)
@@ -202,11 +195,8 @@ def _serve_twilio(
             twilio = TwilioProvider.from_environment(
                 config, database, clock, verify_signatures=verify_signatures
             )
-            served = [(create_app(config, database, clock=clock, twilio=twilio), listening)]
-            if metrics_listening is not None:
-                served.append(
-                    (create_metrics_app(config, database, clock=clock), metrics_listening)
-                )
+            app = create_app(config, database, clock=clock, twilio=twilio)
+            served = served_apps(app, listening, metrics_listening, config, database, clock)
             run_http(
                 served,
                 config.web,
@@ -232,7 +222,7 @@ def _serve_ari(
     API, metrics) under uvicorn, until Ctrl-C or SIGTERM."""
     from callflow.providers.ari.adapter import AsteriskLine  # noqa: PLC0415
     from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
-    from callflow.web.app import create_app, create_metrics_app  # noqa: PLC0415
+    from callflow.web.app import create_app  # noqa: PLC0415
 
     settings = AriSettings.from_environment(config)
     with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
@@ -244,11 +234,8 @@ def _serve_ari(
                 async with settings.client() as client:
                     await AsteriskLine(config, database, clock, client).run()
 
-            served = [(create_app(config, database, clock=clock), listening)]
-            if metrics_listening is not None:
-                served.append(
-                    (create_metrics_app(config, database, clock=clock), metrics_listening)
-                )
+            app = create_app(config, database, clock=clock)
+            served = served_apps(app, listening, metrics_listening, config, database, clock)
             run_http(
                 served,
                 config.web,
@@ -267,98 +254,3 @@ def _serve_ari(
         finally:
             database.close()
     log.info("serve.stopped", provider="ari")
-
-
-def run_http(
-    served: Sequence[tuple[Any, socket.socket]],
-    web: WebConfig,
-    log_level: str,
-    *,
-    announce: Callable[[], None],
-    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
-) -> None:
-    """Each app of *served* under uvicorn on its socket, and *beside* on the same event
-    loop, until Ctrl-C or SIGTERM; or until one of them ends (the others are then
-    stopped), *beside*'s error then being the command's. *announce* says it has started,
-    once Ctrl-C would stop it gracefully."""
-    # The web stack loads only here: the simulated line need not wait for it.
-    import uvicorn  # noqa: PLC0415
-
-    servers = [(uvicorn.Server(_uvicorn_config(app, web, log_level)), sock) for app, sock in served]
-
-    async def serve() -> None:
-        running = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
-        companion = asyncio.create_task(beside()) if beside is not None else None
-        try:
-            await asyncio.wait(
-                [*running, *([companion] if companion else [])],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            for server, _ in servers:
-                server.should_exit = True
-            await asyncio.gather(*running)
-        finally:
-            if companion is not None:
-                companion.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await companion
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        for server, _ in servers:
-            server.handle_exit(signum, frame)
-
-    # Each server takes the stop signals while it serves and raises them again once it
-    # has shut down, for the handler it found: the next server's, and last this one, so
-    # the signal lands on servers already stopped instead of killing the process before
-    # the database is closed and the stop is logged.
-    previous = {n: signal.signal(n, stop) for n in STOP_SIGNALS}
-    try:
-        announce()
-        asyncio.run(serve())
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _uvicorn_config(app: Any, web: WebConfig, log_level: str) -> Any:
-    """uvicorn's settings for *app*: its limits from ``[web]``. uvicorn has no timeout for
-    reading a request's headers; ``max_connections`` bounds what slow clients can hold."""
-    import uvicorn  # noqa: PLC0415
-
-    return uvicorn.Config(
-        app,
-        log_config=None,  # our log lines are JSON; per-request lines would repeat /metrics
-        log_level=log_level,
-        access_log=False,
-        http="h11",  # the implementation whose header limit is set here
-        h11_max_incomplete_event_size=web.max_header_bytes,
-        timeout_keep_alive=math.ceil(web.keep_alive.total_seconds()),
-        limit_concurrency=web.max_connections,
-    )
-
-
-def url_of(listening: socket.socket) -> str:
-    host, port = listening.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def listen_metrics(web: WebConfig) -> AbstractContextManager[socket.socket | None]:
-    """The socket of ``/metrics``'s own address, when ``[web]`` gives one."""
-    if web.metrics_host is None or web.metrics_port is None:
-        return contextlib.nullcontext()
-    return listen(web.metrics_host, web.metrics_port)
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound first so a taken port is a clear error, not uvicorn's exit."""
-    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listening.bind((host, port))
-        listening.listen()
-    except OSError as exc:
-        listening.close()
-        raise click.ClickException(
-            f"cannot listen on {host} port {port}: {exc.strerror or exc}"
-        ) from exc
-    return listening

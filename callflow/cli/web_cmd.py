@@ -24,7 +24,7 @@ from callflow.cli.common import (
     reports_errors,
     shown_url,
 )
-from callflow.cli.serve_cmd import listen, listen_metrics, run_http, url_of
+from callflow.cli.http_server import listen, listen_metrics, run_http, served_apps, url_of
 from callflow.config.load import database_url as configured_url
 from callflow.engine.clock import SystemClock
 
@@ -52,18 +52,15 @@ def web(
     Stop with Ctrl-C: requests in progress are finished first.
     """
     # The web stack loads only here: the other commands need not wait for it.
-    from callflow.web.app import create_app, create_metrics_app  # noqa: PLC0415
+    from callflow.web.app import create_app  # noqa: PLC0415
 
     config = load(config_file, log_level)
     with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
         database = open_database(config, database_url)
         try:
             clock = SystemClock()
-            served = [(create_app(config, database, clock=clock), listening)]
-            if metrics_listening is not None:
-                served.append(
-                    (create_metrics_app(config, database, clock=clock), metrics_listening)
-                )
+            app = create_app(config, database, clock=clock)
+            served = served_apps(app, listening, metrics_listening, config, database, clock)
             run_http(
                 served,
                 config.web,

@@ -200,11 +200,17 @@ PROMPT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "by_day": frozenset({"day", "time"}),
     "morning_day": frozenset({"day"}),
 }
-"""Every prompt a language must define, with the placeholders its text may use.
+"""Every prompt a language must define (but those of :data:`PROVIDER_PROMPTS`), with the
+placeholders its text may use.
 
 Extra prompts (such as a queue's alternative message) may be added beside
 these; they take no placeholders.
 """
+
+PROVIDER_PROMPTS = frozenset({"technical_problem"})
+"""Prompts only some providers play, required by them (``technical_problem``: the apology
+before an Asterisk call that failed on our side is sent on), so a line on another provider
+needs no text for them."""
 
 
 TIME_FORMAT_FIELDS = frozenset({"h", "hh", "mm"})
@@ -351,7 +357,7 @@ class RetentionConfig(_Model):
 
 
 class ReportsConfig(_Model):
-    """Thresholds the reports measure against; each is defined in the README's KPI list.
+    """Thresholds the reports measure against; docs/reference/measures.md defines each.
 
     ``answered_immediately_within``: a call answered by an advisor within this
     wait counts as answered immediately (the regulator's measure).

@@ -19,6 +19,7 @@ import holidays
 from callflow.config.models import (
     DATE_FORMAT_FIELDS,
     PROMPT_PLACEHOLDERS,
+    PROVIDER_PROMPTS,
     TIME_FORMAT_FIELDS,
     WEEKDAYS,
     CalendarConfig,
@@ -101,7 +102,7 @@ def _check_languages(sections: Sections, raw: Mapping[str, Any]) -> list[Problem
             problems.append(
                 Problem(f"languages.{code}", code, "a language code such as 'fi', 'sv' or 'en'")
             )
-        for key in PROMPT_PLACEHOLDERS:
+        for key in PROMPT_PLACEHOLDERS.keys() - PROVIDER_PROMPTS:
             if key not in language.prompts:
                 problems.append(
                     Problem(

@@ -5,8 +5,7 @@ simulator's daily figures. It brings the roll-up up to date, then reads
 everything in one snapshot: counts, sums and nearest-rank percentiles come
 from the database, in whole microseconds, and Python only divides them into
 shares and means and shapes the dictionary, so SQLite and PostgreSQL give the
-same report to the last digit. The README's "Measures" section defines every
-key.
+same report to the last digit. docs/reference/measures.md defines every key.
 """
 
 from __future__ import annotations

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from callflow.engine import matching
+from callflow.engine.matching import FreeAdvisor, Pair, Queue
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.errors import AdvisorBusy, UnknownAdvisor
 from callflow.store.models import (
@@ -238,34 +240,78 @@ def _can_serve(skill: str, language: str) -> ColumnElement[bool]:
     )
 
 
-def take_free_advisor(
-    session: Session, skill: str, language: str, now: datetime
-) -> TakenAdvisor | None:
-    """The longest-idle ready advisor with *skill*, *language* and a phone, made busy to
-    take a queued caller; None if nobody is free.
+def free_advisors(session: Session, now: datetime) -> list[FreeAdvisor[int]]:
+    """The ready advisors with a phone, as the matcher weighs them: who could be rung for a
+    queued caller now. Idle since their ``ready_at`` (the end of their wrap-up, or when
+    they became available)."""
+    ready = session.execute(
+        select(Advisor.id, func.coalesce(Advisor.ready_at, Advisor.state_since)).where(
+            Advisor.enabled.is_(True), Advisor.dial_string.is_not(None), _ready(now)
+        )
+    ).all()
+    if not ready:
+        return []
+    ids = [advisor_id for advisor_id, _ in ready]
+    skills: dict[int, set[str]] = {}
+    for advisor_id, skill in session.execute(
+        select(AdvisorSkill.advisor_id, AdvisorSkill.skill).where(AdvisorSkill.advisor_id.in_(ids))
+    ):
+        skills.setdefault(advisor_id, set()).add(skill)
+    languages: dict[int, set[str]] = {}
+    for advisor_id, language in session.execute(
+        select(AdvisorLanguage.advisor_id, AdvisorLanguage.language).where(
+            AdvisorLanguage.advisor_id.in_(ids)
+        )
+    ):
+        languages.setdefault(advisor_id, set()).add(language)
+    return [
+        FreeAdvisor(
+            advisor_id,
+            frozenset(skills.get(advisor_id, ())),
+            frozenset(languages.get(advisor_id, ())),
+            idle_since,
+        )
+        for advisor_id, idle_since in ready
+    ]
 
-    Their row is locked (passed over if another process has it), so the
-    callback dispatcher's claim and another connector skip them.
+
+def take_advisor(session: Session, advisor_id: int, now: datetime) -> TakenAdvisor | None:
+    """The advisor made busy to take a queued caller the matcher gave them; None if they
+    are no longer ready with a phone (another process took them since
+    :func:`free_advisors` read them, or they went on a break).
+
+    Their row is locked, and passed over if another process has it locked, so the
+    callback dispatcher's claim and another connector never take them twice.
     """
     query = (
         select(Advisor)
         .where(
+            Advisor.id == advisor_id,
             Advisor.enabled.is_(True),
             Advisor.dial_string.is_not(None),
             _ready(now),
-            _can_serve(skill, language),
         )
-        .order_by(Advisor.ready_at, Advisor.id)
-        .limit(1)
         .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     )
-    advisor = session.scalars(query).first()
+    advisor = session.scalars(query).one_or_none()
     if advisor is None or advisor.dial_string is None:
         return None
     advisor.state = AdvisorState.BUSY
     advisor.state_since = now
     advisor.ready_at = None
     return TakenAdvisor(advisor.id, advisor.dial_string)
+
+
+def take_matched_advisors(
+    session: Session, queues: Sequence[Queue], now: datetime
+) -> list[tuple[Pair[int], TakenAdvisor]]:
+    """The matcher's pairs for the callers waiting in *queues* and the advisors free now,
+    each advisor made busy (:func:`take_advisor`). A pair whose advisor another process
+    took meanwhile is dropped: that caller waits for the next pass."""
+    pairs = matching.match(queues, free_advisors(session, now))
+    taken = ((pair, take_advisor(session, pair.advisor_id, now)) for pair in pairs)
+    return [(pair, advisor) for pair, advisor in taken if advisor is not None]
 
 
 def pause_advisor(session: Session, advisor_id: int, now: datetime) -> None:

@@ -49,6 +49,34 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def revision_mismatch(database: Database) -> str | None:
+    """What keeps this callflow from reading *database* as it is, with what to do, or None
+    when its schema is at this code's revision. It only reads, unlike
+    :func:`ensure_current`: a command that must not change the database (a diagnostic)
+    asks this instead of migrating."""
+    found, expected = current_revision(database), head_revision()
+    if found == expected:
+        return None
+    if found is None:
+        return (
+            f"the database has no schema yet, this callflow expects revision {expected}: "
+            "run `callflow db upgrade`"
+        )
+    if found in _known_revisions():
+        return (
+            f"the database is at revision {found}, this callflow expects {expected}: "
+            "run `callflow db upgrade`"
+        )
+    return (
+        f"the database is at revision {found}, which this callflow (at {expected}) does not "
+        "know: a newer callflow upgraded it; use that one"
+    )
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+
+
 def upgrade(database: Database, revision: str = "head") -> None:
     """Apply every migration not yet in the ledger."""
     try:

@@ -11,6 +11,7 @@ password.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ import psycopg
 import structlog
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callflow.engine.clock import Clock
@@ -120,16 +121,35 @@ def unreachable_as_store_error(engine: Engine) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
+        if not is_unreachable(exc):
+            raise  # a bug (no such table, a cancelled query) keeps its own error and traceback
         where = hide_passwords_in(engine.url.render_as_string(hide_password=True))
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise StoreError(f"database {where} is not available: {reason}") from exc
 
 
+PG_UNREACHABLE = ("08", "53300", "57P01", "57P02", "57P03")
+"""SQLSTATEs of a PostgreSQL out of reach: connection exceptions, too many connections, the
+server shutting down or starting (a failed connect has no SQLSTATE at all)."""
+SQLITE_UNREACHABLE = ("database is locked", "unable to open database file", "disk i/o error")
+"""How SQLite says its file cannot be used now (another writer past the busy timeout, the
+file's volume gone)."""
+
+
 def is_unreachable(error: BaseException) -> bool:
     """Whether *error* says the database cannot be reached now (down, restarting, refusing
-    connections, locked): something to wait out, unlike a bug or a refused change."""
+    connections, locked): something to wait out, unlike a bug (no such table) or a refused
+    change (a deadlock, a cancelled query), which keep their tracebacks."""
     cause = error.__cause__ if isinstance(error, StoreError) else error
-    return isinstance(cause, OperationalError | psycopg.OperationalError)
+    if isinstance(cause, DBAPIError):
+        if cause.connection_invalidated:
+            return True
+        cause = cause.orig
+    if isinstance(cause, psycopg.OperationalError):
+        return cause.sqlstate is None or cause.sqlstate.startswith(PG_UNREACHABLE)
+    if isinstance(cause, sqlite3.OperationalError):
+        return str(cause).lower().startswith(SQLITE_UNREACHABLE)
+    return False
 
 
 class OutageLog:

@@ -60,6 +60,10 @@ class BodyLimit:
 
 
 def _content_length(scope: Scope) -> int | None:
-    """The declared length; none (or one that is not a number) means the body is counted."""
+    """The declared length; none (or one that is not a number) means the body is counted. A
+    length of more digits than any limit has is simply too large (``int`` refuses to read
+    thousands of digits, and ``isdigit`` alone takes other scripts' digits)."""
     value = Headers(scope=scope).get("content-length")
-    return int(value) if value is not None and value.isdigit() else None
+    if value is None or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value) if len(value) <= 20 else 10**20

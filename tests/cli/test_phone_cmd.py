@@ -34,6 +34,7 @@ def callflow(*args: str, database_url: str | None = None) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 def test_the_issue_example_stores_a_callback(database_url: str) -> None:
     """Finnish, health, yes, yes: the last line is the JSON result, the request is stored."""
     result = callflow("phone", *EXAMPLE, database_url=database_url)
@@ -50,6 +51,7 @@ def test_the_issue_example_stores_a_callback(database_url: str) -> None:
     database.close()
 
 
+@pytest.mark.slow
 def test_keys_given_together_are_pressed_one_by_one(database_url: str) -> None:
     """--digits 1111 is four key presses typed ahead: the same callback as 1,1,1,1."""
     keys_together = [*EXAMPLE[: EXAMPLE.index("--digits")], "--digits", "1111", "--busy", "5"]
@@ -60,6 +62,7 @@ def test_keys_given_together_are_pressed_one_by_one(database_url: str) -> None:
     assert (last["callback"]["topic"], last["callback"]["language"]) == ("health", "fi")
 
 
+@pytest.mark.slow
 def test_an_empty_sqlite_file_is_created_and_migrated(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh' / 'line.sqlite3'}"
     result = callflow("phone", *EXAMPLE, database_url=url)
@@ -67,6 +70,7 @@ def test_an_empty_sqlite_file_is_created_and_migrated(tmp_path: Path) -> None:
     assert (tmp_path / "fresh" / "line.sqlite3").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -92,6 +96,7 @@ def test_bad_arguments_are_explained_and_touch_nothing(
     assert not database.exists()
 
 
+@pytest.mark.slow
 def test_a_broken_config_is_explained(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text(EXAMPLE_CONFIG.read_text().replace("Europe/Helsinki", "Europe/Helsinky"))
@@ -101,6 +106,7 @@ def test_a_broken_config_is_explained(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_db_upgrade_reports_the_schema_and_is_repeatable(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     first = callflow("db", "upgrade", database_url=url)
@@ -111,6 +117,7 @@ def test_db_upgrade_reports_the_schema_and_is_repeatable(tmp_path: Path) -> None
     assert "already current" in again.stdout
 
 
+@pytest.mark.slow
 def test_an_unreachable_database_is_a_clear_error() -> None:
     result = callflow(
         "phone", *EXAMPLE, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"
@@ -121,6 +128,7 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_an_unwritable_sqlite_folder_is_a_clear_error() -> None:
     result = callflow("phone", *EXAMPLE, database_url="sqlite:////proc/no-such-place/x.sqlite3")
     assert result.returncode == 1
@@ -128,6 +136,7 @@ def test_an_unwritable_sqlite_folder_is_a_clear_error() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_database_driver_is_a_clear_error() -> None:
     result = callflow("phone", *EXAMPLE, database_url="postgresql+asyncpg://u@127.0.0.1/x")
     assert result.returncode == 1

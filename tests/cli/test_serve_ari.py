@@ -11,12 +11,15 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from callflow.config.load import load_config
 from callflow.providers.ari.sounds import sound_files
 from tests.cli.test_phone_cmd import CALLFLOW
 from tests.fakes.ari_server import APP, PASSWORD, FakeAsterisk
 from tests.providers.ari.lines import ari_line_file
+
+pytestmark = pytest.mark.slow  # real `callflow serve` processes
 
 PATIENCE_S = 60.0
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from callflow.engine.vocabulary import EventKind
@@ -22,6 +23,8 @@ from tests.cli.test_phone_cmd import CALLFLOW
 from tests.cli.test_serve_ari import ari_line, logged_until
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.ari_server import FakeAsterisk
+
+pytestmark = pytest.mark.slow  # real `callflow serve` processes
 
 PATIENCE_S = 90.0
 """How long to wait for the server's log lines before calling the run broken."""

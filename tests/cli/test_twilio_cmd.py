@@ -9,6 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from callflow.store.models import CallbackRequest
@@ -17,6 +18,8 @@ from tests.cli.test_phone_cmd import CALLFLOW
 from tests.cli.test_serve_cmd import PATIENCE_S, _lines_until
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN
+
+pytestmark = pytest.mark.slow  # real `callflow` processes
 
 TWILIO_SECTION = """
 [provider.twilio]

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from callflow.cli import main
@@ -40,6 +41,7 @@ def _started(process: subprocess.Popen[str]) -> dict[str, object]:
     raise AssertionError(f"no web.started within {PATIENCE_S} s; saw {seen}")
 
 
+@pytest.mark.slow
 def test_web_serves_the_api_and_stops_on_sigint(tmp_path: Path, sqlite_template: Path) -> None:
     path = tmp_path / "line.sqlite3"
     shutil.copy(sqlite_template, path)  # already migrated: the test need not wait for it
@@ -84,6 +86,7 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "line.sqlite3").exists(), "nothing is opened before the port is had"
 
 
+@pytest.mark.slow
 def test_web_serves_metrics_apart_with_the_limits_of_its_config(
     tmp_path: Path, sqlite_template: Path
 ) -> None:

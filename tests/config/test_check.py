@@ -259,6 +259,14 @@ class TestLanguages:
         assert problem.value is MISSING
         assert problem.allowed == "every language needs this prompt"
 
+    def test_a_prompt_only_asterisk_plays_is_not_required_of_other_lines(self) -> None:
+        """The apology before a failed Asterisk call is sent on: a file written before it
+        existed, for the simulator or Twilio, still loads."""
+        text = edited(('technical_problem = "Vi ber om ursäkt, vi har ett tekniskt fel."\n', ""))
+        config, problems = check_text(text)
+        assert problems == []
+        assert config is not None
+
     def test_prompt_with_unknown_placeholder(self) -> None:
         """A placeholder a prompt cannot use is named with the ones it can."""
         text = edited(

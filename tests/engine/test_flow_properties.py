@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -112,6 +113,7 @@ def event_for(state: CallState, action: str, arg: Any, now: datetime) -> tuple[E
     return DigitPressed("5"), now
 
 
+@pytest.mark.slow  # property-based: 300 generated call scripts
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     start=st.sampled_from(STARTS),
@@ -166,6 +168,7 @@ class Line:
         self.media[index] += self.handler.handle(self.calls[index], event, self.now)
 
 
+@pytest.mark.slow  # property-based: 40 generated scripts, each on a database
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     start=st.sampled_from(STARTS),

@@ -28,7 +28,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.fakes.ari_docs import TRACES
+from tests.fakes.ari_docs import TRACES, require_shared
 from tests.fakes.ari_server import PASSWORD, USERNAME, FakeAsterisk
 
 COMPARED_EVENTS = frozenset(
@@ -56,7 +56,7 @@ _ID_KEYS = ("channel", "peer", "bridge", "playback", "replace_channel")
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    path = TRACES / name
+    path = require_shared(TRACES) / name
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 

@@ -477,6 +477,7 @@ def both_databases(
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_sqlite_and_postgresql_give_the_same_report(
     both_databases: list[Database], config: HotlineConfig
 ) -> None:

@@ -47,6 +47,7 @@ def facts(database: Database) -> dict[str, list[dict[str, Any]]]:
         }
 
 
+@pytest.mark.slow
 def test_building_in_steps_equals_a_rebuild(
     log: EventLog, database: Database, config: HotlineConfig
 ) -> None:

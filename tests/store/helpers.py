@@ -103,18 +103,21 @@ def number(i: int) -> str:
 
 class Restarting:
     """The test's real database, refusing new connections while it is "down" as a server
-    being restarted does (the driver's own error, raised where it would connect)."""
+    being restarted does, or a SQLite file whose volume went (the driver's own error and
+    words, raised where it would connect)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.down = False
         self.refused = 0
+        sqlite = database.engine.dialect.name == "sqlite"
+        self.says = "unable to open database file" if sqlite else "the server is restarting"
         event.listen(database.engine, "do_connect", self._connect)
 
     def _connect(self, dialect: Any, _record: Any, _args: Any, _params: Any) -> None:
         if self.down:
             self.refused += 1
-            raise dialect.loaded_dbapi.OperationalError("the server is restarting")
+            raise dialect.loaded_dbapi.OperationalError(self.says)
 
     def stop(self) -> None:
         self.down = True

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
+from callflow.engine.matching import FreeAdvisor, Queue, WaitingCaller
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus
 from callflow.errors import AdvisorBusy, UnknownAdvisor
 from callflow.store.advisors import (
@@ -20,6 +22,7 @@ from callflow.store.advisors import (
     begin_wrap_up,
     disable_advisor,
     find_advisor,
+    free_advisors,
     holds_assignment,
     issue_token,
     list_advisors,
@@ -27,6 +30,8 @@ from callflow.store.advisors import (
     register_advisor,
     set_advisor_state,
     staffing,
+    take_advisor,
+    take_matched_advisors,
 )
 from callflow.store.attempts import finish_attempt, retry_policy
 from callflow.store.claims import ClaimedCallback, claim_next_callback
@@ -260,6 +265,106 @@ def test_staffing_counts_who_is_signed_in_and_who_is_ready(database: Database) -
     set_state(database, ready, AdvisorState.OFFLINE, T0)
     with database.reading() as session:
         assert staffing(session, "nurse", "fi", T0) == Staffing(staffed=4, free=1)
+
+
+# -- advisors for queued callers -------------------------------------------------------------
+
+
+def with_phone(session: Session, name: str, languages: tuple[str, ...] = ("fi",)) -> int:
+    """A ready nurse (see ``add_advisor``) with a phone to ring."""
+    advisor_id = add_advisor(session, name, ("nurse",), languages)
+    session.execute(
+        update(Advisor).where(Advisor.id == advisor_id).values(dial_string=f"PJSIP/{name}")
+    )
+    return advisor_id
+
+
+def health_queue(*languages: str) -> Queue:
+    callers = [
+        WaitingCaller(T0 - timedelta(minutes=10 - n), f"call-{n}", language)
+        for n, language in enumerate(languages)
+    ]
+    return Queue("health", "nurse", callers)
+
+
+class TestFreeAdvisors:
+    def test_the_ready_ones_with_a_phone_with_what_they_serve_and_since_when(
+        self, database: Database
+    ) -> None:
+        """Busy, still wrapping up, on a break, disabled or without a phone: not free."""
+        with database.transaction() as session:
+            ready = with_phone(session, "ready", ("fi", "sv"))
+            done = with_phone(session, "done wrapping")
+            for name in ("busy", "wrapping", "on a break"):
+                with_phone(session, name)
+            disabled = with_phone(session, "disabled")
+            add_advisor(session, "no phone")
+            states = {
+                "busy": (AdvisorState.BUSY, None),
+                "wrapping": (AdvisorState.WRAP_UP, T0 + timedelta(minutes=1)),
+                "done wrapping": (AdvisorState.WRAP_UP, T0 - timedelta(seconds=1)),
+                "on a break": (AdvisorState.BREAK, None),
+            }
+            for name, (state, ready_at) in states.items():
+                session.execute(
+                    update(Advisor)
+                    .where(Advisor.name == name)
+                    .values(state=state, ready_at=ready_at)
+                )
+            session.execute(update(Advisor).where(Advisor.id == disabled).values(enabled=False))
+        with database.reading() as session:
+            found = sorted(free_advisors(session, T0), key=lambda a: a.advisor_id)
+        long_ago = T0 - timedelta(days=3650)
+        assert found == [
+            FreeAdvisor(ready, frozenset({"nurse"}), frozenset({"fi", "sv"}), long_ago),
+            FreeAdvisor(done, frozenset({"nurse"}), frozenset({"fi"}), T0 - timedelta(seconds=1)),
+        ]
+
+
+class TestTakeAdvisor:
+    def test_a_free_advisor_is_made_busy_once(self, database: Database) -> None:
+        with database.transaction() as session:
+            aino = with_phone(session, "aino")
+        with database.transaction() as session:
+            taken = take_advisor(session, aino, T0)
+        assert taken is not None and (taken.id, taken.dial_string) == (aino, "PJSIP/aino")
+        assert where(database, aino) == (AdvisorState.BUSY, T0, None)
+        with database.transaction() as session:
+            assert take_advisor(session, aino, T0) is None  # another connector's turn: too late
+
+    def test_one_who_went_on_a_break_meanwhile_is_not_taken(self, database: Database) -> None:
+        with database.transaction() as session:
+            aino = with_phone(session, "aino")
+        set_state(database, aino, AdvisorState.BREAK, T0)
+        with database.transaction() as session:
+            assert take_advisor(session, aino, T0) is None
+        assert where(database, aino)[0] is AdvisorState.BREAK
+
+    def test_the_matchers_pairs_are_taken(self, database: Database) -> None:
+        """A Swedish caller ahead of a Finnish one, one Finnish and one Swedish advisor."""
+        with database.transaction() as session:
+            finnish = with_phone(session, "finnish")
+            swedish = with_phone(session, "swedish", ("sv",))
+        with database.transaction() as session:
+            taken = take_matched_advisors(session, [health_queue("sv", "fi")], T0)
+        assert [(p.caller.call_id, a.id) for p, a in taken] == [
+            ("call-0", swedish),
+            ("call-1", finnish),
+        ]
+        assert {where(database, a)[0] for a in (finnish, swedish)} == {AdvisorState.BUSY}
+
+
+@ON_POSTGRESQL  # row locks; SQLite runs one writer at a time
+def test_an_advisor_another_process_is_taking_is_passed_over_at_once(database: Database) -> None:
+    """Another connector has locked the advisor it chose: this one does not wait for it,
+    and drops its own pair with them; its caller waits for the next pass."""
+    with database.transaction() as session:
+        aino = with_phone(session, "aino")
+    with database.transaction() as other:
+        other.get(Advisor, aino, with_for_update=True)
+        with database.transaction() as session:
+            assert take_matched_advisors(session, [health_queue("fi")], T0) == []
+    assert where(database, aino)[0] is AdvisorState.AVAILABLE
 
 
 class TestWrapUp:

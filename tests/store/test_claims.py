@@ -179,6 +179,7 @@ def _assert_each_claimed_once(database: Database, claims: list[list[int]]) -> No
         assert left == 0
 
 
+@pytest.mark.slow
 def test_concurrent_claimers_in_threads_never_share_a_callback(
     database: Database, database_url: str
 ) -> None:
@@ -201,6 +202,7 @@ def _process_claimer(url: str, advisor_id: int, owner: str, out: multiprocessing
     out.put(_claim_until_empty(url, advisor_id, owner))
 
 
+@pytest.mark.slow
 def test_concurrent_claimers_in_processes_never_share_a_callback(
     database: Database, database_url: str
 ) -> None:
@@ -455,6 +457,7 @@ CLAIMERS = 12
 
 
 @pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.slow
 def test_concurrent_claims_for_any_advisor_pair_each_callback_and_advisor_once(
     database: Database, database_url: str, batch: int
 ) -> None:

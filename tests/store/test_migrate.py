@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -127,6 +128,7 @@ def _migrate(url: str) -> None:
     database.close()
 
 
+@pytest.mark.slow
 def test_several_processes_may_migrate_at_once(postgres_url: str) -> None:
     """Four workers starting together against an empty database all come up."""
     name = "callflow_test_race"

@@ -35,6 +35,8 @@ from tests.store.helpers import number
 from tests.workers.lines import always_open_text
 from workers.dispatcher import CLAIMS_PER_TRANSACTION
 
+pytestmark = pytest.mark.slow  # the load test: real worker processes, thousands of callbacks
+
 TOPICS = ("health", "social", "other")
 SKILLS = ("nurse", "social_counsellor", "service_advisor")
 CLOSED = {CallbackStatus.COMPLETED, CallbackStatus.FAILED, CallbackStatus.WRONG_NUMBER}

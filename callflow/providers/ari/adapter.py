@@ -22,11 +22,12 @@ holds in step with what the engine believes:
   in the ``ChannelHangupRequest`` before the ``StasisEnd``: a soft hang-up
   was asked inside Asterisk (a shutdown or restart, an operator; ours come
   only after the engine ended the call, so they change nothing), and a cause
-  outside :data:`PERSON_CAUSES` names a fault of the network or of a carrier
+  in :data:`EXCHANGE_FAULTS` names a fault of the network or of a carrier
   (27 destination out of order, 34 and 42 congestion, 38 network out of
-  order, 41 temporary failure, 47 resources unavailable…). A cause of a
-  person (16 normal clearing, 17 busy, 18 and 19 no answer, 21 rejected, 31
-  normal unspecified), or none (0), is the caller's hang-up. Callers whose
+  order, 41 temporary failure, 47 resources unavailable…). Any other cause
+  is the caller's hang-up: a drop leaves the call out of the abandon and
+  service-level figures, so only a cause that surely names a fault may make
+  one (an unfamiliar cause is logged, to be added here if it is one). Callers whose
   channel vanished while the websocket was down were dropped if Asterisk has
   started since the previous connection (``GET /asterisk/info`` names a new
   ``startup_time``); that cannot be told on the first connection of a
@@ -66,15 +67,18 @@ from callflow.providers.ari.stream import Connected
 from callflow.service.calls import CallHandler
 from callflow.store.calls import DirectJournal
 from callflow.store.models import Call
-from callflow.store.session import Database
+from callflow.store.session import Database, OutageLog
 
 log = structlog.get_logger("callflow.ari")
 
 WITHHELD = frozenset({"", "anonymous", "restricted", "unknown", "private", "unavailable"})
 """What reaches ``caller.number`` when the caller's number is withheld."""
 QUEUE_BRIDGE_PREFIX = "cf-queue-"
+EXCHANGE_FAULTS = frozenset({27, 34, 38, 41, 42, 44, 47, 102})
+"""Q.850 hang-up causes that name a fault of the network or a carrier, not a person's choice
+(102: a timer ran out, as when a trunk's media or session timer expires mid-call)."""
 PERSON_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31})
-"""Q.850 hang-up causes of a person (or of nobody known): a caller's hang-up, not a drop."""
+"""Q.850 causes of a person hanging up (or of nobody known): nothing to remark on."""
 
 
 class AsteriskLine:
@@ -112,6 +116,8 @@ class AsteriskLine:
         threads = 1 if database.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="callflow-ari")
         self._bridged_queues: set[str] = set()
+        self.outage = OutageLog(clock)
+        """A database outage is two log lines, however many calls and passes fail in it."""
         self._dropped: set[str] = set()
         """Callers' channels whose hang-up request named a fault of the exchange."""
         self._asterisk_started: datetime | None = None
@@ -189,9 +195,11 @@ class AsteriskLine:
     async def step(self, state: CallState, event: Event, channel_id: str) -> list[Command]:
         now = self.clock.now()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
+        commands = await loop.run_in_executor(
             self.executor, lambda: self.handler.handle(state, event, now, provider_ref=channel_id)
         )
+        self.outage.succeeded()
+        return commands
 
     async def join_queue(self, call: InboundCall, topic: str) -> None:
         bridge_id = QUEUE_BRIDGE_PREFIX + topic
@@ -357,7 +365,11 @@ class AsteriskLine:
 def _by_exchange(cause: int | None, soft: bool) -> bool:
     """Whether a caller's hang-up request names no person's choice: asked inside Asterisk,
     or for a cause of the network or a carrier (see the module docstring)."""
-    return soft or (cause or 0) not in PERSON_CAUSES
+    if soft or cause in EXCHANGE_FAULTS:
+        return True
+    if (cause or 0) not in PERSON_CAUSES:
+        log.info("ari.hangup_cause_unfamiliar", cause=cause)
+    return False
 
 
 def _new_call_id() -> str:

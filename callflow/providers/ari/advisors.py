@@ -1,12 +1,14 @@
 """Advisors' legs for queued callers: ring a free advisor, join them with the caller.
 
 Whenever a caller joins a queue (and every few seconds as a safety net),
-each waiting caller without an advisor on the way gets the longest-idle
-free advisor with the queue's skill and the caller's language, made busy
-in the store in the same transaction that chooses them (so the callback
-dispatcher and other connectors pass them over). Their phone is rung by
-an originate into our Stasis application; when they answer, the engine
-hears ``AdvisorConnected`` and the two channels share a mixing bridge.
+the callers without an advisor on the way are paired with free advisors
+by the engine's one matcher (:mod:`callflow.engine.matching`), each
+advisor made busy in the store in the same transaction that chooses them
+(so the callback dispatcher and other connectors pass them over). Asterisk
+can bridge any caller, so nobody waits behind a caller no free advisor
+can serve. The advisor's phone is rung by an originate into our Stasis
+application; when they answer, the engine hears ``AdvisorConnected`` and
+the two channels share a mixing bridge.
 
 A leg is for one caller. If that caller has left by the time the advisor
 answers, the advisor is thanked with a hang-up and is free at once. An
@@ -36,12 +38,17 @@ import structlog
 from sqlalchemy.orm import Session
 
 from callflow.engine.events import AdvisorConnected, AdvisorHungUp
+from callflow.engine.matching import Queue, WaitingCaller
 from callflow.engine.state import Phase
 from callflow.errors import ProviderError, ProviderRejected
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.models import Snapshot
-from callflow.store.advisors import TakenAdvisor, begin_wrap_up, pause_advisor, take_free_advisor
-from callflow.store.session import OutageLog
+from callflow.store.advisors import (
+    TakenAdvisor,
+    begin_wrap_up,
+    pause_advisor,
+    take_matched_advisors,
+)
 
 if TYPE_CHECKING:
     from callflow.providers.ari.adapter import AsteriskLine
@@ -77,8 +84,6 @@ class AdvisorLegs:
         self._numbers = itertools.count(1)
         self._woken = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
-        self.outage = OutageLog(line.clock)
-        """A database outage is two log lines, not a traceback each pass."""
 
     def wake(self) -> None:
         self._woken.set()
@@ -91,28 +96,34 @@ class AdvisorLegs:
             try:
                 await self.connect_waiting()
             except Exception as exc:
-                if not self.outage.failed(exc):
+                if not self.line.outage.failed(exc):
                     log.exception("ari.connect_failed")  # the next pass tries again
             else:
-                self.outage.succeeded()
+                self.line.outage.succeeded()
 
     async def connect_waiting(self) -> int:
-        """One pass: ring an advisor for every waiting caller one can be found for."""
+        """One pass: ring the advisor the matcher gives each waiting caller it pairs."""
         line = self.line
         if not line.ari.connect_queued:
             return 0
-        wanted = [
-            (call, line.config.queues[topic].skill)
-            for topic in line.config.topic_order
-            for call in line.queued_calls(topic)
-            if call.advisor_leg is None and call.state.language is not None and not call.failed
-        ]
-        if not wanted:
+        waiting: dict[str, InboundCall] = {}
+        queues = []
+        for topic, queue in line.config.queues.items():
+            callers = []
+            for call in line.queued_calls(topic):
+                caller = _waiting_for_a_match(call)
+                if caller is not None:
+                    callers.append(caller)
+                    waiting[caller.call_id] = call
+            queues.append(Queue(topic, queue.skill, callers))
+        if not waiting:
             return 0
-        picks = await self._in_store(lambda session, now: _take(session, now, wanted))
-        for call, advisor in picks:
-            await self._ring(call, advisor)
-        return len(picks)
+        taken = await self._in_store(
+            lambda session, now: take_matched_advisors(session, queues, now)
+        )
+        for pair, advisor in taken:
+            await self._ring(waiting[pair.caller.call_id], advisor)
+        return len(taken)
 
     async def _ring(self, call: InboundCall, advisor: TakenAdvisor) -> None:
         line = self.line
@@ -135,6 +146,9 @@ class AdvisorLegs:
             # A dial string Asterisk refuses will not work next time either; an Asterisk
             # out of reach is nobody's fault, and the advisor is free as before.
             refused = isinstance(exc, ProviderRejected)
+            if not refused:
+                # No answer is not no channel: it may be ringing the advisor, for nobody.
+                self._spawn(self._hang_up(channel_id))
             await self._in_store(lambda session, now: _free(session, now, advisor.id, refused))
             return
         leg.originated = True
@@ -302,25 +316,15 @@ class AdvisorLegs:
             log.error("ari.advisor_step_failed", error=str(task.exception()))
 
 
-def _take(
-    session: Session, now: datetime, wanted: list[tuple[InboundCall, str]]
-) -> list[tuple[InboundCall, TakenAdvisor]]:
-    """Advisors for *wanted* callers, in their order. Once nobody is free for a skill and a
-    language, the callers after who need the same are not asked about: a thousand
-    callers waiting for busy advisors cost one query per pair, not one each."""
-    picks = []
-    exhausted: set[tuple[str, str]] = set()
-    for call, skill in wanted:
-        language = call.state.language
-        assert language is not None
-        if (skill, language) in exhausted:
-            continue
-        advisor = take_free_advisor(session, skill, language, now)
-        if advisor is None:
-            exhausted.add((skill, language))
-        else:
-            picks.append((call, advisor))
-    return picks
+def _waiting_for_a_match(call: InboundCall) -> WaitingCaller | None:
+    """*call* as the matcher sees it; None if it is not waiting for a match (an advisor
+    is being rung for it already, its language is not chosen, or it failed)."""
+    state = call.state
+    if call.advisor_leg is not None or call.failed:
+        return None
+    if state.language is None or state.queue_entered_at is None:
+        return None
+    return WaitingCaller(state.queue_entered_at, state.call_id, state.language)
 
 
 def _free(session: Session, now: datetime, advisor_id: int, refused: bool) -> None:

@@ -54,6 +54,7 @@ from callflow.engine.state import CallState, Phase
 from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.playbacks import chunks
+from callflow.store.session import OutageLog
 
 log = structlog.get_logger("callflow.ari")
 
@@ -73,6 +74,7 @@ class Exchange(Protocol):
     config: HotlineConfig
     ari: AriConfig
     clock: Clock
+    outage: OutageLog
 
     async def step(self, state: CallState, event: Event, channel_id: str) -> list[Command]:
         """Step the engine (with the store) off the event loop."""
@@ -100,7 +102,8 @@ class InboundCall:
         """Asterisk said the channel is no longer ours: no more requests for it."""
         self.failed = False
         """A step failed: the caller hears the apology and is sent on; the engine is done."""
-        self._hung_up = False
+        self._hung_up: CallerHungUp | None = None
+        """How the caller's channel went, once it has."""
         self.advisor_leg: str | None = None
         """The advisor's channel rung for, or talking with, this caller."""
         self._inbox: asyncio.Queue[Event] = asyncio.Queue()
@@ -125,10 +128,10 @@ class InboundCall:
         up by the caller or, if *dropped*, lost by the exchange. The engine hears it once;
         False if it already had."""
         self.gone = True
-        if self._hung_up:
+        if self._hung_up is not None:
             return False
-        self._hung_up = True
-        self.deliver(CallerHungUp(dropped=dropped))
+        self._hung_up = CallerHungUp(dropped=dropped)
+        self.deliver(self._hung_up)
         return True
 
     async def stop(self) -> None:
@@ -186,12 +189,14 @@ class InboundCall:
         Nothing here raises: a failure must not fail again."""
         self.failed = True
         self._cancel_timers()
+        # A database outage fails every call at once: one line each, the outage itself once.
+        outage = self.exchange.outage.failed(exc)
         log.error(
             "ari.call_failed",
             call_id=self.state.call_id,
             channel=self.channel_id,
             error=f"{type(exc).__name__}: {exc}",
-            exc_info=exc,
+            exc_info=None if outage else exc,
         )
         try:
             await self._apologise()
@@ -200,9 +205,11 @@ class InboundCall:
             log.error("ari.call_not_sent_on", channel=self.channel_id, error=str(again))
         if self.state.phase is Phase.ENDED:
             return  # it failed carrying out its last step: the store has closed it
+        # The line failed a caller still on it, who chose nothing: dropped, not abandoned. One
+        # who had hung up already is closed as they went.
+        closing = self._hung_up or CallerHungUp(dropped=True)
         try:
-            # The line failed the caller, who chose nothing: dropped, not abandoned.
-            await self.exchange.step(self.state, CallerHungUp(dropped=True), self.channel_id)
+            await self.exchange.step(self.state, closing, self.channel_id)
         except Exception as again:
             log.warning("ari.call_not_closed", call_id=self.state.call_id, error=str(again))
 

@@ -22,7 +22,10 @@ The checks, in order (when the first fails, nothing else can be asked):
 8. the ``hold_music`` class has something to play (an empty class holds callers in
    silence, with no error event);
 9. every enabled advisor's dial string names an endpoint Asterisk has
-   (``GET /endpoints/{tech}/{resource}``), online.
+   (``GET /endpoints/{tech}/{resource}``), online. An endpoint whose state Asterisk
+   does not track (``unknown``: a technology without registration or qualify) is a
+   warning, not a phone found online: the doctor cannot tell whether it rings, as
+   with a ``Local/…`` dial string.
 
 ARI lists neither the dialplan nor music-on-hold classes, and a class without
 files answers ``POST /bridges/{id}/moh`` like one with music: checks 7 (the
@@ -33,6 +36,11 @@ Elsewhere they warn that they cannot tell, with the command that shows it by
 hand. Only a plain ``TECH/resource`` dial string names an endpoint: a
 ``Local/…`` one runs the dialplan and ``PJSIP/user@endpoint`` and its kin mean
 something per technology, so those are reported as not checked.
+
+The advisors come from the line's database, read only: a diagnostic never changes
+the system it diagnoses, so a database that is not there yet, or whose schema is
+at another revision than this callflow's, leaves the advisors unchecked (a
+warning, :class:`Unread`) rather than being created or migrated.
 
 Only failures make the exit status non-zero.
 """
@@ -48,7 +56,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from callflow.errors import ProviderError, ProviderRejected, StoreError
+from callflow.errors import CallflowError, ConfigError, ProviderError, ProviderRejected
 from callflow.providers.ari.asterisk_conf import data_dir, last, read_conf
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.models import AsteriskInfo
@@ -79,7 +87,6 @@ AMD_FIX = (
 ENDPOINT_DIAL_STRING = re.compile(r"(?P<tech>[A-Za-z0-9_]+)/(?P<resource>[^/@&,:]+)")
 """A dial string that is an endpoint's name (``PJSIP/advisor-12``), so ARI can look it up."""
 FILE_MODES = ("files", "quietfiles")
-AdvisorReader = Callable[[], Sequence[AdvisorView]]
 NO_SOUNDS = "No sounds found that matched the query"
 TESTED_MAJOR = 22
 SHOWN_MISSING = 8
@@ -88,6 +95,19 @@ BUILD_FIX = (
     "on the Asterisk host run `callflow prompts build` (it writes to "
     "/var/lib/asterisk/sounds), or put recordings there under these names"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """Why the advisors were not read, when that is no failure of the line: it has no
+    database yet, or one whose schema is at another revision than this callflow's
+    (reading it would take a migration). *reason* says which, *fix* what to do."""
+
+    reason: str
+    fix: str = ""
+
+
+AdvisorReader = Callable[[], Sequence[AdvisorView] | Unread]
 
 
 class Status(StrEnum):
@@ -112,9 +132,9 @@ async def examine(
     timeout: float = 5.0,
 ) -> AsyncIterator[Finding]:
     """The findings, one by one as each check completes; *timeout* bounds each request
-    and the websocket probe, in seconds. *advisors* reads the line's advisors (from its
-    database; it may raise :class:`StoreError`); *asterisk_etc* is Asterisk's
-    configuration directory, read where it exists."""
+    and the websocket probe, in seconds. *advisors* reads the line's advisors from its
+    database, without changing it (a :class:`CallflowError` it raises is one failed
+    check); *asterisk_etc* is Asterisk's configuration directory, read where it exists."""
 
     def client(app: str) -> AriClient:
         ari = settings.ari
@@ -489,13 +509,16 @@ async def _advisor_phones(ari: AriClient, read: AdvisorReader) -> AsyncIterator[
     check = "advisors' phones"
     try:
         advisors = await asyncio.to_thread(read)
-    except StoreError as exc:
+    except CallflowError as exc:
         yield Finding(
             check,
             Status.FAIL,
-            f"cannot read the advisors: {exc}",
+            f"cannot read the advisors: {_one_line(exc)}",
             "give the line's database (--database-url or CALLFLOW_DATABASE_URL)",
         )
+        return
+    if isinstance(advisors, Unread):
+        yield Finding(check, Status.WARN, f"not checked: {advisors.reason}", advisors.fix)
         return
     phones = [(a.name, a.dial_string) for a in advisors if a.enabled and a.dial_string]
     if not phones:
@@ -517,16 +540,20 @@ async def _advisor_phones(ari: AriClient, read: AdvisorReader) -> AsyncIterator[
 
 
 async def _phone(ari: AriClient, name: str, dial_string: str) -> Finding | None:
-    """What is wrong with *name*'s phone, or None when its endpoint is there and online."""
+    """What is wrong with *name*'s phone, or None when its endpoint is there and online
+    (the only state in which the doctor can say it rings)."""
     check = f"advisor {name!r}"
+    ring_by_hand = (
+        f'ring it once by hand: `asterisk -rx "channel originate {dial_string} '
+        'application Playback hello-world"`'
+    )
     endpoint = ENDPOINT_DIAL_STRING.fullmatch(dial_string)
     if endpoint is None or endpoint["tech"].lower() == "local":
         return Finding(
             check,
             Status.WARN,
             f"{dial_string} is not an endpoint's name, so ARI cannot tell whether it rings",
-            f'ring it once by hand: `asterisk -rx "channel originate {dial_string} '
-            'application Playback hello-world"`',
+            ring_by_hand,
         )
     try:
         found: Any = await ari.call(
@@ -543,14 +570,33 @@ async def _phone(ari: AriClient, name: str, dial_string: str) -> Finding | None:
             'then `asterisk -rx "module reload res_pjsip.so"`; or, if they no longer take '
             f"calls, `callflow advisors disable {name}`",
         )
-    if isinstance(found, dict) and found.get("state") == "offline":
+    state = found.get("state") if isinstance(found, dict) else None
+    if state == "offline":
         return Finding(
             check,
             Status.WARN,
             f"{dial_string} is offline: their phone is not registered, so it cannot ring",
             "start the phone, or check its account: it must register with Asterisk to ring",
         )
+    if state != "online":
+        # "unknown": Asterisk has the endpoint but does not track whether its phone is
+        # reachable (no registration, no qualify), so it was not found online either.
+        return Finding(
+            check,
+            Status.WARN,
+            f"{dial_string} is defined, but Asterisk does not know whether its phone is "
+            f"reachable (state {state or 'not given'}), so the doctor cannot tell whether "
+            "it rings",
+            ring_by_hand,
+        )
     return None
+
+
+def _one_line(error: CallflowError) -> str:
+    """*error* said on one line: a configuration error lists its problems on several."""
+    if isinstance(error, ConfigError):
+        return "; ".join(str(problem) for problem in error.problems)
+    return str(error)
 
 
 def _listed(names: list[str]) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from callflow.config.models import AriConfig, HotlineConfig
 from callflow.errors import MISSING, ConfigError, Problem
+from callflow.providers.ari.calls import APOLOGY
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.sounds import number_problems
 
@@ -87,6 +88,16 @@ def section_problems(config: HotlineConfig) -> list[Problem]:
     """Names that cannot become sound files (prompt keys and queue names), and languages
     whose numbers we cannot say."""
     problems = number_problems(config)
+    for code in config.languages:
+        if APOLOGY not in config.languages[code].prompts:
+            problems.append(
+                Problem(
+                    f"languages.{code}.prompts.{APOLOGY}",
+                    MISSING,
+                    "an Asterisk line needs this prompt: the apology a caller hears when their "
+                    "call fails on our side, before [provider.ari] on_failure sends them on",
+                )
+            )
     allowed = "a sound file name: letters, digits, '_' and '-' only"
     for code in config.languages:
         for key in config.languages[code].prompts:

@@ -187,7 +187,7 @@ class ConsolePhone:
         self._connect_waiting()
 
     def _connect_waiting(self) -> None:
-        for call_id, advisor_id in self.line.match(self.clock.now()):
+        for call_id, advisor_id in self.line.match():
             if call_id == self.state.call_id:
                 self._say("line", f"({advisor_id} answers)")
                 self._deliver(AdvisorConnected(advisor_id))

@@ -1,8 +1,8 @@
 """Live queues and simulated advisors: what the engine's :class:`LineView` reads.
 
-Callers wait per topic in the order they entered; an advisor who is free
-takes the longest-waiting caller they can serve (topic skill and language),
-and among free advisors the one idle longest gets the call.
+Callers wait per topic in the order they entered; who is connected to whom
+is decided by the production matcher (:mod:`callflow.engine.matching`), so
+the simulator's runs measure the policy the line runs.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callflow.config.models import HotlineConfig
+from callflow.engine import matching
 from callflow.engine.forecast import BacklogIndex, CapacitySpan, QueueSnapshot, RotaCapacity
+from callflow.engine.matching import FreeAdvisor, WaitingCaller
 from callflow.engine.promise import deadline_class
 from callflow.service.line import ARRIVAL_WINDOW, RECENT_HANDLES
 
@@ -36,13 +38,6 @@ class SimAdvisor:
         return self.skill == skill and language in self.languages
 
 
-@dataclass(order=True)
-class Waiting:
-    entered_at: datetime
-    call_id: str
-    language: str = field(compare=False)
-
-
 class SimulatedLine:
     """The line's live state; implements :class:`callflow.engine.turn.LineView`."""
 
@@ -52,7 +47,7 @@ class SimulatedLine:
         self.backlog = BacklogIndex()
         """Open callback requests; the shell refreshes it from the store between steps."""
         self.advisors: dict[str, SimAdvisor] = {}
-        self.queues: dict[str, list[Waiting]] = {name: [] for name in config.queues}
+        self.queues: dict[str, list[WaitingCaller]] = {name: [] for name in config.queues}
         self._handles: dict[str, deque[float]] = {
             name: deque(maxlen=RECENT_HANDLES) for name in config.queues
         }
@@ -97,7 +92,7 @@ class SimulatedLine:
     # -- queues -------------------------------------------------------------------
 
     def enqueue(self, call_id: str, topic: str, language: str, entered_at: datetime) -> None:
-        bisect.insort(self.queues[topic], Waiting(entered_at, call_id, language))
+        bisect.insort(self.queues[topic], WaitingCaller(entered_at, call_id, language))
         self._entered[call_id] = entered_at
         if call_id not in self._arrived:  # a caller back from a failed number entry is no new load
             self._arrived.add(call_id)
@@ -108,7 +103,7 @@ class SimulatedLine:
         if entered_at is None:
             return
         waiting = self.queues[topic]
-        place = bisect.bisect_left(waiting, Waiting(entered_at, call_id, ""))
+        place = bisect.bisect_left(waiting, WaitingCaller(entered_at, call_id, ""))
         if place < len(waiting) and waiting[place].call_id == call_id:
             del waiting[place]
 
@@ -118,37 +113,23 @@ class SimulatedLine:
             arrivals.popleft()
         return len(arrivals)
 
-    def match(self, now: datetime) -> list[tuple[str, str]]:
-        """Pair free advisors with waiting callers; returns (call id, advisor id) pairs."""
-        pairs: list[tuple[str, str]] = []
-        while True:
-            free = [a for a in self.advisors.values() if a.free]
-            best: tuple[Waiting, str, SimAdvisor] | None = None
-            for topic, waiting in self.queues.items():
-                skill = self.config.queues[topic].skill
-                # Who could take a caller of this topic now, and in which languages: with
-                # everyone busy a long queue is not walked at all.
-                servable = {code for a in free if a.skill == skill for code in a.languages}
-                if not servable:
-                    continue
-                for caller in waiting:
-                    if best is not None and caller.entered_at >= best[0].entered_at:
-                        break
-                    if caller.language in servable:
-                        advisor = self._longest_idle(free, skill, caller.language)
-                        best = (caller, topic, advisor)
-                        break
-            if best is None:
-                return pairs
-            caller, topic, advisor = best
-            self.dequeue(caller.call_id, topic)
-            advisor.serving = caller.call_id
-            pairs.append((caller.call_id, advisor.advisor_id))
-
-    @staticmethod
-    def _longest_idle(free: list[SimAdvisor], skill: str, language: str) -> SimAdvisor:
-        able = [a for a in free if a.can_serve(skill, language)]
-        return min(able, key=lambda a: (a.idle_since, a.advisor_id))
+    def match(self) -> list[tuple[str, str]]:
+        """Pair free advisors with waiting callers (the production matcher), take them out
+        of the queues and make the advisors busy; returns (call id, advisor id) pairs."""
+        queues = [
+            matching.Queue(topic, self.config.queues[topic].skill, waiting)
+            for topic, waiting in self.queues.items()
+        ]
+        free = [
+            FreeAdvisor(a.advisor_id, frozenset({a.skill}), a.languages, a.idle_since)
+            for a in self.advisors.values()
+            if a.free
+        ]
+        pairs = matching.match(queues, free)
+        for pair in pairs:
+            self.dequeue(pair.caller.call_id, pair.queue)
+            self.advisors[pair.advisor_id].serving = pair.caller.call_id
+        return [(pair.caller.call_id, pair.advisor_id) for pair in pairs]
 
     def release(self, advisor_id: str, now: datetime) -> None:
         """The advisor is free again (call over, or a connection that fell through)."""
@@ -166,7 +147,7 @@ class SimulatedLine:
         if entered_at is None:
             position = len(waiting) + 1
         else:  # the queue is kept in order: those strictly before this caller
-            position = 1 + bisect.bisect_left(waiting, Waiting(entered_at, call_id, ""))
+            position = 1 + bisect.bisect_left(waiting, WaitingCaller(entered_at, call_id, ""))
         skill = self.config.queues[topic].skill
         eligible = [a for a in self.advisors.values() if a.can_serve(skill, language)]
         handle = self.mean_handle(topic)

@@ -250,7 +250,7 @@ class Simulation:
         self.line.dequeue(call.state.call_id, topic)
 
     def _connect_waiting(self) -> None:
-        for call_id, advisor_id in self.line.match(self.clock.now()):
+        for call_id, advisor_id in self.line.match():
             call = self.calls.get(call_id)
             if call is None:
                 self.release(advisor_id)

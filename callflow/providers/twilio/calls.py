@@ -9,18 +9,26 @@ answer, commit. Any process can therefore answer any webhook of any call.
 
 **Idempotency.** Every URL handed to Twilio carries the step number of the
 document it came in (``s``), and a webhook is known by its endpoint and the
-parameters of ours in its query (:func:`~.twiml.request_key`), whatever else the
-request carries; the ``<Enqueue>`` action, whose URL serves every way of
-leaving the queue, is known by its ``QueueResult`` too. The first answer to
-a step is kept; the same CallSid and step again — Twilio retrying a webhook
-that timed out, a proxy repeating a request — gets that answer back and
-steps nothing, so it can never store a second callback. A step not yet
-answered must be the one the call's last document handed out: any other is
-refused and changes nothing. A call that is over steps no more: a step of it
-not answered before is told to hang up, and nothing of it is stored. A first
-``POST /twilio/voice`` for a CallSid is the step ``voice``. A caller pressing
-a key twice is not a repeat: the second key is the answer to the next
-question, as on any phone.
+values of our parameters in it (:func:`~.twiml.step_key`), whatever else the
+request carries or however it writes them; the ``<Enqueue>`` action, whose
+URL serves every way of leaving the queue, is known by its ``QueueResult``
+too. The first answer to a step is kept; the same CallSid and step again —
+Twilio retrying a webhook that timed out, a proxy repeating a request — gets
+that answer back and steps nothing, so it can never store a second callback.
+A first ``POST /twilio/voice`` for a CallSid is the step ``voice``. A caller
+pressing a key twice is not a repeat: the second key is the answer to the
+next question, as on any phone.
+
+A step not answered before must be of the call's last document
+(:func:`_passed`), with one exception: a request of a queue's waiting that was
+on its way when the caller left the queue. Twilio runs no answer to it, so it
+is answered with nothing, and changes nothing; any other step is refused. A
+call that is over steps no more: a step of it not answered before is told to
+hang up, and nothing of it is stored.
+
+The dequeue (``<Queue url>``) hands out no URL and keeps no answer: it happens
+once because the advisor's call that made it is marked joined, and the same
+request again, even after the call ended, finds it so and changes nothing.
 """
 
 from __future__ import annotations
@@ -194,7 +202,7 @@ class InboundCalls:
         """``<Enqueue>``'s action: the caller is out of Twilio's queue."""
         result = params.queue_result
         if result in ("bridging-in-process", "redirected"):
-            return str(VoiceResponse())  # someone else is taking the call on from here
+            return _nothing()  # someone else is taking the call on from here
         if result in ("queue-full", "error", "system-error"):
             return self._enqueue_again(params.call_sid, key, result)
         events: list[EventSource] = []
@@ -204,11 +212,26 @@ class InboundCalls:
             events = [_event(AdvisorHungUp())]  # the advisor ended it: the caller is still here
         return self._answer(Step(params.call_sid, key, events, "call"))
 
-    def dequeued(self, params: Dequeued, key: str) -> str:
-        """The caller at the front of a queue is being joined with an advisor."""
-        connected = [_event(AdvisorConnected(str(params.advisor_id)))]
-        self._answer(Step(params.call_sid, key, connected, "call"), bridging=params)
-        return str(VoiceResponse())  # nothing more to say: Twilio joins them now
+    def dequeued(self, params: Dequeued) -> str:
+        """The caller at the front of a queue is being joined with an advisor (see the module
+        docstring). Nothing more is said to them: Twilio joins them now."""
+        with self.writes.transaction() as session:
+            now = self.clock.now()
+            row = _inbound(locked_call(session, params.call_sid), params.call_sid)
+            state = _state_of(session, row)
+            leg = _dequeuing_leg(session, params)
+            if leg.ready_at is not None or leg.final:
+                log.info("twilio.dequeue_repeated", call_sid=params.call_sid)
+                return _nothing()
+            leg.ready_at = leg.updated_at = now
+            save_call(session, leg)
+            connected = [_event(AdvisorConnected(str(params.advisor_id)))]
+            media = self._step(session, state, params.call_sid, connected, now, call_exists=True)
+            self._release_unwanted(session, media, now)
+            self._follow_queue(row, media, state)
+            row.updated_at = now
+            save_call(session, row)
+        return _nothing()
 
     def ended(self, call_sid: str, status: CallStatus) -> None:
         """The call is over (its final *status*): the engine hears the caller hang up, or,
@@ -231,37 +254,37 @@ class InboundCalls:
 
     # -- one step ------------------------------------------------------------------------
 
-    def _answer(self, step: Step, *, create: bool = False, bridging: Dequeued | None = None) -> str:
+    def _answer(self, step: Step, *, create: bool = False) -> str:
         with self.writes.transaction() as session:
             now = self.clock.now()
             row = locked_call(session, step.call_sid)
-            state: CallState | None
-            new = row is None
-            if row is None:
-                if not create:
-                    raise MalformedWebhook(f"CallSid {step.call_sid} is not a call to this line")
+            state: CallState
+            new = row is None and create
+            if new:
                 state = new_call(str(uuid.uuid4()), now)
                 row = CallRow(
                     step.call_sid, TwilioLeg.INBOUND, "in-progress", now, now, call_id=state.call_id
                 )
             else:
-                if row.kind is not TwilioLeg.INBOUND or row.call_id is None:
-                    raise MalformedWebhook(f"CallSid {step.call_sid} is not an inbound call")
+                row = _inbound(row, step.call_sid)
                 kept = answer_of(session, step.call_sid, step.key)
                 if kept is not None:
                     log.info("twilio.step_repeated", call_sid=step.call_sid, step=step.key)
                     return kept
-                state = call_state(session, row.call_id)
-                if state is None:
-                    raise MalformedWebhook(f"CallSid {step.call_sid} has no call state")
-                if state.phase is Phase.ENDED and bridging is None:
+                state = _state_of(session, row)
+                if state.phase is Phase.ENDED:
                     # Late or replayed after the end (its answers are forgotten then).
                     log.info("twilio.step_after_end", call_sid=step.call_sid, step=step.key)
                     return _hang_up()
-                _check_current(row, step)
-            media = self._step(session, state, step, now, call_exists=not new)
-            if bridging is not None:
-                self._bridged(session, bridging, media, now)
+                if _passed(row, step):
+                    log.info(
+                        "twilio.step_passed",
+                        call_sid=step.call_sid,
+                        step=step.key,
+                        current=row.next_step - 1,
+                    )
+                    return _nothing()
+            media = self._step(session, state, step.call_sid, step.events, now, call_exists=not new)
             joined = self._follow_queue(row, media, state)
             cursor = Cursor(row.next_step, row.queue_visit)
             rendered = self.renderer.render(media, state, cursor, step.context)
@@ -277,17 +300,25 @@ class InboundCalls:
         return rendered.twiml
 
     def _step(
-        self, session: Session, state: CallState, step: Step, now: datetime, *, call_exists: bool
+        self,
+        session: Session,
+        state: CallState,
+        call_sid: str,
+        events: Sequence[EventSource],
+        now: datetime,
+        *,
+        call_exists: bool,
     ) -> list[Command]:
+        """The engine hears *events* and the call's timers now due; its media commands."""
         handler = self._handler(session, now, call_exists=call_exists)
         media: list[Command] = []
-        with structlog.contextvars.bound_contextvars(call_sid=step.call_sid):
-            for source in step.events:
+        with structlog.contextvars.bound_contextvars(call_sid=call_sid):
+            for source in events:
                 event = source(state)
                 if event is not None:
-                    media += handler.handle(state, event, now, provider_ref=step.call_sid)
+                    media += handler.handle(state, event, now, provider_ref=call_sid)
             while (due := _next_due(state, now)) is not None:
-                media += handler.handle(state, due, now, provider_ref=step.call_sid)
+                media += handler.handle(state, due, now, provider_ref=call_sid)
         return media
 
     def _handler(self, session: Session, now: datetime, *, call_exists: bool) -> CallHandler:
@@ -318,17 +349,9 @@ class InboundCalls:
             row.queue_entered_at = None
         return joined
 
-    def _bridged(
-        self, session: Session, params: Dequeued, media: list[Command], now: datetime
-    ) -> None:
-        """Note the advisor's call as joined; an advisor the engine did not want (the caller
-        was no longer waiting, as far as it knew) gets their wrap-up at once."""
-        if params.dequeuing_call_sid is not None:
-            leg = locked_call(session, params.dequeuing_call_sid)
-            if leg is not None and leg.ready_at is None:
-                leg.ready_at = now
-                leg.updated_at = now
-                save_call(session, leg)
+    def _release_unwanted(self, session: Session, media: list[Command], now: datetime) -> None:
+        """An advisor joined with a caller the engine no longer had waiting (they left the
+        queue or hung up meanwhile, as far as it knew) gets their wrap-up at once."""
         for command in media:
             if isinstance(command, ReleaseAdvisor):
                 log.warning("twilio.bridged_unexpectedly", advisor_id=command.advisor_id)
@@ -360,15 +383,59 @@ class InboundCalls:
             return rendered.twiml
 
 
-def _check_current(row: CallRow, step: Step) -> None:
-    """A step not answered before must be of the call's last document: an earlier one's
-    moment has passed, a later one was never handed out."""
-    current = row.next_step - 1
-    if step.number is not None and step.number != current:
+def _inbound(row: CallRow | None, call_sid: str) -> CallRow:
+    """*row*, if it is a call to the line's number; else the request is refused."""
+    if row is None:
+        raise MalformedWebhook(f"CallSid {call_sid} is not a call to this line")
+    if row.kind is not TwilioLeg.INBOUND or row.call_id is None:
+        raise MalformedWebhook(f"CallSid {call_sid} is not an inbound call")
+    return row
+
+
+def _state_of(session: Session, row: CallRow) -> CallState:
+    assert row.call_id is not None
+    state = call_state(session, row.call_id)
+    if state is None:
+        raise MalformedWebhook(f"CallSid {row.call_sid} has no call state")
+    return state
+
+
+def _dequeuing_leg(session: Session, params: Dequeued) -> CallRow:
+    """The advisor's call that dequeues the caller, locked. The connector wrote it down when
+    it placed the call (or its first status callback did), long before that call could
+    dial the queue; any other is not a dequeue of ours."""
+    leg = locked_call(session, params.dequeuing_call_sid)
+    if leg is None or leg.kind is not TwilioLeg.CONNECT or leg.advisor_id != params.advisor_id:
         raise MalformedWebhook(
-            f"s={step.number}: not the current step ({current}) of CallSid {step.call_sid}; "
-            "nothing was done"
+            f"DequeingCallSid: not a call this line placed to advisor {params.advisor_id}"
         )
+    return leg
+
+
+def _passed(row: CallRow, step: Step) -> bool:
+    """Whether *step*, not answered before, is of a document before the call's last one.
+
+    The step counter moves only as the call's own documents are made, one after
+    another, and as the caller leaves a queue (the ``<Enqueue>`` action's document;
+    the dequeue moves nothing). So a step of an earlier document is a request of the
+    queue's waiting (its ``waitUrl``, or keys caught in it) that was on its way as the
+    caller left the queue. Twilio runs a ``waitUrl``'s TwiML only while the caller
+    waits in that queue, and a caller out of it goes on with the ``<Enqueue>``
+    action's answer (https://www.twilio.com/docs/voice/twiml/enqueue), so that
+    request's answer goes unheard: it is passed over. An error instead would be
+    Twilio's application error, which ends the call. An earlier step of the call
+    itself Twilio never asks (it asks each document's URL before the next document
+    exists), and a later one was never handed out: both are refused.
+    """
+    current = row.next_step - 1
+    if step.number is None or step.number == current:
+        return False
+    if step.number < current and step.context == "wait":
+        return True
+    raise MalformedWebhook(
+        f"s={step.number}: not the current step ({current}) of CallSid {step.call_sid}; "
+        "nothing was done"
+    )
 
 
 def _hang_up() -> str:
@@ -376,6 +443,11 @@ def _hang_up() -> str:
     response = VoiceResponse()
     response.hangup()
     return str(response)
+
+
+def _nothing() -> str:
+    """An answer of no TwiML, for a request whose answer Twilio does not run."""
+    return str(VoiceResponse())
 
 
 def _context(waiting: bool) -> Context:

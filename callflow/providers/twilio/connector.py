@@ -6,13 +6,16 @@ caller waits and an advisor who can serve them is free, the advisor's phone
 is called (REST ``calls.create``) with TwiML that dials the topic's queue
 (:meth:`~callflow.providers.twilio.legs.PlacedCalls.connect_answered`).
 
-Queues are served strictly from the front, as Twilio will: an advisor is
-called for a topic only if they speak the language of the first caller
-not yet covered by an advisor already being called, so nobody is handed a
-caller they cannot serve. The advisor is marked busy in the same
-transaction that chooses them, with their row locked: the callback
-dispatcher's claim skips them, and so does another process connecting.
-One pass runs whenever a caller joins a queue and every ``connect_interval``.
+Who is called for whom is the engine's one matcher's choice
+(:mod:`callflow.engine.matching`). Callers already being connected (the
+front ones of a topic, as many as advisors are being called for it) are
+not waiting for a match. Twilio's queues are served in order: an advisor
+is called for a topic only if they can serve the first caller still
+waiting, so nobody is handed a caller they cannot serve. The advisor is
+marked busy in the same transaction that chooses them, with their row
+locked: the callback dispatcher's claim skips them, and so does another
+process connecting. One pass runs whenever a caller joins a queue and
+every ``connect_interval``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -28,13 +30,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callflow.engine.clock import Clock
+from callflow.engine.matching import Queue, WaitingCaller
 from callflow.errors import ProviderRejected, ProviderUnavailable
 from callflow.providers.twilio.dialler import BAD_REQUEST, PROGRESS_EVENTS
 from callflow.providers.twilio.params import FINAL_STATUSES
 from callflow.providers.twilio.rest import rest_call
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import Writes, add_call
-from callflow.store.advisors import pause_advisor, set_advisor_state, take_free_advisor
+from callflow.store.advisors import pause_advisor, set_advisor_state, take_matched_advisors
 from callflow.store.models import (
     AdvisorState,
     TwilioCall,
@@ -111,41 +114,51 @@ class QueueConnector:
     def _pick(self) -> list[Pick]:
         with self.writes.transaction() as session:
             now = self.clock.now()
-            picks: list[Pick] = []
-            for topic in self.config.topic_order:
-                picks += self._pick_for(session, topic, now)
-            return picks
+            queues = self._waiting(session)
+            return [
+                Pick(advisor.id, advisor.dial_string, pair.queue, pair.caller.language)
+                for pair, advisor in take_matched_advisors(session, queues, now)
+            ]
 
-    def _pick_for(self, session: Session, topic: str, now: datetime) -> list[Pick]:
-        waiting = list(
-            session.scalars(
-                select(TwilioCall.language)
+    def _waiting(self, session: Session) -> list[Queue]:
+        """Each topic's callers waiting for a match, front first: those in its queue but
+        the front ones the advisors being called for it will be handed."""
+        being_connected = {
+            topic: int(legs)
+            for topic, legs in session.execute(
+                select(TwilioCall.topic, func.count())
                 .where(
-                    TwilioCall.kind == TwilioLeg.INBOUND,
-                    TwilioCall.topic == topic,
-                    TwilioCall.queue_entered_at.is_not(None),
+                    TwilioCall.kind == TwilioLeg.CONNECT,
+                    TwilioCall.ready_at.is_(None),
+                    TwilioCall.status.not_in(FINAL_STATUSES),
                 )
-                .order_by(TwilioCall.queue_entered_at, TwilioCall.call_id)
+                .group_by(TwilioCall.topic)
             )
-        )
-        covered = session.scalar(
-            select(func.count())
-            .select_from(TwilioCall)
-            .where(
-                TwilioCall.kind == TwilioLeg.CONNECT,
-                TwilioCall.topic == topic,
-                TwilioCall.ready_at.is_(None),
-                TwilioCall.status.not_in(FINAL_STATUSES),
+        }
+        in_queue: dict[str, list[WaitingCaller]] = {topic: [] for topic in self.config.queues}
+        for topic, entered_at, call_id, call_sid, language in session.execute(
+            select(
+                TwilioCall.topic,
+                TwilioCall.queue_entered_at,
+                TwilioCall.call_id,
+                TwilioCall.call_sid,
+                TwilioCall.language,
             )
-        )
-        picks = []
-        skill = self.config.queues[topic].skill
-        for language in waiting[int(covered or 0) :]:
-            advisor = take_free_advisor(session, skill, language or "", now)
-            if advisor is None:
-                break  # the front caller waits for someone who can serve them
-            picks.append(Pick(advisor.id, advisor.dial_string, topic, language or ""))
-        return picks
+            .where(TwilioCall.kind == TwilioLeg.INBOUND, TwilioCall.queue_entered_at.is_not(None))
+            .order_by(TwilioCall.queue_entered_at, TwilioCall.call_id)
+        ):
+            callers = in_queue.get(topic or "")
+            if callers is not None and entered_at is not None:
+                callers.append(WaitingCaller(entered_at, call_id or call_sid, language or ""))
+        return [
+            Queue(
+                topic,
+                self.config.queues[topic].skill,
+                callers[being_connected.get(topic, 0) :],
+                served_in_order=True,
+            )
+            for topic, callers in in_queue.items()
+        ]
 
     # -- calling ----------------------------------------------------------------------------
 

@@ -4,13 +4,19 @@ Twilio's parameters (``CallSid``, ``Digits``, ``QueueResult``, ...) and the
 ones we put in the URLs we hand it (``s`` the step, ``pb`` the prompt, ...)
 are read into typed models; anything missing or out of its form is a
 :class:`MalformedWebhook` naming the parameter, answered 400, before the
-store is touched. Parameters Twilio adds that we do not use are ignored.
+store is touched. Parameters Twilio adds that we do not use are ignored; a name
+given both in the URL and in the body is refused, since either could be meant.
 
 Ids and counts are bounded by the database columns they are looked up in: the
 ids in our URLs are signed, so one out of range is our own bug or a forgery
 with our token, and a 400 (which Twilio's debugger shows) says so, where an
 overflow in the database driver would be a 500. For the same reason no
 parameter may hold a NUL character, which PostgreSQL refuses in text.
+
+A step's key (:func:`~callflow.providers.twilio.twiml.step_key`) is made of the
+values read here, never of the text that carried them: ``s=0005`` is step 5, as
+``s=5`` is, and every value of ours is bounded (a number by its range, a name by
+its pattern or its choices), so no key outgrows the column it is kept in.
 """
 
 from __future__ import annotations
@@ -65,13 +71,26 @@ class IncomingCall(CallParams):
     to: str = Field(default="", alias="To", max_length=64)
 
 
-class Gathered(CallParams):
+class StepRequest(CallParams):
+    """A request for a URL handed out in one of a call's documents (its step ``s``)."""
+
+    step: Step = Field(alias="s")
+    playback: PlaybackId | None = Field(default=None, alias="pb")
+
+    def step_query(self) -> dict[str, str | int]:
+        """Our parameters of the URL, as the values they were handed out with: what the
+        step is known by (see the module docstring)."""
+        query: dict[str, str | int] = {"s": self.step}
+        if self.playback is not None:
+            query["pb"] = self.playback
+        return query
+
+
+class Gathered(StepRequest):
     """A ``<Gather>`` ended: keys pressed (none when it timed out)."""
 
     digits: str = Field(default="", alias="Digits", pattern=r"^[0-9*#]{0,40}$")
     finished_on_key: str = Field(default="", alias="FinishedOnKey", pattern=r"^[0-9*#]?$")
-    step: Step = Field(alias="s")
-    playback: PlaybackId | None = Field(default=None, alias="pb")
     wrapped: Literal["ask", "play", "music"] = Field(alias="k")
     in_queue: Literal["1"] | None = Field(default=None, alias="q")
 
@@ -81,13 +100,16 @@ class Gathered(CallParams):
         only ever come there)."""
         return self.wrapped != "ask" or self.in_queue == "1"
 
+    def step_query(self) -> dict[str, str | int]:
+        query = {**super().step_query(), "k": self.wrapped}
+        if self.in_queue is not None:
+            query["q"] = self.in_queue
+        return query
 
-class Played(CallParams):
+
+class Played(StepRequest):
     """A ``<Redirect>`` after prompts (they have been heard), or the queue's ``waitUrl`` (a
     turn of waiting is over, after prompts when ``pb`` is given)."""
-
-    step: Step = Field(alias="s")
-    playback: PlaybackId | None = Field(default=None, alias="pb")
 
 
 class LeftQueue(CallParams):
@@ -101,10 +123,14 @@ class LeftQueue(CallParams):
 
 
 class Dequeued(CallParams):
-    """``<Queue url>``: the caller at the front is about to be joined with an advisor."""
+    """``<Queue url>``: the caller at the front is about to be joined with an advisor.
+
+    Twilio names the advisor's call that dequeued them (``DequeingCallSid``, spelt
+    so) in every such request; that call is what makes the dequeue happen once.
+    """
 
     advisor_id: AdvisorId = Field(alias="advisor")
-    dequeuing_call_sid: CallSid | None = Field(default=None, alias="DequeingCallSid")
+    dequeuing_call_sid: CallSid = Field(alias="DequeingCallSid")
 
 
 class StatusCallback(CallParams):
@@ -142,7 +168,14 @@ M = TypeVar("M", bound=_Params)
 
 
 def read(model: type[M], query: Params, form: Params) -> M:
-    """*model* from the URL's query and the body's parameters (the body's win a tie)."""
+    """*model* from the URL's query and the body's parameters, a name in only one of them:
+    Twilio puts its own in the body and ours stay in the URL, so a name in both is a
+    request made some other way, and which value counts would be a guess."""
+    in_both = sorted(set(query) & set(form))
+    if in_both:
+        raise MalformedWebhook(
+            f"{', '.join(in_both)}: given both in the URL and in the body; give each once"
+        )
     values = {**_single(query), **_single(form)}
     with_nul = sorted(name for name, value in values.items() if NUL in value)
     if with_nul:

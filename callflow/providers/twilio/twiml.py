@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
@@ -55,25 +55,16 @@ MUSIC_GATHER_TIMEOUT = 1
 """Seconds a key is awaited after music or prompts in a queue: the least Twilio allows."""
 
 
-STEP_PARAMS = frozenset({"s", "pb", "k", "q", "advisor"})
-"""The parameters of ours in the step URLs handed to Twilio (see also .legs)."""
-
-
 def step_key(endpoint: str, query: dict[str, str | int]) -> str:
-    """How a step is known: the endpoint and the query of the URL it was handed out with."""
-    return f"{endpoint}:{urlencode(query)}"
+    """How a step is known: the endpoint and our parameters of its URL, as values.
 
-
-def request_key(endpoint: str, query: str) -> str:
-    """How a webhook's step is known: its endpoint and the parameters of ours in the *query*
-    it was requested with, in the order handed out — the same key :func:`step_key` made
-    when the URL was handed out, since Twilio requests a URL exactly as it was given.
-
-    A signed request with a parameter more is the same step, not a new one that would
-    move the call on.
+    A request's key is made from the values its parameters were read into
+    (:meth:`~callflow.providers.twilio.params.StepRequest.step_query`), never from its
+    text, so a parameter more or a number written another way (``s=0005``) is the same
+    step, not a new one that would move the call on. A document answered in advance is
+    kept under the key its request will have: the same names in the same order.
     """
-    ours = [(n, v) for n, v in parse_qsl(query, keep_blank_values=True) if n in STEP_PARAMS]
-    return step_key(endpoint, dict(ours))
+    return f"{endpoint}:{urlencode(query)}"
 
 
 def left_key(query: dict[str, str | int], queue_result: str) -> str:

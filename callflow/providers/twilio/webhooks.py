@@ -45,7 +45,7 @@ from callflow.providers.twilio.params import (
     read,
 )
 from callflow.providers.twilio.signatures import SIGNATURE_HEADER, Params, form_pairs
-from callflow.providers.twilio.twiml import left_key, request_key
+from callflow.providers.twilio.twiml import left_key, step_key
 from callflow.web.errors import ApiError
 from callflow.web.limits import BodyLimit
 
@@ -100,9 +100,6 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
             raise MalformedWebhook("AccountSid: not the account of this line")
         return params
 
-    def key(endpoint: str, request: Request) -> str:
-        return request_key(endpoint, _query(request))
-
     async def answer(work: Callable[[], str]) -> Response:
         """A call's next step, batched with those that arrive with it (see .batches)."""
         return Response(await provider.batches.run(work), media_type=XML)
@@ -119,25 +116,25 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
     @post("/voice/gather")
     async def gather(request: Request) -> Response:
         params = await parameters(request, Gathered)
-        step = key("gather", request)
+        step = step_key("gather", params.step_query())
         return await answer(lambda: calls.gathered(params, step))
 
     @post("/voice/played")
     async def played(request: Request) -> Response:
         params = await parameters(request, Played)
-        step = key("played", request)
+        step = step_key("played", params.step_query())
         return await answer(lambda: calls.played(params, step, waiting=False))
 
     @post("/voice/tick")
     async def tick(request: Request) -> Response:
         params = await parameters(request, Played)
-        step = key("tick", request)
+        step = step_key("tick", params.step_query())
         return await answer(lambda: calls.played(params, step, waiting=False))
 
     @post("/voice/wait")
     async def wait(request: Request) -> Response:
         params = await parameters(request, Played)
-        step = key("wait", request)
+        step = step_key("wait", params.step_query())
         return await answer(lambda: calls.played(params, step, waiting=True))
 
     @post("/voice/left")
@@ -149,8 +146,7 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
     @post("/voice/connected")
     async def connected(request: Request) -> Response:
         params = await parameters(request, Dequeued)
-        step = key("connected", request)
-        return await answer(lambda: calls.dequeued(params, step))
+        return await answer(lambda: calls.dequeued(params))
 
     @post("/status")
     async def status(request: Request) -> Response:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.state import Phase
+from callflow.store.advisors import set_advisor_state
 from callflow.store.models import Advisor, AdvisorState, Call
 from callflow.store.session import Database
 from tests.fakes.ari_asterisk import Phone
@@ -14,7 +15,7 @@ from tests.fakes.ari_server import FakeAsterisk
 from tests.providers.ari.line_rig import LineRig, running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
-from tests.store.helpers import add_advisor
+from tests.store.helpers import T0, add_advisor
 
 ADVISOR_PHONE = "PJSIP/advisor-1"
 
@@ -25,10 +26,13 @@ def ari_config(config: HotlineConfig) -> HotlineConfig:
 
 
 def advisor_with_phone(
-    database: Database, dial_string: str = ADVISOR_PHONE, languages: tuple[str, ...] = ("fi",)
+    database: Database,
+    dial_string: str = ADVISOR_PHONE,
+    languages: tuple[str, ...] = ("fi",),
+    skills: tuple[str, ...] = ("nurse",),
 ) -> int:
     with database.transaction() as session:
-        advisor_id = add_advisor(session, "Aino", ("nurse",), languages)
+        advisor_id = add_advisor(session, "Aino", skills, languages)
         advisor = session.get(Advisor, advisor_id)
         assert advisor is not None
         advisor.dial_string = dial_string
@@ -60,14 +64,14 @@ async def closed_in_store(rig: LineRig, database: Database, channel_id: str) -> 
 
 
 async def queued_for_health(
-    rig: LineRig, number: str = "+358401234567", language: str = "fi"
+    rig: LineRig, number: str = "+358401234567", language: str = "fi", topic: str = "health"
 ) -> str:
-    """A caller picks *language*, then health, and waits in the queue."""
+    """A caller picks *language*, then health (or *topic*), and waits in the queue."""
     channel = await rig.call_in(number)
     digit = str(rig.line.config.languages[language].digit)
     await rig.press(channel, digit)  # during the greeting: barge-in
     await rig.until(lambda: rig.call(channel).state.language == language, "language chosen")
-    await rig.press(channel, "1")
+    await rig.press(channel, str(rig.line.config.queues[topic].digit))
     await rig.in_phase(channel, Phase.QUEUED)
     return channel
 
@@ -109,6 +113,7 @@ class TestInboundCalls:
 
         run(scenario())
 
+    @pytest.mark.slow
     def test_silence_at_the_menus_is_answered_as_the_engine_says(
         self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
     ) -> None:
@@ -166,6 +171,30 @@ class TestAdvisors:
 
         run(scenario())
 
+    def test_the_longest_waiter_goes_first_whatever_their_topic(
+        self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
+    ) -> None:
+        """A nurse who is a social counsellor too signs in while a social caller and then
+        a health caller wait: the social caller, who has waited longer, is theirs, though
+        health comes first in the menu."""
+        advisor_id = advisor_with_phone(database, skills=("nurse", "social_counsellor"))
+        with database.transaction() as session:
+            set_advisor_state(session, advisor_id, AdvisorState.OFFLINE, T0)
+
+        async def scenario() -> None:
+            async with fake_ari, running_line(fake_ari, ari_config, database) as rig:
+                social = await queued_for_health(rig, "+358401234561", topic="social")
+                health = await queued_for_health(rig, "+358401234562")
+                with database.transaction() as session:
+                    set_advisor_state(session, advisor_id, AdvisorState.AVAILABLE, T0)
+                rig.line.advisors.wake()
+                callers = (social, health)
+                await rig.until(lambda: any(rig.call(c).advisor_leg for c in callers), "rung")
+                assert rig.call(social).advisor_leg is not None
+                assert rig.call(health).advisor_leg is None
+
+        run(scenario())
+
     def test_an_advisor_who_does_not_answer_goes_on_a_break(
         self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
     ) -> None:
@@ -183,6 +212,7 @@ class TestAdvisors:
 
 
 class TestFaults:
+    @pytest.mark.slow
     def test_callers_waiting_through_a_dropped_websocket_are_kept_or_closed(
         self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
     ) -> None:
@@ -209,6 +239,7 @@ class TestFaults:
 
         run(scenario(), timeout=30)
 
+    @pytest.mark.slow
     def test_a_restarted_adapter_carries_on_with_the_calls(
         self, fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
     ) -> None:

@@ -111,6 +111,7 @@ def test_a_caller_who_hangs_up_during_the_read_back_keeps_the_callback(
 SATURDAY = T0 + timedelta(days=5)
 
 
+@pytest.mark.slow
 def test_a_silent_call_when_closed_hears_the_next_opening_and_is_logged_closed(
     fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
 ) -> None:

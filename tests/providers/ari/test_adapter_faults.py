@@ -41,6 +41,7 @@ def stored_calls(database: Database) -> int:
         return session.scalar(select(func.count()).select_from(Call)) or 0
 
 
+@pytest.mark.slow
 def test_fifty_queued_callers_through_a_dropped_websocket(
     fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
 ) -> None:
@@ -76,6 +77,7 @@ def test_fifty_queued_callers_through_a_dropped_websocket(
     run(scenario(), timeout=60)
 
 
+@pytest.mark.slow
 def test_an_advisor_rung_while_the_resync_lists_channels_is_not_declared_gone(
     fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
 ) -> None:

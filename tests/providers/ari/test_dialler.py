@@ -102,6 +102,7 @@ def test_a_resident_who_is_not_reached_gives_the_attempt_its_result(
     run(scenario())
 
 
+@pytest.mark.slow
 def test_an_answered_callback_joins_the_legs_and_reports_the_talk(config: HotlineConfig) -> None:
     """The advisor hears the whisper first; the resident answers (a person, says AMD),
     both talk in one bridge, and the attempt is reached with the talk's length."""
@@ -173,6 +174,7 @@ def test_an_advisor_who_hangs_up_during_the_whisper_means_no_resident_is_dialled
     run(scenario())
 
 
+@pytest.mark.slow
 def test_legs_lost_in_an_asterisk_restart_end_the_attempt_without_a_second_dial(
     config: HotlineConfig,
 ) -> None:
@@ -204,6 +206,7 @@ def resident_leg(fake: FakeAsterisk) -> str | None:
     return next((c for c in fake.model.channels if c.endswith("-resident")), None)
 
 
+@pytest.mark.slow
 def test_the_first_callback_after_start_is_not_judged_by_the_start_up_listing(
     config: HotlineConfig,
 ) -> None:

@@ -17,7 +17,7 @@ from callflow.providers.ari.settings import PASSWORD_ENV, AriSettings
 from callflow.providers.ari.sounds import sound_files
 from callflow.store.advisors import AdvisorView
 from callflow.store.models import AdvisorState
-from tests.fakes.ari_docs import API_DOCS, ApiDocs
+from tests.fakes.ari_docs import API_DOCS, ApiDocs, require_shared
 from tests.fakes.ari_server import PASSWORD, FakeAsterisk
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import rig, run
@@ -171,7 +171,7 @@ class TestProblems:
     ) -> None:
         """An Asterisk whose api-docs have no ``channels.play``: the adapter could not speak."""
         docs = tmp_path / "api-docs"
-        shutil.copytree(API_DOCS, docs)
+        shutil.copytree(require_shared(API_DOCS), docs)
         channels = json.loads((docs / "channels.json").read_text())
         for api in channels["apis"]:
             api["operations"] = [op for op in api["operations"] if op["nickname"] != "play"]
@@ -355,6 +355,28 @@ class TestAdvisorPhones:
         assert "channel originate Local/200@advisor" in found["advisor 'dora'"].fix
         assert "advisor 'anna'" not in found and "advisor 'erik'" not in found
         assert found["advisors' phones"].detail == "1 of 4 found online"
+
+    def test_an_endpoint_in_state_unknown_is_not_found_online(
+        self, fake_ari: FakeAsterisk, config: HotlineConfig
+    ) -> None:
+        """Asterisk has the endpoint but does not track whether its phone is reachable: the
+        doctor cannot tell whether it rings, so it warns and says how to ring it by hand."""
+        fake_ari.add_endpoint("PJSIP/anna-desk")
+        fake_ari.add_endpoint("IAX2/gustav-desk", state="unknown")
+        advisors = reading(
+            advisor("anna", "PJSIP/anna-desk"), advisor("gustav", "IAX2/gustav-desk")
+        )
+
+        async def scenario() -> dict[str, Finding]:
+            async with fake_ari:
+                return await findings(settings(config, fake_ari.url), advisors=advisors)
+
+        found = run(scenario())
+        gustav = found["advisor 'gustav'"]
+        assert gustav.status is Status.WARN
+        assert gustav.detail.startswith("IAX2/gustav-desk is defined, but Asterisk does not know")
+        assert "channel originate IAX2/gustav-desk" in gustav.fix
+        assert found["advisors' phones"].detail == "1 of 2 found online"
 
     def test_a_database_it_cannot_read_is_one_failed_check(
         self, fake_ari: FakeAsterisk, config: HotlineConfig

@@ -22,6 +22,7 @@ def ari_config(config: HotlineConfig) -> HotlineConfig:
     return with_ari(config)
 
 
+@pytest.mark.slow
 def test_callers_waiting_when_asterisk_restarts_are_dropped_not_abandoned(
     fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
 ) -> None:
@@ -41,6 +42,7 @@ def test_callers_waiting_when_asterisk_restarts_are_dropped_not_abandoned(
     run(scenario(), timeout=30)
 
 
+@pytest.mark.slow
 def test_a_caller_gone_while_the_websocket_was_down_but_asterisk_was_not_is_an_abandon(
     fake_ari: FakeAsterisk, ari_config: HotlineConfig, database: Database
 ) -> None:
@@ -64,6 +66,7 @@ def test_a_caller_gone_while_the_websocket_was_down_but_asterisk_was_not_is_an_a
         (31, CallOutcome.ABANDONED_QUEUE),  # normal, unspecified
         (27, CallOutcome.DROPPED),  # destination out of order
         (38, CallOutcome.DROPPED),  # network out of order
+        (127, CallOutcome.ABANDONED_QUEUE),  # interworking: names no fault, so a hang-up
         (41, CallOutcome.DROPPED),  # temporary failure
     ],
 )

@@ -19,14 +19,14 @@ from callflow.providers.ari.events import (
     UnknownEvent,
     parse_event,
 )
-from tests.fakes.ari_docs import TRACES, ApiDocs
+from tests.fakes.ari_docs import TRACES, ApiDocs, require_shared
 from tests.fakes.ari_traces import load
 
 
 def recorded_events() -> list[dict[str, object]]:
     return [
         line["event"]
-        for path in sorted(TRACES.glob("*.jsonl"))
+        for path in sorted(require_shared(TRACES).glob("*.jsonl"))
         for line in load(path.name)
         if line["dir"] == "event"
     ]

@@ -66,6 +66,19 @@ class TestSoundNames:
         assert (problem.path, problem.value) == ("languages.de", "de")
         assert "number_words.py" in problem.allowed
 
+    def test_an_asterisk_line_needs_the_apology_in_every_language(
+        self, config: HotlineConfig
+    ) -> None:
+        """What a caller hears when their call fails on our side, before being sent on."""
+        swedish = config.languages["sv"]
+        prompts = {k: v for k, v in swedish.prompts.items() if k != "technical_problem"}
+        languages = {**config.languages, "sv": swedish.model_copy(update={"prompts": prompts})}
+        silent = with_ari(config).model_copy(update={"languages": languages})
+        with pytest.raises(ConfigError) as refused:
+            AriSettings.from_environment(silent, {PASSWORD_ENV: PASSWORD})
+        [problem] = refused.value.problems
+        assert problem.path == "languages.sv.prompts.technical_problem"
+
     def test_without_a_password_the_section_alone_serves_the_prompt_builder(
         self, config: HotlineConfig
     ) -> None:

@@ -216,6 +216,7 @@ class TestNumbersInTheirOwnGrammar:
     """Positions, minutes and clock times spelled as num2words spells them."""
 
     @pytest.mark.parametrize("language", LANGUAGES)
+    @pytest.mark.slow
     def test_every_position_below_a_thousand(self, config: HotlineConfig, language: str) -> None:
         """21 is "kaksikymmentä" + "yksi", "tjugo" + "ett", "twenty" + "one"; 115 is
         "sata" + "viisitoista", "etthundra" + "femton", "one hundred" + "and" + "fifteen"."""
@@ -240,6 +241,7 @@ class TestNumbersInTheirOwnGrammar:
         assert numbers_heard(media, config, "en") == "one zero zero zero zero zero zero"
 
     @pytest.mark.parametrize("language", LANGUAGES)
+    @pytest.mark.slow
     def test_every_minute_of_the_day(self, config: HotlineConfig, language: str) -> None:
         """Promises, opening hours and the latest time may fall on any minute: each is
         said as its text reads, "kello 9.30" nine thirty."""

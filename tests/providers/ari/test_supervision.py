@@ -4,6 +4,7 @@ the call is closed in the store if the store will, and the next caller is served
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
@@ -18,12 +19,14 @@ from callflow.engine.commands import Command
 from callflow.engine.events import (
     AdvisorConnected,
     CallArrived,
+    CallerHungUp,
     DigitPressed,
     Event,
     PlaybackFinished,
     TimerFired,
 )
 from callflow.engine.state import CallState, Phase
+from callflow.engine.vocabulary import CallOutcome
 from callflow.providers.ari.adapter import AsteriskLine
 from callflow.providers.ari.calls import InboundCall
 from callflow.store.models import AdvisorState
@@ -37,6 +40,7 @@ from tests.providers.ari.test_adapter import (
     ADVISOR_PHONE,
     advisor_state,
     advisor_with_phone,
+    closed_in_store,
     queued_for_health,
     stored_call,
 )
@@ -48,7 +52,9 @@ Failing = Callable[[CallState, Event], bool]
 
 
 def database_error() -> OperationalError:
-    return OperationalError("UPDATE calls SET ...", {}, Exception("database is locked"))
+    return OperationalError(
+        "UPDATE calls SET ...", {}, sqlite3.OperationalError("database is locked")
+    )
 
 
 def store_fails(line: AsteriskLine, when: Failing, *, times: int = 1) -> list[str]:
@@ -102,7 +108,11 @@ async def sent_on(rig: LineRig, channel: str, language: str, seen: list[str]) ->
     finished = seen.index(f"PlaybackFinished {channel}~apology~0")
     continued = seen.index(continue_request)
     assert finished < continued
-    [request] = [r for r in rig.fake.requests if r.operation == "channels.continueInDialplan"]
+    [request] = [
+        r
+        for r in rig.fake.requests
+        if r.operation == "channels.continueInDialplan" and channel in r.path
+    ]
     assert request.query == {"context": "hotline-failed", "extension": "s", "priority": "1"}
     left = rig.fake.model.channels.get(channel)
     assert left is None or left.stasis_app is None
@@ -305,3 +315,44 @@ class TestOnFailureConfig:
 
     def test_the_default_hangs_up(self) -> None:
         assert AriFailureConfig().action == "hangup"
+
+
+def test_a_hang_up_the_store_fails_on_is_still_the_callers_abandon(
+    fake_ari: FakeAsterisk, voicemail_line: HotlineConfig, database: Database
+) -> None:
+    """The caller hangs up in the queue and the store fails on that very step: the call
+    is closed as the abandon it was, not as a line that dropped them."""
+
+    async def scenario() -> str:
+        async with fake_ari, running_line(fake_ari, voicemail_line, database) as rig:
+            channel = await queued_for_health(rig, FIRST)
+            store_fails(rig.line, is_event(CallerHungUp))
+            await fake_ari.hang_up_far_end(channel)
+            await closed_in_store(rig, database, channel)
+            return channel
+
+    channel = run(scenario(), timeout=30)
+    assert stored_call(database, channel).outcome == CallOutcome.ABANDONED_QUEUE
+
+
+def test_calls_failing_in_a_database_outage_log_no_traceback_each(
+    fake_ari: FakeAsterisk, voicemail_line: HotlineConfig, database: Database
+) -> None:
+    """The database is down as two callers arrive: each call's failure is one line with
+    its call id, the outage is said once, and no traceback is written per call."""
+
+    async def scenario() -> None:
+        async with fake_ari, running_line(fake_ari, voicemail_line, database) as rig:
+            seen = timeline(fake_ari)
+            store_fails(rig.line, lambda state, event: True, times=1_000)
+            first = await fake_ari.start_inbound_call(number=FIRST)
+            await sent_on(rig, first.channel_id, "fi", seen)
+            second = await fake_ari.start_inbound_call(number=NEXT)
+            await sent_on(rig, second.channel_id, "fi", seen)
+
+    with capture_logs() as logs:
+        run(scenario(), timeout=30)
+    failures = [e for e in logs if e["event"] == "ari.call_failed"]
+    assert len(failures) == 2
+    assert all(e["exc_info"] is None for e in failures)
+    assert [e["event"] for e in logs].count("database.unavailable") == 1

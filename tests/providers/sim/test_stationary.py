@@ -11,7 +11,7 @@ must match Erlang C (no patience) or Erlang A (exponential patience).
 Loads: Erlang C at 0.6, 0.7 and 0.85, Erlang A at 0.8, 0.9 and 1.1. Without
 patience a queue at ρ = 0.9 forgets its past only every ~340 calls, so a
 tolerance worth having there needs some 15,000 calls per run; that run is
-``bench/stationary.py`` (figures in the README), not part of the default
+``bench/simulate.py`` (figures in docs/benchmarks.md), not part of the default
 suite. Impatient callers make the queue forget fast, so Erlang A is checked
 at 0.9 and in overload here.
 
@@ -49,6 +49,8 @@ from callflow.providers.sim.stationary import START, StationaryLoad, run_station
 from callflow.store.models import Call, CallEvent
 from callflow.store.session import Database
 from tests.providers.sim.theory import QueueTheory, erlang_a, erlang_c
+
+pytestmark = pytest.mark.slow  # long stationary runs: 15 to 40 simulated hours each
 
 ADVISORS = 10
 MEAN_HANDLE_S = 300.0

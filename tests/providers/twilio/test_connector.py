@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine, MutableMapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import pytest
 from structlog.testing import capture_logs
 
 from callflow.engine.vocabulary import CallOutcome, EventKind
@@ -33,18 +34,25 @@ def run(line: Line, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(attached())
 
 
-def advisor(line: Line, name: str, phone: str, languages: tuple[str, ...] = ("fi",)) -> int:
+def advisor(
+    line: Line,
+    name: str,
+    phone: str,
+    languages: tuple[str, ...] = ("fi",),
+    skills: tuple[str, ...] = ("nurse",),
+) -> int:
     with line.database.transaction() as session:
-        advisor_id = register_advisor(session, name, ["nurse"], languages, T0, dial_string=phone)
+        advisor_id = register_advisor(session, name, skills, languages, T0, dial_string=phone)
         set_advisor_state(session, advisor_id, AdvisorState.AVAILABLE, T0)
     return advisor_id
 
 
-def queued(line: Line, number: str, digit: str = "1") -> Caller:
-    """A caller in the health queue (who says no to a callback, if one is offered)."""
+def queued(line: Line, number: str, digit: str = "1", topic_digit: str = "1") -> Caller:
+    """A caller in the health queue, or the topic of *topic_digit* (who says no to a
+    callback, if one is offered)."""
     call = line.call(number).dial()
     call.press(digit)
-    call.press("1")
+    call.press(topic_digit)
     if call.asked:
         call.press("2")
     assert call.waiting
@@ -115,6 +123,22 @@ class TestConnecting:
         assert connect(line) == 2
         assert state_of(line, bilingual) is AdvisorState.BUSY
 
+    def test_the_longest_waiter_goes_first_whatever_their_topic(self, line: Line) -> None:
+        """A nurse who is a social counsellor too is free for two callers: the social
+        caller, who has waited longer, is theirs, though health comes first in the menu."""
+        advisor(line, "Anna", ANNA, skills=("nurse", "social_counsellor"))
+        queued(line, "+358401000001", topic_digit="2")
+        queued(line, "+358401000002")
+        assert connect(line) == 1
+        (placed,) = line.fake.placed(ANNA)
+
+        async def picks_up() -> str | None:
+            await line.fake.progress(placed.sid, "initiated", "ringing", "in-progress")
+            queue = ET.fromstring(await line.fake.fetch_twiml(placed.sid)).find("Dial/Queue")
+            return None if queue is None else queue.text
+
+        assert run(line, picks_up) == "callflow-social"
+
     def test_an_advisor_who_does_not_answer_takes_a_break(self, line: Line) -> None:
         anna = advisor(line, "Anna", ANNA)
         queued(line, "+358401000001")
@@ -165,6 +189,7 @@ class TestConnecting:
         run(line, scenario)
 
 
+@pytest.mark.slow
 def test_an_outage_under_the_connector_is_two_lines_not_a_traceback_a_pass(line: Line) -> None:
     """``callflow serve`` keeps looking for free advisors while the database is down: one
     line when it went, one when it came back, and no traceback for each pass between."""

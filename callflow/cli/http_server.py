@@ -1,0 +1,144 @@
+"""Running the line's HTTP apps under uvicorn: one way, for ``callflow serve`` and ``callflow web``.
+
+Both commands serve the same app with the same limits of ``[web]`` (header size,
+idle connections, connections at once) and, when ``[web]`` gives ``/metrics`` an
+address of its own, a second server in the same process for it, started and
+stopped with the first. Sockets are bound before uvicorn starts, so a taken port
+is a clear error and ``--port 0`` can say which port it took. ``serve`` also runs
+the Asterisk adapter on the same event loop (*beside* of :func:`run_http`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import signal
+import socket
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractContextManager
+from types import FrameType
+from typing import Any
+
+import click
+
+from callflow.config.models import HotlineConfig, WebConfig
+from callflow.engine.clock import Clock
+from callflow.store.session import Database
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def run_http(
+    served: Sequence[tuple[Any, socket.socket]],
+    web: WebConfig,
+    log_level: str,
+    *,
+    announce: Callable[[], None],
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """Each app of *served* under uvicorn on its socket, and *beside* on the same event
+    loop, until Ctrl-C or SIGTERM; or until one of them ends (the others are then
+    stopped), *beside*'s error then being the command's. *announce* says it has started,
+    once Ctrl-C would stop it gracefully."""
+    # The web stack loads only here: the simulated line need not wait for it.
+    import uvicorn  # noqa: PLC0415
+
+    servers = [(uvicorn.Server(_uvicorn_config(app, web, log_level)), sock) for app, sock in served]
+
+    async def serve() -> None:
+        running = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+        companion = asyncio.create_task(beside()) if beside is not None else None
+        try:
+            await asyncio.wait(
+                [*running, *([companion] if companion else [])],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for server, _ in servers:
+                server.should_exit = True
+            await asyncio.gather(*running)
+        finally:
+            if companion is not None:
+                companion.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await companion
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for server, _ in servers:
+            server.handle_exit(signum, frame)
+
+    # Each server takes the stop signals while it serves and raises them again once it
+    # has shut down, for the handler it found: the next server's, and last this one, so
+    # the signal lands on servers already stopped instead of killing the process before
+    # the database is closed and the stop is logged.
+    previous = {n: signal.signal(n, stop) for n in STOP_SIGNALS}
+    try:
+        announce()
+        asyncio.run(serve())
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def served_apps(
+    app: Any,
+    listening: socket.socket,
+    metrics_listening: socket.socket | None,
+    config: HotlineConfig,
+    database: Database,
+    clock: Clock,
+) -> list[tuple[Any, socket.socket]]:
+    """*app* on its socket and, when ``[web]`` gives ``/metrics`` an address of its own,
+    the metrics app on that one."""
+    from callflow.web.app import create_metrics_app  # noqa: PLC0415
+
+    served = [(app, listening)]
+    if metrics_listening is not None:
+        served.append((create_metrics_app(config, database, clock=clock), metrics_listening))
+    return served
+
+
+def _uvicorn_config(app: Any, web: WebConfig, log_level: str) -> Any:
+    """uvicorn's settings for *app*: its limits from ``[web]``; ``max_connections`` bounds
+    what slow clients can hold. uvicorn has no timeout for reading a request's headers:
+    in production a reverse proxy with a header timeout (e.g. nginx
+    ``client_header_timeout``) must sit in front of callflow."""
+    import uvicorn  # noqa: PLC0415
+
+    return uvicorn.Config(
+        app,
+        log_config=None,  # our log lines are JSON; per-request lines would repeat /metrics
+        log_level=log_level,
+        access_log=False,
+        http="h11",  # the implementation whose header limit is set here
+        h11_max_incomplete_event_size=web.max_header_bytes,
+        timeout_keep_alive=math.ceil(web.keep_alive.total_seconds()),
+        limit_concurrency=web.max_connections,
+    )
+
+
+def url_of(listening: socket.socket) -> str:
+    host, port = listening.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def listen_metrics(web: WebConfig) -> AbstractContextManager[socket.socket | None]:
+    """The socket of ``/metrics``'s own address, when ``[web]`` gives one."""
+    if web.metrics_host is None or web.metrics_port is None:
+        return contextlib.nullcontext()
+    return listen(web.metrics_host, web.metrics_port)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound first so a taken port is a clear error, not uvicorn's exit."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+        listening.listen()
+    except OSError as exc:
+        listening.close()
+        raise click.ClickException(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+        ) from exc
+    return listening
