@@ -10,6 +10,7 @@ from urllib.parse import quote
 import click
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from callflow.cli.common import (
     EXIT_FAILURE,
@@ -21,6 +22,7 @@ from callflow.cli.common import (
 )
 from callflow.config.load import database_url as resolve_database_url
 from callflow.config.models import HotlineConfig
+from callflow.errors import StoreError
 from callflow.providers.ari.doctor import AdvisorReader, Finding, Status, Unread, examine
 from callflow.providers.ari.settings import AriSettings
 from callflow.store.advisors import AdvisorView, list_advisors
@@ -102,6 +104,9 @@ def _advisors(config: HotlineConfig, database_url: str | None) -> list[AdvisorVi
             return Unread(mismatch)
         with database.reading() as session:
             return list_advisors(session)
+    except SQLAlchemyError as exc:  # a role without SELECT, a database of another program
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(f"the line's database cannot be read: {reason}") from exc
     finally:
         database.close()
 

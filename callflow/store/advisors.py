@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, or_, select, update
@@ -304,14 +304,35 @@ def take_advisor(session: Session, advisor_id: int, now: datetime) -> TakenAdvis
 
 
 def take_matched_advisors(
-    session: Session, queues: Sequence[Queue], now: datetime
+    session: Session, waiting: Callable[[], Sequence[Queue]], now: datetime
 ) -> list[tuple[Pair[int], TakenAdvisor]]:
-    """The matcher's pairs for the callers waiting in *queues* and the advisors free now,
-    each advisor made busy (:func:`take_advisor`). A pair whose advisor another process
-    took meanwhile is dropped: that caller waits for the next pass."""
-    pairs = matching.match(queues, free_advisors(session, now))
-    taken = ((pair, take_advisor(session, pair.advisor_id, now)) for pair in pairs)
-    return [(pair, advisor) for pair, advisor in taken if advisor is not None]
+    """The matcher's pairs of the advisors free now with the callers *waiting* gives (asked
+    only when someone is free: a thousand callers waiting for busy advisors are not read),
+    each advisor made busy (:func:`take_advisor`).
+
+    An advisor another process took since they were read is left out and the rest are
+    matched again: the callers of a queue served in order are never handed to an advisor
+    out of turn, and no able advisor is left idle for a pass.
+    """
+    free = {advisor.advisor_id: advisor for advisor in free_advisors(session, now)}
+    if not free:
+        return []
+    queues = list(waiting())
+    taken: list[tuple[Pair[int], TakenAdvisor]] = []
+    while True:
+        for pair in matching.match(queues, list(free.values())):
+            del free[pair.advisor_id]  # taken now, or by someone else: not free either way
+            advisor = take_advisor(session, pair.advisor_id, now)
+            if advisor is None:
+                break
+            taken.append((pair, advisor))
+        else:
+            return taken
+        paired = {pair.caller.call_id for pair, _ in taken}
+        queues = [
+            replace(queue, callers=[c for c in queue.callers if c.call_id not in paired])
+            for queue in queues
+        ]
 
 
 def pause_advisor(session: Session, advisor_id: int, now: datetime) -> None:

@@ -5,6 +5,7 @@ simulator's Erlang checks and what-if runs measure is the policy production runs
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 import pytest
 
@@ -103,3 +104,18 @@ def test_the_twilio_connector_pairs_through_the_matcher(
         assert spy.last_pass() == [(inbound["call_id"], str(advisor_id))]
     finally:
         fake.stop()
+
+
+@pytest.mark.parametrize(("twilio", "paired"), [(False, [("call-2", "nurse-1")]), (True, [])])
+def test_a_what_if_run_of_a_twilio_line_measures_its_in_order_queues(
+    config: HotlineConfig, twilio: bool, paired: list[tuple[str, str]]
+) -> None:
+    """A Swedish caller at the front, a Finnish one behind, a Finnish nurse free: on
+    Asterisk she takes the Finnish caller; on Twilio, whose queue would hand her the
+    Swedish one, nobody is connected. The simulator runs the line's own policy."""
+    line_config = with_twilio(config) if twilio else config
+    line = SimulatedLine(line_config, RotaCapacity(Calendar.from_config(config), config.staffing))
+    line.advisors["nurse-1"] = SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0)
+    line.enqueue("call-1", "health", "sv", T0)
+    line.enqueue("call-2", "health", "fi", T0 + timedelta(seconds=1))
+    assert line.match() == paired

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -346,7 +347,7 @@ class TestTakeAdvisor:
             finnish = with_phone(session, "finnish")
             swedish = with_phone(session, "swedish", ("sv",))
         with database.transaction() as session:
-            taken = take_matched_advisors(session, [health_queue("sv", "fi")], T0)
+            taken = take_matched_advisors(session, lambda: [health_queue("sv", "fi")], T0)
         assert [(p.caller.call_id, a.id) for p, a in taken] == [
             ("call-0", swedish),
             ("call-1", finnish),
@@ -363,8 +364,29 @@ def test_an_advisor_another_process_is_taking_is_passed_over_at_once(database: D
     with database.transaction() as other:
         other.get(Advisor, aino, with_for_update=True)
         with database.transaction() as session:
-            assert take_matched_advisors(session, [health_queue("fi")], T0) == []
+            assert take_matched_advisors(session, lambda: [health_queue("fi")], T0) == []
     assert where(database, aino)[0] is AdvisorState.AVAILABLE
+
+
+@ON_POSTGRESQL  # row locks; SQLite runs one writer at a time
+def test_a_pair_lost_to_another_process_is_matched_again_without_them(
+    database: Database,
+) -> None:
+    """A Swedish caller ahead of a Finnish one in a queue that hands over its front caller
+    only (Twilio's): another process takes the Swedish advisor between the read and the
+    take. The Finnish advisor must not be called, or they would be handed the Swedish
+    caller; from a queue that hands over any caller, they take the Finnish one."""
+    with database.transaction() as session:
+        finnish = with_phone(session, "finnish")
+        swedish = with_phone(session, "swedish", ("sv",))
+    in_order = replace(health_queue("sv", "fi"), served_in_order=True)
+    with database.transaction() as other:
+        other.get(Advisor, swedish, with_for_update=True)
+        with database.transaction() as session:
+            assert take_matched_advisors(session, lambda: [in_order], T0) == []
+        with database.transaction() as session:
+            taken = take_matched_advisors(session, lambda: [health_queue("sv", "fi")], T0)
+        assert [(p.caller.call_id, a.id) for p, a in taken] == [("call-1", finnish)]
 
 
 class TestWrapUp:

@@ -32,6 +32,7 @@ import itertools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
@@ -119,11 +120,19 @@ class AdvisorLegs:
         if not waiting:
             return 0
         taken = await self._in_store(
-            lambda session, now: take_matched_advisors(session, queues, now)
+            lambda session, now: take_matched_advisors(session, lambda: queues, now)
         )
+        rung = 0
         for pair, advisor in taken:
-            await self._ring(waiting[pair.caller.call_id], advisor)
-        return len(taken)
+            call = waiting[pair.caller.call_id]
+            if call.gone or call.failed or not call.state.in_queue:
+                # Gone while the store was asked: the advisor is free as they were.
+                await self._in_store(partial(_free, advisor_id=advisor.id, refused=False))
+                self.wake()
+                continue
+            await self._ring(call, advisor)
+            rung += 1
+        return rung
 
     async def _ring(self, call: InboundCall, advisor: TakenAdvisor) -> None:
         line = self.line

@@ -116,8 +116,9 @@ class SimulatedLine:
     def match(self) -> list[tuple[str, str]]:
         """Pair free advisors with waiting callers (the production matcher), take them out
         of the queues and make the advisors busy; returns (call id, advisor id) pairs."""
+        in_order = matching.served_in_order(self.config)
         queues = [
-            matching.Queue(topic, self.config.queues[topic].skill, waiting)
+            matching.Queue(topic, self.config.queues[topic].skill, waiting, in_order)
             for topic, waiting in self.queues.items()
         ]
         free = [

@@ -29,6 +29,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callflow.engine import matching
 from callflow.engine.clock import Clock
 from callflow.engine.matching import Queue, WaitingCaller
 from callflow.errors import ProviderRejected, ProviderUnavailable
@@ -114,10 +115,11 @@ class QueueConnector:
     def _pick(self) -> list[Pick]:
         with self.writes.transaction() as session:
             now = self.clock.now()
-            queues = self._waiting(session)
             return [
                 Pick(advisor.id, advisor.dial_string, pair.queue, pair.caller.language)
-                for pair, advisor in take_matched_advisors(session, queues, now)
+                for pair, advisor in take_matched_advisors(
+                    session, lambda: self._waiting(session), now
+                )
             ]
 
     def _waiting(self, session: Session) -> list[Queue]:
@@ -155,7 +157,7 @@ class QueueConnector:
                 topic,
                 self.config.queues[topic].skill,
                 callers[being_connected.get(topic, 0) :],
-                served_in_order=True,
+                served_in_order=matching.served_in_order(self.config),
             )
             for topic, callers in in_queue.items()
         ]

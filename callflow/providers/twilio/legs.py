@@ -275,10 +275,15 @@ class PlacedCalls:
         """The advisor picked up: the caller at the front of the topic's queue is theirs."""
         with self.writes.transaction() as session:
             now = self.clock.now()
-            row = locked_call(session, params.call_sid)
-            if row is not None:
-                apply_news(row, LegNews("in-progress"), now)
-                save_call(session, row)
+            # The connector writes the leg down once Twilio has told it the call's sid, as may
+            # its first status callback; if neither got through, it is written here, before
+            # the dequeue that follows looks for it.
+            row = add_call(
+                session, params.call_sid, TwilioLeg.CONNECT, now, status="in-progress",
+                advisor_id=params.advisor_id, topic=params.topic, language=params.language,
+            )  # fmt: skip
+            apply_news(row, LegNews("in-progress"), now)
+            save_call(session, row)
             front = session.scalar(
                 select(TwilioCall.queue_entered_at)
                 .where(

@@ -114,6 +114,29 @@ class TestTheDequeueHappensOnce:
         assert state_of(line, anna) is AdvisorState.BUSY  # not put in wrap-up mid-call
         assert line.snapshot() == before  # no step row for the ended call, nothing changed
 
+    def test_an_advisor_call_not_yet_written_down_still_dequeues(self, line: Line) -> None:
+        """The connector could not write the advisor's call down (a database blip) and its
+        status callbacks are still on their way when the advisor answers: the answer
+        writes it, so the dequeue that follows joins the caller instead of Twilio's
+        application error."""
+        anna = advisor(line, "Anna", ANNA)
+        call = queued(line, "+358401000001")
+        connector = line.provider.connector
+        connector._remember = lambda *args: None  # type: ignore[method-assign]
+        assert connect(line) == 1
+        placed = line.fake.placed()[-1]
+
+        async def answered() -> Dequeue:
+            queue = ET.fromstring(await line.fake.fetch_twiml(placed.sid)).find("Dial/Queue")
+            assert queue is not None
+            params = {**call.params(), "QueueSid": "QU" + "2" * 32, "DequeingCallSid": placed.sid}
+            return Dequeue(queue.attrib["url"], params, placed.sid)
+
+        joined = run(line, answered)
+        answer = joined.again(line)
+        assert answer.status_code == 200 and says_nothing(answer)
+        assert state_of(line, anna) is AdvisorState.BUSY
+
     def test_a_repeat_during_the_conversation_changes_nothing(self, line: Line) -> None:
         """The advisor id written another way is the same dequeue, not a new one that the
         engine, its caller already connected, would answer by freeing the advisor."""
