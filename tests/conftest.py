@@ -25,8 +25,8 @@ from callflow.config.load import load_config
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import SystemClock
 from callflow.store.migrate import upgrade
-from callflow.store.models import Base
 from callflow.store.queues import sync_queues
+from callflow.store.schema import metadata
 from callflow.store.session import Database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +147,7 @@ def _empty_postgres(url: str) -> None:
     round trip and without an engine of its own (its first connection asks the server a
     dozen questions).
     """
-    tables = reversed(Base.metadata.sorted_tables)  # rows that refer to others go first
+    tables = reversed(metadata.sorted_tables)  # rows that refer to others go first
     deletes = "".join(f'DELETE FROM "{table.name}"; ' for table in tables)
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as connection:  # commits as it closes

@@ -21,12 +21,12 @@ from callflow.engine import matching
 from callflow.engine.matching import FreeAdvisor, Pair, Queue
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.errors import AdvisorBusy, UnknownAdvisor
+from callflow.store.base import Base
 from callflow.store.models import (
     Advisor,
     AdvisorLanguage,
     AdvisorSkill,
     AdvisorState,
-    Base,
     CallbackRequest,
 )
 from callflow.store.wakeups import announce_dispatch_work

@@ -27,7 +27,8 @@ from callflow.engine.vocabulary import (
 )
 from callflow.errors import LeaseLost, NotYourAssignment, OutcomeNotAllowed, UnknownCallback
 from callflow.store.advisors import begin_wrap_up, hold_until_outcome
-from callflow.store.models import Base, CallbackAttempt, CallEvent
+from callflow.store.base import Base
+from callflow.store.models import CallbackAttempt, CallEvent
 from callflow.store.wakeups import announce_dispatch_work
 
 _requests = Base.metadata.tables["callback_requests"]

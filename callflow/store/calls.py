@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from callflow.engine.commands import Record
 from callflow.engine.state import CallState
 from callflow.engine.vocabulary import EventKind
-from callflow.store.models import Base, Call, CallEvent
+from callflow.store.base import Base
+from callflow.store.models import Call, CallEvent
 
 CALLS = Base.metadata.tables[Call.__tablename__]
 

@@ -72,7 +72,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FromClause
 
 from callflow.engine.vocabulary import CallbackStatus, EventKind
-from callflow.store.models import AdvisorState, Base
+from callflow.store.base import Base
+from callflow.store.models import AdvisorState
 from callflow.store.types import UTCDateTime
 
 READY_STATES = (AdvisorState.AVAILABLE, AdvisorState.WRAP_UP)

@@ -14,19 +14,16 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     SmallInteger,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from callflow.engine.vocabulary import (
     AttemptResult,
@@ -36,30 +33,10 @@ from callflow.engine.vocabulary import (
     Referral,
     Resolution,
 )
-from callflow.store.types import BigId, JSONDocument, UTCDateTime
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from callflow.store.base import Base, enum_column
+from callflow.store.types import BigId
 
 OPEN_STATUSES_SQL = "status IN ('pending', 'in_progress')"
-
-
-def _enum(enum: type[StrEnum], name: str) -> Enum:
-    """A string column holding *enum*'s values, checked by a CHECK constraint on both databases."""
-    return Enum(
-        enum,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=max(len(m.value) for m in enum),
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
 
 
 class AdvisorState(StrEnum):
@@ -68,11 +45,6 @@ class AdvisorState(StrEnum):
     BUSY = "busy"
     WRAP_UP = "wrap_up"
     BREAK = "break"
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}  # noqa: RUF012
 
 
 class Queue(Base):
@@ -111,7 +83,7 @@ class Advisor(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     token_hash: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[AdvisorState] = mapped_column(
-        _enum(AdvisorState, "advisor_state"), default=AdvisorState.OFFLINE
+        enum_column(AdvisorState, "advisor_state"), default=AdvisorState.OFFLINE
     )
     state_since: Mapped[datetime]
     ready_at: Mapped[datetime | None]
@@ -166,7 +138,7 @@ class CallEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
+    kind: Mapped[EventKind] = mapped_column(enum_column(EventKind, "event_kind"))
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
     callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"), index=True)
     topic: Mapped[str | None] = mapped_column(String(32))
@@ -223,7 +195,7 @@ class CallbackRequest(Base):
     expected_at: Mapped[datetime]
     deadline_class: Mapped[int] = mapped_column(SmallInteger)
     status: Mapped[CallbackStatus] = mapped_column(
-        _enum(CallbackStatus, "callback_status"), default=CallbackStatus.PENDING
+        enum_column(CallbackStatus, "callback_status"), default=CallbackStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -251,10 +223,14 @@ class CallbackAttempt(Base):
     claimed_at: Mapped[datetime]
     dialled_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
-    result: Mapped[AttemptResult | None] = mapped_column(_enum(AttemptResult, "attempt_result"))
-    resolution: Mapped[Resolution | None] = mapped_column(_enum(Resolution, "resolution"))
-    referral: Mapped[Referral | None] = mapped_column(_enum(Referral, "referral"))
-    reason: Mapped[ReasonCategory | None] = mapped_column(_enum(ReasonCategory, "reason_category"))
+    result: Mapped[AttemptResult | None] = mapped_column(
+        enum_column(AttemptResult, "attempt_result")
+    )
+    resolution: Mapped[Resolution | None] = mapped_column(enum_column(Resolution, "resolution"))
+    referral: Mapped[Referral | None] = mapped_column(enum_column(Referral, "referral"))
+    reason: Mapped[ReasonCategory | None] = mapped_column(
+        enum_column(ReasonCategory, "reason_category")
+    )
     duration_s: Mapped[float | None] = mapped_column(Float)
 
 
@@ -268,70 +244,3 @@ class JobRun(Base):
     period: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     ran_at: Mapped[datetime]
-
-
-class TwilioLeg(StrEnum):
-    """What a Twilio call is to the line."""
-
-    INBOUND = "inbound"  # a resident calling the line's number
-    ADVISOR = "advisor"  # the advisor's leg of a callback (rung first)
-    RESIDENT = "resident"  # the resident's leg of a callback
-    CONNECT = "connect"  # an advisor called to take the caller at the front of a queue
-
-
-class TwilioCall(Base):
-    """One Twilio call (its CallSid) and what any process needs to answer its next webhook.
-
-    An inbound call points to its ``calls`` row (whose ``flow_state`` is the
-    engine's state); ``next_step`` numbers the URLs handed to Twilio, which is
-    how a repeated webhook is told from a new one. While the caller waits in a
-    Twilio queue, ``topic``, ``language`` and ``queue_entered_at`` say where,
-    which gives queue positions. An outbound leg keeps the last status Twilio
-    reported (``sequence`` orders them: a late or repeated one changes nothing).
-    """
-
-    __tablename__ = "twilio_calls"
-    __table_args__ = (
-        Index("ix_twilio_calls_waiting", "topic", "queue_entered_at"),
-        # Advisors' calls for queued callers, per topic: those ringing, and recent handle times.
-        Index("ix_twilio_calls_legs", "kind", "topic", "updated_at"),
-    )
-
-    call_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
-    kind: Mapped[TwilioLeg] = mapped_column(_enum(TwilioLeg, "twilio_leg"))
-    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
-    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"))
-    attempt_no: Mapped[int | None]
-    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
-    topic: Mapped[str | None] = mapped_column(String(32))
-    language: Mapped[str | None] = mapped_column(String(8))
-    queue_entered_at: Mapped[datetime | None]
-    queue_visit: Mapped[int] = mapped_column(Integer, default=0)
-    next_step: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16))
-    sequence: Mapped[int] = mapped_column(Integer, default=-1)
-    answered_by: Mapped[str | None] = mapped_column(String(32))
-    ready_at: Mapped[datetime | None]
-    """An advisor's leg: the whisper is over and they wait for the resident. A connect
-    leg: the advisor has been handed a caller."""
-    duration_s: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class TwilioStep(Base):
-    """A webhook step already answered (or answered in advance): a retry of it gets the
-    same TwiML back and changes nothing."""
-
-    __tablename__ = "twilio_steps"
-
-    call_sid: Mapped[str] = mapped_column(
-        ForeignKey("twilio_calls.call_sid", ondelete="CASCADE"), primary_key=True
-    )
-    step: Mapped[str] = mapped_column(String(48), primary_key=True)
-    twiml: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-
-
-# The reports' tables live in their own module; importing it here registers them on Base.metadata.
-from callflow.store import report_models  # noqa: E402, F401

@@ -25,7 +25,7 @@ from datetime import date
 from sqlalchemy import BigInteger, Boolean, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callflow.store.models import Base
+from callflow.store.base import Base
 
 
 class ReportState(Base):

@@ -36,8 +36,8 @@ from callflow.store.models import (
     CallbackAttempt,
     CallbackRequest,
     JobRun,
-    TwilioStep,
 )
+from callflow.store.twilio_tables import TwilioStep
 from callflow.store.wakeups import announce_dispatch_work
 
 ESCALATED = 0

@@ -2,12 +2,12 @@
 
 from alembic import context
 
-from callflow.store.models import Base
+from callflow.store.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=True,  # SQLite alters tables by copying them
     compare_type=True,
 )

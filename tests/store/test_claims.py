@@ -13,13 +13,7 @@ from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import CallbackStatus, EventKind
 from callflow.store.claims import ClaimedCallback, claim_callbacks, claim_next_callback
-from callflow.store.models import (
-    Advisor,
-    AdvisorState,
-    CallbackAttempt,
-    CallbackRequest,
-    CallEvent,
-)
+from callflow.store.models import Advisor, AdvisorState, CallbackAttempt, CallbackRequest, CallEvent
 from callflow.store.session import Database
 from tests.store.helpers import T0, add_advisor, add_callback, finish, number
 

@@ -24,7 +24,7 @@ from callflow.store.migrate import (
     head_revision,
     upgrade,
 )
-from callflow.store.models import Base
+from callflow.store.schema import metadata
 from callflow.store.session import Database
 from tests.reports.eventlog import EventLog, local
 
@@ -33,14 +33,14 @@ def test_migrated_schema_equals_the_models(database: Database) -> None:
     """Tables, columns, types, nullability, indexes and keys: no difference at all."""
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
 
 
 def test_every_enum_check_constraint_lists_exactly_its_values(database: Database) -> None:
     """The CHECK constraints in the database allow exactly the Python enums' values."""
     enums = [
         (table.name, column.type)
-        for table in Base.metadata.sorted_tables
+        for table in metadata.sorted_tables
         for column in table.columns
         if isinstance(column.type, Enum)
     ]

@@ -36,13 +36,7 @@ from callflow.store.attempts import (
     retry_policy,
 )
 from callflow.store.claims import ClaimedCallback, claim_next_callback
-from callflow.store.models import (
-    Advisor,
-    AdvisorState,
-    CallbackAttempt,
-    CallbackRequest,
-    CallEvent,
-)
+from callflow.store.models import Advisor, AdvisorState, CallbackAttempt, CallbackRequest, CallEvent
 from callflow.store.session import Database
 from callflow.store.upkeep import release_expired_leases
 from tests.store.helpers import T0, add_advisor, add_callback, number

@@ -30,11 +30,9 @@ from callflow.store.models import (
     CallbackAttempt,
     CallbackRequest,
     CallEvent,
-    TwilioCall,
-    TwilioLeg,
-    TwilioStep,
 )
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioCall, TwilioLeg, TwilioStep
 from callflow.store.upkeep import (
     ESCALATED,
     Purged,

@@ -17,8 +17,9 @@ from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
 from callflow.store.advisors import issue_token, register_advisor, set_advisor_state
 from callflow.store.attempts import mark_dialled
+from callflow.store.base import Base
 from callflow.store.claims import claim_next_callback
-from callflow.store.models import AdvisorState, Base
+from callflow.store.models import AdvisorState
 from callflow.store.session import Database
 from callflow.web.app import create_app
 from tests.store.helpers import T0, add_callback

@@ -94,8 +94,8 @@ from callflow.providers.twilio.store import (
 from callflow.providers.twilio.twiml import Context, Cursor, Renderer
 from callflow.service.calls import CallHandler
 from callflow.store.advisors import begin_wrap_up
-from callflow.store.models import TwilioLeg
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioLeg
 
 log = structlog.get_logger("callflow.twilio")
 

@@ -39,12 +39,9 @@ from callflow.providers.twilio.rest import rest_call
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import Writes, add_call
 from callflow.store.advisors import pause_advisor, set_advisor_state, take_matched_advisors
-from callflow.store.models import (
-    AdvisorState,
-    TwilioCall,
-    TwilioLeg,
-)
+from callflow.store.models import AdvisorState
 from callflow.store.session import Database, OutageLog
+from callflow.store.twilio_tables import TwilioCall, TwilioLeg
 
 log = structlog.get_logger("callflow.twilio")
 

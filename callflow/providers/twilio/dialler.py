@@ -41,8 +41,8 @@ from callflow.providers.twilio.store import (
     read_call,
     save_call,
 )
-from callflow.store.models import TwilioLeg
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioLeg
 
 log = structlog.get_logger("callflow.twilio")
 

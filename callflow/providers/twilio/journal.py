@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from callflow.engine.commands import Record
 from callflow.engine.state import CallState
 from callflow.providers.twilio.prepared import Prepared
+from callflow.store.base import Base
 from callflow.store.calls import event_rows, summary
-from callflow.store.models import Base, Call, CallEvent
+from callflow.store.models import Call, CallEvent
 
 CALLS = Base.metadata.tables[Call.__tablename__]
 EVENTS = Base.metadata.tables[CallEvent.__tablename__]

@@ -45,8 +45,9 @@ from callflow.providers.twilio.store import (
 )
 from callflow.providers.twilio.twiml import Speech
 from callflow.store.advisors import begin_wrap_up, pause_advisor
-from callflow.store.models import CallbackRequest, TwilioCall, TwilioLeg
+from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioCall, TwilioLeg
 
 log = structlog.get_logger("callflow.twilio")
 

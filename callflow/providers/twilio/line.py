@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from callflow.service.line import RECENT_HANDLES, StoreLine
-from callflow.store.models import TwilioCall, TwilioLeg
+from callflow.store.twilio_tables import TwilioCall, TwilioLeg
 
 
 class TwilioLine(StoreLine):

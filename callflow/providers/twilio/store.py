@@ -34,16 +34,10 @@ from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.params import FINAL_STATUSES
 from callflow.providers.twilio.prepared import Prepared
 from callflow.service.calls import OPEN_CALLBACK, existing_callback
-from callflow.store.models import (
-    Advisor,
-    Base,
-    Call,
-    CallbackRequest,
-    TwilioCall,
-    TwilioLeg,
-    TwilioStep,
-)
+from callflow.store.base import Base
+from callflow.store.models import Advisor, Call, CallbackRequest
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioCall, TwilioLeg, TwilioStep
 
 CALLS = Base.metadata.tables[TwilioCall.__tablename__]
 STEPS = Base.metadata.tables[TwilioStep.__tablename__]

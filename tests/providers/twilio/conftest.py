@@ -28,7 +28,7 @@ from callflow.engine.clock import FakeClock
 from callflow.providers.twilio.provider import TwilioProvider
 from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, TwilioSettings, twilio_settings
-from callflow.store.models import Base
+from callflow.store.base import Base
 from callflow.store.session import Database
 from callflow.web.app import create_app
 from tests.conftest import _empty_postgres as empty_postgres

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.batches import WebhookBatches
 from callflow.providers.twilio.store import Writes
-from callflow.store.models import Base, TwilioLeg
+from callflow.store.base import Base
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioLeg
 from tests.providers.twilio.conftest import BOTH_DATABASES
 from tests.store.helpers import T0
 

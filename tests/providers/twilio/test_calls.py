@@ -22,7 +22,8 @@ from callflow.providers.twilio.settings import TwilioAccount, twilio_settings
 from callflow.providers.twilio.signatures import sign, sign_json
 from callflow.providers.twilio.store import add_call
 from callflow.store.advisors import register_advisor, set_advisor_state
-from callflow.store.models import AdvisorState, TwilioLeg
+from callflow.store.models import AdvisorState
+from callflow.store.twilio_tables import TwilioLeg
 from callflow.web.app import create_app
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, Webhooks, new_call_sid
 from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, Caller, Line

@@ -9,8 +9,9 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from callflow.providers.twilio.prepared import Prepared
-from callflow.store.models import Base, TwilioLeg
+from callflow.store.base import Base
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioLeg
 from tests.providers.twilio.conftest import BOTH_DATABASES
 from tests.store.helpers import T0
 

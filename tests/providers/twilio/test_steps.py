@@ -22,7 +22,8 @@ from callflow.engine.vocabulary import CallOutcome
 from callflow.providers.twilio.params import Gathered, Played
 from callflow.providers.twilio.twiml import left_key, step_key
 from callflow.store.advisors import set_advisor_state
-from callflow.store.models import AdvisorState, TwilioStep
+from callflow.store.models import AdvisorState
+from callflow.store.twilio_tables import TwilioStep
 from tests.fakes.twilio_server import ACCOUNT_SID, new_call_sid
 from tests.providers.twilio.conftest import BOTH_DATABASES, PUBLIC_URL, Caller, Line
 from tests.providers.twilio.test_calls import to_callback_offer

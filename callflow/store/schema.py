@@ -1,0 +1,11 @@
+"""Every table of the store on one ``metadata``: import this module (not a table module
+alone) wherever the whole schema is needed — migrations, a test emptying the database."""
+
+from __future__ import annotations
+
+from callflow.store import models, report_models, twilio_tables
+from callflow.store.base import Base
+
+metadata = Base.metadata
+
+__all__ = ["metadata", "models", "report_models", "twilio_tables"]
