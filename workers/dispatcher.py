@@ -113,8 +113,7 @@ class Dispatcher:
                 await self.dispatch_due()
             except Exception as exc:
                 # The database may be down for a while; the next wake or sweep tries again.
-                if not self.outage.failed(exc):
-                    log.exception("dispatch.failed")
+                self.outage.report(exc, "dispatch.failed")
 
     async def dispatch_due(self) -> int:
         """Claim every pair possible now and start its attempt; returns how many."""
@@ -171,8 +170,7 @@ class Dispatcher:
             raise
         except Exception as exc:
             # Left leased: the reaper returns it to the queue when the lease runs out.
-            if not self.outage.failed(exc):
-                log.exception("callback.attempt_failed", callback_id=claimed.callback_id)
+            self.outage.report(exc, "callback.attempt_failed", callback_id=claimed.callback_id)
         finally:
             lease.cancel()
 
@@ -310,8 +308,7 @@ class Dispatcher:
             except LeaseLost:
                 return  # the attempt's next step finds out and lets go
             except Exception as exc:
-                if not self.outage.failed(exc):
-                    log.exception("callback.renew_failed", callback_id=claimed.callback_id)
+                self.outage.report(exc, "callback.renew_failed", callback_id=claimed.callback_id)
 
     def _renew(self, claimed: ClaimedCallback) -> None:
         with self.database.transaction() as session:

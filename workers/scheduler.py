@@ -153,8 +153,7 @@ class Worker:
         try:
             result = await asyncio.to_thread(job, self.context, *args)
         except Exception as exc:
-            if not outage.failed(exc):
-                log.exception("job.failed", job=job.__name__)
+            outage.report(exc, "job.failed", job=job.__name__)
             return None
         outage.succeeded()
         return result

@@ -54,5 +54,5 @@ async def listen_for_work(database: Database, wake: Callable[[], None], outage: 
         except psycopg.OperationalError as exc:
             delay = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
             failures += 1
-            outage.failed(exc)
+            outage.report(exc, "wakeups.disconnected", retry_in_s=delay)
             await asyncio.sleep(delay)

@@ -22,6 +22,7 @@ from callflow.cli.common import (
 )
 from callflow.config.load import database_url as resolve_database_url
 from callflow.config.models import HotlineConfig
+from callflow.engine.numbers import mask_numbers_in
 from callflow.errors import StoreError
 from callflow.providers.ari.doctor import AdvisorReader, Finding, Status, Unread, examine
 from callflow.providers.ari.settings import AriSettings
@@ -133,7 +134,8 @@ async def _report(
         settings, advisors=advisors, asterisk_etc=asterisk_etc, timeout=timeout
     ):
         findings.append(finding)
-        click.echo(f"{finding.status.value:5} {finding.check}: {finding.detail}")
+        # An advisor's dial string may be their own mobile number: masked like every log.
+        click.echo(mask_numbers_in(f"{finding.status.value:5} {finding.check}: {finding.detail}"))
         if finding.fix:
-            click.echo(f"{'':5} fix: {finding.fix}")
+            click.echo(mask_numbers_in(f"{'':5} fix: {finding.fix}"))
     return findings

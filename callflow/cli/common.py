@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 import structlog
 
+from callflow.config.database_url import printable_url
 from callflow.config.load import CONFIG_ENV, DATABASE_ENV, config_path, database_url, load_config
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import SystemClock
@@ -20,7 +21,7 @@ from callflow.errors import CallflowError, ConfigError
 from callflow.logging import LEVELS, configure_logging
 from callflow.store.migrate import ensure_current
 from callflow.store.queues import sync_queues
-from callflow.store.session import Database, printable_url
+from callflow.store.session import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -5,7 +5,7 @@ idle connections, connections at once) and, when ``[web]`` gives ``/metrics`` an
 address of its own, a second server in the same process for it, started and
 stopped with the first. Sockets are bound before uvicorn starts, so a taken port
 is a clear error and ``--port 0`` can say which port it took. ``serve`` also runs
-the Asterisk adapter on the same event loop (*beside* of :func:`run_http`).
+the Asterisk adapter on the same event loop (*beside* of :func:`serve_app`).
 """
 
 from __future__ import annotations
@@ -15,21 +15,24 @@ import contextlib
 import math
 import signal
 import socket
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import FrameType
 from typing import Any
 
 import click
+import structlog
 
 from callflow.config.models import HotlineConfig, WebConfig
 from callflow.engine.clock import Clock
 from callflow.store.session import Database
 
+log = structlog.get_logger("callflow")
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def run_http(
+def _run_http(
     served: Sequence[tuple[Any, socket.socket]],
     web: WebConfig,
     log_level: str,
@@ -80,22 +83,39 @@ def run_http(
             signal.signal(signum, handler)
 
 
-def served_apps(
+def serve_app(
     app: Any,
     listening: socket.socket,
     metrics_listening: socket.socket | None,
     config: HotlineConfig,
     database: Database,
     clock: Clock,
-) -> list[tuple[Any, socket.socket]]:
-    """*app* on its socket and, when ``[web]`` gives ``/metrics`` an address of its own,
-    the metrics app on that one."""
+    log_level: str,
+    *,
+    started: str,
+    facts: Mapping[str, object],
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """*app* on *listening* and, when ``[web]`` gives ``/metrics`` an address of its own,
+    the metrics app on *metrics_listening*, as :func:`_run_http` runs them; once they
+    serve, *started* is logged with their URLs, the database and the command's *facts*."""
     from callflow.web.app import create_metrics_app  # noqa: PLC0415
 
     served = [(app, listening)]
     if metrics_listening is not None:
         served.append((create_metrics_app(config, database, clock=clock), metrics_listening))
-    return served
+    _run_http(
+        served,
+        config.web,
+        log_level,
+        announce=lambda: log.info(
+            started,
+            url=_url_of(listening),
+            metrics_url=_url_of(metrics_listening or listening) + "/metrics",
+            **facts,
+        ),
+        beside=beside,
+    )
 
 
 def _uvicorn_config(app: Any, web: WebConfig, log_level: str) -> Any:
@@ -117,7 +137,7 @@ def _uvicorn_config(app: Any, web: WebConfig, log_level: str) -> Any:
     )
 
 
-def url_of(listening: socket.socket) -> str:
+def _url_of(listening: socket.socket) -> str:
     host, port = listening.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 

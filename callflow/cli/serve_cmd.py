@@ -40,7 +40,7 @@ from callflow.cli.common import (
     reports_errors,
     shown_url,
 )
-from callflow.cli.http_server import listen, listen_metrics, run_http, served_apps, url_of
+from callflow.cli.http_server import listen, listen_metrics, serve_app
 from callflow.cli.times import in_line_zone, local_time_option
 from callflow.config.load import database_url as configured_url
 from callflow.config.models import HotlineConfig
@@ -196,20 +196,15 @@ def _serve_twilio(
                 config, database, clock, verify_signatures=verify_signatures
             )
             app = create_app(config, database, clock=clock, twilio=twilio)
-            served = served_apps(app, listening, metrics_listening, config, database, clock)
-            run_http(
-                served,
-                config.web,
-                log_level,
-                announce=lambda: log.info(
-                    "serve.started",
-                    provider="twilio",
-                    url=url_of(listening),
-                    metrics_url=url_of(metrics_listening or listening) + "/metrics",
-                    public_url=twilio.settings.twilio.public_url,
-                    database=shown_url(configured_url(config, database_url)),
-                ),
-            )
+            serve_app(
+                app, listening, metrics_listening, config, database, clock, log_level,
+                started="serve.started",
+                facts={
+                    "provider": "twilio",
+                    "public_url": twilio.settings.twilio.public_url,
+                    "database": shown_url(configured_url(config, database_url)),
+                },
+            )  # fmt: skip
         finally:
             database.close()
     log.info("serve.stopped", provider="twilio")
@@ -235,22 +230,17 @@ def _serve_ari(
                     await AsteriskLine(config, database, clock, client).run()
 
             app = create_app(config, database, clock=clock)
-            served = served_apps(app, listening, metrics_listening, config, database, clock)
-            run_http(
-                served,
-                config.web,
-                log_level,
-                announce=lambda: log.info(
-                    "serve.started",
-                    provider="ari",
-                    url=url_of(listening),
-                    metrics_url=url_of(metrics_listening or listening) + "/metrics",
-                    asterisk=settings.ari.url,
-                    app=settings.ari.app,
-                    database=shown_url(configured_url(config, database_url)),
-                ),
+            serve_app(
+                app, listening, metrics_listening, config, database, clock, log_level,
+                started="serve.started",
+                facts={
+                    "provider": "ari",
+                    "asterisk": settings.ari.url,
+                    "app": settings.ari.app,
+                    "database": shown_url(configured_url(config, database_url)),
+                },
                 beside=run_line,
-            )
+            )  # fmt: skip
         finally:
             database.close()
     log.info("serve.stopped", provider="ari")

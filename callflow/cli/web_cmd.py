@@ -24,7 +24,7 @@ from callflow.cli.common import (
     reports_errors,
     shown_url,
 )
-from callflow.cli.http_server import listen, listen_metrics, run_http, served_apps, url_of
+from callflow.cli.http_server import listen, listen_metrics, serve_app
 from callflow.config.load import database_url as configured_url
 from callflow.engine.clock import SystemClock
 
@@ -60,18 +60,11 @@ def web(
         try:
             clock = SystemClock()
             app = create_app(config, database, clock=clock)
-            served = served_apps(app, listening, metrics_listening, config, database, clock)
-            run_http(
-                served,
-                config.web,
-                log_level,
-                announce=lambda: log.info(
-                    "web.started",
-                    url=url_of(listening),
-                    metrics_url=url_of(metrics_listening or listening) + "/metrics",
-                    database=shown_url(configured_url(config, database_url)),
-                ),
-            )
+            serve_app(
+                app, listening, metrics_listening, config, database, clock, log_level,
+                started="web.started",
+                facts={"database": shown_url(configured_url(config, database_url))},
+            )  # fmt: skip
         finally:
             database.close()
     log.info("web.stopped")

@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 from callflow.config.check import check_text
+from callflow.config.database_url import database_url_problem, printable_url
 from callflow.config.models import HotlineConfig
 from callflow.config.rules import DATABASE_ENV
 from callflow.errors import ConfigError, Problem
-from callflow.store.session import URL_EXAMPLES, database_url_problem, printable_url
 
 DEFAULT_CONFIG = Path("config/hotline.toml")
 CONFIG_ENV = "CALLFLOW_CONFIG"
@@ -79,9 +79,7 @@ def database_url(config: HotlineConfig, override: str | None = None) -> str:
         problem = database_url_problem(candidate)
         if problem is not None:
             shown = printable_url(candidate)
-            raise ConfigError(
-                setting, [Problem(setting, shown, f"{problem}; use e.g. {URL_EXAMPLES}")]
-            )
+            raise ConfigError(setting, [Problem(setting, shown, problem)])
         return candidate
     return f"sqlite:///{data_dir(config) / 'callflow.sqlite3'}"
 

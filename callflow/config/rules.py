@@ -16,6 +16,7 @@ from typing import Any
 
 import holidays
 
+from callflow.config.database_url import database_url_problem, printable_url
 from callflow.config.models import (
     DATE_FORMAT_FIELDS,
     PROMPT_PLACEHOLDERS,
@@ -34,7 +35,6 @@ from callflow.engine.durations import format_duration
 from callflow.engine.promise import promise_fits_day
 from callflow.errors import MISSING, Problem
 from callflow.logging import hide_passwords_in
-from callflow.store.session import URL_EXAMPLES, database_url_problem, printable_url
 
 Sections = dict[str, Any]
 Rule = Callable[[Sections, Mapping[str, Any]], list[Problem]]
@@ -417,7 +417,7 @@ def _check_database_url(_sections: Sections, raw: Mapping[str, Any]) -> list[Pro
     path = "line.database_url"
     problem = database_url_problem(url)
     if problem is not None:
-        return [Problem(path, printable_url(url), f"{problem}; use e.g. {URL_EXAMPLES}")]
+        return [Problem(path, printable_url(url), problem)]
     if hide_passwords_in(url) != url:
         return [
             Problem(

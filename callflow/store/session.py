@@ -23,28 +23,25 @@ import psycopg
 import structlog
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from callflow.config.database_url import database_url_problem, printable_url
 from callflow.engine.clock import Clock
 from callflow.errors import StoreError
-from callflow.logging import HIDDEN, hide_passwords_in
+from callflow.logging import hide_passwords_in
 
 log = structlog.get_logger("callflow.store")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "callflow_read_only"
-URL_EXAMPLES = "sqlite:///data/callflow.sqlite3 or postgresql+psycopg://user@host:5432/callflow"
 
 
 def make_engine(url: str) -> Engine:
     """An engine for *url*; a SQLite file's folder is created if missing."""
     problem = database_url_problem(url)
     if problem is not None:
-        raise StoreError(
-            f"database URL {printable_url(url)!r} cannot be read: {problem}; "
-            f"use e.g. {URL_EXAMPLES}"
-        )
+        raise StoreError(f"database URL {printable_url(url)!r} cannot be read: {problem}")
     parsed = make_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
@@ -59,30 +56,6 @@ def make_engine(url: str) -> Engine:
     raise StoreError(
         f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL"
     )
-
-
-def printable_url(url: str) -> str:
-    """*url* fit to print, its password shown as ``***``. In text no parser reads as a URL
-    the password cannot be told apart, so all from the first ``:`` to the last ``@`` goes."""
-    hidden = hide_passwords_in(url)
-    if hidden != url or database_url_problem(url) is None:
-        return hidden
-    head, colon, rest = url.partition(":")
-    if colon and "@" in rest:
-        return f"{head}:{HIDDEN}@{rest.rpartition('@')[2]}"
-    return url
-
-
-def database_url_problem(url: str) -> str | None:
-    """Why *url* cannot be read as a database URL, or None if it can. The parser's own
-    exception is not passed on: its text may quote the URL, password and all."""
-    try:
-        make_url(url)
-    except ArgumentError:
-        return "it is not a URL like dialect+driver://user@host:port/database"
-    except ValueError:
-        return "its port is not a number"
-    return None
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
@@ -182,6 +155,12 @@ class OutageLog:
             short = text.splitlines()[0] if text else type(error).__name__
             log.error("database.unavailable", error=hide_passwords_in(short))
         return True
+
+    def report(self, error: BaseException, event: str, **fields: object) -> None:
+        """A try failed with *error*: the outage's one line if the database is out of reach,
+        else *event* with *fields* and the traceback, as any other failure."""
+        if not self.failed(error):
+            log.error(event, exc_info=error, **fields)
 
     def succeeded(self) -> None:
         """Note a try that reached the database; ends the outage if there was one."""

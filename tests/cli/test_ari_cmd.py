@@ -220,3 +220,15 @@ class TestTheLineSDatabaseIsOnlyRead:
         assert "s3cret" not in result.output
         assert "OK    answering-machine detection: app_amd.so is running" in lines
         assert result.output.rstrip().endswith("1 check(s) failed, 1 warning(s)")
+
+
+def test_an_advisor_s_mobile_number_is_masked_in_the_report(
+    tmp_path: Path, database_url: str
+) -> None:
+    """An advisor rung on their own mobile through the trunk: the report names them and
+    their dial string with the number masked, as every log does."""
+    fake = FakeAsterisk()
+    with_advisor(database_url, "cecilia", "PJSIP/+358401234567@trunk")
+    result = doctor_on_a_ready_asterisk(tmp_path, fake, database_url)
+    assert "+358401234567" not in result.output
+    assert "PJSIP/+*********567@trunk" in result.output

@@ -97,8 +97,7 @@ class AdvisorLegs:
             try:
                 await self.connect_waiting()
             except Exception as exc:
-                if not self.line.outage.failed(exc):
-                    log.exception("ari.connect_failed")  # the next pass tries again
+                self.line.outage.report(exc, "ari.connect_failed")  # the next pass tries again
             else:
                 self.line.outage.succeeded()
 

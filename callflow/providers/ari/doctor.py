@@ -387,13 +387,11 @@ def _amd_context(etc: Path, context: str) -> Finding:
     )
     conf = read_conf(etc, "extensions.conf")
     if conf is None:
-        return Finding(
+        return _off_host(
             check,
-            Status.WARN,
-            f"cannot tell from here: no readable {etc / 'extensions.conf'}, and ARI does "
-            "not show the dialplan",
-            f"run the doctor on the Asterisk host (--asterisk-etc), or check by hand: {by_hand} "
-            "must list AMD() and Stasis()",
+            etc / "extensions.conf",
+            "the dialplan",
+            f"{by_hand} must list AMD() and Stasis()",
         )
     section = conf.section(context)
     if section is None:
@@ -419,19 +417,27 @@ def _amd_context(etc: Path, context: str) -> Finding:
     return Finding(check, Status.OK, f"extension s runs AMD() ({conf.path})")
 
 
+def _off_host(check: str, conf: Path, ari_lacks: str, by_hand: str) -> Finding:
+    """A check only Asterisk's own *conf* answers, run where it cannot be read."""
+    return Finding(
+        check,
+        Status.WARN,
+        f"cannot tell from here: no readable {conf}, and ARI does not show {ari_lacks}",
+        f"run the doctor on the Asterisk host (--asterisk-etc), or check by hand: {by_hand}",
+    )
+
+
 def _hold_music(etc: Path, music_class: str) -> Finding:
     check = f"hold music {music_class!r}"
     reload = '`asterisk -rx "moh reload"`'
     conf = read_conf(etc, "musiconhold.conf")
     if conf is None:
-        return Finding(
+        return _off_host(
             check,
-            Status.WARN,
-            f"cannot tell from here: no readable {etc / 'musiconhold.conf'}, and ARI does not "
-            "show music-on-hold classes (an empty one holds callers in silence)",
-            "run the doctor on the Asterisk host (--asterisk-etc), or check by hand there: "
-            f'`asterisk -rx "moh show classes"` and `asterisk -rx "moh show files"` must list '
-            f"class {music_class} with files",
+            etc / "musiconhold.conf",
+            "music-on-hold classes (an empty one holds callers in silence)",
+            f'`asterisk -rx "moh show classes"` and `asterisk -rx "moh show files"` there '
+            f"must list class {music_class} with files",
         )
     options = conf.section(music_class)
     if options is None:

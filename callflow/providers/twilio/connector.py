@@ -95,8 +95,7 @@ class QueueConnector:
             try:
                 await self.connect_waiting()
             except Exception as exc:
-                if not self.outage.failed(exc):
-                    log.exception("twilio.connect_failed")  # the next pass tries again
+                self.outage.report(exc, "twilio.connect_failed")  # the next pass tries again
             else:
                 self.outage.succeeded()
 
