@@ -24,7 +24,7 @@ Three processes, so that each one's CPU is its own:
   while it is said, 1 again to confirm the number read back to them) and
   are hung up by the line after its confirmation, or hang up themselves if
   the queue has grown too short for an offer; the rest hang up in the queue.
-- **The adapter**: the real :class:`~callflow.providers.ari.adapter.AsteriskLine`
+- **The adapter**: the real :class:`~callflow.providers.ari.adapter.AsteriskAdapter`
   as ``callflow serve`` runs it (its ARI client, its event loop, its store
   thread), on SQLite in a temporary folder unless ``--database-url`` names
   another database (give it one of its own), logging JSON at info to a
@@ -81,7 +81,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from callflow.config.load import load_config  # noqa: E402
 from callflow.config.models import AriConfig, HotlineConfig, ProviderConfig  # noqa: E402
-from callflow.providers.ari.advisors import LEG_PREFIX  # noqa: E402
+from callflow.providers.ari.connector import LEG_PREFIX  # noqa: E402
 from callflow.store.models import Call  # noqa: E402
 from callflow.store.session import Database  # noqa: E402
 
@@ -162,7 +162,7 @@ def adapter_side(
     """The real adapter on the fake, its advisors signed in, until terminated."""
     from callflow.engine.clock import AcceleratedClock  # noqa: PLC0415
     from callflow.logging import configure_logging  # noqa: PLC0415
-    from callflow.providers.ari.adapter import AsteriskLine  # noqa: PLC0415
+    from callflow.providers.ari.adapter import AsteriskAdapter  # noqa: PLC0415
     from callflow.providers.ari.client import AriClient  # noqa: PLC0415
     from callflow.store.advisors import register_advisor, set_advisor_state  # noqa: PLC0415
     from callflow.store.migrate import ensure_current  # noqa: PLC0415
@@ -194,7 +194,7 @@ def adapter_side(
 
     async def run() -> None:
         async with AriClient(ari.url, ari.username, PASSWORD, ari.app) as client:
-            line = AsteriskLine(config, database, clock, client)
+            line = AsteriskAdapter(config, database, clock, client)
             control.send("ready")
             await line.run()
 

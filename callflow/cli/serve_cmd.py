@@ -215,7 +215,7 @@ def _serve_ari(
 ) -> None:
     """The Asterisk adapter and, beside it on the same event loop, the HTTP app (advisor
     API, metrics) under uvicorn, until Ctrl-C or SIGTERM."""
-    from callflow.providers.ari.adapter import AsteriskLine  # noqa: PLC0415
+    from callflow.providers.ari.adapter import AsteriskAdapter  # noqa: PLC0415
     from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
     from callflow.web.app import create_app  # noqa: PLC0415
 
@@ -227,7 +227,7 @@ def _serve_ari(
 
             async def run_line() -> None:
                 async with settings.client() as client:
-                    await AsteriskLine(config, database, clock, client).run()
+                    await AsteriskAdapter(config, database, clock, client).run()
 
             app = create_app(config, database, clock=clock)
             serve_app(

@@ -14,7 +14,7 @@ from callflow.engine import matching
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import FakeClock
 from callflow.engine.forecast import RotaCapacity
-from callflow.providers.sim.line import SimAdvisor, SimulatedLine
+from callflow.providers.sim.floor import SimAdvisor, SimulatedFloor
 from callflow.providers.twilio.provider import TwilioProvider
 from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, twilio_settings
@@ -22,7 +22,7 @@ from callflow.store.session import Database
 from callflow.web.app import create_app
 from tests.fakes.ari_server import FakeAsterisk
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Webhooks
-from tests.providers.ari.line_rig import running_line
+from tests.providers.ari.adapter_rig import running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import advisor_with_phone, queued_for_health
@@ -61,7 +61,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> MatcherSpy:
 
 
 def test_the_simulator_pairs_through_the_matcher(config: HotlineConfig, spy: MatcherSpy) -> None:
-    line = SimulatedLine(config, RotaCapacity(Calendar.from_config(config), config.staffing))
+    line = SimulatedFloor(config, RotaCapacity(Calendar.from_config(config), config.staffing))
     line.advisors["nurse-1"] = SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0)
     line.enqueue("call-1", "health", "fi", T0)
     assert line.match() == spy.last_pass() == [("call-1", "nurse-1")]
@@ -114,7 +114,7 @@ def test_a_what_if_run_of_a_twilio_line_measures_its_in_order_queues(
     Asterisk she takes the Finnish caller; on Twilio, whose queue would hand her the
     Swedish one, nobody is connected. The simulator runs the line's own policy."""
     line_config = with_twilio(config) if twilio else config
-    line = SimulatedLine(line_config, RotaCapacity(Calendar.from_config(config), config.staffing))
+    line = SimulatedFloor(line_config, RotaCapacity(Calendar.from_config(config), config.staffing))
     line.advisors["nurse-1"] = SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0)
     line.enqueue("call-1", "health", "sv", T0)
     line.enqueue("call-2", "health", "fi", T0 + timedelta(seconds=1))

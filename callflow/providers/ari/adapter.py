@@ -1,8 +1,8 @@
 """The engine on Asterisk: one Stasis application, its calls, queues and advisors' legs.
 
-:class:`AsteriskLine` routes each ARI event to the call it concerns
+:class:`AsteriskAdapter` routes each ARI event to the call it concerns
 (:class:`~callflow.providers.ari.calls.InboundCall`) or to the advisor's
-leg it concerns (:mod:`callflow.providers.ari.advisors`), runs the
+leg it concerns (:mod:`callflow.providers.ari.connector`), runs the
 engine's steps with the store off the event loop, and keeps what Asterisk
 holds in step with what the engine believes:
 
@@ -57,7 +57,7 @@ from callflow.engine.numbers import check_callback_number
 from callflow.engine.state import CallState, Phase
 from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari import events as ari_events
-from callflow.providers.ari.advisors import AdvisorLegs
+from callflow.providers.ari.connector import AdvisorLegs
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.line import PROVIDER, AriLineView
@@ -81,7 +81,7 @@ PERSON_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31})
 """Q.850 causes of a person hanging up (or of nobody known): nothing to remark on."""
 
 
-class AsteriskLine:
+class AsteriskAdapter:
     """Runs the line's inbound calls on one Stasis application until cancelled."""
 
     def __init__(

@@ -49,7 +49,7 @@ from callflow.engine.numbers import mask_digits, mask_numbers_in
 from callflow.engine.prompts import render_text
 from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import CallOutcome
-from callflow.providers.sim.line import SimulatedLine
+from callflow.providers.sim.floor import SimulatedFloor
 from callflow.providers.sim.loop import Scheduled, VirtualLoop
 from callflow.service.calls import CallHandler
 from callflow.store.callbacks import open_backlog
@@ -103,7 +103,7 @@ class ConsolePhone:
         capacity = RotaCapacity(
             self.calendar, config.staffing, config.callbacks.retry.allowed_hours
         )
-        self.line = SimulatedLine(config, capacity)
+        self.line = SimulatedFloor(config, capacity)
         self.handler = CallHandler(
             database, FlowContext(config, self.calendar, self.line), provider="console"
         )

@@ -32,7 +32,7 @@ from callflow.engine.vocabulary import AttemptResult, CallbackStatus, CallOutcom
 from callflow.errors import LeaseLost
 from callflow.providers.sim.calls import SimulatedCall, Speech, carry_out, end_of
 from callflow.providers.sim.draws import weighted_choice
-from callflow.providers.sim.line import SimAdvisor, SimulatedLine
+from callflow.providers.sim.floor import SimAdvisor, SimulatedFloor
 from callflow.providers.sim.loop import VirtualLoop
 from callflow.providers.sim.phones import ADVISOR_ANSWERS, DIAL_RESULTS, RING_FOR, WHISPER
 from callflow.providers.sim.staff import LUNCH, AdvisorHabits, Seat, seats
@@ -92,7 +92,7 @@ class Simulation:
         self.speech = Speech(config)
         self.calendar = Calendar.from_config(config)
         window = config.callbacks.retry.allowed_hours
-        self.line = SimulatedLine(config, RotaCapacity(self.calendar, config.staffing, window))
+        self.line = SimulatedFloor(config, RotaCapacity(self.calendar, config.staffing, window))
         self.batch = database.batch(units_per_commit=UNITS_PER_COMMIT)
         self.journal = BufferedJournal()
         self.batch.before_commit.append(self.journal.flush)

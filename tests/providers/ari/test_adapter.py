@@ -12,7 +12,7 @@ from callflow.store.models import Advisor, AdvisorState, Call
 from callflow.store.session import Database
 from tests.fakes.ari_asterisk import Phone
 from tests.fakes.ari_server import FakeAsterisk
-from tests.providers.ari.line_rig import LineRig, running_line
+from tests.providers.ari.adapter_rig import AdapterRig, running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.store.helpers import T0, add_advisor
@@ -54,7 +54,7 @@ def stored_call(database: Database, channel_id: str) -> Call:
         return call
 
 
-async def closed_in_store(rig: LineRig, database: Database, channel_id: str) -> Call:
+async def closed_in_store(rig: AdapterRig, database: Database, channel_id: str) -> Call:
     """The call on *channel_id*, once the adapter has let it go and the store ended it."""
     await rig.until(lambda: channel_id not in rig.line.calls, f"{channel_id} let go")
     await rig.until(
@@ -64,7 +64,7 @@ async def closed_in_store(rig: LineRig, database: Database, channel_id: str) -> 
 
 
 async def queued_for_health(
-    rig: LineRig, number: str = "+358401234567", language: str = "fi", topic: str = "health"
+    rig: AdapterRig, number: str = "+358401234567", language: str = "fi", topic: str = "health"
 ) -> str:
     """A caller picks *language*, then health (or *topic*), and waits in the queue."""
     channel = await rig.call_in(number)

@@ -15,7 +15,7 @@ from callflow.engine.vocabulary import CallbackStatus
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
 from tests.fakes.ari_server import FakeAsterisk
-from tests.providers.ari.line_rig import LineRig, running_line
+from tests.providers.ari.adapter_rig import AdapterRig, running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import closed_in_store, queued_for_health, stored_call
@@ -46,7 +46,7 @@ def played(fake: FakeAsterisk, channel: str) -> list[str]:
     ]
 
 
-async def offered_and_taken(rig: LineRig) -> str:
+async def offered_and_taken(rig: AdapterRig) -> str:
     """Nobody staffs the queue: the first announcement offers a callback; the caller
     takes it and hears their number read back."""
     channel = await queued_for_health(rig)

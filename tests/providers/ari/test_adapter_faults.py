@@ -14,7 +14,7 @@ from callflow.store.models import AdvisorState, Call
 from callflow.store.session import Database
 from tests.fakes.ari_asterisk import Phone
 from tests.fakes.ari_server import FakeAsterisk
-from tests.providers.ari.line_rig import running_line
+from tests.providers.ari.adapter_rig import running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import (

@@ -25,7 +25,7 @@ from callflow.config.models import HotlineConfig
 from callflow.store.session import Database
 from tests.fakes.ari_asterisk import Play
 from tests.fakes.ari_server import FakeAsterisk
-from tests.providers.ari.line_rig import WAIT, LineRig, running_line
+from tests.providers.ari.adapter_rig import WAIT, AdapterRig, running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import queued_for_health
@@ -97,7 +97,7 @@ class Cut:
         assert later[0] == next_prompt
 
 
-async def press_during_a_value(rig: LineRig, channel: str, key: str) -> Cut:
+async def press_during_a_value(rig: AdapterRig, channel: str, key: str) -> Cut:
     """Wait until the prompt playing to *channel* says a number, press *key*, and
     follow what is played until the next prompt starts."""
     queue = rig.fake.model.queues

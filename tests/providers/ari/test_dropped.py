@@ -11,7 +11,7 @@ from callflow.engine.state import Menu
 from callflow.engine.vocabulary import CallOutcome
 from callflow.store.session import Database
 from tests.fakes.ari_server import FakeAsterisk
-from tests.providers.ari.line_rig import running_line
+from tests.providers.ari.adapter_rig import running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import closed_in_store, queued_for_health, stored_call

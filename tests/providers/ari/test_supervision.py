@@ -27,13 +27,13 @@ from callflow.engine.events import (
 )
 from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import CallOutcome
-from callflow.providers.ari.adapter import AsteriskLine
+from callflow.providers.ari.adapter import AsteriskAdapter
 from callflow.providers.ari.calls import InboundCall
 from callflow.store.models import AdvisorState
 from callflow.store.session import Database
 from tests.fakes.ari_asterisk import Phone
 from tests.fakes.ari_server import FakeAsterisk
-from tests.providers.ari.line_rig import LineRig, running_line
+from tests.providers.ari.adapter_rig import AdapterRig, running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import (
@@ -57,7 +57,7 @@ def database_error() -> OperationalError:
     )
 
 
-def store_fails(line: AsteriskLine, when: Failing, *, times: int = 1) -> list[str]:
+def store_fails(line: AsteriskAdapter, when: Failing, *, times: int = 1) -> list[str]:
     """The store raises on the first *times* steps *when* picks; the channels it failed."""
     handle = line.handler.handle
     failed: list[str] = []
@@ -98,7 +98,7 @@ def apologies(fake: FakeAsterisk, channel: str) -> list[str]:
     ]
 
 
-async def sent_on(rig: LineRig, channel: str, language: str, seen: list[str]) -> None:
+async def sent_on(rig: AdapterRig, channel: str, language: str, seen: list[str]) -> None:
     """*channel* heard the apology in *language* to its end, was then continued into the
     failure context, and the adapter forgot it; it is no longer in Stasis."""
     continue_request = f"channels.continueInDialplan /ari/channels/{channel}/continue"
@@ -118,7 +118,7 @@ async def sent_on(rig: LineRig, channel: str, language: str, seen: list[str]) ->
     assert left is None or left.stasis_app is None
 
 
-async def next_caller_is_served(rig: LineRig) -> None:
+async def next_caller_is_served(rig: AdapterRig) -> None:
     channel = await queued_for_health(rig, NEXT)
     assert rig.call(channel).state.phase is Phase.QUEUED
 

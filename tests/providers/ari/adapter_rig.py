@@ -18,7 +18,7 @@ from datetime import datetime
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import AcceleratedClock
 from callflow.engine.state import Phase
-from callflow.providers.ari.adapter import AsteriskLine
+from callflow.providers.ari.adapter import AsteriskAdapter
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.sounds import sound_files
@@ -31,9 +31,9 @@ WAIT = 5.0
 
 
 @dataclass
-class LineRig:
+class AdapterRig:
     fake: FakeAsterisk
-    line: AsteriskLine
+    line: AsteriskAdapter
     clock: AcceleratedClock
 
     async def until(self, condition: Callable[[], bool], what: str = "") -> None:
@@ -69,7 +69,7 @@ class LineRig:
 @asynccontextmanager
 async def running_line(
     fake: FakeAsterisk, config: HotlineConfig, database: Database, start: datetime = T0
-) -> AsyncIterator[LineRig]:
+) -> AsyncIterator[AdapterRig]:
     """An adapter process on the (listening) fake, its clock from *start* (a Monday
     morning); leaving stops the process, not Asterisk."""
     assert config.provider.ari is not None
@@ -77,11 +77,11 @@ async def running_line(
         fake.add_sound(sound.name, 1.0)
     clock = AcceleratedClock(start, speed=1 / fake.time_scale)
     async with AriClient(fake.url, USERNAME, PASSWORD, APP) as client:
-        line = AsteriskLine(config, database, clock, client)
+        line = AsteriskAdapter(config, database, clock, client)
         task = asyncio.create_task(line.run())
         try:
             await fake.wait_until(fake.is_connected, WAIT)
-            yield LineRig(fake, line, clock)
+            yield AdapterRig(fake, line, clock)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

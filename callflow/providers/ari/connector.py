@@ -52,7 +52,7 @@ from callflow.store.advisors import (
 )
 
 if TYPE_CHECKING:
-    from callflow.providers.ari.adapter import AsteriskLine
+    from callflow.providers.ari.adapter import AsteriskAdapter
 
 log = structlog.get_logger("callflow.ari")
 
@@ -79,7 +79,7 @@ class Leg:
 class AdvisorLegs:
     """The advisors' legs of one adapter; :meth:`run` connects queued callers."""
 
-    def __init__(self, line: AsteriskLine) -> None:
+    def __init__(self, line: AsteriskAdapter) -> None:
         self.line = line
         self.legs: dict[str, Leg] = {}
         self._numbers = itertools.count(1)

@@ -38,7 +38,7 @@ class SimAdvisor:
         return self.skill == skill and language in self.languages
 
 
-class SimulatedLine:
+class SimulatedFloor:
     """The line's live state; implements :class:`callflow.engine.turn.LineView`."""
 
     def __init__(self, config: HotlineConfig, capacity: RotaCapacity) -> None:
