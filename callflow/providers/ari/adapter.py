@@ -57,9 +57,9 @@ from callflow.engine.numbers import check_callback_number
 from callflow.engine.state import CallState, Phase
 from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari import events as ari_events
-from callflow.providers.ari.connector import AdvisorLegs
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.connector import AdvisorLegs
 from callflow.providers.ari.line import PROVIDER, AriLineView
 from callflow.providers.ari.models import Channel, Snapshot
 from callflow.providers.ari.playbacks import ari_playback_id, engine_playback
