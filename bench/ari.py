@@ -122,15 +122,20 @@ def bench_config(url: str, announce: float | None) -> HotlineConfig:
         username="hotline",
         app="hotline",
         trunk="PJSIP/{number}@trunk",
-        # the advisors' phones ring until the release: no break for not answering
-        advisor_ring_timeout=timedelta(minutes=30),
     )
+    # the advisors' phones ring until the release: no break for not answering
+    connect = config.connect.model_copy(update={"advisor_ring_timeout": timedelta(minutes=30)})
     staffing = [b.model_copy(update={"advisors": STAFFED_PER_BLOCK}) for b in config.staffing]
     menu = config.menu
     if announce is not None:
         menu = menu.model_copy(update={"announce_interval": timedelta(seconds=announce)})
     return config.model_copy(
-        update={"provider": ProviderConfig(ari=ari), "staffing": staffing, "menu": menu}
+        update={
+            "provider": ProviderConfig(ari=ari),
+            "connect": connect,
+            "staffing": staffing,
+            "menu": menu,
+        }
     )
 
 

@@ -28,6 +28,7 @@ from callflow.config.load import load_config  # noqa: E402
 from callflow.engine.calendar import Calendar  # noqa: E402
 from callflow.engine.commands import (  # noqa: E402
     LookUpPendingCallback,
+    LookUpQueue,
     StoreCallback,
 )
 from callflow.engine.events import (  # noqa: E402
@@ -39,6 +40,7 @@ from callflow.engine.events import (  # noqa: E402
     Event,
     PendingCallbackLookedUp,
     PlaybackFinished,
+    QueueLookedUp,
     TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call, step  # noqa: E402
@@ -65,8 +67,9 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class FixedLine:
-    """A line read model with fixed figures: two advisors, *free* of them free, a small backlog."""
+class FixedQueue:
+    """A queue with fixed figures (two advisors, *free* of them free, a small backlog) and
+    two advisors planned."""
 
     def __init__(self, calendar: Calendar, free: int) -> None:
         self._snapshot = QueueSnapshot(
@@ -79,10 +82,10 @@ class FixedLine:
         )
         self._spans = [CapacitySpan(s.start, s.end, 2) for s in _first_spans(calendar)]
 
-    def snapshot(self, *_: object) -> QueueSnapshot:
+    def snapshot(self) -> QueueSnapshot:
         return self._snapshot
 
-    def capacity(self, *_: object) -> Iterable[CapacitySpan]:
+    def spans(self, *_: object) -> Iterable[CapacitySpan]:
         return self._spans
 
 
@@ -96,11 +99,13 @@ def _first_spans(calendar: Calendar) -> list:  # type: ignore[type-arg]
 
 
 class Recorder:
-    """Plays one caller against the engine, answering store commands as a store would,
-    and keeps the events it fed in, so the same call can be replayed without it."""
+    """Plays one caller against the engine, answering store commands as a store would
+    (the queue's figures too), and keeps the events it fed in, so the same call can be
+    replayed without it."""
 
-    def __init__(self, context: FlowContext) -> None:
+    def __init__(self, context: FlowContext, queue: FixedQueue) -> None:
         self.context = context
+        self.queue = queue
         self.now = MONDAY_10
         self.events: list[Event] = []
 
@@ -112,6 +117,8 @@ class Recorder:
             for command in step(state, current, self.now, self.context):
                 if isinstance(command, LookUpPendingCallback):
                     pending.append(PendingCallbackLookedUp(None))
+                elif isinstance(command, LookUpQueue):
+                    pending.append(QueueLookedUp(self.queue.snapshot()))
                 elif isinstance(command, StoreCallback):
                     pending.append(CallbackStored(1, command.due_at))
 
@@ -184,8 +191,9 @@ def bench_engine(calls: int) -> dict[str, object]:
     calendar = Calendar.from_config(config)
     result: dict[str, object] = {}
     for name, free in (("busy", 0), ("calm", 2)):
-        context = FlowContext(config, calendar, FixedLine(calendar, free))
-        recorder = Recorder(context)
+        queue = FixedQueue(calendar, free)
+        context = FlowContext(config, calendar, queue)
+        recorder = Recorder(context, queue)
         scripts = [recorder.callback_call(), recorder.answered_call(), recorder.answered_call()]
         if free:
             scripts = [recorder.answered_call()]

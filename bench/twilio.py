@@ -93,8 +93,9 @@ def bench_config() -> HotlineConfig:
         "sv": {"voice": "Polly.Astrid", "language": "sv-SE"},
         "en": {"voice": "Polly.Amy", "language": "en-GB"},
     }
-    twilio = TwilioConfig(public_url=PUBLIC_URL, voices=voices, connect_queued=False)  # type: ignore[arg-type]
-    return config.model_copy(update={"provider": ProviderConfig(twilio=twilio)})
+    twilio = TwilioConfig(public_url=PUBLIC_URL, voices=voices)  # type: ignore[arg-type]
+    connect = config.connect.model_copy(update={"queued": False})
+    return config.model_copy(update={"provider": ProviderConfig(twilio=twilio), "connect": connect})
 
 
 def serve(database_url: str, ports: Queue[Any]) -> None:
@@ -116,9 +117,8 @@ def serve(database_url: str, ports: Queue[Any]) -> None:
     with database.transaction() as session:
         sync_queues(session, config, clock.now())
     settings = twilio_settings(config, TwilioAccount(ACCOUNT_SID, AUTH_TOKEN))
-    app = create_app(
-        config, database, clock=clock, twilio=TwilioProvider(settings, database, clock)
-    )
+    provider = TwilioProvider(settings, database, clock)
+    app = create_app(config, database, clock=clock, webhooks=provider.webhooks())
 
     async def greeting() -> bytes:
         """The webhook's answer to a new call, to serve bare."""

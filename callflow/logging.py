@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from callflow.engine.numbers import mask_numbers_in
+from callflow.values.numbers import mask_numbers_in
 
 LEVELS = ("debug", "info", "warning", "error")
 

@@ -32,17 +32,17 @@ from callflow.engine.clock import Clock
 from callflow.engine.vocabulary import AttemptResult
 from callflow.errors import LeaseLost
 from callflow.providers.port import CallbackCall, CallbackDialler
-from callflow.store.advisors import begin_wrap_up, pause_advisor
+from callflow.store.advisors import LegEnd, advisor_leg_ended, begin_wrap_up
 from callflow.store.attempts import (
     AttemptClosed,
     RetryPolicy,
-    await_outcome,
     finish_attempt,
     mark_dialled,
     renew_lease,
     retry_policy,
 )
 from callflow.store.claims import ClaimedCallback, claim_callbacks
+from callflow.store.outcomes import await_outcome
 from callflow.store.session import Database, OutageLog
 from workers.metrics import WorkerMetrics
 
@@ -188,7 +188,6 @@ class Dispatcher:
         )
 
     async def _call_back(self, claimed: ClaimedCallback, call: CallbackCall) -> None:
-        dispatch = self.config.dispatch
         log.info(
             "callback.ringing_advisor",
             callback_id=claimed.callback_id,
@@ -197,7 +196,7 @@ class Dispatcher:
         )
         waited = self.clock.now() - claimed.possible_since
         self.metrics.wake_latency.observe(max(waited.total_seconds(), 0.0))
-        leg = await self.dialler.ring_advisor(call, dispatch.advisor_ring_timeout)
+        leg = await self.dialler.ring_advisor(call, self.config.connect.advisor_ring_timeout)
         if leg is None:
             await self._in_thread(self._advisor_did_not_answer, claimed)
             return
@@ -249,7 +248,13 @@ class Dispatcher:
                 policy=self.policy,
                 calendar=self.calendar,
             )
-            pause_advisor(session, claimed.advisor_id, now)
+            advisor_leg_ended(
+                session,
+                claimed.advisor_id,
+                LegEnd.UNREACHABLE,
+                now,
+                wrap_up=self.config.dispatch.wrap_up,
+            )
         self.metrics.attempts.labels(result="advisor_no_answer").inc()
 
     def _await_outcome(self, claimed: ClaimedCallback, talk: timedelta) -> None:

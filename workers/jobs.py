@@ -18,7 +18,6 @@ import structlog
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
-from callflow.engine.durations import format_duration
 from callflow.store.attempts import RetryPolicy, retry_policy
 from callflow.store.session import Database
 from callflow.store.upkeep import (
@@ -30,6 +29,7 @@ from callflow.store.upkeep import (
     purge_numbers,
     release_expired_leases,
 )
+from callflow.values.durations import format_duration
 
 log = structlog.get_logger("callflow.jobs")
 

@@ -25,6 +25,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from callflow.errors import CalendarError
+from callflow.providers.port import CallbackDialler
 from workers.dispatcher import Dispatcher, Timers
 from workers.jobs import (
     JobContext,
@@ -33,6 +34,7 @@ from workers.jobs import (
     reap_expired_leases,
     watch_promises,
 )
+from workers.metrics import WorkerMetrics
 from workers.wakeups import listen_for_work
 
 log = structlog.get_logger("callflow.worker")
@@ -44,13 +46,30 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
 class Worker:
-    """Runs until :meth:`stop`: ``await worker.run()``."""
+    """Runs until :meth:`stop`: ``await worker.run()``.
 
-    def __init__(self, context: JobContext, dispatcher: Dispatcher) -> None:
+    Its dispatcher calls residents back through *dialler* and asks the worker's
+    scheduler for its timers, so the two are made together, here.
+    """
+
+    def __init__(
+        self,
+        context: JobContext,
+        dialler: CallbackDialler,
+        *,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
         self.context = context
-        self.dispatcher = dispatcher
         self.scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
-        dispatcher.timers = Timers(wake_at=self.wake_at)
+        self.dispatcher = Dispatcher(
+            context.config,
+            context.database,
+            dialler,
+            clock=context.clock,
+            owner=context.owner,
+            metrics=metrics,
+            timers=Timers(wake_at=self.wake_at),
+        )
         self._stopped = asyncio.Event()
 
     async def run(self) -> None:

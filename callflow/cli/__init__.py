@@ -1,4 +1,11 @@
-"""The ``callflow`` command."""
+"""The ``callflow`` command: one click group, a module per subcommand (``*_cmd.py``).
+
+``serve`` runs the line, ``worker`` the callback dispatchers, ``web`` the advisor and
+admin APIs; ``config``, ``db``, ``advisors``, ``callbacks``, ``report``, ``simulate``,
+``phone``, ``prompts``, ``ari`` and ``twilio`` are what an admin runs around them.
+:mod:`.common` holds what every command shares (``--config``, logging, the database, one
+way of saying an error); commands stay thin, and the work is in the packages they call.
+"""
 
 from __future__ import annotations
 

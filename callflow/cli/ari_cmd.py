@@ -22,13 +22,13 @@ from callflow.cli.common import (
 )
 from callflow.config.load import database_url as resolve_database_url
 from callflow.config.models import HotlineConfig
-from callflow.engine.numbers import mask_numbers_in
 from callflow.errors import StoreError
 from callflow.providers.ari.doctor import AdvisorReader, Finding, Status, Unread, examine
 from callflow.providers.ari.settings import AriSettings
 from callflow.store.advisors import AdvisorView, list_advisors
 from callflow.store.migrate import revision_mismatch
 from callflow.store.session import Database
+from callflow.values.numbers import mask_numbers_in
 
 ASTERISK_ETC = Path("/etc/asterisk")
 

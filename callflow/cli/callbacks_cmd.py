@@ -33,7 +33,6 @@ from callflow.cli.common import (
     reports_errors,
 )
 from callflow.engine.clock import SystemClock
-from callflow.engine.numbers import mask_digits
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus
 from callflow.reports.text import NO_VALUE, _aligned
 from callflow.store.callback_views import (
@@ -46,6 +45,7 @@ from callflow.store.callback_views import (
 )
 from callflow.store.callbacks import cancel_by_admin
 from callflow.store.models import Advisor, CallbackRequest
+from callflow.values.numbers import mask_digits
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,12 +16,12 @@ from callflow.config.database_url import printable_url
 from callflow.config.load import CONFIG_ENV, DATABASE_ENV, config_path, database_url, load_config
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import SystemClock
-from callflow.engine.numbers import mask_numbers_in
 from callflow.errors import CallflowError, ConfigError
 from callflow.logging import LEVELS, configure_logging
 from callflow.store.migrate import ensure_current
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
+from callflow.values.numbers import mask_numbers_in
 
 F = TypeVar("F", bound=Callable[..., Any])
 

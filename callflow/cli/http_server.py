@@ -3,9 +3,11 @@
 Both commands serve the same app with the same limits of ``[web]`` (header size,
 idle connections, connections at once) and, when ``[web]`` gives ``/metrics`` an
 address of its own, a second server in the same process for it, started and
-stopped with the first. Sockets are bound before uvicorn starts, so a taken port
-is a clear error and ``--port 0`` can say which port it took. ``serve`` also runs
-the Asterisk adapter on the same event loop (*beside* of :func:`serve_app`).
+stopped with the first. Sockets are bound before uvicorn starts (and before the
+database is opened), so a taken port is a clear error and ``--port 0`` can say
+which port it took. ``serve`` also runs the line on the same event loop (*beside*
+of :func:`serve_apps`): the Asterisk adapter beside the app, or the simulated
+line alone, with no app at all.
 """
 
 from __future__ import annotations
@@ -15,24 +17,46 @@ import contextlib
 import math
 import signal
 import socket
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import click
 import structlog
 
-from callflow.config.models import HotlineConfig, WebConfig
-from callflow.engine.clock import Clock
-from callflow.store.session import Database
+from callflow.config.models import WebConfig
 
 log = structlog.get_logger("callflow")
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _run_http(
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """The bound sockets of the line's app and, when ``[web]`` gives one, of ``/metrics``."""
+
+    api: socket.socket
+    metrics: socket.socket | None
+
+    def urls(self) -> dict[str, str]:
+        """Where they serve, for the log line that says they have started."""
+        api = _url_of(self.api)
+        return {"url": api, "metrics_url": _url_of(self.metrics or self.api) + "/metrics"}
+
+
+@contextlib.contextmanager
+def listening(host: str, port: int, web: WebConfig) -> Iterator[Listening]:
+    """The app's socket on *host*:*port* and ``/metrics``'s own, when ``[web]`` gives one."""
+    with contextlib.ExitStack() as sockets:
+        api = sockets.enter_context(listen(host, port))
+        metrics = None
+        if web.metrics_host is not None and web.metrics_port is not None:
+            metrics = sockets.enter_context(listen(web.metrics_host, web.metrics_port))
+        yield Listening(api, metrics)
+
+
+def serve_apps(
     served: Sequence[tuple[Any, socket.socket]],
     web: WebConfig,
     log_level: str,
@@ -43,15 +67,18 @@ def _run_http(
     """Each app of *served* under uvicorn on its socket, and *beside* on the same event
     loop, until Ctrl-C or SIGTERM; or until one of them ends (the others are then
     stopped), *beside*'s error then being the command's. *announce* says it has started,
-    once Ctrl-C would stop it gracefully."""
-    # The web stack loads only here: the simulated line need not wait for it.
-    import uvicorn  # noqa: PLC0415
-
-    servers = [(uvicorn.Server(_uvicorn_config(app, web, log_level)), sock) for app, sock in served]
+    once Ctrl-C would stop it gracefully. With no app, the stop signal cancels *beside*."""
+    servers = [(_uvicorn_server(app, web, log_level), sock) for app, sock in served]
+    signalled: list[int] = []
+    companions: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]] = []
 
     async def serve() -> None:
         running = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
         companion = asyncio.create_task(beside()) if beside is not None else None
+        if companion is not None:
+            companions.append((asyncio.get_running_loop(), companion))
+            if signalled and not servers:  # stopped before it started
+                companion.cancel()
         try:
             await asyncio.wait(
                 [*running, *([companion] if companion else [])],
@@ -67,8 +94,12 @@ def _run_http(
                     await companion
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        signalled.append(signum)
         for server, _ in servers:
             server.handle_exit(signum, frame)
+        if not servers:  # no server to stop first: the line alone is stopped
+            for loop, companion in companions:
+                loop.call_soon_threadsafe(companion.cancel)
 
     # Each server takes the stop signals while it serves and raises them again once it
     # has shut down, for the handler it found: the next server's, and last this one, so
@@ -83,49 +114,15 @@ def _run_http(
             signal.signal(signum, handler)
 
 
-def serve_app(
-    app: Any,
-    listening: socket.socket,
-    metrics_listening: socket.socket | None,
-    config: HotlineConfig,
-    database: Database,
-    clock: Clock,
-    log_level: str,
-    *,
-    started: str,
-    facts: Mapping[str, object],
-    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
-) -> None:
-    """*app* on *listening* and, when ``[web]`` gives ``/metrics`` an address of its own,
-    the metrics app on *metrics_listening*, as :func:`_run_http` runs them; once they
-    serve, *started* is logged with their URLs, the database and the command's *facts*."""
-    from callflow.web.app import create_metrics_app  # noqa: PLC0415
-
-    served = [(app, listening)]
-    if metrics_listening is not None:
-        served.append((create_metrics_app(config, database, clock=clock), metrics_listening))
-    _run_http(
-        served,
-        config.web,
-        log_level,
-        announce=lambda: log.info(
-            started,
-            url=_url_of(listening),
-            metrics_url=_url_of(metrics_listening or listening) + "/metrics",
-            **facts,
-        ),
-        beside=beside,
-    )
-
-
-def _uvicorn_config(app: Any, web: WebConfig, log_level: str) -> Any:
-    """uvicorn's settings for *app*: its limits from ``[web]``; ``max_connections`` bounds
+def _uvicorn_server(app: Any, web: WebConfig, log_level: str) -> Any:
+    """uvicorn serving *app* with its limits from ``[web]``; ``max_connections`` bounds
     what slow clients can hold. uvicorn has no timeout for reading a request's headers:
     in production a reverse proxy with a header timeout (e.g. nginx
     ``client_header_timeout``) must sit in front of callflow."""
+    # The web stack loads only here: the simulated line need not wait for it.
     import uvicorn  # noqa: PLC0415
 
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         log_config=None,  # our log lines are JSON; per-request lines would repeat /metrics
         log_level=log_level,
@@ -135,18 +132,12 @@ def _uvicorn_config(app: Any, web: WebConfig, log_level: str) -> Any:
         timeout_keep_alive=math.ceil(web.keep_alive.total_seconds()),
         limit_concurrency=web.max_connections,
     )
+    return uvicorn.Server(config)
 
 
 def _url_of(listening: socket.socket) -> str:
     host, port = listening.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def listen_metrics(web: WebConfig) -> AbstractContextManager[socket.socket | None]:
-    """The socket of ``/metrics``'s own address, when ``[web]`` gives one."""
-    if web.metrics_host is None or web.metrics_port is None:
-        return contextlib.nullcontext()
-    return listen(web.metrics_host, web.metrics_port)
 
 
 def listen(host: str, port: int) -> socket.socket:

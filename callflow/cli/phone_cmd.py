@@ -20,9 +20,9 @@ from callflow.cli.common import (
 )
 from callflow.cli.times import in_line_zone, local_time_option
 from callflow.engine.clock import SystemClock
-from callflow.engine.durations import DURATION_HELP, parse_duration
-from callflow.engine.numbers import check_callback_number, mask_digits
-from callflow.providers.console.phone import ConsolePhone, Keys, scripted_keys
+from callflow.providers.sim.console import ConsolePhone, Keys, scripted_keys
+from callflow.values.durations import DURATION_HELP, parse_duration
+from callflow.values.numbers import check_callback_number, mask_digits
 
 DTMF = re.compile(r"[0-9*#]*")
 CALLER_ID = re.compile(r"\+?[0-9 ()\-]+")

@@ -15,16 +15,16 @@ With ``[provider.ari]`` configured, it runs the Asterisk adapter on the
 line's Stasis application (the password from ``ARI_PASSWORD``) and, on the
 same event loop, the HTTP app for the advisor API and metrics.
 
-The HTTP app is served with the limits of ``[web]``, and ``/metrics`` on an
-address of its own when ``[web]`` gives one, as ``callflow web`` serves it
-(:mod:`callflow.cli.http_server`).
+Which of these it is, :mod:`callflow.cli.composition` decides; this command
+runs what it is given. The HTTP app is served with the limits of ``[web]``,
+and ``/metrics`` on an address of its own when ``[web]`` gives one, as
+``callflow web`` serves it (:mod:`callflow.cli.http_server`).
 """
 
 from __future__ import annotations
 
-import signal
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from types import FrameType
 from typing import Any
 
 import click
@@ -36,23 +36,21 @@ from callflow.cli.common import (
     database_option,
     load,
     log_level_option,
-    open_database,
     reports_errors,
-    shown_url,
 )
-from callflow.cli.http_server import listen, listen_metrics, serve_app
+from callflow.cli.composition import Choice, Overrides, choose, open_line
+from callflow.cli.http_server import Listening, listening, serve_apps
 from callflow.cli.times import in_line_zone, local_time_option
-from callflow.config.load import database_url as configured_url
-from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
-from callflow.engine.clock import SystemClock
-from callflow.providers.sim.runs import run_in_real_time
+from callflow.config.models import WebConfig
 
 log = structlog.get_logger("callflow.serve")
 
-
-SIMULATION_ONLY = ("speed", "seed", "at")
-PROVIDER_ONLY = ("host", "port", "dev_unsigned_webhooks")
+ONLY_FOR = (
+    (("speed", "seed", "at"), "a simulated line (no provider configured)"),
+    (("host", "port"), "a line with a provider ([provider.twilio] or [provider.ari])"),
+    (("dev_unsigned_webhooks",), "a line on Twilio ([provider.twilio])"),
+)
+"""The options only some lines take, and which."""
 
 
 @click.command("serve")
@@ -108,139 +106,54 @@ def serve(
     Stop with Ctrl-C: the calls in progress are written to the store first.
     """
     config = load(config_file, log_level)
-    given = {
-        name
-        for name in (*SIMULATION_ONLY, *PROVIDER_ONLY)
-        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
-    }
-    if config.provider.twilio is not None:
-        _refuse(given & set(SIMULATION_ONLY), "a simulated line (no provider configured)")
-        _serve_twilio(config, database_url, host, port, not dev_unsigned_webhooks, log_level)
-        return
-    if config.provider.ari is not None:
-        _refuse(given & set(SIMULATION_ONLY), "a simulated line (no provider configured)")
-        _refuse(given & {"dev_unsigned_webhooks"}, "a line on Twilio ([provider.twilio])")
-        _serve_ari(config, database_url, host, port, log_level)
-        return
-    _refuse(
-        given & set(PROVIDER_ONLY), "a line with a provider ([provider.twilio] or [provider.ari])"
-    )
-    calendar = Calendar.from_config(config)
-    start = in_line_zone(at, config.line.timezone) or SystemClock().now()
-    if at is None and not calendar.is_open(start):
-        start = calendar.next_opening(start)
-        log.info("serve.closed_now", starting_at=calendar.local(start).isoformat())
-    database = open_database(config, database_url)
-    stopping: list[int] = []
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.append(signum)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    log.info(
-        "serve.started",
-        provider="sim",
+    overrides = Overrides(
+        database_url=database_url,
+        verify_signatures=not dev_unsigned_webhooks,
         speed=speed,
-        database=shown_url(configured_url(config, database_url)),
-        line_time=calendar.local(start).isoformat(),
+        seed=seed,
+        start=in_line_zone(at, config.line.timezone),
     )
-    try:
-        simulation = run_in_real_time(
-            config,
-            database,
-            start=start,
-            speed=speed,
-            seed=seed if seed is not None else SystemClock().now().microsecond,
-            should_stop=lambda: bool(stopping),
+    choice = choose(config, overrides)
+    _refuse_options_not_for(choice, ctx)
+    with (
+        _listening(choice, host, port, config.web) as sockets,
+        open_line(config, choice, overrides) as line,
+    ):
+        apps = [] if sockets is None else line.apps(sockets)
+        urls = {} if sockets is None else sockets.urls()
+        serve_apps(
+            apps,
+            config.web,
+            log_level,
+            announce=lambda: log.info("serve.started", **urls, **line.facts()),
+            beside=line.provider.run,
         )
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        database.close()
-    tally = simulation.tally
-    log.info(
-        "serve.stopped",
-        line_time=calendar.local(simulation.clock.now()).isoformat(),
-        calls=tally.arrived,
-        answered=tally.answered,
-        abandoned=tally.abandoned,
-        callbacks_requested=tally.callbacks_requested,
-        callbacks_dialled=tally.callbacks_dialled,
-        callbacks_completed=tally.callbacks_completed,
-    )
+        log.info("serve.stopped", **line.facts())
 
 
-def _refuse(options: set[str], only_for: str) -> None:
-    if options:
-        named = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(options))
-        raise click.UsageError(f"{named}: only for {only_for}")
+def _refuse_options_not_for(choice: Choice, ctx: click.Context) -> None:
+    """A usage error naming the options given that this line does not take."""
+    takes = {
+        "speed": choice.simulated,
+        "seed": choice.simulated,
+        "at": choice.simulated,
+        "host": not choice.simulated,
+        "port": not choice.simulated,
+        "dev_unsigned_webhooks": choice.webhooks,
+    }
+    for options, only_for in ONLY_FOR:
+        refused = [
+            name
+            for name in options
+            if not takes[name] and ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+        ]
+        if refused:
+            named = ", ".join(f"--{name.replace('_', '-')}" for name in refused)
+            raise click.UsageError(f"{named}: only for {only_for}")
 
 
-def _serve_twilio(
-    config: HotlineConfig,
-    database_url: str | None,
-    host: str,
-    port: int,
-    verify_signatures: bool,
-    log_level: str,
-) -> None:
-    """The HTTP app with Twilio's webhooks, under uvicorn, until Ctrl-C or SIGTERM."""
-    from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
-    from callflow.web.app import create_app  # noqa: PLC0415
-
-    with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
-        database = open_database(config, database_url)
-        try:
-            clock = SystemClock()
-            twilio = TwilioProvider.from_environment(
-                config, database, clock, verify_signatures=verify_signatures
-            )
-            app = create_app(config, database, clock=clock, twilio=twilio)
-            serve_app(
-                app, listening, metrics_listening, config, database, clock, log_level,
-                started="serve.started",
-                facts={
-                    "provider": "twilio",
-                    "public_url": twilio.settings.twilio.public_url,
-                    "database": shown_url(configured_url(config, database_url)),
-                },
-            )  # fmt: skip
-        finally:
-            database.close()
-    log.info("serve.stopped", provider="twilio")
-
-
-def _serve_ari(
-    config: HotlineConfig, database_url: str | None, host: str, port: int, log_level: str
-) -> None:
-    """The Asterisk adapter and, beside it on the same event loop, the HTTP app (advisor
-    API, metrics) under uvicorn, until Ctrl-C or SIGTERM."""
-    from callflow.providers.ari.adapter import AsteriskAdapter  # noqa: PLC0415
-    from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
-    from callflow.web.app import create_app  # noqa: PLC0415
-
-    settings = AriSettings.from_environment(config)
-    with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
-        database = open_database(config, database_url)
-        try:
-            clock = SystemClock()
-
-            async def run_line() -> None:
-                async with settings.client() as client:
-                    await AsteriskAdapter(config, database, clock, client).run()
-
-            app = create_app(config, database, clock=clock)
-            serve_app(
-                app, listening, metrics_listening, config, database, clock, log_level,
-                started="serve.started",
-                facts={
-                    "provider": "ari",
-                    "asterisk": settings.ari.url,
-                    "app": settings.ari.app,
-                    "database": shown_url(configured_url(config, database_url)),
-                },
-                beside=run_line,
-            )  # fmt: skip
-        finally:
-            database.close()
-    log.info("serve.stopped", provider="ari")
+def _listening(
+    choice: Choice, host: str, port: int, web: WebConfig
+) -> AbstractContextManager[Listening | None]:
+    """The HTTP app's sockets; none for a simulated line, whose people are simulated too."""
+    return nullcontext() if choice.simulated else listening(host, port, web)

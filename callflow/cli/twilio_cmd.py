@@ -13,10 +13,10 @@ import click
 
 from callflow.cli.common import config_option, load, log_level_option, reports_errors
 from callflow.cli.phone_cmd import CALLER_ID, DTMF
-from callflow.engine.durations import DURATION_HELP, parse_duration
-from callflow.engine.numbers import check_callback_number, mask_digits
 from callflow.providers.twilio.devphone import DevPhone, scripted
 from callflow.providers.twilio.settings import TwilioAccount
+from callflow.values.durations import DURATION_HELP, parse_duration
+from callflow.values.numbers import check_callback_number, mask_digits
 
 SERVER_URL = re.compile(r"https?://[^\s/?#]+/?")
 

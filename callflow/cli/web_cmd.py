@@ -5,7 +5,8 @@ throughput (the state is all in the database, metrics included). The socket
 is bound before the server starts, so ``--port 0`` takes a free port and the
 ``web.started`` log line says which. With ``[web] metrics_host`` and
 ``metrics_port``, ``/metrics`` is served on that address instead, by a second
-server in the same process.
+server in the same process. On a line whose carrier calls it over HTTP
+(Twilio), the app carries its webhooks too (:func:`~callflow.cli.composition.open_web`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from callflow.cli.common import (
     database_option,
     load,
     log_level_option,
-    open_database,
     reports_errors,
     shown_url,
 )
-from callflow.cli.http_server import listen, listen_metrics, serve_app
+from callflow.cli.composition import Overrides, choose, open_web
+from callflow.cli.http_server import listening, serve_apps
 from callflow.config.load import database_url as configured_url
-from callflow.engine.clock import SystemClock
 
 log = structlog.get_logger("callflow.web")
 
@@ -51,20 +51,18 @@ def web(
 
     Stop with Ctrl-C: requests in progress are finished first.
     """
-    # The web stack loads only here: the other commands need not wait for it.
-    from callflow.web.app import create_app  # noqa: PLC0415
-
     config = load(config_file, log_level)
-    with listen(host, port) as listening, listen_metrics(config.web) as metrics_listening:
-        database = open_database(config, database_url)
-        try:
-            clock = SystemClock()
-            app = create_app(config, database, clock=clock)
-            serve_app(
-                app, listening, metrics_listening, config, database, clock, log_level,
-                started="web.started",
-                facts={"database": shown_url(configured_url(config, database_url))},
-            )  # fmt: skip
-        finally:
-            database.close()
+    overrides = Overrides(database_url=database_url)
+    choice = choose(config, overrides)
+    shown = shown_url(configured_url(config, database_url))
+    with (
+        listening(host, port, config.web) as sockets,
+        open_web(config, choice, overrides, sockets) as apps,
+    ):
+        serve_apps(
+            apps,
+            config.web,
+            log_level,
+            announce=lambda: log.info("web.started", **sockets.urls(), database=shown),
+        )
     log.info("web.stopped")

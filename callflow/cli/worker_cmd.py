@@ -6,14 +6,14 @@ at ``callflow serve``, which shares the database). With ``[provider.ari]``,
 they are placed through Asterisk on a Stasis application of the worker's
 own (the line's belongs to ``callflow serve``). With no telephony
 provider, residents and advisors are simulated phones
-(:mod:`callflow.providers.sim.phones`) answering at ``--speed`` times real
+(:mod:`callflow.providers.sim.dialler`) answering at ``--speed`` times real
 time, so the whole dispatch can be watched working on the real database.
+Which of these it is, :mod:`callflow.cli.composition` decides.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -30,23 +30,11 @@ from callflow.cli.common import (
     database_option,
     load,
     log_level_option,
-    open_database,
     reports_errors,
-    shown_url,
 )
-from callflow.config.load import database_url as configured_url
-from callflow.engine.clock import SystemClock
-from callflow.engine.durations import DURATION_HELP, parse_duration
-from callflow.providers.ari.client import AriClient
-from callflow.providers.ari.dialler import AriDialler
-from callflow.providers.ari.settings import AriSettings
-from callflow.providers.port import CallbackDialler
-from callflow.providers.sim.phones import SimulatedPhones
-from callflow.providers.twilio.provider import TwilioProvider
-from workers.dispatcher import Dispatcher
-from workers.jobs import JobContext
+from callflow.cli.composition import Overrides, choose, open_line
+from callflow.values.durations import DURATION_HELP, parse_duration
 from workers.metrics import WorkerMetrics
-from workers.scheduler import Worker
 
 log = structlog.get_logger("callflow.worker")
 
@@ -101,61 +89,28 @@ def worker(
     --grace to finish, the rest go back in line.
     """
     config = load(config_file, log_level)
-    database = open_database(config, database_url)
-    clock = SystemClock()
+    overrides = Overrides(database_url=database_url, speed=speed, seed=seed)
+    choice = choose(config, overrides)
+    if not choice.simulated and (speed != 1.0 or seed is not None):
+        raise click.UsageError("--speed and --seed are for simulated phones, not a real line")
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     metrics = WorkerMetrics()
     if metrics_port is not None:
         start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
-    phones: SimulatedPhones | None = None
-    twilio: TwilioProvider | None = None
-    asterisk: AriDialler | None = None
-    dialler: CallbackDialler
-    if (config.provider.twilio or config.provider.ari) is not None and (
-        speed != 1.0 or seed is not None
-    ):
-        raise click.UsageError("--speed and --seed are for simulated phones, not a real line")
-    if config.provider.twilio is not None:
-        twilio = TwilioProvider.from_environment(config, database, clock)
-        dialler = twilio.dialler()
-    elif config.provider.ari is not None:
-        settings = AriSettings.from_environment(config)
-        client = AriClient(
-            settings.ari.url,
-            settings.ari.username,
-            settings.password,
-            AriDialler.application(settings.ari.app),
+    with open_line(config, choice, overrides) as line:
+        log.info(
+            "worker.starting",
+            owner=owner,
+            provider=line.provider.name,
+            speed=speed,
+            database=line.shown_database,
         )
-        dialler = asterisk = AriDialler(config, client, clock)
-    else:
-        dialler = phones = SimulatedPhones(config, database, clock, seed=seed, speed=speed)
-    dispatcher = Dispatcher(config, database, dialler, clock=clock, owner=owner, metrics=metrics)
-    runner = Worker(JobContext.create(config, database, clock, owner), dispatcher)
-    log.info(
-        "worker.starting",
-        owner=owner,
-        provider="twilio" if twilio else "ari" if asterisk else "sim",
-        speed=speed,
-        database=shown_url(configured_url(config, database_url)),
-    )
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, runner.stop, grace)
-        hearing = None if asterisk is None else asyncio.create_task(asterisk.run())
-        await runner.run()
-        if hearing is not None:
-            hearing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await hearing
-            await asterisk.client.aclose()  # type: ignore[union-attr]
-        if phones is not None:
-            await phones.settle()
-        if twilio is not None:
-            await twilio.http.close()
+        async def main() -> None:
+            async with line.worker(owner, metrics) as runner:
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, runner.stop, grace)
+                await runner.run()
 
-    try:
         asyncio.run(main())
-    finally:
-        database.close()

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from callflow.config.models import HotlineConfig
+from callflow.config.moved import without_moved_keys
 from callflow.config.rules import RULES, Sections
 from callflow.errors import MISSING, Problem
 from callflow.logging import hide_passwords_in
@@ -62,7 +63,7 @@ def check_text(text: str) -> tuple[HotlineConfig | None, list[Problem]]:
 
 
 def check_data(raw: Mapping[str, Any]) -> tuple[HotlineConfig | None, list[Problem]]:
-    problems: list[Problem] = []
+    raw, problems = without_moved_keys(raw)
     sections: Sections = {}
     fields = HotlineConfig.model_fields
     for key in raw:

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from callflow.engine.durations import DURATION_HELP, parse_duration
-from callflow.engine.numbers import parse_line_number
+from callflow.values.durations import DURATION_HELP, parse_duration
+from callflow.values.numbers import parse_line_number
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -199,6 +199,7 @@ PROMPT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "by_today": frozenset({"time"}),
     "by_day": frozenset({"day", "time"}),
     "morning_day": frozenset({"day"}),
+    "whisper": frozenset({"topic", "language", "minutes"}),
 }
 """Every prompt a language must define (but those of :data:`PROVIDER_PROMPTS`), with the
 placeholders its text may use.
@@ -338,9 +339,8 @@ class DispatchConfig(_Model):
     this is flagged at risk and moved to the front. ``wrap_up``: an advisor's
     time after a callback before the next. ``outcome_timeout``: how long a
     reached callback waits for the advisor's outcome before it is closed as
-    reached without one. ``advisor_ring_timeout``: an advisor who does not
-    answer within this is put on a break. ``purge_at``: when the nightly
-    retention purge runs.
+    reached without one. ``purge_at``: when the nightly retention purge runs.
+    How advisors' and residents' phones are rung is :class:`ConnectConfig`.
     """
 
     sweep_interval: PositiveDuration = timedelta(seconds=10)
@@ -348,8 +348,34 @@ class DispatchConfig(_Model):
     at_risk_margin: PositiveDuration = timedelta(minutes=30)
     wrap_up: Duration = timedelta(seconds=60)
     outcome_timeout: PositiveDuration = timedelta(minutes=15)
-    advisor_ring_timeout: PositiveDuration = timedelta(seconds=20)
     purge_at: TimeOfDay = 2 * 60
+
+
+class ConnectConfig(_Model):
+    """How this line rings advisors and residents, whichever provider carries the calls.
+
+    ``queued``: this process connects queued callers with free advisors (rings
+    an advisor the matcher picks for each). Off, callers still queue and are
+    still offered callbacks, but nobody is rung for them: for a rehearsal on a
+    server whose advisors are real people, or while another process connects.
+    ``interval``: how often queued callers are matched with free advisors when
+    nothing wakes the connector; a caller joining a queue wakes it at once, so
+    this is only the safety net (an advisor back from a break, a lost wake-up).
+    ``advisor_ring_timeout``: how long an advisor's phone rings, for a queued
+    caller or a callback; one who does not answer goes on a break, so the next
+    caller is not held up by an empty desk.
+    ``resident_ring_timeout``: how long a resident's phone rings on a callback
+    before the attempt counts as not answered and is retried.
+    ``machine_detection``: answering-machine detection on the resident's leg
+    of a callback, so a voicemail greeting is never counted as a resident
+    reached (a machine is hung up on and the attempt retried).
+    """
+
+    queued: bool = True
+    interval: PositiveDuration = timedelta(seconds=2)
+    advisor_ring_timeout: PositiveDuration = timedelta(seconds=20)
+    resident_ring_timeout: PositiveDuration = timedelta(seconds=30)
+    machine_detection: bool = True
 
 
 class RetentionConfig(_Model):
@@ -417,19 +443,6 @@ def _audio_url(value: str) -> str:
     return value
 
 
-WHISPER_PLACEHOLDERS = frozenset({"topic", "language", "minutes"})
-
-
-def _whisper(text: str) -> str:
-    unknown = placeholders_in(text) - WHISPER_PLACEHOLDERS
-    if unknown:
-        raise ValueError(
-            f"unknown placeholder(s) {', '.join(sorted(unknown))}; "
-            f"use {', '.join(sorted(WHISPER_PLACEHOLDERS))}"
-        )
-    return text
-
-
 class TwilioVoice(_Model):
     """How ``<Say>`` speaks one language: a Twilio voice name and its BCP-47 language."""
 
@@ -449,15 +462,10 @@ class TwilioConfig(_Model):
     ``voices`` says each language's ``<Say>`` voice; ``audio`` replaces a
     prompt (one without placeholders) by a recording, per language.
     ``hold_music`` is played while a caller waits between announcements.
-    ``machine_detection``: answering-machine detection on the resident's
-    leg of a callback (a machine is never a completed callback).
-    ``connect_interval``: how often queued callers are matched with free
-    advisors, besides right after a caller joins a queue.
     ``status_wait``: how often a callback waiting for Twilio's status
     callbacks looks again (the callback may land in another process), and
     ``status_check``: after how long without news it asks Twilio's REST API.
-    ``whisper``: what the advisor hears before a callback, in the line's
-    default language, with ``{topic}``, ``{language}`` and ``{minutes}``.
+    How advisors and residents are rung is :class:`ConnectConfig`.
     """
 
     public_url: Annotated[str, AfterValidator(_base_url)]
@@ -467,15 +475,8 @@ class TwilioConfig(_Model):
         "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
     )
     queue_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,24}$")] = "callflow-"
-    machine_detection: bool = True
-    resident_ring_timeout: PositiveDuration = timedelta(seconds=30)
-    connect_queued: bool = True
-    connect_interval: PositiveDuration = timedelta(seconds=2)
     status_wait: PositiveDuration = timedelta(seconds=1)
     status_check: PositiveDuration = timedelta(seconds=60)
-    whisper: Annotated[str, AfterValidator(_whisper)] = (
-        "Takaisinsoitto. Aihe {topic}, kieli {language}. Soittaja on odottanut {minutes} minuuttia."
-    )
 
 
 def _asterisk_url(value: str) -> str:
@@ -538,12 +539,11 @@ class AriConfig(_Model):
     swallow a caller's key and know no Finnish or Swedish). ``hold_music`` is
     the music-on-hold class
     of the queue's holding bridge. Callbacks dial the resident through
-    ``trunk`` with the line's number as caller ID; with
-    ``machine_detection`` the resident's leg first runs ``AMD()`` in the
+    ``trunk`` with the line's number as caller ID; with ``[connect]
+    machine_detection`` the resident's leg first runs ``AMD()`` in the
     dialplan context ``amd_context`` (``config/asterisk/extensions.conf``).
-    ``whisper`` is what the advisor hears before a callback, in the line's
-    default language. ``on_failure`` says where a caller goes when their
-    call fails on our side (:class:`AriFailureConfig`).
+    ``on_failure`` says where a caller goes when their call fails on our
+    side (:class:`AriFailureConfig`).
     """
 
     url: Annotated[str, AfterValidator(_asterisk_url)]
@@ -552,14 +552,7 @@ class AriConfig(_Model):
     sounds: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")] = "callflow"
     hold_music: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "default"
     trunk: Annotated[str, AfterValidator(_trunk)]
-    machine_detection: bool = True
     amd_context: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "callflow-amd"
-    advisor_ring_timeout: PositiveDuration = timedelta(seconds=20)
-    resident_ring_timeout: PositiveDuration = timedelta(seconds=30)
-    connect_queued: bool = True
-    whisper: Annotated[str, AfterValidator(_whisper)] = (
-        "Takaisinsoitto. Aihe {topic}, kieli {language}. Soittaja on odottanut {minutes} minuuttia."
-    )
     on_failure: AriFailureConfig = AriFailureConfig()
 
 
@@ -568,6 +561,14 @@ class ProviderConfig(_Model):
 
     twilio: TwilioConfig | None = None
     ari: AriConfig | None = None
+
+    @property
+    def serves_queue_front_only(self) -> bool:
+        """Whether the line's queues hand over their front caller only: on Twilio, whose
+        ``<Dial><Queue>`` gives the advisor called whoever is first. The matcher is told
+        (:attr:`callflow.engine.matching.Queue.served_in_order`), on the line and in the
+        simulator, so a what-if run of a Twilio line measures the policy that line runs."""
+        return self.twilio is not None
 
     @model_validator(mode="after")
     def _one_provider(self) -> ProviderConfig:
@@ -621,6 +622,7 @@ class HotlineConfig(_Model):
     callbacks: CallbacksConfig
     retention: RetentionConfig
     dispatch: DispatchConfig = DispatchConfig()
+    connect: ConnectConfig = ConnectConfig()
     reports: ReportsConfig = ReportsConfig()
     simulation: SimulationConfig = SimulationConfig()
     staffing: list[StaffingBlock] = []

@@ -27,14 +27,14 @@ from callflow.config.models import (
     CallbacksConfig,
     DailyRange,
     LanguageConfig,
+    PromiseConfig,
     QueueConfig,
     StaffingBlock,
     placeholders_in,
 )
-from callflow.engine.durations import format_duration
-from callflow.engine.promise import promise_fits_day
 from callflow.errors import MISSING, Problem
 from callflow.logging import hide_passwords_in
+from callflow.values.durations import format_duration
 
 Sections = dict[str, Any]
 Rule = Callable[[Sections, Mapping[str, Any]], list[Problem]]
@@ -319,6 +319,24 @@ def _unserved(sections: Sections, skills: list[str]) -> list[Problem]:
                         f"add '{code}' to such a block",
                     )
                 )
+    return problems
+
+
+def promise_fits_day(promise: PromiseConfig, day_length: timedelta) -> list[str]:
+    """Why *promise* cannot work on a day open for *day_length*, if it cannot."""
+    problems = []
+    if promise.kind == "same_day":
+        open_for = format_duration(day_length)
+        if promise.late_margin >= day_length:
+            problems.append(
+                f"late_margin {format_duration(promise.late_margin)} runs past closing "
+                f"on a day open {open_for}; make it shorter"
+            )
+        if promise.cutoff_before_close >= day_length:
+            problems.append(
+                f"cutoff_before_close {format_duration(promise.cutoff_before_close)} is not "
+                f"shorter than a day open {open_for}"
+            )
     return problems
 
 

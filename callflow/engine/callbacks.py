@@ -13,22 +13,27 @@ from datetime import datetime
 
 from callflow.engine import queueing
 from callflow.engine.commands import CancelCallback, StoreCallback
-from callflow.engine.numbers import check_callback_number, finnish_groups
+from callflow.engine.forecast import QueueSnapshot
 from callflow.engine.promise import deadline_class, due_at
 from callflow.engine.prompts import DigitGroups, PromptRef, round_up
-from callflow.engine.state import After, CallState, Menu, Phase
+from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
 from callflow.engine.turn import Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
+from callflow.values.numbers import check_callback_number, finnish_groups
 
 
 def offer_after_hours(t: Turn) -> None:
     """The line is closed: offer a callback for when it opens, if the queue allows one
-    and can keep its promise."""
+    and can keep its promise (which the queue's answer tells: :func:`offer_for_opening`)."""
     queue = t.queue
     if not (queue.callbacks.enabled and queue.callbacks.when_closed):
         queueing.farewell_closed(t)
         return
-    said, due = queueing.callback_expectation(t, queueing.snapshot(t))
+    queueing.look_up_queue(t, QueueNeed.AFTER_HOURS_OFFER)
+
+
+def offer_for_opening(t: Turn, snap: QueueSnapshot) -> None:
+    said, due = queueing.callback_expectation(t, snap)
     if said is None:
         alternative = queueing.withhold_offer(t, due)
         queueing.farewell_closed(t, [alternative] if alternative else None)
@@ -45,20 +50,35 @@ def repeat_offer(t: Turn, lead: list[PromptRef]) -> None:
 
 
 def accept_offer(t: Turn) -> None:
-    s = t.s
     t.stop_asking()
-    if s.in_queue:
+    if t.s.in_queue:
         # Pressed while waiting, maybe long after the offer: the time must still hold.
-        said, due = queueing.callback_expectation(t, queueing.snapshot(t))
-        if said is None:
-            s.offer_open = False
-            alternative = queueing.withhold_offer(t, due)
-            if alternative is not None:
-                t.play([alternative], After.WAIT)
-            else:
-                queueing.keep_waiting(t)
-            return
-        s.offered_at = said
+        queueing.look_up_queue(t, QueueNeed.ACCEPTING_OFFER)
+        return
+    _accepted(t)
+
+
+def confirm_offer(t: Turn, snap: QueueSnapshot) -> None:
+    """A queued caller took the offer: agree the callback if *snap* still allows its time,
+    else say the alternative and keep them waiting."""
+    s = t.s
+    if not s.in_queue:
+        return
+    said, due = queueing.callback_expectation(t, snap)
+    if said is None:
+        s.offer_open = False
+        alternative = queueing.withhold_offer(t, due)
+        if alternative is not None:
+            t.play([alternative], After.WAIT)
+        else:
+            queueing.keep_waiting(t)
+        return
+    s.offered_at = said
+    _accepted(t)
+
+
+def _accepted(t: Turn) -> None:
+    s = t.s
     t.record(EventKind.CALLBACK_ACCEPTED, topic=s.topic, after_hours=not s.in_queue)
     if s.in_queue:
         queueing.leave_queue(t, "callback")

@@ -94,6 +94,17 @@ class LookUpPendingCallback:
 
 
 @dataclass(slots=True)
+class LookUpQueue:
+    """Ask how *topic*'s queue stands for this caller: from their place (*entered_at*) if
+    they are queued, else as a newcomer. Answered with ``QueueLookedUp``, in the same unit
+    of work, so the step itself never reads anything."""
+
+    topic: str
+    language: str
+    entered_at: datetime | None
+
+
+@dataclass(slots=True)
 class StoreCallback:
     number_e164: str
     topic: str
@@ -136,6 +147,7 @@ Command = (
     | ConnectAdvisor
     | ReleaseAdvisor
     | LookUpPendingCallback
+    | LookUpQueue
     | StoreCallback
     | CancelCallback
     | Record

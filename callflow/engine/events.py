@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from callflow.engine.forecast import QueueSnapshot
+
 
 @dataclass(slots=True)
 class ExistingCallback:
@@ -53,6 +55,13 @@ class TimerFired:
 @dataclass(slots=True)
 class PendingCallbackLookedUp:
     found: ExistingCallback | None
+
+
+@dataclass(slots=True)
+class QueueLookedUp:
+    """The answer to ``LookUpQueue``: the queue as the caller sees it now."""
+
+    snapshot: QueueSnapshot
 
 
 @dataclass(slots=True)
@@ -105,6 +114,7 @@ Event = (
     | DigitPressed
     | TimerFired
     | PendingCallbackLookedUp
+    | QueueLookedUp
     | CallbackStored
     | CallbackRejected
     | CallbackCancelled

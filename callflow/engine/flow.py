@@ -37,9 +37,10 @@ from callflow.engine.events import (
     Event,
     PendingCallbackLookedUp,
     PlaybackFinished,
+    QueueLookedUp,
     TimerFired,
 )
-from callflow.engine.state import After, CallState, Menu, Phase
+from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
 from callflow.engine.turn import TIMERS, FlowContext, Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
@@ -364,6 +365,22 @@ def _looked_up(t: Turn, event: Any) -> None:
     callbacks.ask_keep_or_cancel(t, greeting=True)
 
 
+def _queue_looked_up(t: Turn, event: Any) -> None:
+    """The queue's answer: carry on with what the step that asked for it was doing."""
+    need, t.s.queue_need = t.s.queue_need, None
+    snap = event.snapshot
+    if need is QueueNeed.FIRST_ANNOUNCEMENT or need is QueueNeed.ANNOUNCEMENT:
+        if queueing.may_announce(t):
+            queueing.announce_position(t, snap, first=need is QueueNeed.FIRST_ANNOUNCEMENT)
+    elif need is QueueNeed.CLOSING_TIME:
+        queueing.close_queue(t, snap)
+    elif need is QueueNeed.AFTER_HOURS_OFFER:
+        callbacks.offer_for_opening(t, snap)
+    elif need is QueueNeed.ACCEPTING_OFFER:
+        callbacks.confirm_offer(t, snap)
+    # None: an answer nobody waits for any more (the caller hung up meanwhile).
+
+
 def _cancelled(t: Turn, event: Any) -> None:
     if t.s.phase is not Phase.CANCELLING:
         return
@@ -427,6 +444,7 @@ def _caller_hung_up(t: Turn, event: Any) -> None:
     s = t.s
     s.playback = None  # the channel is gone; nothing to stop
     s.hung_up = True
+    s.queue_need = None  # nobody left to tell what the queue's answer would have said
     if s.in_queue:
         queueing.leave_queue(t, "dropped" if event.dropped else "hangup")
     if s.phase is Phase.STORING:
@@ -477,6 +495,7 @@ _HANDLERS: dict[type, Callable[[Turn, Any], None]] = {
     DigitPressed: _digit,
     TimerFired: _timer,
     PendingCallbackLookedUp: _looked_up,
+    QueueLookedUp: _queue_looked_up,
     CallbackStored: _stored,
     CallbackRejected: _rejected,
     CallbackCancelled: _cancelled,

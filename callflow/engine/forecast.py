@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Protocol
 
 from callflow.config.models import WEEKDAYS, DailyRange, StaffingBlock
 from callflow.engine.calendar import Calendar, Span
@@ -48,6 +49,15 @@ class CapacitySpan:
     start: datetime
     end: datetime
     advisors: int
+
+
+class PlannedCapacity(Protocol):
+    """The advisors planned ahead, which a callback's time is promised from: a plan, not
+    a read of the line, so a step may consult it (:class:`RotaCapacity` is the rota's)."""
+
+    def spans(self, skill: str, language: str, start: datetime) -> Iterable[CapacitySpan]:
+        """Capacity for *skill* and *language* from *start* on, in order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

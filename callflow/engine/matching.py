@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from callflow.config.models import HotlineConfig
-
 AdvisorId = TypeVar("AdvisorId", int, str)
 """Advisors are numbered in the store and named in the simulator."""
 
@@ -75,13 +73,6 @@ class Pair(Generic[AdvisorId]):
     queue: str
     caller: WaitingCaller
     advisor_id: AdvisorId
-
-
-def served_in_order(config: HotlineConfig) -> bool:
-    """Whether the line's queues hand over their front caller only: on Twilio, whose
-    ``<Dial><Queue>`` gives the advisor called whoever is first. The simulator asks too,
-    so a what-if run of a Twilio line measures the policy that line runs."""
-    return config.provider.twilio is not None
 
 
 def match(

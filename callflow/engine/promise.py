@@ -10,12 +10,11 @@ request arrives.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import IntEnum
 
 from callflow.config.models import PromiseConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.durations import format_duration
 
 
 class DeadlineClass(IntEnum):
@@ -60,21 +59,3 @@ def due_at(calendar: Calendar, promise: PromiseConfig, requested_at: datetime) -
     closing = calendar.closing_of(calendar.next_working_day(today))
     assert closing is not None  # a working day has spans
     return closing
-
-
-def promise_fits_day(promise: PromiseConfig, day_length: timedelta) -> list[str]:
-    """Why *promise* cannot work on a day open for *day_length*, if it cannot."""
-    problems = []
-    if promise.kind == "same_day":
-        open_for = format_duration(day_length)
-        if promise.late_margin >= day_length:
-            problems.append(
-                f"late_margin {format_duration(promise.late_margin)} runs past closing "
-                f"on a day open {open_for}; make it shorter"
-            )
-        if promise.cutoff_before_close >= day_length:
-            problems.append(
-                f"cutoff_before_close {format_duration(promise.cutoff_before_close)} is not "
-                f"shorter than a day open {open_for}"
-            )
-    return problems

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from callflow.engine.commands import EnterQueue, LeaveQueue
+from callflow.engine.commands import EnterQueue, LeaveQueue, LookUpQueue
 from callflow.engine.forecast import QueueSnapshot, estimated_wait, expected_callback_start
 from callflow.engine.promise import due_at
 from callflow.engine.prompts import PromptRef, When, round_up
-from callflow.engine.state import After, Menu, Phase
+from callflow.engine.state import After, Menu, Phase, QueueNeed
 from callflow.engine.turn import Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
@@ -65,10 +65,26 @@ def keep_waiting(t: Turn) -> None:
 
 
 def announce(t: Turn, *, first: bool = False) -> None:
+    """Time for the position and the wait: ask for the queue; :func:`announce_position`
+    says them when it is known."""
+    if may_announce(t):
+        look_up_queue(t, QueueNeed.FIRST_ANNOUNCEMENT if first else QueueNeed.ANNOUNCEMENT)
+
+
+def may_announce(t: Turn) -> bool:
+    """Whether the caller waits with music, with nothing being said, asked or looked up."""
     s = t.s
-    if s.phase is not Phase.QUEUED or not s.in_queue or s.menu is not None or s.playback:
-        return
-    snap = snapshot(t)
+    return (
+        s.phase is Phase.QUEUED
+        and s.in_queue
+        and s.menu is None
+        and not s.playback
+        and s.queue_need is None
+    )
+
+
+def announce_position(t: Turn, snap: QueueSnapshot, *, first: bool) -> None:
+    s = t.s
     wait = estimated_wait(snap)
     if first and wait == timedelta(0):
         keep_waiting(t)  # an advisor is free; the shell connects the caller
@@ -93,12 +109,14 @@ def announce(t: Turn, *, first: bool = False) -> None:
     t.play(prompts, After.WAIT)
 
 
-def snapshot(t: Turn) -> QueueSnapshot:
-    """The caller's queue now: from their place if they are queued, else as a newcomer."""
+def look_up_queue(t: Turn, need: QueueNeed) -> None:
+    """Ask for the caller's queue (from their place if they are queued, else as a
+    newcomer); its answer carries on with *need*."""
     s = t.s
     assert s.topic is not None and s.language is not None
+    s.queue_need = need
     entered = s.queue_entered_at if s.in_queue else None
-    return t.ctx.line.snapshot(s.call_id, s.topic, s.language, entered, t.now)
+    t.out.append(LookUpQueue(s.topic, s.language, entered))
 
 
 def _wait_words(t: Turn, wait: timedelta | None) -> PromptRef:
@@ -160,7 +178,7 @@ def callback_expectation(t: Turn, snap: QueueSnapshot) -> tuple[datetime | None,
     s, queue = t.s, t.queue
     assert s.topic is not None and s.language is not None
     due = due_at(t.ctx.calendar, queue.promise, t.now)
-    capacity = t.ctx.line.capacity(s.topic, s.language, t.now)
+    capacity = t.ctx.capacity.spans(queue.skill, s.language, t.now)
     start = expected_callback_start(t.now, snap, capacity)
     if start is None or start > due:
         return None, due
@@ -214,7 +232,15 @@ def closing_time(t: Turn) -> None:
     if policy == "serve":
         t.play([t.p("closing_serve")], After.WAIT)
         return
-    said, due = callback_expectation(t, snapshot(t))
+    look_up_queue(t, QueueNeed.CLOSING_TIME)
+
+
+def close_queue(t: Turn, snap: QueueSnapshot) -> None:
+    """The queue is closing on this caller: a callback instead, at the time *snap* gives."""
+    s = t.s
+    if not s.in_queue:
+        return
+    said, due = callback_expectation(t, snap)
     leave_queue(t, "closing")
     s.phase = Phase.CALLBACK
     s.offer_open = False

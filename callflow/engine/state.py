@@ -40,6 +40,17 @@ class Menu(StrEnum):
     NUMBER = "number"  # enter a number
 
 
+class QueueNeed(StrEnum):
+    """What a step was about to do when it asked for the queue (``LookUpQueue``): the
+    answer (``QueueLookedUp``) carries on exactly there."""
+
+    FIRST_ANNOUNCEMENT = "first_announcement"  # just queued: quiet if an advisor is free
+    ANNOUNCEMENT = "announcement"
+    CLOSING_TIME = "closing_time"
+    AFTER_HOURS_OFFER = "after_hours_offer"
+    ACCEPTING_OFFER = "accepting_offer"  # pressed 1 while queued: does the offer still hold?
+
+
 class After(StrEnum):
     """What to do when a non-interactive playback ends."""
 
@@ -68,6 +79,7 @@ class CallState:
     playback: str | None = None
     playback_seq: int = 0
     after: After | None = None
+    queue_need: QueueNeed | None = None  # asked for the queue, waiting for the answer
 
     input_at: datetime | None = None
     announce_at: datetime | None = None
@@ -132,7 +144,7 @@ class CallState:
             if values.get(name) is not None:
                 values[name] = datetime.fromisoformat(values[name])
         values["phase"] = Phase(values["phase"])
-        for name, enum in (("menu", Menu), ("after", After)):
+        for name, enum in (("menu", Menu), ("after", After), ("queue_need", QueueNeed)):
             if values.get(name) is not None:
                 values[name] = enum(values[name])
         existing = values.get("existing")

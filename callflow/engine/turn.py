@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from callflow.config.models import HotlineConfig, QueueConfig
 from callflow.engine.calendar import Calendar
@@ -24,27 +24,13 @@ from callflow.engine.commands import (
     SetTimer,
     StopPlayback,
 )
-from callflow.engine.forecast import CapacitySpan, QueueSnapshot
+from callflow.engine.forecast import PlannedCapacity
 from callflow.engine.prompts import PromptRef, PromptValue, When
 from callflow.engine.state import After, CallState, Menu, Phase
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
 TIMERS = frozenset({"input", "announce", "closing"})
 """The engine's timers; a ``TimerFired`` with any other name is ignored."""
-
-
-class LineView(Protocol):
-    """What the engine may ask about the line: an in-memory read model, never blocking I/O."""
-
-    def snapshot(
-        self, call_id: str, topic: str, language: str, entered_at: datetime | None, now: datetime
-    ) -> QueueSnapshot:
-        """The queue for *topic* as this caller sees it at *now*."""
-        ...
-
-    def capacity(self, topic: str, language: str, start: datetime) -> Iterable[CapacitySpan]:
-        """Advisor capacity planned for *topic* and *language* from *start* on."""
-        ...
 
 
 class MenuPrompts:
@@ -83,11 +69,12 @@ class MenuPrompts:
 
 @dataclass(frozen=True, slots=True)
 class FlowContext:
-    """Everything a step may consult besides the call's own state."""
+    """Everything a step may consult besides the call's own state: plans and rules, never
+    the line's live state (a step asks for that with a command, see ``LookUpQueue``)."""
 
     config: HotlineConfig
     calendar: Calendar
-    line: LineView
+    capacity: PlannedCapacity
     menus: MenuPrompts = field(init=False)
 
     def __post_init__(self) -> None:

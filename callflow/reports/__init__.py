@@ -1,7 +1,11 @@
-"""Reports: SQL over the event log.
+"""Reports: the line's measures for a period, computed in SQL from the event log alone.
 
-:func:`compute_report` is the one entry point (``callflow report`` and the
-simulator's daily figures); :func:`rebuild_rollup` rebuilds the roll-up it reads.
+The log is the only source of truth; a roll-up (:mod:`.facts`, :mod:`.cells`,
+:mod:`.rollup`) keeps a report over months fast and can always be rebuilt from it.
+:func:`compute_report` is the one entry point (``callflow report`` and the simulator's
+daily figures) and :mod:`.kpis` defines each measure; :func:`rebuild_rollup` rebuilds the
+roll-up it reads. The result is a dict, written out as text or CSV (:mod:`.text`) or as a
+self-contained page (:mod:`.html`).
 """
 
 from callflow.reports.kpis import compute_report

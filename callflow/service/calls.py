@@ -1,29 +1,33 @@
 """Running the engine for a call and doing what belongs to the store.
 
 Providers translate wire events into engine events and hand them here; the
-engine's store commands (look up, store, cancel a callback; log an event)
-are carried out in one transaction per step, their answers fed back to the
-engine, and only the media commands (play, ask, queue, hang up, timers) are
-returned to the provider. Every provider therefore logs the same events and
-keeps the same invariants.
+engine's store commands (look up, store, cancel a callback; look up the
+queue; log an event) are carried out in one transaction per step, their
+answers fed back to the engine, and only the media commands (play, ask,
+queue, hang up, timers) are returned to the provider. The caller's place in
+a queue is written in that transaction too, as the engine moves them
+(:mod:`callflow.store.queue_places`). Every provider therefore logs the same
+events and keeps the same invariants.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import (
     CancelCallback,
     Command,
+    ConnectAdvisor,
+    EnterQueue,
+    LeaveQueue,
     LookUpPendingCallback,
+    LookUpQueue,
     Record,
     StoreCallback,
 )
@@ -32,20 +36,24 @@ from callflow.engine.events import (
     CallbackRejected,
     CallbackStored,
     Event,
-    ExistingCallback,
     PendingCallbackLookedUp,
+    QueueLookedUp,
 )
 from callflow.engine.flow import FlowContext, step
 from callflow.engine.state import CallState
 from callflow.errors import DuplicatePendingCallback
-from callflow.store.callbacks import cancel_callback, create_callback, describe
+from callflow.service.queue_reads import QueueReads
+from callflow.store.callbacks import cancel_callback, create_callback, describe, open_callback
 from callflow.store.calls import CallJournal, DirectJournal
-from callflow.store.models import OPEN_STATUSES_SQL, CallbackRequest
+from callflow.store.models import CallbackRequest
+from callflow.store.queue_places import give_up_place, take_place
 from callflow.store.session import Database
 
 log = structlog.get_logger("callflow.calls")
 
-STORE_COMMANDS = (LookUpPendingCallback, StoreCallback, CancelCallback)
+STORE_COMMANDS = (LookUpPendingCallback, LookUpQueue, StoreCallback, CancelCallback)
+QUEUE_MOVES = (EnterQueue, LeaveQueue, ConnectAdvisor)
+"""Media commands that move the caller into or out of a queue: the store follows them."""
 
 
 class CallHandler:
@@ -55,15 +63,17 @@ class CallHandler:
         self,
         database: Database,
         context: FlowContext,
+        queue: QueueReads,
         *,
         provider: str,
         unit_of_work: Callable[[], AbstractContextManager[Session]] | None = None,
         journal: CallJournal | None = None,
         on_callback_change: Callable[[int], None] | None = None,
-        find_open_callback: OpenCallbackLookup | None = None,
     ) -> None:
         self.database = database
         self.context = context
+        self.queue = queue
+        """Answers the engine's ``LookUpQueue`` in the step's unit of work."""
         self.provider = provider
         self._unit_of_work = unit_of_work or database.transaction
         """One transaction per event by default; the simulator batches them."""
@@ -72,9 +82,6 @@ class CallHandler:
         """Told of each callback request stored or cancelled once the step's unit of work is
         done (committed, for a live provider): whoever dispatches callbacks can look at once
         instead of at its next sweep."""
-        self._find_open_callback = find_open_callback or open_callback
-        """:func:`open_callback` unless the provider runs :data:`OPEN_CALLBACK` its own way
-        (Twilio's webhooks run their statements on the driver)."""
 
     def handle(
         self, state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None
@@ -109,6 +116,8 @@ class CallHandler:
                                 changed.append(answer.callback_id)
                             events.append(answer)
                         else:
+                            if isinstance(command, QUEUE_MOVES):
+                                self._follow_queue(session, working, command)
                             media.append(command)
                 self._record(session, working, records, now, provider_ref)
             state.adopt(working)
@@ -129,15 +138,32 @@ class CallHandler:
             session, state, records, now, provider=self.provider, provider_ref=provider_ref
         )
 
+    def _follow_queue(
+        self, session: Session, state: CallState, command: EnterQueue | LeaveQueue | ConnectAdvisor
+    ) -> None:
+        if isinstance(command, EnterQueue):
+            take_place(
+                session,
+                state.call_id,
+                provider=self.provider,
+                topic=command.topic,
+                language=command.language,
+                entered_at=command.entered_at,
+            )
+        else:
+            give_up_place(session, state.call_id)
+
     def _store(
         self,
         session: Session,
         state: CallState,
-        command: LookUpPendingCallback | StoreCallback | CancelCallback,
+        command: LookUpPendingCallback | LookUpQueue | StoreCallback | CancelCallback,
         now: datetime,
     ) -> Event:
         if isinstance(command, LookUpPendingCallback):
-            return PendingCallbackLookedUp(self._find_open_callback(session, command.number_e164))
+            return PendingCallbackLookedUp(open_callback(session, command.number_e164))
+        if isinstance(command, LookUpQueue):
+            return QueueLookedUp(self.queue.snapshot(session, state.call_id, command, now))
         if isinstance(command, StoreCallback):
             try:
                 request = create_callback(session, command, call_id=state.call_id, now=now)
@@ -156,41 +182,3 @@ class CallHandler:
             return CallbackStored(request.id, request.due_at)
         cancel_callback(session, command.callback_id, now, "cancelled by caller")
         return CallbackCancelled(command.callback_id)
-
-
-OPEN_CALLBACK = select(
-    CallbackRequest.id,
-    CallbackRequest.language,
-    CallbackRequest.topic,
-    CallbackRequest.due_at,
-    CallbackRequest.expected_at,
-).where(
-    CallbackRequest.number_e164 == bindparam("number"),
-    # Word for word the partial unique index's condition, so the database uses it.
-    text(OPEN_STATUSES_SQL),
-)
-"""A number's open callback request (``number``), as :func:`existing_callback` reads it.
-Built once: every call from a known number asks it, and loading the whole request as an
-ORM object would cost several times the lookup."""
-
-OpenCallbackLookup = Callable[[Session, str], ExistingCallback | None]
-"""How a handler finds a number's open callback request in its session (see
-:func:`open_callback`)."""
-
-
-def open_callback(session: Session, number_e164: str) -> ExistingCallback | None:
-    """The number's open callback request, as the engine hears of it."""
-    session.flush()  # a cancel earlier in this unit of work must be seen, as a query would
-    found = session.connection().execute(OPEN_CALLBACK, {"number": number_e164}).first()
-    return None if found is None else existing_callback(found._mapping)
-
-
-def existing_callback(found: Mapping[Any, Any]) -> ExistingCallback:
-    """A row of :data:`OPEN_CALLBACK` as the engine hears of it."""
-    return ExistingCallback(
-        callback_id=found["id"],
-        language=found["language"],
-        topic=found["topic"],
-        due_at=found["due_at"],
-        expected_at=found["expected_at"],
-    )

@@ -13,13 +13,14 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callflow.engine import matching
 from callflow.engine.matching import FreeAdvisor, Pair, Queue
-from callflow.engine.vocabulary import CallbackStatus
+from callflow.engine.vocabulary import AttemptResult, CallbackStatus
 from callflow.errors import AdvisorBusy, UnknownAdvisor
 from callflow.store.base import Base
 from callflow.store.models import (
@@ -335,9 +336,52 @@ def take_matched_advisors(
         ]
 
 
-def pause_advisor(session: Session, advisor_id: int, now: datetime) -> None:
-    """An advisor who did not answer their phone goes on a break (like app_queue's
-    autopause): the next callback should not ring an empty desk."""
+class LegEnd(StrEnum):
+    """How an advisor's call (a leg rung for a queued caller or a callback) ended, as far
+    as their readiness goes: see :func:`advisor_leg_ended`."""
+
+    TALKED = "talked"
+    """They talked with the caller or resident: their wrap-up time runs."""
+    ENDED = "ended"
+    """Over without a conversation: answered with nobody left to join them with, or never
+    rung at all (the caller left first, the provider was out of reach)."""
+    REFUSED = "refused"
+    """Their phone refused the call: busy, rejected, or a dial string that cannot work."""
+    UNREACHABLE = "unreachable"
+    """Rung without an answer, or the call to them failed on the way."""
+
+    @classmethod
+    def unanswered(cls, result: AttemptResult) -> LegEnd:
+        """A leg that never answered, by how a provider says such a call ended (the very
+        mapping it gives a resident's leg): busy is a refusal; one we took back ourselves
+        (``INTERRUPTED``) is no fault of theirs; anything else did not reach them."""
+        if result is AttemptResult.BUSY:
+            return cls.REFUSED
+        if result is AttemptResult.INTERRUPTED:
+            return cls.ENDED
+        return cls.UNREACHABLE
+
+
+def advisor_leg_ended(
+    session: Session, advisor_id: int, how: LegEnd, now: datetime, *, wrap_up: timedelta
+) -> None:
+    """The one rule, on every provider, for an advisor whose call is over (*how*).
+
+    After a conversation their *wrap_up* runs; a call that ended without one frees them
+    at once (a break they took meanwhile stays, see :func:`begin_wrap_up`). A refused or
+    unanswered call puts them on a break, as app_queue's autopause does: the next caller
+    should not wait on a phone nobody picks up, and a supervisor sees whom to look for.
+    """
+    if how is LegEnd.TALKED:
+        begin_wrap_up(session, advisor_id, now, wrap_up)
+    elif how is LegEnd.ENDED:
+        begin_wrap_up(session, advisor_id, now, timedelta(0))
+    else:
+        _pause(session, advisor_id, now)
+
+
+def _pause(session: Session, advisor_id: int, now: datetime) -> None:
+    """On a break, whatever they were doing: a supervisor ends it (or they do)."""
     advisor = _locked(session, advisor_id)
     if advisor is None:
         return

@@ -1,9 +1,13 @@
-"""A claimed callback's attempt: dialled, ended, retried or closed, and coded.
+"""A claimed callback's attempt, as the worker that holds it sees it: dialled,
+ended, then retried in the dialling window or closed.
 
 Each step is guarded by the lease: a worker that no longer owns the
 callback (its lease was taken back and handed on) gets :class:`LeaseLost`
 and touches nothing, so a slow worker can never overwrite a newer attempt.
 Every transition is logged in the event log, which is what reports read.
+What the advisor says the conversation came to, and its coding, is
+:mod:`callflow.store.outcomes`; claiming the next callback is
+:mod:`callflow.store.claims`.
 """
 
 from __future__ import annotations
@@ -17,41 +21,16 @@ from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.vocabulary import (
-    AttemptResult,
-    CallbackStatus,
-    EventKind,
-    ReasonCategory,
-    Referral,
-    Resolution,
-)
-from callflow.errors import LeaseLost, NotYourAssignment, OutcomeNotAllowed, UnknownCallback
-from callflow.store.advisors import begin_wrap_up, hold_until_outcome
+from callflow.engine.vocabulary import AttemptResult, CallbackStatus, EventKind
+from callflow.errors import LeaseLost
+from callflow.store.advisors import begin_wrap_up
 from callflow.store.base import Base
-from callflow.store.models import CallbackAttempt, CallEvent
+from callflow.store.models import CallbackAttempt
 from callflow.store.wakeups import announce_dispatch_work
 
 _requests = Base.metadata.tables["callback_requests"]
 _attempts = Base.metadata.tables["callback_attempts"]
 _events = Base.metadata.tables["call_events"]
-
-ADVISOR_HOLD = "advisor:"
-"""Lease owners starting with this are advisors recording an outcome, not workers."""
-
-ADVISOR_OUTCOMES = frozenset(
-    {AttemptResult.REACHED, AttemptResult.NO_ANSWER, AttemptResult.WRONG_NUMBER}
-)
-"""What an advisor can say a conversation came to (the telephony knows the rest)."""
-
-RETRYABLE = frozenset(
-    {
-        AttemptResult.NO_ANSWER,
-        AttemptResult.BUSY,
-        AttemptResult.FAILED,
-        AttemptResult.CONGESTION,
-        AttemptResult.MACHINE,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +58,6 @@ class AttemptClosed:
     next_attempt_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Coding:
-    """The advisor's record of a conversation, in the seeds' categories."""
-
-    reason: ReasonCategory
-    referral: Referral
-    resolution: Resolution
-
-
 def renew_lease(
     session: Session, callback_id: int, now: datetime, *, owner: str, lease: timedelta
 ) -> None:
@@ -103,8 +73,7 @@ def mark_dialled(
     session: Session, callback_id: int, attempt_no: int, now: datetime, *, owner: str
 ) -> None:
     """The resident is being dialled now: the callback has been *made*."""
-    request = _held_lease(session, callback_id, owner)
-    _check_attempt_no(callback_id, request.attempts, attempt_no)
+    request = held_attempt(session, callback_id, attempt_no, owner=owner)
     dialled = session.execute(
         _MARK_DIALLED, {"request_id": callback_id, "attempt": attempt_no, "now": now}
     ).first()
@@ -142,8 +111,7 @@ def finish_attempt(
     over) returns the request to the queue at once and does not count. The
     advisor is ready for the next callback after *wrap_up*.
     """
-    request = _held_lease(session, callback_id, owner)
-    _check_attempt_no(callback_id, request.attempts, attempt_no)
+    request = held_attempt(session, callback_id, attempt_no, owner=owner)
     return end_attempt(session, request, result, now, policy, calendar, duration_s, wrap_up)
 
 
@@ -228,152 +196,18 @@ def end_attempt(
     return AttemptClosed(status, next_attempt_at)
 
 
-def await_outcome(
-    session: Session,
-    callback_id: int,
-    attempt_no: int,
-    now: datetime,
-    *,
-    owner: str,
-    until: datetime,
-    duration_s: float,
-) -> None:
-    """The resident answered and the call is over: only the advisor can tell whether it
-    was them, so the callback waits for the advisor's outcome, held in their name until
-    *until*. The advisor wraps up meanwhile, and is ready again once they have said it."""
+def held_attempt(session: Session, callback_id: int, attempt_no: int, *, owner: str) -> Any:
+    """The request, read ``FOR UPDATE``, if *owner* still holds its lease and
+    *attempt_no* is its current attempt; else :class:`LeaseLost`."""
     request = _held_lease(session, callback_id, owner)
     _check_attempt_no(callback_id, request.attempts, attempt_no)
-    ids = {"request_id": callback_id, "attempt": attempt_no}
-    talked = session.execute(_RECORD_TALK, {**ids, "new_duration_s": round(duration_s, 3)}).first()
-    if talked is None:
-        raise LeaseLost(callback_id, f"attempt {attempt_no} has already ended")
-    session.execute(
-        _HOLD_FOR_ADVISOR,
-        {**ids, "holder": f"{ADVISOR_HOLD}{talked.advisor_id}", "until": until, "now": now},
-    )
-    if talked.advisor_id is not None:
-        hold_until_outcome(session, talked.advisor_id, now)
+    return request
 
 
-def record_outcome(
-    session: Session,
-    advisor_id: int,
-    callback_id: int,
-    result: AttemptResult,
-    coding: Coding | None,
-    now: datetime,
-    *,
-    policy: RetryPolicy,
-    calendar: Calendar,
-    wrap_up: timedelta,
-) -> AttemptClosed:
-    """The assigned advisor's word on the conversation: reached (with its coding), not
-    reached after all, or a wrong number. It ends the attempt, whoever holds the lease:
-    the advisor's word outranks the worker's (which lets go at its next step)."""
-    if result not in ADVISOR_OUTCOMES:
-        raise ValueError(f"an advisor records one of {sorted(ADVISOR_OUTCOMES)}, not {result}")
-    request = session.execute(_LOCK_REQUEST, {"request_id": callback_id}).first()
-    if request is None:
-        raise UnknownCallback(callback_id)
-    attempt = (
-        session.execute(_ATTEMPT, {"request_id": callback_id, "attempt": request.attempts}).first()
-        if request.attempts
-        else None
-    )
-    if attempt is None or attempt.advisor_id != advisor_id:
-        raise NotYourAssignment(callback_id)
-    if request.status is not CallbackStatus.IN_PROGRESS or attempt.ended_at is not None:
-        raise OutcomeNotAllowed(callback_id, f"the attempt is over ({request.status.value})")
-    if attempt.dialled_at is None:
-        raise OutcomeNotAllowed(callback_id, "the resident has not been dialled yet")
-    if result is AttemptResult.REACHED and coding is None:
-        raise OutcomeNotAllowed(callback_id, "a reached resident needs the contact's coding")
-    duration_s = attempt.duration_s
-    if duration_s is None:
-        duration_s = (now - attempt.dialled_at).total_seconds()
-    closed = end_attempt(session, request, result, now, policy, calendar, duration_s, wrap_up)
-    if coding is not None and result is AttemptResult.REACHED:
-        _code_attempt(session, request, request.attempts, coding, now)
-    return closed
-
-
-def record_callback_coding(
-    session: Session, callback_id: int, attempt_no: int, coding: Coding, now: datetime
-) -> None:
-    """The advisor's coding of a callback conversation, on the attempt and in the log."""
-    request = session.execute(_LOCK_REQUEST, {"request_id": callback_id}).first()
-    if request is None:
-        raise UnknownCallback(callback_id)
-    _code_attempt(session, request, attempt_no, coding, now)
-
-
-def _code_attempt(
-    session: Session, request: _Logged, attempt_no: int, coding: Coding, now: datetime
-) -> None:
-    coded = session.execute(
-        _CODE_ATTEMPT,
-        {
-            "request_id": request.id,
-            "attempt": attempt_no,
-            "new_reason": coding.reason,
-            "new_referral": coding.referral,
-            "new_resolution": coding.resolution,
-        },
-    ).first()
-    if coded is None:
-        raise LeaseLost(request.id, f"attempt {attempt_no} was never claimed")
-    log_callback_event(
-        session,
-        request,
-        EventKind.CONTACT_CODED,
-        now,
-        **_coding_data(coding, "callback", coded.advisor_id),
-    )
-
-
-def record_call_coding(
-    session: Session,
-    call_id: str,
-    topic: str | None,
-    language: str | None,
-    coding: Coding,
-    advisor: str | int,
-    now: datetime,
-) -> None:
-    """The advisor's coding of a call they answered live."""
-    session.execute(
-        insert(CallEvent), call_coding_row(call_id, topic, language, coding, advisor, now)
-    )
-
-
-def call_coding_row(
-    call_id: str,
-    topic: str | None,
-    language: str | None,
-    coding: Coding,
-    advisor: str | int,
-    now: datetime,
-) -> dict[str, Any]:
-    """The event-log row for a live call's coding."""
-    return {
-        "at": now,
-        "kind": EventKind.CONTACT_CODED,
-        "call_id": call_id,
-        "callback_id": None,
-        "topic": topic,
-        "language": language,
-        "data": _coding_data(coding, "call", advisor),
-    }
-
-
-def _coding_data(coding: Coding, channel: str, advisor: str | int | None) -> dict[str, object]:
-    return {
-        "channel": channel,
-        "reason": coding.reason.value,
-        "referral": coding.referral.value,
-        "resolution": coding.resolution.value,
-        "advisor_id": advisor,
-    }
+def lock_request(session: Session, callback_id: int) -> Any:
+    """The request, read ``FOR UPDATE`` whoever holds its lease, or None if there is
+    none: for those who outrank the lease holder (see :func:`end_attempt`)."""
+    return session.execute(_LOCK_REQUEST, {"request_id": callback_id}).first()
 
 
 def _held_lease(session: Session, callback_id: int, owner: str) -> Any:
@@ -385,7 +219,7 @@ def _held_lease(session: Session, callback_id: int, owner: str) -> Any:
     write overwriting the earlier (or a newer attempt's lease). The row is read
     with Core, not loaded into the session: each step is a few statements, and
     the ORM's bookkeeping cost more than they did."""
-    request = session.execute(_LOCK_REQUEST, {"request_id": callback_id}).first()
+    request = lock_request(session, callback_id)
     _check_lease(callback_id, request, owner)
     assert request is not None
     return request
@@ -401,6 +235,8 @@ def _check_lease(callback_id: int, request: _LeaseState | None, owner: str) -> N
 
 
 def attempt_row(session: Session, callback_id: int, attempt_no: int) -> CallbackAttempt:
+    """The attempt as an ORM row, for pages that show it; :class:`LeaseLost` if it
+    was never claimed."""
     attempt = session.scalars(
         select(CallbackAttempt).where(
             CallbackAttempt.callback_id == callback_id, CallbackAttempt.attempt_no == attempt_no
@@ -423,15 +259,18 @@ class _LeaseState(Protocol):
     lease_owner: str | None
 
 
-class _Logged(Protocol):
+class LoggedRequest(Protocol):
+    """What the event log records of the request an event is about."""
+
     id: int
     topic: str
     language: str
 
 
 def log_callback_event(
-    session: Session, request: _Logged, kind: EventKind, now: datetime, **data: object
+    session: Session, request: LoggedRequest, kind: EventKind, now: datetime, **data: object
 ) -> None:
+    """One event in the log reports read, tagged with the request's topic and language."""
     session.execute(
         insert(_events),
         {
@@ -467,41 +306,20 @@ _RENEW_LEASE = (
     .where(_requests.c.id == _REQUEST_ID)
     .values(lease_expires_at=bindparam("lease_expires_at"), updated_at=bindparam("now"))
 )
-_THIS_ATTEMPT = and_(
+OPEN_ATTEMPT = and_(  # the request's attempt :attempt, not ended yet
     _attempts.c.callback_id == _REQUEST_ID,
     _attempts.c.attempt_no == _ATTEMPT_NO,
     _attempts.c.ended_at.is_(None),
 )
 _MARK_DIALLED = (
     update(_attempts)
-    .where(_THIS_ATTEMPT, _attempts.c.dialled_at.is_(None))
+    .where(OPEN_ATTEMPT, _attempts.c.dialled_at.is_(None))
     .values(dialled_at=bindparam("now"))
     .returning(_attempts.c.advisor_id)
 )
-_RECORD_TALK = (
-    update(_attempts)
-    .where(_THIS_ATTEMPT)
-    .values(duration_s=bindparam("new_duration_s"))
-    .returning(_attempts.c.advisor_id)
-)
-_HOLD_FOR_ADVISOR = (
-    update(_requests)
-    .where(_requests.c.id == _REQUEST_ID)
-    .values(
-        lease_owner=bindparam("holder"),
-        lease_expires_at=bindparam("until"),
-        updated_at=bindparam("now"),
-    )
-)
-_ATTEMPT = select(
-    _attempts.c.advisor_id,
-    _attempts.c.dialled_at,
-    _attempts.c.ended_at,
-    _attempts.c.duration_s,
-).where(_attempts.c.callback_id == _REQUEST_ID, _attempts.c.attempt_no == _ATTEMPT_NO)
 _END_ATTEMPT = (
     update(_attempts)
-    .where(_THIS_ATTEMPT)
+    .where(OPEN_ATTEMPT)
     .values(
         ended_at=bindparam("now"),
         result=bindparam("new_result"),
@@ -528,17 +346,4 @@ _MOVE_ON = (
         lease_expires_at=None,
         updated_at=bindparam("now"),
     )
-)
-_CODE_ATTEMPT = (
-    update(_attempts)
-    .where(
-        _attempts.c.callback_id == _REQUEST_ID,
-        _attempts.c.attempt_no == _ATTEMPT_NO,
-    )
-    .values(
-        reason=bindparam("new_reason"),
-        referral=bindparam("new_referral"),
-        resolution=bindparam("new_resolution"),
-    )
-    .returning(_attempts.c.advisor_id)
 )

@@ -2,21 +2,24 @@
 
 "One open request per number across all queues" is a partial unique index;
 this module turns a collision into :class:`DuplicatePendingCallback` so the
-engine can tell the caller about the request they already have.
+engine can tell the caller about the request they already have. Finding a
+number's open request is one prepared statement on the driver
+(:mod:`callflow.store.prepared`), for every provider: each call from a known
+number asks it, and at hundreds of Twilio webhooks a second SQLAlchemy's
+bookkeeping would cost more than the lookup.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import StoreCallback
 from callflow.engine.events import ExistingCallback
 from callflow.engine.forecast import Backlogged, BacklogIndex
-from callflow.engine.numbers import mask_numbers_in
 from callflow.engine.vocabulary import (
     OPEN_CALLBACK_STATUSES,
     AttemptResult,
@@ -27,18 +30,39 @@ from callflow.errors import CallbackClosed, DuplicatePendingCallback, UnknownCal
 from callflow.store.advisors import begin_wrap_up
 from callflow.store.attempts import log_callback_event
 from callflow.store.models import OPEN_STATUSES_SQL, CallbackAttempt, CallbackRequest
+from callflow.store.prepared import Prepared
 from callflow.store.wakeups import announce_dispatch_work
+from callflow.values.numbers import mask_numbers_in
+
+_OPEN_CALLBACK = Prepared(
+    select(
+        CallbackRequest.id,
+        CallbackRequest.language,
+        CallbackRequest.topic,
+        CallbackRequest.due_at,
+        CallbackRequest.expected_at,
+    ).where(
+        CallbackRequest.number_e164 == bindparam("number"),
+        # Word for word the partial unique index's condition, so the database uses it
+        # (a bound list of statuses is opaque to SQLite's planner: a full scan).
+        text(OPEN_STATUSES_SQL),
+    )
+)
 
 
-def find_open_callback(session: Session, number_e164: str) -> CallbackRequest | None:
-    return session.scalars(
-        select(CallbackRequest).where(
-            CallbackRequest.number_e164 == number_e164,
-            # Word for word the partial unique index's condition, so the database uses it
-            # (a bound list of statuses is opaque to SQLite's planner: a full scan).
-            text(OPEN_STATUSES_SQL),
-        )
-    ).first()
+def open_callback(session: Session, number_e164: str) -> ExistingCallback | None:
+    """The number's open callback request, as the engine hears of it."""
+    session.flush()  # a cancel earlier in this transaction must be seen, as a query would
+    found = _OPEN_CALLBACK.first(session, {"number": number_e164})
+    if found is None:
+        return None
+    return ExistingCallback(
+        callback_id=found["id"],
+        language=found["language"],
+        topic=found["topic"],
+        due_at=found["due_at"],
+        expected_at=found["expected_at"],
+    )
 
 
 def describe(request: CallbackRequest) -> ExistingCallback:
@@ -55,9 +79,9 @@ def create_callback(
     session: Session, command: StoreCallback, *, call_id: str | None, now: datetime
 ) -> CallbackRequest:
     """Store a new request; raise :class:`DuplicatePendingCallback` if the number has one open."""
-    existing = find_open_callback(session, command.number_e164)
+    existing = open_callback(session, command.number_e164)
     if existing is not None:
-        raise DuplicatePendingCallback(existing.id)
+        raise DuplicatePendingCallback(existing.callback_id)
     request = CallbackRequest(
         call_id=call_id,
         number_e164=command.number_e164,
@@ -79,10 +103,10 @@ def create_callback(
         with session.begin_nested():  # another process may have stored one just now
             session.add(request)
     except IntegrityError:
-        raced = find_open_callback(session, command.number_e164)
+        raced = open_callback(session, command.number_e164)
         if raced is None:
             raise
-        raise DuplicatePendingCallback(raced.id) from None
+        raise DuplicatePendingCallback(raced.callback_id) from None
     announce_dispatch_work(session)  # a free advisor may call them back now
     return request
 

@@ -27,15 +27,15 @@ class TwilioCall(Base):
 
     An inbound call points to its ``calls`` row (whose ``flow_state`` is the
     engine's state); ``next_step`` numbers the URLs handed to Twilio, which is
-    how a repeated webhook is told from a new one. While the caller waits in a
-    Twilio queue, ``topic``, ``language`` and ``queue_entered_at`` say where,
-    which gives queue positions. An outbound leg keeps the last status Twilio
-    reported (``sequence`` orders them: a late or repeated one changes nothing).
+    how a repeated webhook is told from a new one (who waits in which queue is
+    in :mod:`~callflow.store.queue_places`, as for every provider). An outbound
+    leg keeps the last status Twilio reported (``sequence`` orders them: a late
+    or repeated one changes nothing); an advisor's call for a queued caller, the
+    queue's ``topic`` and the caller's ``language``.
     """
 
     __tablename__ = "twilio_calls"
     __table_args__ = (
-        Index("ix_twilio_calls_waiting", "topic", "queue_entered_at"),
         # Advisors' calls for queued callers, per topic: those ringing, and recent handle times.
         Index("ix_twilio_calls_legs", "kind", "topic", "updated_at"),
     )
@@ -48,7 +48,6 @@ class TwilioCall(Base):
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     topic: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(8))
-    queue_entered_at: Mapped[datetime | None]
     queue_visit: Mapped[int] = mapped_column(Integer, default=0)
     next_step: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))

@@ -23,12 +23,7 @@ from callflow.engine.vocabulary import (
     CallOutcome,
     EventKind,
 )
-from callflow.store.attempts import (
-    ADVISOR_HOLD,
-    RetryPolicy,
-    end_attempt,
-    log_callback_event,
-)
+from callflow.store.attempts import RetryPolicy, end_attempt, log_callback_event
 from callflow.store.models import (
     Advisor,
     AdvisorState,
@@ -37,6 +32,7 @@ from callflow.store.models import (
     CallbackRequest,
     JobRun,
 )
+from callflow.store.outcomes import ADVISOR_HOLD
 from callflow.store.twilio_tables import TwilioStep
 from callflow.store.wakeups import announce_dispatch_work
 

@@ -1,10 +1,11 @@
 """The line's HTTP side: one ASGI app (:func:`callflow.web.app.create_app`) for the advisor
-API, the admin API, ``/metrics`` and ``/health`` — and, later, the providers' webhooks.
+API, the admin API, ``/metrics`` and ``/health`` — and a provider's webhooks, when it has any.
 
 Every router reaches the line's configuration, database and clock through
 :data:`Context`, a dependency reading what ``create_app`` stored on the app;
 nothing is global, so a test builds an app on its own database and a
-:class:`~callflow.engine.clock.FakeClock`.
+:class:`~callflow.engine.clock.FakeClock`. Start with :mod:`.app`; how a refusal is
+answered is :mod:`.errors`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.numbers import mask_digits, mask_numbers_in
 from callflow.engine.vocabulary import (
     AttemptResult,
     CallbackStatus,
@@ -31,6 +30,7 @@ from callflow.engine.vocabulary import (
     Resolution,
 )
 from callflow.errors import UnknownAdvisor
+from callflow.http.errors import ApiError, ErrorBody
 from callflow.store.advisors import (
     disable_advisor,
     issue_token,
@@ -41,10 +41,11 @@ from callflow.store.advisors import (
 from callflow.store.callback_views import CallbackView, callback_history, list_callbacks
 from callflow.store.callbacks import cancel_by_admin
 from callflow.store.models import Advisor, AdvisorLanguage, AdvisorState
+from callflow.values.numbers import mask_digits, mask_numbers_in
 from callflow.web import Context
 from callflow.web.advisor_routes import AdvisorOut, advisor_view
 from callflow.web.auth import Admin
-from callflow.web.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_allowed_value
+from callflow.web.errors import ERROR_RESPONSES, not_allowed_value
 from callflow.web.inputs import AdvisorId, CallbackId, StrictBody
 
 log = structlog.get_logger("callflow.web")

@@ -26,8 +26,9 @@ from callflow.engine.vocabulary import (
     Resolution,
 )
 from callflow.errors import NotYourAssignment, UnknownAdvisor, UnknownCallback
+from callflow.http.errors import ErrorBody
 from callflow.store.advisors import AdvisorView, set_advisor_state
-from callflow.store.attempts import ADVISOR_HOLD, Coding, attempt_row, record_outcome, retry_policy
+from callflow.store.attempts import attempt_row, retry_policy
 from callflow.store.models import (
     Advisor,
     AdvisorLanguage,
@@ -35,9 +36,10 @@ from callflow.store.models import (
     AdvisorState,
     CallbackRequest,
 )
+from callflow.store.outcomes import ADVISOR_HOLD, Coding, record_outcome
 from callflow.web import Context, WebContext
 from callflow.web.auth import AnyAdvisor
-from callflow.web.errors import ERROR_RESPONSES, ErrorBody
+from callflow.web.errors import ERROR_RESPONSES
 from callflow.web.inputs import CallbackId, StrictBody
 
 log = structlog.get_logger("callflow.web")

@@ -1,16 +1,17 @@
 """The one place the HTTP app is put together.
 
 Each concern is its own router (advisors, admins, operations), mounted here
-on one app with one way of answering errors; the providers' webhooks are
-mounted the same way beside them (Twilio's when ``[provider.twilio]`` is
-configured, its connector running for as long as the app serves). The
-OpenAPI schema is at ``/openapi.json`` and readable at ``/docs`` and
-``/redoc`` (served whole by the app, see :mod:`callflow.web.docs`), unless
-``[web] docs`` turns them off.
+on one app with one way of answering errors; a provider's webhooks, when it
+has any, are mounted first (what runs while they are served running for as
+long as the app serves). Which provider's they are, the app does not know:
+it is handed :class:`~callflow.providers.port.Webhooks`. The OpenAPI schema
+is at ``/openapi.json`` and readable at ``/docs`` and ``/redoc`` (served
+whole by the app, see :mod:`callflow.web.docs`), unless ``[web] docs`` turns
+them off.
 
 Around it all, outermost first: security headers on every answer
 (:mod:`callflow.web.security`), then the body limit
-(:mod:`callflow.web.limits`), so no route or parser reads a body too large.
+(:mod:`callflow.http.limits`), so no route or parser reads a body too large.
 """
 
 from __future__ import annotations
@@ -18,21 +19,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
+from callflow.http.limits import BodyLimit
+from callflow.providers.port import Webhooks
 from callflow.store.session import Database
 from callflow.web import WebContext, admin_routes, advisor_routes, metrics
 from callflow.web.docs import docs_routes
 from callflow.web.errors import install_error_handling
-from callflow.web.limits import BodyLimit
 from callflow.web.security import SecurityHeaders
-
-if TYPE_CHECKING:
-    from callflow.providers.twilio.provider import TwilioProvider
 
 DESCRIPTION = """\
 The hotline's advisor API. Send your token as `Authorization: Bearer <token>`.
@@ -48,17 +46,12 @@ def create_app(
     database: Database,
     *,
     clock: Clock,
-    twilio: TwilioProvider | None = None,
+    webhooks: Webhooks | None = None,
 ) -> FastAPI:
-    """The app; with ``[provider.twilio]`` configured, Twilio's webhooks too (*twilio*, or
-    one made with the account from the environment)."""
-    if twilio is None and config.provider.twilio is not None:
-        from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
-
-        twilio = TwilioProvider.from_environment(config, database, clock)
+    """The app; with a provider's *webhooks*, those too."""
     title = f"callflow — {config.line.name}"
     app = FastAPI(
-        lifespan=_lifespan(twilio),
+        lifespan=_lifespan(webhooks),
         title=title,
         version=version("callflow"),
         description=DESCRIPTION,
@@ -71,7 +64,7 @@ def create_app(
             {"name": "operations", "description": "Metrics and health, without a token."},
         ],
     )
-    _serve_line(app, config, database, clock)
+    _serve_line(app, config, database, clock, https=webhooks is not None and webhooks.https)
     app.include_router(advisor_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(metrics.router)
@@ -79,39 +72,44 @@ def create_app(
         app.include_router(metrics.scrape_router)
     if config.web.docs:
         app.router.routes.extend(docs_routes(title))
-    if twilio is not None:
-        twilio.mount(app)
+    if webhooks is not None:
+        # First of the app's routes: every call's webhooks pass here, and would otherwise
+        # be tried against each API route before.
+        app.router.routes[:0] = webhooks.routes
     return app
 
 
-def create_metrics_app(config: HotlineConfig, database: Database, *, clock: Clock) -> FastAPI:
-    """``/metrics`` alone, for the address of its own that ``[web] metrics_port`` gives it."""
+def create_metrics_app(
+    config: HotlineConfig, database: Database, *, clock: Clock, https: bool = False
+) -> FastAPI:
+    """``/metrics`` alone, for the address of its own that ``[web] metrics_port`` gives it
+    (*https* as for the app beside it)."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    _serve_line(app, config, database, clock)
+    _serve_line(app, config, database, clock, https=https)
     app.include_router(metrics.scrape_router)
     return app
 
 
-def _serve_line(app: FastAPI, config: HotlineConfig, database: Database, clock: Clock) -> None:
-    """What every app of the line has: its context, its errors, its guards."""
+def _serve_line(
+    app: FastAPI, config: HotlineConfig, database: Database, clock: Clock, *, https: bool
+) -> None:
+    """What every app of the line has: its context, its errors, its guards; *https* when
+    its public address is (HSTS on every answer)."""
     app.state.context = WebContext(config=config, database=database, clock=clock)
     install_error_handling(app)
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body)
-    twilio_url = config.provider.twilio.public_url if config.provider.twilio else ""
-    app.add_middleware(SecurityHeaders, https=twilio_url.startswith("https:"))
+    app.add_middleware(SecurityHeaders, https=https)
 
 
-def _lifespan(
-    twilio: TwilioProvider | None,
-) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What runs while the app serves: a Twilio line's connector."""
+def _lifespan(webhooks: Webhooks | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: what the webhooks need running (a connector)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if twilio is None:
+        if webhooks is None:
             yield
             return
-        async with twilio.running():
+        async with webhooks.serving():
             yield
 
     return lifespan

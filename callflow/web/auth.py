@@ -16,9 +16,9 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from callflow.http.errors import ApiError
 from callflow.store.advisors import advisor_for_token
 from callflow.web import Context
-from callflow.web.errors import ApiError
 
 bearer = HTTPBearer(
     auto_error=False,  # its own refusal is not our error shape

@@ -2,14 +2,15 @@
 
 This is the one place that decides which HTTP status each callflow error
 becomes, so routes simply let the store's errors rise. Details go through
-:func:`mask_numbers_in`: an echoed request value or a database message can
+:func:`~callflow.values.numbers.mask_numbers_in`: an echoed request value or a database message can
 hold a resident's number, and only the assigned advisor's own assignment may
 show one. Validation messages name the field and say what is allowed, since
 pydantic's own words ("Extra inputs are not permitted") name neither.
 
 An answer never carries back what it got in bulk: an echoed value is cut
-(:func:`shown`), a secret's value is never echoed, and a detail is cut at
-:data:`MAX_DETAIL`, so a megabyte of name does not come back as a megabyte of error.
+(:func:`~callflow.http.errors.shown`), a secret's value is never echoed, and a
+detail is cut (:func:`~callflow.http.errors.error_response`, the shape the
+providers' webhooks answer in too).
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from callflow.engine.numbers import mask_numbers_in
 from callflow.errors import (
     AssignmentError,
     CallbackClosed,
@@ -38,6 +37,7 @@ from callflow.errors import (
     UnknownAdvisor,
     UnknownCallback,
 )
+from callflow.http.errors import ApiError, ErrorBody, error_response, shown
 
 log = structlog.get_logger("callflow.web")
 
@@ -57,23 +57,10 @@ STATUS_OF: Mapping[type[CallflowError], int] = {
 
 UNAVAILABLE = "the database is not available; try again shortly"
 
-MAX_SHOWN = 100
-"""Characters of a value echoed back in an error; the rest is cut."""
-MAX_DETAIL = 1000
-"""Characters of an error's detail, however many values or errors it names."""
 MAX_DESCRIBED = 5
 """Validation errors described in one answer; the rest are counted."""
 SECRET_WORDS = ("token", "password", "secret", "authorization")
 """A field whose name holds one of these is never echoed."""
-
-
-class ErrorBody(BaseModel):
-    """Every error answer."""
-
-    error: str
-    """A stable slug to match on, e.g. ``assignment-not-yours``."""
-    detail: str
-    """What went wrong and what to do, for a person."""
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -82,23 +69,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "The database is not available."},
 }
 """Documented on every authenticated router, so the OpenAPI schema shows the real shape."""
-
-
-class ApiError(HTTPException):
-    """A refusal that is the API's own (authentication, roles, a name taken, a body too
-    large), not the store's. An HTTP exception, so one raised while a body is read (by
-    :class:`~callflow.web.limits.BodyLimit`) passes FastAPI's body parsing as it is."""
-
-    def __init__(
-        self,
-        status_code: int,
-        slug: str,
-        detail: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(status_code, detail, dict(headers or {}))
-        self.slug = slug
 
 
 def not_allowed_value(field: str, value: str, allowed: Iterable[str], what: str) -> ApiError:
@@ -110,26 +80,10 @@ def not_allowed_value(field: str, value: str, allowed: Iterable[str], what: str)
     )
 
 
-def shown(value: object) -> str:
-    """*value* as an error echoes it: its ``repr``, cut at :data:`MAX_SHOWN` characters."""
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 1]}…"
-
-
 def install_error_handling(app: FastAPI) -> None:
     for kind in (ApiError, CallflowError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, _answer)
     app.add_middleware(CrashesAsJson)
-
-
-def error_response(
-    status_code: int, slug: str, detail: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    detail = mask_numbers_in(detail)  # first: a cut number could escape the mask
-    if len(detail) > MAX_DETAIL:
-        detail = f"{detail[: MAX_DETAIL - 1]}…"
-    body = ErrorBody(error=slug, detail=detail)
-    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
 
 
 async def _answer(request: Request, exc: Exception) -> JSONResponse:

@@ -1,10 +1,8 @@
 """What the API accepts before a request reaches the store: ids the database can hold,
 bodies with known fields only, text without NUL characters.
 
-A value the database cannot take would otherwise fail in the driver: an id past
-the column's integer range overflows SQLite's binding and PostgreSQL's, and
-PostgreSQL refuses a NUL in text that SQLite would silently store. Both are the
-client's mistake, so they are refused here with a 422 naming the field, the
+The bounds are the database's (:mod:`callflow.http.bounds`); a value past them is
+the client's mistake, so it is refused here with a 422 naming the field, the
 same on either database, instead of a 500 from deep inside the store.
 """
 
@@ -15,17 +13,11 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from callflow.web.errors import shown
-
-MAX_INTEGER = 2**31 - 1
-"""The largest SQL ``INTEGER``: advisors' ids, attempt numbers."""
-MAX_BIGINT = 2**63 - 1
-"""The largest SQL ``BIGINT``: callback requests' ids."""
+from callflow.http.bounds import MAX_BIGINT, MAX_INTEGER, NUL
+from callflow.http.errors import shown
 
 AdvisorId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="An advisor's id.")]
 CallbackId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="A callback request's id.")]
-
-NUL = "\x00"
 
 
 class StrictBody(BaseModel):

@@ -36,6 +36,7 @@ from callflow.engine.vocabulary import (
     CallbackStatus,
     EventKind,
 )
+from callflow.http.errors import ErrorBody
 from callflow.store.models import (
     OPEN_STATUSES_SQL,
     Advisor,
@@ -47,7 +48,6 @@ from callflow.store.models import (
 )
 from callflow.store.session import Database
 from callflow.web import Context
-from callflow.web.errors import ErrorBody
 
 PROMISES = ("on_time", "at_risk", "late")
 CLOSED_STATUSES = tuple(s for s in CallbackStatus if s not in OPEN_CALLBACK_STATUSES)

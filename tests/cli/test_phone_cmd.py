@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from callflow.cli import main
 from callflow.engine.vocabulary import CallbackStatus
-from callflow.providers.console import phone
+from callflow.providers.sim import console as phone
 from callflow.store.migrate import head_revision
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database

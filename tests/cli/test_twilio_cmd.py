@@ -24,7 +24,6 @@ pytestmark = pytest.mark.slow  # real `callflow` processes
 TWILIO_SECTION = """
 [provider.twilio]
 public_url = "https://hotline.example.fi/sote"
-connect_queued = false
 
 [provider.twilio.voices]
 fi = { voice = "Polly.Suvi", language = "fi-FI" }
@@ -36,7 +35,10 @@ en = { voice = "Polly.Amy", language = "en-GB" }
 def twilio_line(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """The example configuration with a Twilio number, and an environment with its account."""
     config = tmp_path / "hotline.toml"
-    config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8") + TWILIO_SECTION, "utf-8")
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    assert example.count("\nqueued = true ") == 1
+    unconnected = example.replace("\nqueued = true ", "\nqueued = false ")
+    config.write_text(unconnected + TWILIO_SECTION, "utf-8")
     env = {
         **os.environ,
         "CALLFLOW_CONFIG": str(config),

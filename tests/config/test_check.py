@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,8 @@ class TestToml:
         """A top-level table that is not a section is named with the sections allowed."""
         problem = only(data_problems(lambda raw: raw.update(colours={"a": 1})), "colours")
         assert problem.allowed == (
-            "unknown section; sections are: calendar, callbacks, dispatch, hours, languages, line, "
-            "menu, provider, "
+            "unknown section; sections are: calendar, callbacks, connect, dispatch, hours, "
+            "languages, line, menu, provider, "
             "queues, reports, retention, simulation, skills, staffing, web"
         )
 
@@ -774,3 +775,176 @@ class TestSimulation:
 
         problem = only(data_problems(zero), "simulation.topics")
         assert problem.allowed == "at least one weight above 0"
+
+
+# -- keys that moved --------------------------------------------------------------------------
+
+PROVIDER_SECTIONS = {
+    "provider.ari": (
+        '\n[provider.ari]\nurl = "http://127.0.0.1:8088"\nusername = "hotline"\n'
+        'trunk = "PJSIP/{number}@trunk"\n'
+    ),
+    "provider.twilio": (
+        '\n[provider.twilio]\npublic_url = "https://hotline.example.fi"\n'
+        'voices = { fi = { voice = "Polly.Suvi", language = "fi-FI" } }\n'
+    ),
+}
+WHISPER_MOVED = (
+    "moved to the prompt `whisper` in [languages.fi.prompts] and every other language's "
+    "prompts, where {topic}, {language} and {minutes} work as before"
+)
+MOVED = [
+    ("provider.ari", "connect_queued", "false", False, "[connect] queued", "queued = false"),
+    (
+        "provider.ari",
+        "advisor_ring_timeout",
+        '"25s"',
+        "25s",
+        "[connect] advisor_ring_timeout",
+        'advisor_ring_timeout = "25s"',
+    ),
+    (
+        "provider.ari",
+        "resident_ring_timeout",
+        '"40s"',
+        "40s",
+        "[connect] resident_ring_timeout",
+        'resident_ring_timeout = "40s"',
+    ),
+    (
+        "provider.ari",
+        "machine_detection",
+        "false",
+        False,
+        "[connect] machine_detection",
+        "machine_detection = false",
+    ),
+    ("provider.twilio", "connect_queued", "false", False, "[connect] queued", "queued = false"),
+    (
+        "provider.twilio",
+        "connect_interval",
+        '"5s"',
+        "5s",
+        "[connect] interval",
+        'interval = "5s"',
+    ),
+    (
+        "provider.twilio",
+        "resident_ring_timeout",
+        '"40s"',
+        "40s",
+        "[connect] resident_ring_timeout",
+        'resident_ring_timeout = "40s"',
+    ),
+    (
+        "provider.twilio",
+        "machine_detection",
+        "true",
+        True,
+        "[connect] machine_detection",
+        "machine_detection = true",
+    ),
+]
+
+
+def with_old_key(tmp_path: Path, section: str, key: str, written: str) -> Path:
+    """The example file with *key* = *written* where earlier releases read it."""
+    if section == "dispatch":
+        text = edited(('purge_at = "02:00"', f'{key} = {written}\npurge_at = "02:00"'))
+    else:
+        text = EXAMPLE_TEXT + PROVIDER_SECTIONS[section] + f"{key} = {written}\n"
+    path = tmp_path / "old.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class TestMovedKeys:
+    """A key an earlier release read elsewhere exits 2 naming its new place, never the
+    "unknown key" a typo gets, and nothing else in the file is reported for it."""
+
+    @pytest.mark.parametrize(
+        ("section", "key", "written", "value", "place", "fix"),
+        [
+            *MOVED,
+            (
+                "dispatch",
+                "advisor_ring_timeout",
+                '"25s"',
+                "25s",
+                "[connect] advisor_ring_timeout",
+                'advisor_ring_timeout = "25s"',
+            ),
+        ],
+    )
+    def test_a_moved_key_names_its_new_place(
+        self,
+        tmp_path: Path,
+        section: str,
+        key: str,
+        written: str,
+        value: object,
+        place: str,
+        fix: str,
+    ) -> None:
+        path = with_old_key(tmp_path, section, key, written)
+        result = run_check(str(path))
+        assert result.exit_code == 2, result.output
+        assert f"error: configuration {path} has 1 problem(s):" in result.stderr
+        expected = f"{section}.{key}: {value!r} — moved to {place}: write {fix} under [connect]"
+        assert expected in result.stderr
+
+    @pytest.mark.parametrize("section", ["provider.ari", "provider.twilio"])
+    def test_the_whisper_moved_into_the_prompts(self, tmp_path: Path, section: str) -> None:
+        text = '"Aihe {topic}, kieli {language}, {minutes} min."'
+        result = run_check(str(with_old_key(tmp_path, section, "whisper", text)))
+        assert result.exit_code == 2, result.output
+        assert "has 1 problem(s):" in result.stderr
+        assert (
+            f"{section}.whisper: 'Aihe {{topic}}, kieli {{language}}, {{minutes}} min.' — "
+            f"{WHISPER_MOVED}"
+        ) in result.stderr
+
+    def test_the_whisper_prompt_takes_its_three_placeholders(self) -> None:
+        text = edited(("kieli {language}. Soittaja", "kieli {language}, {caller}. Soittaja"))
+        problem = only(text_problems(text), "languages.fi.prompts.whisper")
+        assert problem.allowed == (
+            "unknown placeholder {caller}; allowed: {language}, {minutes}, {topic}"
+        )
+
+    def test_a_moved_key_hides_no_other_problem(self) -> None:
+        text = edited(
+            ('purge_at = "02:00"', 'advisor_ring_timeout = "25s"\npurge_at = "02:00"'),
+            ("max_attempts = 3", "max_atempts = 3"),
+        )
+        assert paths(text_problems(text)) == ["dispatch.advisor_ring_timeout", "menu.max_atempts"]
+
+    def test_the_file_as_given_is_left_as_it_was(self) -> None:
+        """Checking takes the moved keys out of a copy: a caller's parsed file is theirs."""
+        raw = tomllib.loads(EXAMPLE_TEXT + PROVIDER_SECTIONS["provider.ari"] + "whisper = 'x'\n")
+        check_data(raw)
+        assert raw["provider"]["ari"]["whisper"] == "x"
+
+
+class TestConnect:
+    def test_the_section_is_read(self) -> None:
+        text = edited(("queued = true ", "queued = false "), ('interval = "2s"', 'interval = "5s"'))
+        config, problems = check_text(text)
+        assert problems == [] and config is not None
+        assert (config.connect.queued, config.connect.interval) == (False, timedelta(seconds=5))
+
+    def test_a_line_without_it_connects_as_before(self) -> None:
+        raw = tomllib.loads(EXAMPLE_TEXT)
+        del raw["connect"]
+        config, problems = check_data(raw)
+        assert problems == [] and config is not None
+        assert config.connect.queued and config.connect.machine_detection
+        assert config.connect.advisor_ring_timeout == timedelta(seconds=20)
+
+    def test_an_unknown_key_lists_the_sections_keys(self) -> None:
+        problem = only(
+            text_problems(edited(('interval = "2s"', 'intervall = "2s"'))), "connect.intervall"
+        )
+        assert problem.allowed == (
+            "unknown key; allowed: advisor_ring_timeout, interval, machine_detection, queued, "
+            "resident_ring_timeout"
+        )

@@ -17,6 +17,7 @@ from callflow.engine.commands import (
     Hangup,
     LeaveQueue,
     LookUpPendingCallback,
+    LookUpQueue,
     Play,
     Record,
     StoreCallback,
@@ -34,13 +35,14 @@ from callflow.engine.events import (
     ExistingCallback,
     PendingCallbackLookedUp,
     PlaybackFinished,
+    QueueLookedUp,
     TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call, step
 from callflow.engine.prompts import PromptRef, render_text
 from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import EventKind
-from tests.fakes.line import FakeLine
+from tests.fakes.queue import FakeQueue
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Caller:
 
     config: HotlineConfig
     calendar: Calendar
-    line: FakeLine
+    queue: FakeQueue
     now: datetime
     existing: ExistingCallback | None = None
     reject_store_with: ExistingCallback | None = None
@@ -58,10 +60,13 @@ class Caller:
     stored: list[StoreCallback] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
     queued: bool = False
+    answers_queue: bool = True
+    """Answer ``LookUpQueue`` at once, as every shell does; False leaves the question open,
+    for a test to answer (or not) itself."""
 
     def __post_init__(self) -> None:
         self.state = new_call("call-1", self.now)
-        self.context = FlowContext(self.config, self.calendar, self.line)
+        self.context = FlowContext(self.config, self.calendar, self.queue)
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -166,11 +171,15 @@ class Caller:
     def hung_up_by_line(self) -> bool:
         return any(isinstance(c, Hangup) for c in self.commands)
 
-    # -- the store's and the line's side -------------------------------------------------
+    # -- the store's and the queue's side -------------------------------------------------
 
     def _answer(self, command: Command) -> Event | None:
         if isinstance(command, LookUpPendingCallback):
             return PendingCallbackLookedUp(self.existing)
+        if isinstance(command, LookUpQueue):
+            if not self.answers_queue:
+                return None
+            return QueueLookedUp(self.queue.snapshot(None, self.state.call_id, command, self.now))
         if isinstance(command, StoreCallback):
             if self.reject_store_with is not None:
                 existing, self.reject_store_with = self.reject_store_with, None

@@ -13,7 +13,7 @@ from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.events import ExistingCallback
 from tests.engine.caller import Caller
-from tests.fakes.line import FakeLine
+from tests.fakes.queue import FakeQueue
 
 MONDAY_10 = datetime(2026, 1, 12, 10, tzinfo=ZoneInfo("Europe/Helsinki")).astimezone(UTC)
 
@@ -29,7 +29,7 @@ def calendar(config: HotlineConfig) -> Calendar:
 def call(config: HotlineConfig, calendar: Calendar) -> MakeCaller:
     """Make a caller: ``call(at=..., cfg=..., existing=..., staffed=..., ...)``.
 
-    Keywords other than the first three set the line's state (see FakeLine);
+    Keywords other than the first three set the queue's state (see FakeQueue);
     by default four advisors are staffed and planned, none of them free.
     """
 
@@ -37,11 +37,11 @@ def call(config: HotlineConfig, calendar: Calendar) -> MakeCaller:
         at: datetime = MONDAY_10,
         cfg: HotlineConfig | None = None,
         existing: ExistingCallback | None = None,
-        **line: Any,
+        **queue: Any,
     ) -> Caller:
         used = cfg or config
         cal = calendar if cfg is None else Calendar.from_config(used)
         defaults: dict[str, Any] = {"staffed": 4, "planned": 4}
-        return Caller(used, cal, FakeLine(cal, **{**defaults, **line}), at, existing=existing)
+        return Caller(used, cal, FakeQueue(cal, **{**defaults, **queue}), at, existing=existing)
 
     return make

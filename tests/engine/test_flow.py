@@ -85,8 +85,8 @@ class TestToTheQueue:
 
     def test_announcements_repeat_with_fresh_figures(self, call: MakeCaller) -> None:
         c = queued(call().dial(MOBILE)).listen()
-        c.line.ahead = 0
-        c.line.staffed = 1
+        c.queue.ahead = 0
+        c.queue.staffed = 1
         c.fire("announce")
         assert (
             c.last_text()
@@ -234,7 +234,7 @@ class TestOverflowOffer:
     def test_offered_while_waiting_when_the_queue_grows(self, call: MakeCaller) -> None:
         c = queued(call().dial(MOBILE)).listen()
         assert "offer_callback" not in c.heard()
-        c.line.ahead = 5
+        c.queue.ahead = 5
         c.fire("announce")
         assert c.last_prompts()[-1].key == "offer_callback"
 
@@ -524,7 +524,7 @@ class TestTimeMovesOn:
         """Offered, silent, then the backlog grows past the promise: 1 no longer books it."""
         c = queued(call(at=local(2026, 1, 12, 14), staffed=2, planned=2).dial(MOBILE))
         c.stay_silent()
-        c.line.callbacks_ahead = 200
+        c.queue.callbacks_ahead = 200
         c.fire("announce")
         assert c.last_prompts()[-1].key == "health_urgent"
         c.listen()
@@ -536,7 +536,7 @@ class TestTimeMovesOn:
         """Pressed during music after a valid offer, but the time can no longer be kept."""
         c = queued(call(at=local(2026, 1, 12, 14), staffed=2, planned=2).dial(MOBILE))
         c.stay_silent()
-        c.line.callbacks_ahead = 200
+        c.queue.callbacks_ahead = 200
         c.later(timedelta(seconds=20))
         c.send(DigitPressed("1"))
         assert not c.stored and c.state.in_queue

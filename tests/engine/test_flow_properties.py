@@ -31,9 +31,11 @@ from callflow.engine.events import (
     ExistingCallback,
     PendingCallbackLookedUp,
     PlaybackFinished,
+    QueueLookedUp,
     TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call, step
+from callflow.engine.forecast import QueueSnapshot
 from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, EventKind
 from callflow.service.calls import CallHandler
@@ -41,7 +43,7 @@ from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
 from tests.engine.caller import Caller
-from tests.fakes.line import FakeLine
+from tests.fakes.queue import FakeQueue
 
 STARTS = [
     datetime(2026, 1, 12, 8, 0, tzinfo=UTC),  # Monday 10:00
@@ -61,7 +63,7 @@ actions = st.one_of(
     st.tuples(st.just("wait"), st.integers(1, 900)),
 )
 
-lines = st.fixed_dictionaries(
+queues = st.fixed_dictionaries(
     {
         "ahead": st.integers(0, 6),
         "free": st.integers(0, 2),
@@ -80,6 +82,8 @@ def has_next_step(state: CallState) -> bool:
     """
     if state.phase in (Phase.NEW, Phase.ENDED) or state.playback is not None:
         return True
+    if state.queue_need is not None:
+        return False  # waiting on the store for the queue: see below
     if state.menu is not None:
         return state.input_at is not None
     if state.phase is Phase.QUEUED:
@@ -118,18 +122,18 @@ def event_for(state: CallState, action: str, arg: Any, now: datetime) -> tuple[E
 @given(
     start=st.sampled_from(STARTS),
     caller=st.sampled_from(["+358401234567", None]),
-    line=lines,
+    queue=queues,
     script=st.lists(actions, max_size=80),
 )
 def test_engine_alone_never_crashes_or_strands_a_caller(
     config: HotlineConfig,
     start: datetime,
     caller: str | None,
-    line: dict[str, Any],
+    queue: dict[str, Any],
     script: list[tuple[str, Any]],
 ) -> None:
     calendar = _calendar(config)
-    c = Caller(config, calendar, FakeLine(calendar, **line), start)
+    c = Caller(config, calendar, FakeQueue(calendar, **queue), start)
     c.dial(caller, withheld=caller is None)
     stores_before = 0
     for action, arg in script:
@@ -177,7 +181,7 @@ class Line:
         min_size=2,
         max_size=3,
     ),
-    line=lines,
+    queue=queues,
     script=st.lists(st.tuples(st.integers(0, 2), actions), max_size=60),
 )
 def test_with_the_store_one_number_never_has_two_open_callbacks(
@@ -185,7 +189,7 @@ def test_with_the_store_one_number_never_has_two_open_callbacks(
     sqlite_template: Path,
     start: datetime,
     callers: list[str | None],
-    line: dict[str, Any],
+    queue: dict[str, Any],
     script: list[tuple[int, tuple[str, Any]]],
 ) -> None:
     folder = Path(tempfile.mkdtemp())
@@ -195,8 +199,9 @@ def test_with_the_store_one_number_never_has_two_open_callbacks(
         with database.transaction() as session:
             sync_queues(session, config, start)
         calendar = _calendar(config)
-        context = FlowContext(config, calendar, FakeLine(calendar, **line))
-        world = Line(CallHandler(database, context, provider="property"), start)
+        fake = FakeQueue(calendar, **queue)
+        context = FlowContext(config, calendar, fake)
+        world = Line(CallHandler(database, context, fake, provider="property"), start)
         for i, number in enumerate(callers):
             world.calls.append(new_call(f"call-{i}", start))
             world.media.append([])
@@ -238,8 +243,8 @@ def _states_in_every_phase(config: HotlineConfig) -> dict[str, CallState]:
     calendar = _calendar(config)
     mobile = "+358401234567"
 
-    def caller(**line: Any) -> Caller:
-        return Caller(config, calendar, FakeLine(calendar, **line), STARTS[0])
+    def caller(**queue: Any) -> Caller:
+        return Caller(config, calendar, FakeQueue(calendar, **queue), STARTS[0])
 
     def snap(c: Caller) -> CallState:
         return CallState.from_dict(c.state.to_dict())
@@ -263,7 +268,7 @@ def test_every_event_in_every_phase_is_answered(config: HotlineConfig) -> None:
     """Whatever arrives, whenever: no crash, and the caller always has a next step."""
     existing = ExistingCallback(9, "fi", "health", STARTS[0], None)
     calendar = _calendar(config)
-    context = FlowContext(config, calendar, FakeLine(calendar))
+    context = FlowContext(config, calendar, FakeQueue(calendar))
     states = _states_in_every_phase(config)
     assert {s.phase for s in states.values()} >= set(Phase) - {
         Phase.LOOKING_UP,
@@ -288,6 +293,7 @@ def test_every_event_in_every_phase_is_answered(config: HotlineConfig) -> None:
             CallbackStored(5, original.started_at),
             CallbackRejected(existing),
             CallbackCancelled(9),
+            QueueLookedUp(QueueSnapshot(3, 0, 2, timedelta(minutes=6), 0.5, 4)),
             AdvisorConnected("a"),
             AdvisorHungUp(),
             CallerHungUp(),
@@ -297,5 +303,6 @@ def test_every_event_in_every_phase_is_answered(config: HotlineConfig) -> None:
             now = max([STARTS[0], *(t.at for t in timers)])
             step(state, event, now, context)
             # Here nothing answers the store, so waiting on it is a fair place to stop.
-            if state.phase not in (Phase.LOOKING_UP, Phase.STORING, Phase.CANCELLING):
+            waiting_on_store = state.phase in (Phase.LOOKING_UP, Phase.STORING, Phase.CANCELLING)
+            if not waiting_on_store and state.queue_need is None:
                 assert has_next_step(state), (name, event)

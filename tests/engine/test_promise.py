@@ -9,7 +9,7 @@ import pytest
 
 from callflow.config.models import HotlineConfig, PromiseConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.promise import DeadlineClass, deadline_class, due_at, promise_fits_day
+from callflow.engine.promise import DeadlineClass, deadline_class, due_at
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 SAME_DAY = PromiseConfig(
@@ -70,11 +70,3 @@ def test_next_working_day(calendar: Calendar, requested: datetime, due: datetime
 def test_deadline_classes_put_same_day_first() -> None:
     assert deadline_class(SAME_DAY) < deadline_class(NEXT_DAY)
     assert deadline_class(SAME_DAY) > DeadlineClass.ESCALATED
-
-
-def test_promise_that_cannot_fit_a_day_is_explained() -> None:
-    too_long = SAME_DAY.model_copy(update={"late_margin": timedelta(hours=7)})
-    assert promise_fits_day(too_long, timedelta(hours=6)) == [
-        "late_margin 7h runs past closing on a day open 6h; make it shorter"
-    ]
-    assert promise_fits_day(NEXT_DAY, timedelta(hours=6)) == []

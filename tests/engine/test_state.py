@@ -21,7 +21,7 @@ from callflow.engine.events import (
     TimerFired,
 )
 from callflow.engine.flow import step
-from callflow.engine.state import After, CallState, Menu, Phase
+from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
 from callflow.engine.vocabulary import CallOutcome
 from tests.engine.caller import Caller
 from tests.engine.conftest import MakeCaller
@@ -66,6 +66,7 @@ def full_state() -> CallState:
         playback="call-42/p7",
         playback_seq=7,
         after=After.NUMBER_FLOW,
+        queue_need=QueueNeed.ACCEPTING_OFFER,
         input_at=MONDAY_10 + timedelta(seconds=6),
         announce_at=MONDAY_10 + timedelta(seconds=60),
         closing_at=local(2026, 1, 12, 15),
@@ -125,6 +126,7 @@ class TestRoundTrip:
         assert restored.phase is Phase.CALLBACK
         assert restored.menu is Menu.READBACK
         assert restored.after is After.NUMBER_FLOW
+        assert restored.queue_need is QueueNeed.ACCEPTING_OFFER
         assert isinstance(restored.existing, ExistingCallback)
         for name in ("started_at", "input_at", "announce_at", "closing_at", "offered_at"):
             value = getattr(restored, name)
@@ -187,7 +189,7 @@ def offer_accepted(call: MakeCaller) -> tuple[Caller, Event]:
 
 def queue_announcement(call: MakeCaller) -> tuple[Caller, Event]:
     c = call().dial(MOBILE).press("1").press("1").listen()
-    c.line.ahead = 5  # the queue grew: the announcement now offers a callback
+    c.queue.ahead = 5  # the queue grew: the announcement now offers a callback
     assert c.state.announce_at is not None
     c.now = c.state.announce_at
     return c, TimerFired("announce", c.state.announce_at)

@@ -26,7 +26,7 @@ from tests.providers.ari.adapter_rig import running_line
 from tests.providers.ari.lines import with_ari
 from tests.providers.ari.rig import run
 from tests.providers.ari.test_adapter import advisor_with_phone, queued_for_health
-from tests.providers.twilio.conftest import PUBLIC_URL, Line, with_twilio
+from tests.providers.twilio.conftest import PUBLIC_URL, TwilioRig, with_twilio
 from tests.providers.twilio.test_connector import advisor, connect, queued
 from tests.store.helpers import T0
 
@@ -94,9 +94,9 @@ def test_the_twilio_connector_pairs_through_the_matcher(
         provider = TwilioProvider(
             settings, database, clock, http=HttpxTwilioClient(route=fake.route)
         )
-        app = create_app(settings.config, database, clock=clock, twilio=provider)
+        app = create_app(settings.config, database, clock=clock, webhooks=provider.webhooks())
         fake.webhooks = Webhooks(public_url=PUBLIC_URL, app=app)
-        line = Line(app, provider, fake.webhooks, database, clock, fake)
+        line = TwilioRig(app, provider, fake.webhooks, database, clock, fake)
         advisor_id = advisor(line, "Anna", "+358401110000")
         queued(line, "+358401000001")
         assert connect(line) == 1

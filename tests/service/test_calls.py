@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.commands import Ask, Command, Hangup, Play
+from callflow.engine.commands import Ask, Command, Hangup, LookUpQueue, Play
 from callflow.engine.events import (
+    AdvisorConnected,
     CallArrived,
     CallerHungUp,
     DigitPressed,
@@ -18,6 +21,7 @@ from callflow.engine.events import (
     PlaybackFinished,
 )
 from callflow.engine.flow import FlowContext, new_call
+from callflow.engine.forecast import QueueSnapshot
 from callflow.engine.state import CallState
 from callflow.engine.vocabulary import CallbackStatus, EventKind
 from callflow.errors import StoreError
@@ -25,8 +29,9 @@ from callflow.service import calls as service
 from callflow.service.calls import CallHandler
 from callflow.store.calls import load_call_state
 from callflow.store.models import Call, CallbackRequest, CallEvent
+from callflow.store.queue_places import QueuePlace
 from callflow.store.session import Database
-from tests.fakes.line import FakeLine
+from tests.fakes.queue import FakeQueue
 
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)  # Monday 10:00 in Helsinki
 MOBILE = "+358401234567"
@@ -61,8 +66,8 @@ class Phone:
 @pytest.fixture
 def handler(config: HotlineConfig, database: Database) -> CallHandler:
     calendar = Calendar.from_config(config)
-    line = FakeLine(calendar, staffed=2, planned=2)
-    return CallHandler(database, FlowContext(config, calendar, line), provider="test")
+    queue = FakeQueue(calendar, staffed=2, planned=2)
+    return CallHandler(database, FlowContext(config, calendar, queue), queue, provider="test")
 
 
 def kinds(database: Database, call_id: str) -> list[str]:
@@ -196,3 +201,73 @@ def test_a_store_failure_changes_nothing_and_the_caller_can_go_on(
     assert phone.heard()[-1] == "callback_confirmed"
     with database.transaction() as session:
         assert session.scalars(select(CallbackRequest.call_id)).all() == ["call-a"]
+
+
+# -- the queue: asked in the step's unit of work, and the caller's place kept ---------------
+
+
+@dataclass
+class SeeingQueue:
+    """A :class:`FakeQueue` that notes, for each question, which places its session shows."""
+
+    queue: FakeQueue
+    seen: list[tuple[str, LookUpQueue, list[str]]] = field(default_factory=list)
+
+    def snapshot(
+        self, session: Session, call_id: str, question: LookUpQueue, now: datetime
+    ) -> QueueSnapshot:
+        self.seen.append((call_id, question, list(session.scalars(select(QueuePlace.call_id)))))
+        return self.queue.snapshot(session, call_id, question, now)
+
+
+def places(database: Database) -> list[str]:
+    with database.reading() as session:
+        return list(session.scalars(select(QueuePlace.call_id).order_by(QueuePlace.call_id)))
+
+
+def test_the_queue_is_read_in_the_step_that_queues_the_caller(
+    config: HotlineConfig, database: Database
+) -> None:
+    """The provider's reads answer ``LookUpQueue`` in the step's own transaction: they see
+    the caller's place, written by that step and not yet committed."""
+    calendar = Calendar.from_config(config)
+    fake = FakeQueue(calendar, ahead=2, staffed=4, planned=4)
+    reads = SeeingQueue(fake)
+    handler = CallHandler(database, FlowContext(config, calendar, fake), reads, provider="test")
+    phone = Phone(handler, "call-a", T0).send(CallArrived(MOBILE)).press("1").press("1")
+    ((call_id, question, seen),) = reads.seen
+    assert (call_id, question) == ("call-a", LookUpQueue("health", "fi", phone.now))
+    assert seen == ["call-a"]
+    assert "queue_position" in phone.heard()
+    assert not any(isinstance(c, LookUpQueue) for c in phone.commands)  # not the provider's
+
+
+def test_a_caller_has_a_place_while_queued_and_none_after_hanging_up(
+    handler: CallHandler, database: Database
+) -> None:
+    phone = Phone(handler, "call-a", T0).send(CallArrived(MOBILE)).press("1").press("1")
+    phone.press("2")  # no callback, thanks
+    with database.reading() as session:
+        place = session.get(QueuePlace, "call-a")
+        assert place is not None
+        assert (place.provider, place.topic, place.language) == ("test", "health", "fi")
+        assert place.entered_at == phone.state.queue_entered_at
+    phone.send(CallerHungUp())
+    assert places(database) == []
+
+
+def test_a_caller_handed_to_an_advisor_has_no_place(
+    handler: CallHandler, database: Database
+) -> None:
+    phone = Phone(handler, "call-a", T0).send(CallArrived(MOBILE)).press("1").press("1")
+    assert places(database) == ["call-a"]
+    phone.send(AdvisorConnected("nurse-1"))
+    assert places(database) == []
+
+
+def test_a_caller_taking_a_callback_leaves_their_place(
+    handler: CallHandler, database: Database
+) -> None:
+    """Their place in line goes with the request (its ``queue_entered_at``), not the queue."""
+    request_callback(handler, "call-a", T0)
+    assert places(database) == []

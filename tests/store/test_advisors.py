@@ -18,8 +18,10 @@ from callflow.engine.matching import FreeAdvisor, Queue, WaitingCaller
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus
 from callflow.errors import AdvisorBusy, UnknownAdvisor
 from callflow.store.advisors import (
+    LegEnd,
     Staffing,
     advisor_for_token,
+    advisor_leg_ended,
     begin_wrap_up,
     disable_advisor,
     find_advisor,
@@ -27,7 +29,6 @@ from callflow.store.advisors import (
     holds_assignment,
     issue_token,
     list_advisors,
-    pause_advisor,
     register_advisor,
     set_advisor_state,
     staffing,
@@ -448,7 +449,7 @@ class TestPauseAndDisable:
     ) -> None:
         set_state(database, advisor, AdvisorState.AVAILABLE, T0 - timedelta(hours=1))
         with database.transaction() as session:
-            pause_advisor(session, advisor, T0)
+            advisor_leg_ended(session, advisor, LegEnd.UNREACHABLE, T0, wrap_up=WRAP_UP)
             add_callback(session, number(1))
         assert where(database, advisor) == (AdvisorState.BREAK, T0, None)
         assert claim(database, T0 + timedelta(hours=1)) is None
@@ -467,6 +468,67 @@ class TestPauseAndDisable:
         with database.reading() as session:
             assert advisor_for_token(session, token) is None
         assert claim(database, T0 + timedelta(hours=1)) is None
+
+
+class TestLegEnded:
+    """The one rule every provider applies when an advisor's call is over."""
+
+    def taken(self, database: Database, advisor: int) -> None:
+        """The advisor, with a phone, taken a minute ago to be rung for a queued caller."""
+        set_state(database, advisor, AdvisorState.AVAILABLE, T0 - timedelta(hours=1))
+        with database.transaction() as session:
+            found = session.get(Advisor, advisor)
+            assert found is not None
+            found.dial_string = "PJSIP/nurse"
+            session.flush()
+            assert take_advisor(session, advisor, T0 - timedelta(minutes=1)) is not None
+
+    @pytest.mark.parametrize(
+        ("how", "expected"),
+        [
+            (LegEnd.TALKED, (AdvisorState.WRAP_UP, T0, T0 + WRAP_UP)),
+            (LegEnd.ENDED, (AdvisorState.WRAP_UP, T0, T0)),
+            (LegEnd.REFUSED, (AdvisorState.BREAK, T0, None)),
+            (LegEnd.UNREACHABLE, (AdvisorState.BREAK, T0, None)),
+        ],
+    )
+    def test_a_taken_advisor(
+        self,
+        database: Database,
+        advisor: int,
+        how: LegEnd,
+        expected: tuple[AdvisorState, datetime, datetime | None],
+    ) -> None:
+        self.taken(database, advisor)
+        with database.transaction() as session:
+            advisor_leg_ended(session, advisor, how, T0, wrap_up=WRAP_UP)
+        assert where(database, advisor) == expected
+
+    def test_a_break_taken_while_the_phone_rang_for_nobody_is_kept(
+        self, database: Database, advisor: int
+    ) -> None:
+        """Never rung after all (the provider out of reach): the break they chose stays."""
+        self.taken(database, advisor)
+        set_state(database, advisor, AdvisorState.BREAK, T0 - timedelta(seconds=5))
+        with database.transaction() as session:
+            advisor_leg_ended(session, advisor, LegEnd.ENDED, T0, wrap_up=WRAP_UP)
+        assert where(database, advisor) == (AdvisorState.BREAK, T0 - timedelta(seconds=5), None)
+
+    @pytest.mark.parametrize(
+        ("result", "how"),
+        [
+            (AttemptResult.BUSY, LegEnd.REFUSED),
+            (AttemptResult.NO_ANSWER, LegEnd.UNREACHABLE),
+            (AttemptResult.CONGESTION, LegEnd.UNREACHABLE),
+            (AttemptResult.FAILED, LegEnd.UNREACHABLE),
+            (AttemptResult.WRONG_NUMBER, LegEnd.UNREACHABLE),
+            (AttemptResult.INTERRUPTED, LegEnd.ENDED),
+        ],
+    )
+    def test_an_unanswered_leg_by_how_the_provider_says_it_ended(
+        self, result: AttemptResult, how: LegEnd
+    ) -> None:
+        assert LegEnd.unanswered(result) is how
 
 
 class TestTokens:

@@ -14,28 +14,18 @@ from sqlalchemy import select, text
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.vocabulary import (
-    AttemptResult,
-    CallbackStatus,
-    EventKind,
-    ReasonCategory,
-    Referral,
-    Resolution,
-)
+from callflow.engine.vocabulary import AttemptResult, CallbackStatus, EventKind
 from callflow.errors import LeaseLost
 from callflow.store.attempts import (
     AttemptClosed,
-    Coding,
     RetryPolicy,
     finish_attempt,
     mark_dialled,
-    record_call_coding,
-    record_callback_coding,
     renew_lease,
 )
 from callflow.store.callbacks import cancel_callback
 from callflow.store.claims import ClaimedCallback, claim_next_callback
-from callflow.store.models import Call, CallbackAttempt, CallbackRequest, CallEvent
+from callflow.store.models import Advisor, AdvisorState, CallbackAttempt, CallbackRequest, CallEvent
 from callflow.store.session import Database
 from tests.store.helpers import T0, add_advisor, add_callback, number
 
@@ -71,7 +61,7 @@ def policy(config: HotlineConfig) -> RetryPolicy:
     )
 
 
-class Line:
+class CallbackRig:
     """One request, advisors to work it, and the store calls a dispatcher makes."""
 
     def __init__(
@@ -110,7 +100,13 @@ class Line:
             mark_dialled(session, self.callback_id, attempt_no, now, owner=owner)
 
     def finish(
-        self, attempt_no: int, result: AttemptResult, now: datetime, *, owner: str = OWNER
+        self,
+        attempt_no: int,
+        result: AttemptResult,
+        now: datetime,
+        *,
+        owner: str = OWNER,
+        wrap_up: timedelta = timedelta(0),
     ) -> AttemptClosed:
         with self.database.transaction() as session:
             return finish_attempt(
@@ -123,6 +119,7 @@ class Line:
                 policy=self.policy,
                 calendar=self.calendar,
                 duration_s=42.0 if result is AttemptResult.REACHED else 0.0,
+                wrap_up=wrap_up,
             )
 
     def request(self) -> CallbackRequest:
@@ -130,6 +127,12 @@ class Line:
             request = session.get(CallbackRequest, self.callback_id)
             assert request is not None
             return request
+
+    def advisor(self, index: int = 0) -> Advisor:
+        with self.database.transaction() as session:
+            advisor = session.get(Advisor, self.advisors[index])
+            assert advisor is not None
+            return advisor
 
     def attempt(self, attempt_no: int) -> CallbackAttempt:
         with self.database.transaction() as session:
@@ -166,59 +169,59 @@ class Line:
 
 
 @pytest.fixture
-def line(database: Database, calendar: Calendar, policy: RetryPolicy) -> Line:
+def rig(database: Database, calendar: Calendar, policy: RetryPolicy) -> CallbackRig:
     """A health request made at Monday 09:50, Helsinki; T0 is 10:00 the same day."""
-    return Line(database, calendar, policy, T0 - timedelta(minutes=10))
+    return CallbackRig(database, calendar, policy, T0 - timedelta(minutes=10))
 
 
 class TestMarkDialled:
-    def test_the_dial_is_recorded_and_logged(self, line: Line) -> None:
+    def test_the_dial_is_recorded_and_logged(self, rig: CallbackRig) -> None:
         """The instant the resident is dialled is when the callback was made."""
-        claimed = line.claim(T0)
-        line.dial(claimed.attempt_no, T0 + timedelta(seconds=10))
-        assert line.attempt(1).dialled_at == T0 + timedelta(seconds=10)
-        (dialled,) = line.events(EventKind.CALLBACK_DIALLED)
+        claimed = rig.claim(T0)
+        rig.dial(claimed.attempt_no, T0 + timedelta(seconds=10))
+        assert rig.attempt(1).dialled_at == T0 + timedelta(seconds=10)
+        (dialled,) = rig.events(EventKind.CALLBACK_DIALLED)
         assert dialled.at == T0 + timedelta(seconds=10)
-        assert dialled.data == {"attempt_no": 1, "advisor_id": line.advisors[0]}
+        assert dialled.data == {"attempt_no": 1, "advisor_id": rig.advisors[0]}
         assert (dialled.callback_id, dialled.topic, dialled.language, dialled.call_id) == (
-            line.callback_id,
+            rig.callback_id,
             "health",
             "fi",
             None,
         )
 
-    def test_one_attempt_dials_once(self, line: Line) -> None:
+    def test_one_attempt_dials_once(self, rig: CallbackRig) -> None:
         """A repeated dial for the same attempt (a retried request, a duplicate webhook) is
         refused: the resident's phone rings once per attempt."""
-        line.claim(T0)
-        line.dial(1, T0)
+        rig.claim(T0)
+        rig.dial(1, T0)
         with pytest.raises(LeaseLost):
-            line.dial(1, T0 + timedelta(seconds=5))
-        assert line.attempt(1).dialled_at == T0
-        assert len(line.events(EventKind.CALLBACK_DIALLED)) == 1
+            rig.dial(1, T0 + timedelta(seconds=5))
+        assert rig.attempt(1).dialled_at == T0
+        assert len(rig.events(EventKind.CALLBACK_DIALLED)) == 1
 
-    def test_a_worker_without_the_lease_cannot_dial(self, line: Line) -> None:
-        line.claim(T0)
+    def test_a_worker_without_the_lease_cannot_dial(self, rig: CallbackRig) -> None:
+        rig.claim(T0)
         with pytest.raises(LeaseLost):
-            line.dial(1, T0, owner="host-2:7")
-        assert line.attempt(1).dialled_at is None
-        assert line.events(EventKind.CALLBACK_DIALLED) == []
+            rig.dial(1, T0, owner="host-2:7")
+        assert rig.attempt(1).dialled_at is None
+        assert rig.events(EventKind.CALLBACK_DIALLED) == []
 
-    def test_an_attempt_never_claimed_cannot_be_dialled(self, line: Line) -> None:
-        line.claim(T0)
+    def test_an_attempt_never_claimed_cannot_be_dialled(self, rig: CallbackRig) -> None:
+        rig.claim(T0)
         with pytest.raises(LeaseLost, match="never claimed"):
-            line.dial(2, T0)
+            rig.dial(2, T0)
 
 
 class TestReached:
-    def test_a_reached_resident_completes_the_request(self, line: Line) -> None:
+    def test_a_reached_resident_completes_the_request(self, rig: CallbackRig) -> None:
         """Reached is final: the request is closed, the lease and the advisor released."""
-        line.claim(T0)
-        line.dial(1, T0)
+        rig.claim(T0)
+        rig.dial(1, T0)
         ended = T0 + timedelta(minutes=7)
-        closed = line.finish(1, AttemptResult.REACHED, ended)
+        closed = rig.finish(1, AttemptResult.REACHED, ended)
         assert closed == AttemptClosed(CallbackStatus.COMPLETED, None)
-        request = line.request()
+        request = rig.request()
         assert (request.status, request.closed_at, request.next_attempt_at) == (
             CallbackStatus.COMPLETED,
             ended,
@@ -229,15 +232,15 @@ class TestReached:
             None,
             None,
         )
-        attempt = line.attempt(1)
+        attempt = rig.attempt(1)
         assert (attempt.result, attempt.ended_at, attempt.duration_s) == (
             AttemptResult.REACHED,
             ended,
             42.0,
         )
-        kinds = [e.kind for e in line.events()]
+        kinds = [e.kind for e in rig.events()]
         assert kinds[-2:] == [EventKind.CALLBACK_ATTEMPT_ENDED, EventKind.CALLBACK_COMPLETED]
-        attempt_ended, completed = line.events()[-2:]
+        attempt_ended, completed = rig.events()[-2:]
         assert attempt_ended.data == {
             "attempt_no": 1,
             "result": "reached",
@@ -247,25 +250,25 @@ class TestReached:
         assert completed.data == {"attempt_no": 1}
         assert completed.at == ended
 
-    def test_the_advisor_is_free_for_the_next_request(self, line: Line) -> None:
-        line.claim(T0)
-        line.finish(1, AttemptResult.REACHED, T0 + timedelta(minutes=7))
-        with line.database.transaction() as session:
+    def test_the_advisor_is_free_for_the_next_request(self, rig: CallbackRig) -> None:
+        rig.claim(T0)
+        rig.finish(1, AttemptResult.REACHED, T0 + timedelta(minutes=7))
+        with rig.database.transaction() as session:
             add_callback(session, number(2), entered=T0)
-        assert line.can_claim(T0 + timedelta(minutes=8))
+        assert rig.can_claim(T0 + timedelta(minutes=8))
 
 
 class TestWrongNumber:
-    def test_a_wrong_number_closes_the_request_without_retry(self, line: Line) -> None:
-        line.claim(T0)
-        line.dial(1, T0)
-        closed = line.finish(1, AttemptResult.WRONG_NUMBER, T0 + timedelta(seconds=30))
+    def test_a_wrong_number_closes_the_request_without_retry(self, rig: CallbackRig) -> None:
+        rig.claim(T0)
+        rig.dial(1, T0)
+        closed = rig.finish(1, AttemptResult.WRONG_NUMBER, T0 + timedelta(seconds=30))
         assert closed == AttemptClosed(CallbackStatus.WRONG_NUMBER, None)
-        assert line.request().status is CallbackStatus.WRONG_NUMBER
-        (final,) = line.events(EventKind.CALLBACK_WRONG_NUMBER)
+        assert rig.request().status is CallbackStatus.WRONG_NUMBER
+        (final,) = rig.events(EventKind.CALLBACK_WRONG_NUMBER)
         assert final.data == {"attempt_no": 1}
-        assert line.events(EventKind.CALLBACK_COMPLETED) == []
-        assert not line.can_claim(T0 + timedelta(days=1))
+        assert rig.events(EventKind.CALLBACK_COMPLETED) == []
+        assert not rig.can_claim(T0 + timedelta(days=1))
 
 
 class TestNotReached:
@@ -276,26 +279,26 @@ class TestNotReached:
         completed (an answering machine never is) but waits the configured 30 minutes,
         then any advisor may claim the next attempt."""
         for serial, result in enumerate(NOT_REACHED, start=1):
-            line = Line(database, calendar, policy, T0 - timedelta(minutes=10), serial=serial)
-            line.claim(T0)
-            line.dial(1, T0)
+            rig = CallbackRig(database, calendar, policy, T0 - timedelta(minutes=10), serial=serial)
+            rig.claim(T0)
+            rig.dial(1, T0)
             ended = T0 + timedelta(seconds=40)
-            closed = line.finish(1, result, ended)
+            closed = rig.finish(1, result, ended)
             retry_at = ended + timedelta(minutes=30)
             assert closed == AttemptClosed(CallbackStatus.PENDING, retry_at), result
-            request = line.request()
+            request = rig.request()
             assert (request.status, request.next_attempt_at, request.lease_owner) == (
                 CallbackStatus.PENDING,
                 retry_at,
                 None,
             )
-            assert line.events(EventKind.CALLBACK_COMPLETED) == []
-            (attempt_ended,) = line.events(EventKind.CALLBACK_ATTEMPT_ENDED)
+            assert rig.events(EventKind.CALLBACK_COMPLETED) == []
+            (attempt_ended,) = rig.events(EventKind.CALLBACK_ATTEMPT_ENDED)
             assert attempt_ended.data["result"] == result.value
             assert datetime.fromisoformat(attempt_ended.data["next_attempt_at"]) == retry_at
-            assert not line.can_claim(retry_at - timedelta(seconds=1))
-            assert line.claim(retry_at).attempt_no == 2
-            line.finish(2, AttemptResult.REACHED, retry_at)  # the advisors are free again
+            assert not rig.can_claim(retry_at - timedelta(seconds=1))
+            assert rig.claim(retry_at).attempt_no == 2
+            rig.finish(2, AttemptResult.REACHED, retry_at)  # the advisors are free again
 
     def test_the_retry_is_the_first_instant_in_the_window_after_the_spacing(
         self, database: Database, calendar: Calendar, policy: RetryPolicy
@@ -312,180 +315,145 @@ class TestNotReached:
         }
         retries = {}
         for serial, (ended, _) in enumerate(cases.values(), start=1):
-            line = Line(database, calendar, policy, ended - timedelta(minutes=20), serial=serial)
-            line.claim(ended - timedelta(minutes=5))
-            retries[serial] = line.finish(1, AttemptResult.NO_ANSWER, ended).next_attempt_at
-            line.cancel(ended)  # out of the way of the next case's claim
+            rig = CallbackRig(
+                database, calendar, policy, ended - timedelta(minutes=20), serial=serial
+            )
+            rig.claim(ended - timedelta(minutes=5))
+            retries[serial] = rig.finish(1, AttemptResult.NO_ANSWER, ended).next_attempt_at
+            rig.cancel(ended)  # out of the way of the next case's claim
         expected = {serial: retry for serial, (_, retry) in enumerate(cases.values(), start=1)}
         assert retries == expected
 
-    def test_the_last_attempt_fails_the_request(self, line: Line) -> None:
+    def test_the_last_attempt_fails_the_request(self, rig: CallbackRig) -> None:
         """After the configured three attempts the request is closed as failed, not
         retried for ever."""
         now = T0
         for attempt_no in (1, 2):
-            assert line.claim(now).attempt_no == attempt_no
-            closed = line.finish(attempt_no, AttemptResult.NO_ANSWER, now + timedelta(seconds=30))
+            assert rig.claim(now).attempt_no == attempt_no
+            closed = rig.finish(attempt_no, AttemptResult.NO_ANSWER, now + timedelta(seconds=30))
             assert closed.status is CallbackStatus.PENDING and closed.next_attempt_at is not None
             now = closed.next_attempt_at
-        assert line.claim(now).attempt_no == 3
-        closed = line.finish(3, AttemptResult.BUSY, now + timedelta(seconds=5))
+        assert rig.claim(now).attempt_no == 3
+        closed = rig.finish(3, AttemptResult.BUSY, now + timedelta(seconds=5))
         assert closed == AttemptClosed(CallbackStatus.FAILED, None)
-        request = line.request()
+        request = rig.request()
         assert (request.status, request.closed_at, request.next_attempt_at) == (
             CallbackStatus.FAILED,
             now + timedelta(seconds=5),
             None,
         )
-        (failed,) = line.events(EventKind.CALLBACK_FAILED)
+        (failed,) = rig.events(EventKind.CALLBACK_FAILED)
         assert failed.data == {"attempts": 3}
-        assert not line.can_claim(now + timedelta(days=1))
+        assert not rig.can_claim(now + timedelta(days=1))
 
 
 class TestInterrupted:
-    def test_an_interrupted_attempt_returns_the_request_at_once(self, line: Line) -> None:
+    def test_an_interrupted_attempt_returns_the_request_at_once(self, rig: CallbackRig) -> None:
         """The worker stopped mid-attempt: the request is back in line now, for anyone."""
-        line.claim(T0)
+        rig.claim(T0)
         stopped = T0 + timedelta(seconds=3)
-        closed = line.finish(1, AttemptResult.INTERRUPTED, stopped)
+        closed = rig.finish(1, AttemptResult.INTERRUPTED, stopped)
         assert closed == AttemptClosed(CallbackStatus.PENDING, stopped)
-        assert line.request().status is CallbackStatus.PENDING
-        assert line.claim(stopped, advisor=1).attempt_no == 2
+        assert rig.request().status is CallbackStatus.PENDING
+        assert rig.claim(stopped, advisor=1).attempt_no == 2
 
-    def test_an_interrupted_attempt_does_not_count(self, line: Line) -> None:
+    def test_an_interrupted_attempt_does_not_count(self, rig: CallbackRig) -> None:
         """The resident still gets three real tries after an interruption."""
-        line.claim(T0)
-        line.finish(1, AttemptResult.INTERRUPTED, T0)
+        rig.claim(T0)
+        rig.finish(1, AttemptResult.INTERRUPTED, T0)
         now = T0
         for attempt_no in (2, 3):
-            line.claim(now)
-            closed = line.finish(attempt_no, AttemptResult.NO_ANSWER, now)
+            rig.claim(now)
+            closed = rig.finish(attempt_no, AttemptResult.NO_ANSWER, now)
             assert closed.status is CallbackStatus.PENDING and closed.next_attempt_at is not None
             now = closed.next_attempt_at
-        line.claim(now)
-        assert line.finish(4, AttemptResult.NO_ANSWER, now).status is CallbackStatus.FAILED
+        rig.claim(now)
+        assert rig.finish(4, AttemptResult.NO_ANSWER, now).status is CallbackStatus.FAILED
 
 
 class TestLease:
-    def test_the_holder_renews_its_lease_and_no_one_else_can(self, line: Line) -> None:
-        line.claim(T0)
+    def test_the_holder_renews_its_lease_and_no_one_else_can(self, rig: CallbackRig) -> None:
+        rig.claim(T0)
         later = T0 + timedelta(minutes=4)
-        with line.database.transaction() as session:
-            renew_lease(session, line.callback_id, later, owner=OWNER, lease=LEASE)
-        assert line.request().lease_expires_at == later + LEASE
-        with line.database.transaction() as session, pytest.raises(LeaseLost):
-            renew_lease(session, line.callback_id, later, owner="host-2:7", lease=LEASE)
-        assert line.request().lease_owner == OWNER
+        with rig.database.transaction() as session:
+            renew_lease(session, rig.callback_id, later, owner=OWNER, lease=LEASE)
+        assert rig.request().lease_expires_at == later + LEASE
+        with rig.database.transaction() as session, pytest.raises(LeaseLost):
+            renew_lease(session, rig.callback_id, later, owner="host-2:7", lease=LEASE)
+        assert rig.request().lease_owner == OWNER
 
-    def test_another_worker_cannot_end_the_attempt(self, line: Line) -> None:
+    def test_another_worker_cannot_end_the_attempt(self, rig: CallbackRig) -> None:
         """A worker that does not hold the lease changes nothing, even if its transaction
         goes on to commit."""
-        line.claim(T0)
-        with line.database.transaction() as session, pytest.raises(LeaseLost):
+        rig.claim(T0)
+        with rig.database.transaction() as session, pytest.raises(LeaseLost):
             finish_attempt(
                 session,
-                line.callback_id,
+                rig.callback_id,
                 1,
                 AttemptResult.REACHED,
                 T0,
                 owner="host-2:7",
-                policy=line.policy,
-                calendar=line.calendar,
+                policy=rig.policy,
+                calendar=rig.calendar,
             )
-        request = line.request()
+        request = rig.request()
         assert (request.status, request.lease_owner) == (CallbackStatus.IN_PROGRESS, OWNER)
-        assert line.attempt(1).result is None
-        assert line.events(EventKind.CALLBACK_ATTEMPT_ENDED) == []
+        assert rig.attempt(1).result is None
+        assert rig.events(EventKind.CALLBACK_ATTEMPT_ENDED) == []
 
-    def test_a_finished_attempt_cannot_be_finished_again(self, line: Line) -> None:
+    def test_a_finished_attempt_cannot_be_finished_again(self, rig: CallbackRig) -> None:
         """A duplicate "call ended" does not close the request twice or change its result."""
-        line.claim(T0)
-        line.finish(1, AttemptResult.REACHED, T0 + timedelta(minutes=5))
+        rig.claim(T0)
+        rig.finish(1, AttemptResult.REACHED, T0 + timedelta(minutes=5))
         with pytest.raises(LeaseLost):
-            line.finish(1, AttemptResult.NO_ANSWER, T0 + timedelta(minutes=6))
-        assert line.attempt(1).result is AttemptResult.REACHED
-        assert line.request().status is CallbackStatus.COMPLETED
-        assert len(line.events(EventKind.CALLBACK_ATTEMPT_ENDED)) == 1
-        assert len(line.events(EventKind.CALLBACK_COMPLETED)) == 1
+            rig.finish(1, AttemptResult.NO_ANSWER, T0 + timedelta(minutes=6))
+        assert rig.attempt(1).result is AttemptResult.REACHED
+        assert rig.request().status is CallbackStatus.COMPLETED
+        assert len(rig.events(EventKind.CALLBACK_ATTEMPT_ENDED)) == 1
+        assert len(rig.events(EventKind.CALLBACK_COMPLETED)) == 1
 
-    def test_a_lease_handed_on_is_lost_to_the_old_worker(self, line: Line) -> None:
+    def test_a_lease_handed_on_is_lost_to_the_old_worker(self, rig: CallbackRig) -> None:
         """Once the request went back to the queue and another worker claimed it, the slow
         worker's end of its attempt is refused and the new attempt stands."""
-        line.claim(T0)
-        line.return_to_queue()
-        line.claim(T0 + timedelta(minutes=2), advisor=1, owner="host-2:7")
+        rig.claim(T0)
+        rig.return_to_queue()
+        rig.claim(T0 + timedelta(minutes=2), advisor=1, owner="host-2:7")
         with pytest.raises(LeaseLost):
-            line.finish(1, AttemptResult.REACHED, T0 + timedelta(minutes=3))
+            rig.finish(1, AttemptResult.REACHED, T0 + timedelta(minutes=3))
         with pytest.raises(LeaseLost):
-            line.dial(1, T0 + timedelta(minutes=3))
-        request = line.request()
+            rig.dial(1, T0 + timedelta(minutes=3))
+        request = rig.request()
         assert (request.status, request.lease_owner) == (CallbackStatus.IN_PROGRESS, "host-2:7")
 
     def test_a_late_end_of_an_earlier_attempt_cannot_touch_the_current_one(
-        self, line: Line
+        self, rig: CallbackRig
     ) -> None:
         """One dispatcher process (one lease owner) serves many advisors: a late or
         duplicated end of attempt 1 must not close the request attempt 2 is dialling."""
-        line.claim(T0)
-        line.finish(1, AttemptResult.INTERRUPTED, T0)
-        line.claim(T0, advisor=1)
-        line.dial(2, T0 + timedelta(seconds=10))
+        rig.claim(T0)
+        rig.finish(1, AttemptResult.INTERRUPTED, T0)
+        rig.claim(T0, advisor=1)
+        rig.dial(2, T0 + timedelta(seconds=10))
         with pytest.raises(LeaseLost):
-            line.finish(1, AttemptResult.NO_ANSWER, T0 + timedelta(seconds=20))
-        request = line.request()
+            rig.finish(1, AttemptResult.NO_ANSWER, T0 + timedelta(seconds=20))
+        request = rig.request()
         assert (request.status, request.advisor_id) == (
             CallbackStatus.IN_PROGRESS,
-            line.advisors[1],
+            rig.advisors[1],
         )
 
 
-class TestCoding:
-    CODING = Coding(ReasonCategory.HEALTH, Referral.OWN_SERVICES, Resolution.SIMPLE_NEED)
-
-    def test_a_callback_conversation_is_coded_on_the_attempt_and_in_the_log(
-        self, line: Line
-    ) -> None:
-        line.claim(T0)
-        ended = T0 + timedelta(minutes=6)
-        line.finish(1, AttemptResult.REACHED, ended)
-        with line.database.transaction() as session:
-            record_callback_coding(session, line.callback_id, 1, self.CODING, ended)
-        attempt = line.attempt(1)
-        assert (attempt.reason, attempt.referral, attempt.resolution) == (
-            ReasonCategory.HEALTH,
-            Referral.OWN_SERVICES,
-            Resolution.SIMPLE_NEED,
+class TestWrapUp:
+    def test_the_advisor_wraps_up_before_the_next_callback(self, rig: CallbackRig) -> None:
+        wrap_up = timedelta(seconds=60)
+        hung_up = T0 + timedelta(minutes=4)
+        rig.claim(T0)
+        rig.dial(1, T0 + timedelta(seconds=10))
+        rig.finish(1, AttemptResult.BUSY, hung_up, wrap_up=wrap_up)
+        advisor = rig.advisor()
+        assert (advisor.state, advisor.state_since, advisor.ready_at) == (
+            AdvisorState.WRAP_UP,
+            hung_up,
+            hung_up + wrap_up,
         )
-        (coded,) = line.events(EventKind.CONTACT_CODED)
-        assert coded.data == {
-            "channel": "callback",
-            "reason": "health",
-            "referral": "own_services",
-            "resolution": "simple_need",
-            "advisor_id": line.advisors[0],
-        }
-        assert (coded.at, coded.topic, coded.language, coded.call_id) == (
-            ended,
-            "health",
-            "fi",
-            None,
-        )
-
-    def test_a_live_call_is_coded_in_the_log(self, database: Database) -> None:
-        with database.transaction() as session:
-            session.add(
-                Call(id="call-1", provider="sim", started_at=T0, withheld=False, updated_at=T0)
-            )
-            session.flush()
-            record_call_coding(session, "call-1", "social", "sv", self.CODING, "social-1", T0)
-        with database.transaction() as session:
-            coded = session.scalars(select(CallEvent)).one()
-        assert (coded.kind, coded.call_id, coded.callback_id, coded.topic, coded.language) == (
-            EventKind.CONTACT_CODED,
-            "call-1",
-            None,
-            "social",
-            "sv",
-        )
-        assert coded.data["channel"] == "call"
-        assert coded.data["advisor_id"] == "social-1"

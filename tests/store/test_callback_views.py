@@ -20,16 +20,11 @@ from callflow.engine.vocabulary import (
     Resolution,
 )
 from callflow.errors import UnknownCallback
-from callflow.store.attempts import (
-    Coding,
-    finish_attempt,
-    mark_dialled,
-    record_callback_coding,
-    retry_policy,
-)
+from callflow.store.attempts import finish_attempt, mark_dialled, retry_policy
 from callflow.store.callback_views import callback_history, list_callbacks
 from callflow.store.callbacks import cancel_callback
 from callflow.store.claims import claim_next_callback
+from callflow.store.outcomes import Coding, record_callback_coding
 from callflow.store.session import Database
 from callflow.store.upkeep import carry_over_at_closing, flag_callbacks_at_risk
 from tests.store.helpers import T0, add_advisor, add_callback, number

@@ -16,8 +16,8 @@ from callflow.store.callbacks import (
     callbacks_ahead,
     cancel_by_admin,
     cancel_callback,
-    find_open_callback,
     open_backlog,
+    open_callback,
 )
 from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.queues import sync_queues
@@ -36,8 +36,8 @@ def test_a_second_open_request_for_a_number_is_refused_in_any_queue(database: Da
         add_callback(session, NUMBER, topic="social", language="sv")
     assert caught.value.callback_id == first
     with database.transaction() as session:
-        found = find_open_callback(session, NUMBER)
-        assert found is not None and (found.id, found.topic) == (first, "health")
+        found = open_callback(session, NUMBER)
+        assert found is not None and (found.callback_id, found.topic) == (first, "health")
 
 
 def test_the_database_itself_refuses_two_open_requests(database: Database) -> None:
@@ -75,7 +75,7 @@ def test_cancelling(database: Database) -> None:
         assert request is not None and request.status is CallbackStatus.CANCELLED
         assert request.closed_reason == "cancelled by caller"
         assert not cancel_callback(session, callback_id, T0, "again")
-        assert find_open_callback(session, NUMBER) is None
+        assert open_callback(session, NUMBER) is None
 
 
 def test_a_number_in_an_admins_reason_is_never_stored_whole(database: Database) -> None:

@@ -1,5 +1,6 @@
 """The advisor's word on a callback: held for them once the resident answered, recorded
-only by them, and outranking the worker's lease; refusals change nothing."""
+only by them, and outranking the worker's lease; refusals change nothing. Their coding
+of a conversation, on the attempt for a callback and in the log for a live call."""
 
 from __future__ import annotations
 
@@ -26,17 +27,28 @@ from callflow.errors import LeaseLost, NotYourAssignment, OutcomeNotAllowed, Unk
 from callflow.store.advisors import begin_wrap_up, set_advisor_state
 from callflow.store.attempts import (
     AttemptClosed,
-    Coding,
     RetryPolicy,
-    await_outcome,
     finish_attempt,
     mark_dialled,
-    record_outcome,
     renew_lease,
     retry_policy,
 )
 from callflow.store.claims import ClaimedCallback, claim_next_callback
-from callflow.store.models import Advisor, AdvisorState, CallbackAttempt, CallbackRequest, CallEvent
+from callflow.store.models import (
+    Advisor,
+    AdvisorState,
+    Call,
+    CallbackAttempt,
+    CallbackRequest,
+    CallEvent,
+)
+from callflow.store.outcomes import (
+    Coding,
+    await_outcome,
+    record_call_coding,
+    record_callback_coding,
+    record_outcome,
+)
 from callflow.store.session import Database
 from callflow.store.upkeep import release_expired_leases
 from tests.store.helpers import T0, add_advisor, add_callback, number
@@ -127,6 +139,16 @@ class Callback:
             advisor = session.get(Advisor, self.advisor)
             assert advisor is not None
             return advisor
+
+    def events(self, kind: EventKind) -> list[CallEvent]:
+        with self.database.transaction() as session:
+            return list(
+                session.scalars(
+                    select(CallEvent)
+                    .where(CallEvent.callback_id == self.id, CallEvent.kind == kind)
+                    .order_by(CallEvent.id)
+                )
+            )
 
     def kinds(self) -> list[EventKind]:
         with self.database.transaction() as session:
@@ -387,27 +409,66 @@ class TestRefusals:
         assert callback.everything() == before
 
 
-class TestFinishAttemptWrapUp:
-    def test_the_advisor_wraps_up_before_the_next_callback(self, callback: Callback) -> None:
-        callback.dial()
+class TestCoding:
+    CODING = Coding(ReasonCategory.HEALTH, Referral.OWN_SERVICES, Resolution.SIMPLE_NEED)
+
+    def test_a_callback_conversation_is_coded_on_the_attempt_and_in_the_log(
+        self, callback: Callback
+    ) -> None:
+        ended = T0 + timedelta(minutes=6)
         with callback.database.transaction() as session:
             finish_attempt(
                 session,
                 callback.id,
                 1,
-                AttemptResult.BUSY,
-                HUNG_UP,
+                AttemptResult.REACHED,
+                ended,
                 owner=WORKER,
                 policy=callback.policy,
                 calendar=callback.calendar,
-                wrap_up=WRAP_UP,
+                duration_s=42.0,
             )
-        advisor = callback.advisor_row()
-        assert (advisor.state, advisor.state_since, advisor.ready_at) == (
-            AdvisorState.WRAP_UP,
-            HUNG_UP,
-            HUNG_UP + WRAP_UP,
+        with callback.database.transaction() as session:
+            record_callback_coding(session, callback.id, 1, self.CODING, ended)
+        attempt = callback.attempt()
+        assert (attempt.reason, attempt.referral, attempt.resolution) == (
+            ReasonCategory.HEALTH,
+            Referral.OWN_SERVICES,
+            Resolution.SIMPLE_NEED,
         )
+        (coded,) = callback.events(EventKind.CONTACT_CODED)
+        assert coded.data == {
+            "channel": "callback",
+            "reason": "health",
+            "referral": "own_services",
+            "resolution": "simple_need",
+            "advisor_id": callback.advisor,
+        }
+        assert (coded.at, coded.topic, coded.language, coded.call_id) == (
+            ended,
+            "health",
+            "fi",
+            None,
+        )
+
+    def test_a_live_call_is_coded_in_the_log(self, database: Database) -> None:
+        with database.transaction() as session:
+            session.add(
+                Call(id="call-1", provider="sim", started_at=T0, withheld=False, updated_at=T0)
+            )
+            session.flush()
+            record_call_coding(session, "call-1", "social", "sv", self.CODING, "social-1", T0)
+        with database.transaction() as session:
+            coded = session.scalars(select(CallEvent)).one()
+        assert (coded.kind, coded.call_id, coded.callback_id, coded.topic, coded.language) == (
+            EventKind.CONTACT_CODED,
+            "call-1",
+            None,
+            "social",
+            "sv",
+        )
+        assert coded.data["channel"] == "call"
+        assert coded.data["advisor_id"] == "social-1"
 
 
 # -- a slow worker against the reaper (PostgreSQL) ---------------------------------------------

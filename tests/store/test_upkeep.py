@@ -14,13 +14,7 @@ from sqlalchemy import func, insert, select, text, update
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus, CallOutcome, EventKind
-from callflow.store.attempts import (
-    RetryPolicy,
-    await_outcome,
-    finish_attempt,
-    mark_dialled,
-    retry_policy,
-)
+from callflow.store.attempts import RetryPolicy, finish_attempt, mark_dialled, retry_policy
 from callflow.store.callbacks import cancel_by_admin
 from callflow.store.claims import ClaimedCallback, claim_next_callback
 from callflow.store.models import (
@@ -31,6 +25,7 @@ from callflow.store.models import (
     CallbackRequest,
     CallEvent,
 )
+from callflow.store.outcomes import await_outcome
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioCall, TwilioLeg, TwilioStep
 from callflow.store.upkeep import (

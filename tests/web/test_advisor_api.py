@@ -13,8 +13,9 @@ from sqlalchemy import select
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus, EventKind
-from callflow.store.attempts import await_outcome, mark_dialled
+from callflow.store.attempts import mark_dialled
 from callflow.store.models import Advisor, AdvisorState, CallbackAttempt, CallbackRequest, CallEvent
+from callflow.store.outcomes import await_outcome
 from callflow.store.session import Database
 from tests.store.helpers import T0, number
 from tests.web.conftest import WORKER, Api, Someone, assign, enrol, snapshot

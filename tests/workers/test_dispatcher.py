@@ -25,9 +25,10 @@ from callflow.engine.vocabulary import (
     Resolution,
 )
 from callflow.store.advisors import register_advisor, set_advisor_state
-from callflow.store.attempts import Coding, record_outcome, retry_policy
+from callflow.store.attempts import retry_policy
 from callflow.store.callbacks import cancel_callback
 from callflow.store.models import Advisor, AdvisorState, CallbackAttempt, CallbackRequest
+from callflow.store.outcomes import Coding, record_outcome
 from callflow.store.session import Database
 from callflow.store.upkeep import release_expired_leases
 from tests.fakes.dialler import ScriptedDialler

@@ -151,8 +151,7 @@ def test_the_worker_times_closing_by_the_calendar(
     database: Database, config: HotlineConfig, now: datetime, closing: datetime
 ) -> None:
     clock = FakeClock(now)
-    dispatcher = Dispatcher(config, database, ScriptedDialler(), clock=clock, owner="w1")
-    worker = Worker(context(database, config, clock, "w1"), dispatcher)
+    worker = Worker(context(database, config, clock, "w1"), ScriptedDialler())
 
     async def scheduled() -> datetime:
         worker._schedule_closing(clock.now())
@@ -162,6 +161,21 @@ def test_the_worker_times_closing_by_the_calendar(
         return run_date
 
     assert asyncio.run(scheduled()) == closing
+
+
+def test_the_workers_dispatcher_is_woken_by_the_workers_scheduler(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Made with its worker, the dispatcher asks the worker's scheduler for its timers
+    (a retry time, the end of a wrap-up)."""
+    clock = FakeClock(T0)
+    worker = Worker(context(database, config, clock, "w1"), ScriptedDialler())
+
+    async def timers() -> list[str]:
+        worker.dispatcher.timers.wake_at(T0 + timedelta(minutes=5, microseconds=1))
+        return [job.id for job in worker.scheduler.get_jobs()]
+
+    assert asyncio.run(timers()) == [f"wake-{(T0 + timedelta(minutes=5, seconds=1)).isoformat()}"]
 
 
 # -- a database outage -------------------------------------------------------------------------
@@ -184,8 +198,7 @@ def test_an_outage_under_the_timers_is_two_lines_not_a_traceback_a_tick(
     """Five reaper ticks while the database is down, then one after: one line when it
     went, one when it came back with how long it was gone, and no traceback."""
     clock = FakeClock(T0)
-    dispatcher = Dispatcher(config, database, ScriptedDialler(), clock=clock, owner="w1")
-    worker = Worker(context(database, config, clock, "w1"), dispatcher)
+    worker = Worker(context(database, config, clock, "w1"), ScriptedDialler())
     server = Restarting(database)
 
     async def ticks() -> list[MutableMapping[str, Any]]:

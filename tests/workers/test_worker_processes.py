@@ -43,7 +43,9 @@ CLOSED = {CallbackStatus.COMPLETED, CallbackStatus.FAILED, CallbackStatus.WRONG_
 
 
 @dataclass
-class Line:
+class Deployment:
+    """A configuration file and a database, as the worker processes under test see them."""
+
     url: str
     config_file: Path
     config: HotlineConfig
@@ -101,7 +103,7 @@ class Line:
             time.sleep(0.25)  # observing progress, not timing anything
 
 
-def make_line(tmp_path: Path, url: str, **dispatch: str) -> Line:
+def make_deployment(tmp_path: Path, url: str, **dispatch: str) -> Deployment:
     text = always_open_text(**dispatch)
     text = text.replace('spacing = "30m"', 'spacing = "1s"')
     config_file = tmp_path / "hotline.toml"
@@ -111,14 +113,14 @@ def make_line(tmp_path: Path, url: str, **dispatch: str) -> Line:
     database = Database.connect(url)
     with database.transaction() as session:
         sync_queues(session, config, datetime.now(UTC))
-    return Line(url, config_file, config, database)
+    return Deployment(url, config_file, config, database)
 
 
-def seed(line: Line, *, advisors: int, callbacks: int) -> datetime:
+def seed(deployment: Deployment, *, advisors: int, callbacks: int) -> datetime:
     """Advisors with one or two skills and every language; callbacks in three topics,
     the earliest queued first, due hours from now (nothing falls at risk mid-test)."""
     now = datetime.now(UTC)
-    with line.database.transaction() as session:
+    with deployment.database.transaction() as session:
         for i in range(advisors):
             skills = {SKILLS[i % 3], SKILLS[(i + i // 3) % 3]}
             advisor_id = register_advisor(session, f"sim-{i}", skills, ("fi", "sv", "en"), now)
@@ -149,22 +151,22 @@ def seed(line: Line, *, advisors: int, callbacks: int) -> datetime:
 
 
 @pytest.fixture
-def line(tmp_path: Path, database_url: str) -> Iterator[Line]:
-    line = make_line(tmp_path, database_url, wrap_up="0s", sweep_interval="1s")
-    yield line
-    line.database.close()
+def deployment(tmp_path: Path, database_url: str) -> Iterator[Deployment]:
+    deployment = make_deployment(tmp_path, database_url, wrap_up="0s", sweep_interval="1s")
+    yield deployment
+    deployment.database.close()
 
 
-def stop_all(line: Line, workers: list[subprocess.Popen[bytes]]) -> None:
+def stop_all(deployment: Deployment, workers: list[subprocess.Popen[bytes]]) -> None:
     for worker in workers:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
     for worker in workers:
-        assert worker.wait(timeout=30) == 0, line.worker_logs()[-3000:]
+        assert worker.wait(timeout=30) == 0, deployment.worker_logs()[-3000:]
 
 
-def assert_served_once_in_order(line: Line, callbacks: int, workers: int) -> None:
-    with line.database.reading() as session:
+def assert_served_once_in_order(deployment: Deployment, callbacks: int, workers: int) -> None:
+    with deployment.database.reading() as session:
         statuses = dict(
             session.execute(
                 select(CallbackRequest.status, func.count()).group_by(CallbackRequest.status)
@@ -227,27 +229,27 @@ slow day); CALLFLOW_LOAD_CALLBACKS=20000 runs the full load (six to ten minutes 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_four_workers_fifty_advisors(line: Line) -> None:
-    seed(line, advisors=50, callbacks=LOAD_CALLBACKS)
-    workers = [line.start_worker(speed=1e6, seed=n) for n in range(4)]
+def test_four_workers_fifty_advisors(deployment: Deployment) -> None:
+    seed(deployment, advisors=50, callbacks=LOAD_CALLBACKS)
+    workers = [deployment.start_worker(speed=1e6, seed=n) for n in range(4)]
     try:
-        line.wait_until_all_closed(workers, within=60 + LOAD_CALLBACKS / 25)
+        deployment.wait_until_all_closed(workers, within=60 + LOAD_CALLBACKS / 25)
     finally:
-        stop_all(line, workers)
-    line.assert_no_worker_errors()
-    assert_served_once_in_order(line, LOAD_CALLBACKS, workers=4)
+        stop_all(deployment, workers)
+    deployment.assert_no_worker_errors()
+    assert_served_once_in_order(deployment, LOAD_CALLBACKS, workers=4)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_two_workers_on_sqlite(line: Line) -> None:
-    seed(line, advisors=20, callbacks=1_500)
-    workers = [line.start_worker(speed=1e6, seed=n) for n in range(2)]
+def test_two_workers_on_sqlite(deployment: Deployment) -> None:
+    seed(deployment, advisors=20, callbacks=1_500)
+    workers = [deployment.start_worker(speed=1e6, seed=n) for n in range(2)]
     try:
-        line.wait_until_all_closed(workers, within=300)
+        deployment.wait_until_all_closed(workers, within=300)
     finally:
-        stop_all(line, workers)
-    line.assert_no_worker_errors()
-    assert_served_once_in_order(line, 1_500, workers=2)
+        stop_all(deployment, workers)
+    deployment.assert_no_worker_errors()
+    assert_served_once_in_order(deployment, 1_500, workers=2)
 
 
 @pytest.mark.postgres
@@ -255,25 +257,25 @@ def test_two_workers_on_sqlite(line: Line) -> None:
 def test_a_killed_worker_loses_nothing(tmp_path: Path, database_url: str) -> None:
     """SIGKILL: no goodbye, leases held. Each of its callbacks is back in line within
     the lease plus the reaper's interval, then finished by another worker."""
-    line = make_line(
+    deployment = make_deployment(
         tmp_path, database_url, wrap_up="0s", sweep_interval="1s", outcome_timeout="3s"
     )
     lease = timedelta(seconds=3)
-    text = line.config_file.read_text().replace('lease = "90s"', 'lease = "3s"')
-    line.config_file.write_text(text)
-    seed(line, advisors=16, callbacks=48)
-    doomed = line.start_worker(speed=60, seed=1)
-    others = [line.start_worker(speed=60, seed=n) for n in (2, 3)]
+    text = deployment.config_file.read_text().replace('lease = "90s"', 'lease = "3s"')
+    deployment.config_file.write_text(text)
+    seed(deployment, advisors=16, callbacks=48)
+    doomed = deployment.start_worker(speed=60, seed=1)
+    others = [deployment.start_worker(speed=60, seed=n) for n in (2, 3)]
     try:
-        held = _wait_for_callbacks_held_by(line, doomed.pid, at_least=2, within=30)
+        held = _wait_for_callbacks_held_by(deployment, doomed.pid, at_least=2, within=30)
         os.kill(doomed.pid, signal.SIGKILL)
         killed_at = datetime.now(UTC)
         doomed.wait(timeout=10)
-        line.wait_until_all_closed(others, within=240)
+        deployment.wait_until_all_closed(others, within=240)
     finally:
-        stop_all(line, others)
-    line.assert_no_worker_errors()
-    with line.database.reading() as session:
+        stop_all(deployment, others)
+    deployment.assert_no_worker_errors()
+    with deployment.database.reading() as session:
         returned = dict(
             session.execute(
                 select(CallEvent.callback_id, func.min(CallEvent.at))
@@ -292,18 +294,20 @@ def test_a_killed_worker_loses_nothing(tmp_path: Path, database_url: str) -> Non
             ).all()
         )
     assert set(returned) == set(held)
-    reaper = line.config.dispatch.reaper_interval
+    reaper = deployment.config.dispatch.reaper_interval
     slack = timedelta(milliseconds=500)  # a loaded CI machine's scheduling, not the design
     for callback_id, at in returned.items():
         assert at - killed_at <= lease + reaper + slack, (callback_id, at - killed_at)
     assert set(statuses.values()) <= CLOSED
-    assert_served_once_in_order(line, 48, workers=3)
+    assert_served_once_in_order(deployment, 48, workers=3)
 
 
-def _wait_for_callbacks_held_by(line: Line, pid: int, *, at_least: int, within: float) -> list[int]:
+def _wait_for_callbacks_held_by(
+    deployment: Deployment, pid: int, *, at_least: int, within: float
+) -> list[int]:
     deadline = time.monotonic() + within
     while True:
-        with line.database.reading() as session:
+        with deployment.database.reading() as session:
             held = list(
                 session.scalars(
                     select(CallbackRequest.id).where(

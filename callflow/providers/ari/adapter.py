@@ -50,29 +50,28 @@ from callflow.config.models import AriConfig, HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
 from callflow.engine.commands import Command
-from callflow.engine.events import CallArrived, DigitPressed, Event
+from callflow.engine.events import DigitPressed, Event
 from callflow.engine.flow import FlowContext, new_call
 from callflow.engine.forecast import RotaCapacity
-from callflow.engine.numbers import check_callback_number
 from callflow.engine.state import CallState, Phase
 from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari import events as ari_events
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.connector import AdvisorLegs
-from callflow.providers.ari.line import PROVIDER, AriLineView
 from callflow.providers.ari.models import Channel, Snapshot
 from callflow.providers.ari.playbacks import ari_playback_id, engine_playback
+from callflow.providers.ari.queue_reads import PROVIDER, AriQueueReads
 from callflow.providers.ari.stream import Connected
+from callflow.service.arrival import call_arrived
 from callflow.service.calls import CallHandler
 from callflow.store.calls import DirectJournal
 from callflow.store.models import Call
+from callflow.store.queue_places import keep_only
 from callflow.store.session import Database, OutageLog
 
 log = structlog.get_logger("callflow.ari")
 
-WITHHELD = frozenset({"", "anonymous", "restricted", "unknown", "private", "unavailable"})
-"""What reaches ``caller.number`` when the caller's number is withheld."""
 QUEUE_BRIDGE_PREFIX = "cf-queue-"
 EXCHANGE_FAULTS = frozenset({27, 34, 38, 41, 42, 44, 47, 102})
 """Q.850 hang-up causes that name a fault of the network or a carrier, not a person's choice
@@ -101,10 +100,11 @@ class AsteriskAdapter:
         self.client = client
         calendar = Calendar.from_config(config)
         capacity = RotaCapacity(calendar, config.staffing, config.callbacks.retry.allowed_hours)
-        self.view = AriLineView(database, config, capacity, self.waiting)
+        self.view = AriQueueReads(config)
         self.handler = CallHandler(
             database,
-            FlowContext(config, calendar, self.view),
+            FlowContext(config, calendar, capacity),
+            self.view,
             provider=PROVIDER,
             journal=DirectJournal(),
             on_callback_change=on_callback_change,
@@ -182,13 +182,12 @@ class AsteriskAdapter:
         if channel.id in self.calls:
             return
         now = self.clock.now()
-        number = channel.caller.number.strip()
-        checked = check_callback_number(number, self.config.callbacks.allowed_regions)
+        number = channel.caller.number
         call = InboundCall(self, channel.id, new_call(_new_call_id(), now))
         self.calls[channel.id] = call
-        log.info("ari.call_arrived", channel=channel.id, number=number)
+        log.info("ari.call_arrived", channel=channel.id, number=number.strip())
         call.start()
-        call.deliver(CallArrived(checked.e164, withheld=number.lower() in WITHHELD))
+        call.deliver(call_arrived(number, self.config))
 
     # -- what a call asks of us (InboundCall's Exchange) ---------------------------------------
 
@@ -248,7 +247,7 @@ class AsteriskAdapter:
         """Take over the calls a previous adapter process was serving (their states are
         in the store); :meth:`resync` then checks each against Asterisk."""
         loop = asyncio.get_running_loop()
-        rows = await loop.run_in_executor(self.executor, self._unfinished_calls)
+        rows = await loop.run_in_executor(self.executor, self._take_over_calls)
         for channel_id, state in rows:
             if channel_id in self.calls:
                 continue
@@ -258,8 +257,10 @@ class AsteriskAdapter:
         if rows:
             log.info("ari.calls_restored", calls=len(rows))
 
-    def _unfinished_calls(self) -> list[tuple[str, CallState]]:
-        with self.database.reading() as session:
+    def _take_over_calls(self) -> list[tuple[str, CallState]]:
+        """The calls left unfinished, by channel; the store's queue places become theirs
+        (a call of this line that ended with nobody to step it leaves its place)."""
+        with self.database.transaction() as session:
             rows = session.execute(
                 select(Call.provider_ref, Call.flow_state).where(
                     Call.provider == PROVIDER,
@@ -273,6 +274,7 @@ class AsteriskAdapter:
                 state = CallState.from_dict(document)
                 if state.phase is not Phase.ENDED and channel_id is not None:
                     restored.append((channel_id, state))
+            keep_only(session, PROVIDER, (state for _, state in restored))
             return restored
 
     async def resync(self, info: Connected) -> None:

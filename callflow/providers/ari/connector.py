@@ -11,10 +11,10 @@ application; when they answer, the engine hears ``AdvisorConnected`` and
 the two channels share a mixing bridge.
 
 A leg is for one caller. If that caller has left by the time the advisor
-answers, the advisor is thanked with a hang-up and is free at once. An
-advisor whose phone is not answered goes on a break (as app_queue's
-autopause), so the next caller is not held up by an empty desk. When a
-talk ends, the advisor's wrap-up time runs before their next call.
+answers, the advisor is thanked with a hang-up. How the leg ended (a talk,
+nothing, refused, not answered) is all this module decides; what that
+means for the advisor is the store's one rule for every provider
+(:func:`~callflow.store.advisors.advisor_leg_ended`).
 
 Leg channel ids are ``cf-adv-<advisor>-<n>-<call id>``, so a restarted
 adapter can tell whose leg a channel it finds is. A resync judges only the
@@ -31,8 +31,7 @@ import contextlib
 import itertools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
@@ -43,11 +42,12 @@ from callflow.engine.matching import Queue, WaitingCaller
 from callflow.engine.state import Phase
 from callflow.errors import ProviderError, ProviderRejected
 from callflow.providers.ari.calls import InboundCall
+from callflow.providers.ari.dialler import result_of_cause
 from callflow.providers.ari.models import Snapshot
 from callflow.store.advisors import (
+    LegEnd,
     TakenAdvisor,
-    begin_wrap_up,
-    pause_advisor,
+    advisor_leg_ended,
     take_matched_advisors,
 )
 
@@ -59,8 +59,6 @@ log = structlog.get_logger("callflow.ari")
 LEG_PREFIX = "cf-adv-"
 TALK_BRIDGE_PREFIX = "cf-talk-"
 T = TypeVar("T")
-CONNECT_SWEEP = 2.0
-"""Seconds between passes when nothing wakes the connector."""
 
 
 @dataclass(slots=True)
@@ -90,9 +88,10 @@ class AdvisorLegs:
         self._woken.set()
 
     async def run(self) -> None:
+        sweep = self.line.config.connect.interval.total_seconds()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), CONNECT_SWEEP)
+                await asyncio.wait_for(self._woken.wait(), sweep)
             self._woken.clear()
             try:
                 await self.connect_waiting()
@@ -104,7 +103,7 @@ class AdvisorLegs:
     async def connect_waiting(self) -> int:
         """One pass: ring the advisor the matcher gives each waiting caller it pairs."""
         line = self.line
-        if not line.ari.connect_queued:
+        if not line.config.connect.queued:
             return 0
         waiting: dict[str, InboundCall] = {}
         queues = []
@@ -126,7 +125,7 @@ class AdvisorLegs:
             call = waiting[pair.caller.call_id]
             if call.gone or call.failed or not call.state.in_queue:
                 # Gone while the store was asked: the advisor is free as they were.
-                await self._in_store(partial(_free, advisor_id=advisor.id, refused=False))
+                await self._leg_over(advisor.id, LegEnd.ENDED)
                 self.wake()
                 continue
             await self._ring(call, advisor)
@@ -144,7 +143,7 @@ class AdvisorLegs:
                 app=line.ari.app,
                 app_args=("advisor", str(advisor.id)),
                 caller_id=line.config.line.number,
-                timeout=max(1, round(line.ari.advisor_ring_timeout.total_seconds())),
+                timeout=max(1, round(line.config.connect.advisor_ring_timeout.total_seconds())),
                 channel_id=channel_id,
             )
         except ProviderError as exc:
@@ -153,11 +152,12 @@ class AdvisorLegs:
             log.warning("ari.advisor_not_rung", advisor_id=advisor.id, error=str(exc))
             # A dial string Asterisk refuses will not work next time either; an Asterisk
             # out of reach is nobody's fault, and the advisor is free as before.
-            refused = isinstance(exc, ProviderRejected)
-            if not refused:
-                # No answer is not no channel: it may be ringing the advisor, for nobody.
-                self._spawn(self._hang_up(channel_id))
-            await self._in_store(lambda session, now: _free(session, now, advisor.id, refused))
+            if isinstance(exc, ProviderRejected):
+                await self._leg_over(advisor.id, LegEnd.REFUSED)
+                return
+            # No answer is not no channel: it may be ringing the advisor, for nobody.
+            self._spawn(self._hang_up(channel_id))
+            await self._leg_over(advisor.id, LegEnd.ENDED)
             return
         leg.originated = True
         log.info("ari.advisor_rung", advisor_id=advisor.id, channel=channel_id)
@@ -193,15 +193,13 @@ class AdvisorLegs:
             if topic is not None:
                 line.view.handles.add(topic, now - leg.connected_at)
             self._spawn(self._destroy_talk(call))
-            wrap_up = line.config.dispatch.wrap_up
-            self._spawn(self._in_store(lambda s, at: begin_wrap_up(s, leg.advisor_id, at, wrap_up)))
+            how = LegEnd.TALKED
         elif leg.answered or leg.let_go:
-            self._spawn(
-                self._in_store(lambda s, at: begin_wrap_up(s, leg.advisor_id, at, timedelta(0)))
-            )
+            how = LegEnd.ENDED
         else:
             log.warning("ari.advisor_no_answer", advisor_id=leg.advisor_id, cause=cause)
-            self._spawn(self._in_store(lambda s, at: pause_advisor(s, leg.advisor_id, at)))
+            how = LegEnd.unanswered(result_of_cause(cause))
+        self._spawn(self._leg_over(leg.advisor_id, how))
         self.wake()  # the caller (or another) may still be waiting
 
     # -- what the engine asks ---------------------------------------------------------------
@@ -285,10 +283,7 @@ class AdvisorLegs:
             call.deliver(AdvisorHungUp())
         self._spawn(self._destroy_talk(call))
         if advisor_id is not None and advisor_id.isdigit():
-            wrap_up = self.line.config.dispatch.wrap_up
-            self._spawn(
-                self._in_store(lambda s, at: begin_wrap_up(s, int(advisor_id), at, wrap_up))
-            )
+            self._spawn(self._leg_over(int(advisor_id), LegEnd.TALKED))
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -303,6 +298,12 @@ class AdvisorLegs:
     async def _destroy_talk(self, call: InboundCall) -> None:
         with contextlib.suppress(ProviderError):
             await self.line.client.bridges.destroy(TALK_BRIDGE_PREFIX + call.state.call_id)
+
+    async def _leg_over(self, advisor_id: int, how: LegEnd) -> None:
+        wrap_up = self.line.config.dispatch.wrap_up
+        await self._in_store(
+            lambda session, now: advisor_leg_ended(session, advisor_id, how, now, wrap_up=wrap_up)
+        )
 
     async def _in_store(self, work: Callable[[Session, datetime], T]) -> T:
         line = self.line
@@ -333,13 +334,6 @@ def _waiting_for_a_match(call: InboundCall) -> WaitingCaller | None:
     if state.language is None or state.queue_entered_at is None:
         return None
     return WaitingCaller(state.queue_entered_at, state.call_id, state.language)
-
-
-def _free(session: Session, now: datetime, advisor_id: int, refused: bool) -> None:
-    if refused:
-        pause_advisor(session, advisor_id, now)
-    else:
-        begin_wrap_up(session, advisor_id, now, timedelta(0))
 
 
 def _parse_leg(channel_id: str) -> tuple[int, str] | None:

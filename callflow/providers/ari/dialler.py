@@ -8,7 +8,7 @@ so a duplicate originate for the same attempt is refused by Asterisk itself
 (409) rather than ringing a resident twice.
 
 The resident's leg can run ``AMD()`` in the dialplan first
-(``[provider.ari] machine_detection``): once answered, it is continued in
+(``[connect] machine_detection``): once answered, it is continued in
 ``amd_context`` (extension ``s``), which runs ``AMD()`` and sends it back
 with ``Stasis(${CALLFLOW_APP},resident,${AMDSTATUS})``. It is originated
 into our application rather than into that context, so we hear its
@@ -43,10 +43,11 @@ import structlog
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
 from callflow.engine.vocabulary import AttemptResult
+from callflow.engine.whisper import whisper
 from callflow.errors import ProviderError, ProviderRejected
 from callflow.providers.ari import events as ari_events
 from callflow.providers.ari.client import AriClient
-from callflow.providers.ari.sounds import whisper_media
+from callflow.providers.ari.sounds import media_for
 from callflow.providers.ari.stream import Connected
 from callflow.providers.port import AdvisorLeg, CallbackCall, ResidentCall
 
@@ -136,10 +137,10 @@ class AriDialler:
             )
             if leg is None:
                 return None
-            minutes = int(call.waited.total_seconds() // 60)
-            whisper = whisper_media(call.topic, call.language, minutes, self.config, self.ari)
+            said = whisper(self.config, call.topic, call.language, call.waited)
+            media = media_for(said, self.config, self.ari)
             if not await self._answered(leg) or not await self._play(
-                channel_id, leg, whisper, self.config.line.default_language
+                channel_id, leg, media, said.language
             ):
                 await self._let_go(channel_id)
                 return None  # not answered, or hung up during the whisper
@@ -159,7 +160,7 @@ class AriDialler:
         resident = await self._originate(
             channel_id,
             endpoint,
-            self.ari.resident_ring_timeout,
+            self.config.connect.resident_ring_timeout,
             caller_id=call.caller_id,
             app_args=("resident",),
             variables={"CALLFLOW_APP": self.client.app},
@@ -311,7 +312,7 @@ class AriDialler:
         detection goes through ``AMD()`` first and comes back with its verdict."""
         if leg.answered.done():
             return
-        if args == ("resident",) and self.ari.machine_detection:
+        if args == ("resident",) and self.config.connect.machine_detection:
             self._spawn_detection(channel_id)
             return
         leg.answered.set_result(args)

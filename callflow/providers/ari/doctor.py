@@ -15,7 +15,7 @@ The checks, in order (when the first fails, nothing else can be asked):
    is open, so before the first start this is a warning, not a failure;
 6. every sound file the line plays is in Asterisk's sound index, per language
    (``GET /sounds?lang=…``, one request per language rather than one per file);
-7. with ``machine_detection``, ``app_amd.so`` runs (``GET /asterisk/modules/app_amd.so``:
+7. with ``[connect] machine_detection``, ``app_amd.so`` runs (``GET /asterisk/modules/app_amd.so``:
    without ``amd.conf`` it does not load, and every callback's resident is hung up
    with ``No application 'AMD'``), and the ``amd_context`` has an extension ``s``
    running ``AMD()``;
@@ -82,7 +82,7 @@ AMD_MODULE = "app_amd.so"
 AMD_FIX = (
     "copy amd.conf from Asterisk's samples (configs/samples/amd.conf.sample in its source) "
     f'to /etc/asterisk/amd.conf, then `asterisk -rx "module load {AMD_MODULE}"`; '
-    "or set [provider.ari] machine_detection = false"
+    "or set [connect] machine_detection = false"
 )
 ENDPOINT_DIAL_STRING = re.compile(r"(?P<tech>[A-Za-z0-9_]+)/(?P<resource>[^/@&,:]+)")
 """A dial string that is an endpoint's name (``PJSIP/advisor-12``), so ARI can look it up."""
@@ -158,7 +158,7 @@ async def examine(
         yield await _application(ari, app)
         for language, files in _by_language(sound_files(settings.config, settings.ari)):
             yield await _sounds(ari, language, files)
-        if settings.ari.machine_detection:
+        if settings.config.connect.machine_detection:
             yield await _amd_module(ari)
             yield _amd_context(asterisk_etc, settings.ari.amd_context)
         yield _hold_music(asterisk_etc, settings.ari.hold_music)

@@ -55,9 +55,8 @@ def _op(
     path: str,
     query: tuple[str, ...] = (),
     body: tuple[str, ...] = (),
-    absent: str = "",
 ) -> Operation:
-    operation = Operation(resource, nickname, method, path, query, body, absent)
+    operation = Operation(resource, nickname, method, path, query, body)
     OPERATIONS.append(operation)
     return operation
 
@@ -121,25 +120,13 @@ _ORIGINATE_QUERY = (
 )
 
 CHANNELS_LIST = _op("channels", "list", "GET", "/channels")
-CHANNELS_GET = _op("channels", "get", "GET", "/channels/{channelId}")
 CHANNELS_ORIGINATE = _op(
     "channels", "originate", "POST", "/channels", _ORIGINATE_QUERY, ("variables",)
 )
-CHANNELS_CREATE = _op(
-    "channels",
-    "create",
-    "POST",
-    "/channels/create",
-    ("endpoint", "app", "appArgs", "channelId", "otherChannelId", "originator", "formats"),
-    ("variables",),
-)
-CHANNELS_DIAL = _op("channels", "dial", "POST", "/channels/{channelId}/dial", ("caller", "timeout"))
 CHANNELS_HANGUP = _op(
     "channels", "hangup", "DELETE", "/channels/{channelId}", ("reason_code", "reason")
 )
 CHANNELS_ANSWER = _op("channels", "answer", "POST", "/channels/{channelId}/answer")
-CHANNELS_RING = _op("channels", "ring", "POST", "/channels/{channelId}/ring")
-CHANNELS_RING_STOP = _op("channels", "ringStop", "DELETE", "/channels/{channelId}/ring")
 CHANNELS_CONTINUE = _op(
     "channels",
     "continueInDialplan",
@@ -147,40 +134,12 @@ CHANNELS_CONTINUE = _op(
     "/channels/{channelId}/continue",
     ("context", "extension", "priority", "label"),
 )
-CHANNELS_SEND_DTMF = _op(
-    "channels",
-    "sendDTMF",
-    "POST",
-    "/channels/{channelId}/dtmf",
-    ("dtmf", "before", "between", "duration", "after"),
-)
-CHANNELS_MUTE = _op("channels", "mute", "POST", "/channels/{channelId}/mute", ("direction",))
-CHANNELS_UNMUTE = _op("channels", "unmute", "DELETE", "/channels/{channelId}/mute", ("direction",))
-CHANNELS_HOLD = _op("channels", "hold", "POST", "/channels/{channelId}/hold")
-CHANNELS_UNHOLD = _op("channels", "unhold", "DELETE", "/channels/{channelId}/hold")
-CHANNELS_START_MOH = _op("channels", "startMoh", "POST", "/channels/{channelId}/moh", ("mohClass",))
-CHANNELS_STOP_MOH = _op("channels", "stopMoh", "DELETE", "/channels/{channelId}/moh")
 CHANNELS_PLAY = _op(
     "channels",
     "play",
     "POST",
     "/channels/{channelId}/play",
     ("media", "lang", "offsetms", "skipms", "playbackId"),
-)
-CHANNELS_GET_VAR = _op(
-    "channels",
-    "getChannelVar",
-    "GET",
-    "/channels/{channelId}/variable",
-    ("variable",),
-    absent="Provided variable was not found",
-)
-CHANNELS_SET_VAR = _op(
-    "channels",
-    "setChannelVar",
-    "POST",
-    "/channels/{channelId}/variable",
-    ("variable", "value"),
 )
 
 
@@ -193,10 +152,6 @@ class Channels:
     async def list(self) -> tuple[Channel, ...]:
         data = await self._rest.call(CHANNELS_LIST)
         return _list_of(Channel.from_json, data, "channels")
-
-    async def get(self, channel_id: str) -> Channel:
-        data = await self._rest.call(CHANNELS_GET, {"channelId": channel_id})
-        return _parsed(Channel.from_json, data, "channel")
 
     async def originate(
         self,
@@ -243,40 +198,6 @@ class Channels:
         data = await self._rest.call(CHANNELS_ORIGINATE, query=query, body=body)
         return _parsed(Channel.from_json, data, "originated channel")
 
-    async def create(
-        self,
-        endpoint: str,
-        app: str,
-        *,
-        app_args: Sequence[str] = (),
-        channel_id: str | None = None,
-        other_channel_id: str | None = None,
-        originator: str | None = None,
-        formats: Sequence[str] | None = None,
-        variables: Mapping[str, str] | None = None,
-    ) -> Channel:
-        """Create a channel to *endpoint* that is already in *app* (``StasisStart`` in state
-        Down) but not yet dialled: :meth:`dial` rings it."""
-        query = {
-            "endpoint": endpoint,
-            "app": app,
-            "appArgs": _args(*app_args),
-            "channelId": channel_id,
-            "otherChannelId": other_channel_id,
-            "originator": originator,
-            "formats": formats,
-        }
-        body = {"variables": dict(variables)} if variables else None
-        data = await self._rest.call(CHANNELS_CREATE, query=query, body=body)
-        return _parsed(Channel.from_json, data, "created channel")
-
-    async def dial(
-        self, channel_id: str, *, caller: str | None = None, timeout: int | None = None
-    ) -> None:
-        await self._rest.call(
-            CHANNELS_DIAL, {"channelId": channel_id}, {"caller": caller, "timeout": timeout}
-        )
-
     async def hangup(
         self, channel_id: str, *, reason: str | None = None, reason_code: str | None = None
     ) -> None:
@@ -290,13 +211,6 @@ class Channels:
     async def answer(self, channel_id: str) -> None:
         await self._rest.call(CHANNELS_ANSWER, {"channelId": channel_id})
 
-    async def ring(self, channel_id: str) -> None:
-        """Let the caller hear ringing before we answer."""
-        await self._rest.call(CHANNELS_RING, {"channelId": channel_id})
-
-    async def ring_stop(self, channel_id: str) -> None:
-        await self._rest.call(CHANNELS_RING_STOP, {"channelId": channel_id})
-
     async def continue_in_dialplan(
         self,
         channel_id: str,
@@ -309,45 +223,6 @@ class Channels:
         """Hand the channel back to the dialplan (it leaves our application)."""
         query = {"context": context, "extension": extension, "priority": priority, "label": label}
         await self._rest.call(CHANNELS_CONTINUE, {"channelId": channel_id}, query)
-
-    async def send_dtmf(
-        self,
-        channel_id: str,
-        dtmf: str,
-        *,
-        before: int | None = None,
-        between: int | None = None,
-        duration: int | None = None,
-        after: int | None = None,
-    ) -> None:
-        query = {
-            "dtmf": dtmf,
-            "before": before,
-            "between": between,
-            "duration": duration,
-            "after": after,
-        }
-        await self._rest.call(CHANNELS_SEND_DTMF, {"channelId": channel_id}, query)
-
-    async def mute(self, channel_id: str, direction: str = "both") -> None:
-        await self._rest.call(CHANNELS_MUTE, {"channelId": channel_id}, {"direction": direction})
-
-    async def unmute(self, channel_id: str, direction: str = "both") -> None:
-        await self._rest.call(CHANNELS_UNMUTE, {"channelId": channel_id}, {"direction": direction})
-
-    async def hold(self, channel_id: str) -> None:
-        await self._rest.call(CHANNELS_HOLD, {"channelId": channel_id})
-
-    async def unhold(self, channel_id: str) -> None:
-        await self._rest.call(CHANNELS_UNHOLD, {"channelId": channel_id})
-
-    async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None:
-        await self._rest.call(
-            CHANNELS_START_MOH, {"channelId": channel_id}, {"mohClass": moh_class}
-        )
-
-    async def stop_moh(self, channel_id: str) -> None:
-        await self._rest.call(CHANNELS_STOP_MOH, {"channelId": channel_id})
 
     async def play(
         self,
@@ -372,28 +247,10 @@ class Channels:
         data = await self._rest.call(CHANNELS_PLAY, {"channelId": channel_id}, query)
         return _parsed(Playback.from_json, data, "playback")
 
-    async def get_channel_var(self, channel_id: str, variable: str) -> str | None:
-        """The variable's value, or None when the channel does not have it set."""
-        data = await self._rest.call(
-            CHANNELS_GET_VAR, {"channelId": channel_id}, {"variable": variable}
-        )
-        if data is None:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("value"), str):
-            raise _unreadable("variable", f"expected {{'value': str}}, got {data!r}")
-        value: str = data["value"]
-        return value
-
-    async def set_channel_var(self, channel_id: str, variable: str, value: str) -> None:
-        await self._rest.call(
-            CHANNELS_SET_VAR, {"channelId": channel_id}, {"variable": variable, "value": value}
-        )
-
 
 # -- bridges -----------------------------------------------------------------------------
 
 BRIDGES_LIST = _op("bridges", "list", "GET", "/bridges")
-BRIDGES_GET = _op("bridges", "get", "GET", "/bridges/{bridgeId}")
 BRIDGES_CREATE = _op("bridges", "create", "POST", "/bridges", ("type", "bridgeId", "name"))
 BRIDGES_DESTROY = _op("bridges", "destroy", "DELETE", "/bridges/{bridgeId}")
 BRIDGES_ADD_CHANNEL = _op(
@@ -407,14 +264,6 @@ BRIDGES_REMOVE_CHANNEL = _op(
     "bridges", "removeChannel", "POST", "/bridges/{bridgeId}/removeChannel", ("channel",)
 )
 BRIDGES_START_MOH = _op("bridges", "startMoh", "POST", "/bridges/{bridgeId}/moh", ("mohClass",))
-BRIDGES_STOP_MOH = _op("bridges", "stopMoh", "DELETE", "/bridges/{bridgeId}/moh")
-BRIDGES_PLAY = _op(
-    "bridges",
-    "play",
-    "POST",
-    "/bridges/{bridgeId}/play",
-    ("media", "lang", "offsetms", "skipms", "playbackId"),
-)
 
 
 class Bridges:
@@ -426,10 +275,6 @@ class Bridges:
     async def list(self) -> tuple[Bridge, ...]:
         data = await self._rest.call(BRIDGES_LIST)
         return _list_of(Bridge.from_json, data, "bridges")
-
-    async def get(self, bridge_id: str) -> Bridge:
-        data = await self._rest.call(BRIDGES_GET, {"bridgeId": bridge_id})
-        return _parsed(Bridge.from_json, data, "bridge")
 
     async def create(
         self,
@@ -479,37 +324,11 @@ class Bridges:
         """Music on hold for everyone in the bridge, until the last one leaves."""
         await self._rest.call(BRIDGES_START_MOH, {"bridgeId": bridge_id}, {"mohClass": moh_class})
 
-    async def stop_moh(self, bridge_id: str) -> None:
-        await self._rest.call(BRIDGES_STOP_MOH, {"bridgeId": bridge_id})
-
-    async def play(
-        self,
-        bridge_id: str,
-        media: str | Sequence[str],
-        *,
-        lang: str | None = None,
-        offsetms: int | None = None,
-        skipms: int | None = None,
-        playback_id: str | None = None,
-    ) -> Playback:
-        query = {
-            "media": [media] if isinstance(media, str) else media,
-            "lang": lang,
-            "offsetms": offsetms,
-            "skipms": skipms,
-            "playbackId": playback_id,
-        }
-        data = await self._rest.call(BRIDGES_PLAY, {"bridgeId": bridge_id}, query)
-        return _parsed(Playback.from_json, data, "playback")
-
 
 # -- playbacks, asterisk, applications ---------------------------------------------------
 
 PLAYBACKS_GET = _op("playbacks", "get", "GET", "/playbacks/{playbackId}")
 PLAYBACKS_STOP = _op("playbacks", "stop", "DELETE", "/playbacks/{playbackId}")
-PLAYBACKS_CONTROL = _op(
-    "playbacks", "control", "POST", "/playbacks/{playbackId}/control", ("operation",)
-)
 
 
 class Playbacks:
@@ -524,12 +343,6 @@ class Playbacks:
         """Stop it (barge-in); its ``PlaybackFinished`` follows with state ``done``."""
         await self._rest.call(PLAYBACKS_STOP, {"playbackId": playback_id})
 
-    async def control(self, playback_id: str, operation: str) -> None:
-        """pause, unpause, restart, reverse or forward."""
-        await self._rest.call(
-            PLAYBACKS_CONTROL, {"playbackId": playback_id}, {"operation": operation}
-        )
-
 
 ASTERISK_GET_INFO = _op("asterisk", "getInfo", "GET", "/asterisk/info", ("only",))
 
@@ -543,7 +356,6 @@ class Asterisk:
         return _parsed(AsteriskInfo.from_json, data, "asterisk info")
 
 
-APPLICATIONS_LIST = _op("applications", "list", "GET", "/applications")
 APPLICATIONS_GET = _op("applications", "get", "GET", "/applications/{applicationName}")
 
 
@@ -552,10 +364,6 @@ class Applications:
 
     def __init__(self, rest: Rest) -> None:
         self._rest = rest
-
-    async def list(self) -> tuple[Application, ...]:
-        data = await self._rest.call(APPLICATIONS_LIST)
-        return _list_of(Application.from_json, data, "applications")
 
     async def get(self, application_name: str) -> Application:
         data = await self._rest.call(APPLICATIONS_GET, {"applicationName": application_name})

@@ -6,9 +6,10 @@ are sound files; a number is a few sound files of number words in the
 language's own grammar (:mod:`callflow.providers.ari.number_words`), a phone
 number read back is its digits one by one; a time or a day is said by the
 prompt :func:`~callflow.engine.prompts.spoken_when` chooses, the very
-decision the text rendering follows; a topic's name, a weekday and
-"tomorrow" are sound files of their own. A text without placeholders is one
-sound file.
+decision the text rendering follows; a topic's name, a language's name (in
+the whisper), a weekday and "tomorrow" are sound files of their own; a name
+left empty (the whisper's, for a topic the line no longer has) is not said.
+A text without placeholders is one sound file.
 
 Every medium is a ``sound:`` file, never Asterisk's ``number:`` or
 ``digits:``: Asterisk has no Finnish or Swedish number grammar, and a stop
@@ -30,7 +31,7 @@ file through Asterisk's language fallback. Names within a language:
 * ``time_format-<n>``, ``date_format-<n>``: words in the language's time and
   date formats (the "den" of ``"den {d}.{m}."``);
 * ``day-tomorrow``, ``day-monday`` … ``day-sunday``, ``topic-<queue>``, and in
-  the line's default language ``language-<code>`` and ``whisper-<n>``;
+  the line's default language (the whisper's) ``language-<code>``;
 * ``number-0`` … ``number-19``, ``number-20`` … ``number-90``, ``number-100``
   … ``number-900``, ``number-thousand`` and the language's own extras
   (``number-1000`` "tuhat", ``number-and``, ``number-oh``): the pieces numbers
@@ -40,8 +41,8 @@ A language without a number grammar here cannot be said on Asterisk:
 :func:`sound_files` (so ``callflow prompts build``) refuses it, naming the
 languages it can say.
 
-:func:`sound_files` lists every file :func:`media_for` and
-:func:`whisper_media` can name, with its text, for ``callflow prompts build``.
+:func:`sound_files` lists every file :func:`media_for` can name, with its
+text, for ``callflow prompts build``.
 """
 
 from __future__ import annotations
@@ -77,29 +78,9 @@ def media_for(ref: PromptRef, config: HotlineConfig, ari: AriConfig) -> list[str
     return speaker.prompt(ref.key, dict(ref.params))
 
 
-def whisper_media(
-    topic: str, language: str, minutes: int, config: HotlineConfig, ari: AriConfig
-) -> list[str]:
-    """What an advisor hears before a callback, in the line's default language: the
-    topic (a queue's name), the caller's language and how many minutes they waited.
-
-    A topic or language the configuration no longer has is left unsaid rather than
-    keeping the advisor from the call.
-    """
-    speaker = _Speaker(config, ari, config.line.default_language)
-    said: dict[str, Callable[[], list[str]]] = {
-        "topic": lambda: [speaker.sound(f"topic-{topic}")] if topic in config.queues else [],
-        "language": lambda: (
-            [speaker.sound(f"language-{language}")] if language in config.languages else []
-        ),
-        "minutes": lambda: speaker.number(max(minutes, 0)),
-    }
-    return speaker.template("whisper", ari.whisper, lambda field: said[field]())
-
-
 def sound_files(config: HotlineConfig, ari: AriConfig) -> list[SoundFile]:
-    """Every sound file :func:`media_for` and :func:`whisper_media` can name, once each;
-    :class:`ConfigError` when a language's numbers cannot be said."""
+    """Every sound file :func:`media_for` can name, once each; :class:`ConfigError` when
+    a language's numbers cannot be said."""
     problems = number_problems(config)
     if problems:
         raise ConfigError(str(config.source or "configuration"), problems)
@@ -128,8 +109,6 @@ def sound_files(config: HotlineConfig, ari: AriConfig) -> list[SoundFile]:
         for piece, text in GRAMMARS[code].pieces().items():
             add(code, f"{NUMBER}{piece}", text)
     own = config.line.default_language
-    for words in _words("whisper", ari.whisper):
-        add(own, words.sound, words.text)
     for code in config.languages:
         add(own, f"language-{code}", config.languages[code].name)
     return list(files.values())
@@ -224,6 +203,10 @@ class _Speaker:
             return self.numbers(self.grammar.digits("".join(value.groups)))
         if isinstance(value, int):
             return self.number(value)
+        if not value:
+            return []
+        if field == "language":
+            return [self.sound(self.language_name(value))]
         return [self.sound(self.topic(field, value))]
 
     def topic(self, field: str, name: str) -> str:
@@ -232,6 +215,13 @@ class _Speaker:
             if self.config.queues[queue].names.get(self.code, queue) == name:
                 return f"topic-{queue}"
         raise ValueError(f"no sound says {{{field}}} = {name!r}: it names no queue in {self.code}")
+
+    def language_name(self, name: str) -> str:
+        """The sound of a language's name, as the whisper says it (in the line's own)."""
+        for code, language in self.config.languages.items():
+            if language.name == name:
+                return f"language-{code}"
+        raise ValueError(f"no sound says {{language}} = {name!r}: it names no language")
 
     def when(self, when: When) -> list[str]:
         spoken = spoken_when(when, self.config)

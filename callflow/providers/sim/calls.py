@@ -42,8 +42,9 @@ WRONG_NUMBER_ENTRY = "12345"
 """What a caller who mistypes their number enters first: too short to be a number."""
 
 
-class Line(Protocol):
-    """What a call needs from the simulation around it."""
+class Switchboard(Protocol):
+    """What a call needs from the simulation around it: the virtual loop, events
+    delivered to the engine, the queues, and the advisors it talks to."""
 
     config: HotlineConfig
     loop: VirtualLoop
@@ -92,50 +93,54 @@ class Speech:
         return timedelta(seconds=len(render_text(prompt, self.config)) / CHARACTERS_PER_SECOND)
 
 
-def carry_out(line: Line, call: SimulatedCall, command: Command) -> None:
+def carry_out(switchboard: Switchboard, call: SimulatedCall, command: Command) -> None:
     """Do what the engine asked, on the virtual loop."""
-    loop = line.loop
+    loop = switchboard.loop
     if isinstance(command, Play | Ask):
-        _speak(line, call, command)
+        _speak(switchboard, call, command)
     elif isinstance(command, StopPlayback):
         _cancel(call.playbacks.pop(command.playback_id, None))
     elif isinstance(command, SetTimer):
         _cancel(call.timers.get(command.name))
         fired = TimerFired(command.name, command.at)
-        call.timers[command.name] = loop.call_at(command.at, lambda: line.deliver(call, fired))
+        call.timers[command.name] = loop.call_at(
+            command.at, lambda: switchboard.deliver(call, fired)
+        )
     elif isinstance(command, ClearTimer):
         _cancel(call.timers.pop(command.name, None))
     elif isinstance(command, EnterQueue):
         if call.patience is None:
             call.patience = loop.call_at(
-                command.entered_at + call.caller.patience, lambda: _lose_patience(line, call)
+                command.entered_at + call.caller.patience, lambda: _lose_patience(switchboard, call)
             )
-        line.queued(call, command)
+        switchboard.queued(call, command)
     elif isinstance(command, LeaveQueue):
-        line.unqueued(call, command.topic)
+        switchboard.unqueued(call, command.topic)
     elif isinstance(command, ConnectAdvisor):
         _cancel(call.patience)
-        line.talk(call, command.advisor_id)
+        switchboard.talk(call, command.advisor_id)
     elif isinstance(command, ReleaseAdvisor):
-        line.release(command.advisor_id)
+        switchboard.release(command.advisor_id)
     # Answer and Hangup need nothing on a simulated line.
 
 
-def _speak(line: Line, call: SimulatedCall, command: Play | Ask) -> None:
-    length = sum((line.speech.length(p) for p in command.prompts), timedelta())
+def _speak(switchboard: Switchboard, call: SimulatedCall, command: Play | Ask) -> None:
+    length = sum((switchboard.speech.length(p) for p in command.prompts), timedelta())
     pid = command.playback_id
     finished = PlaybackFinished(pid)
 
     def heard() -> None:
         call.playbacks.pop(pid, None)
-        line.deliver(call, finished)
+        switchboard.deliver(call, finished)
         if isinstance(command, Ask):
-            line.loop.call_at(line.loop.clock.now() + THINKING, lambda: _answer(line, call))
+            switchboard.loop.call_at(
+                switchboard.loop.clock.now() + THINKING, lambda: _answer(switchboard, call)
+            )
 
-    call.playbacks[pid] = line.loop.call_at(line.loop.clock.now() + length, heard)
+    call.playbacks[pid] = switchboard.loop.call_at(switchboard.loop.clock.now() + length, heard)
 
 
-def _answer(line: Line, call: SimulatedCall) -> None:
+def _answer(switchboard: Switchboard, call: SimulatedCall) -> None:
     """The caller answers the question they are being asked now, if any."""
     state, caller = call.state, call.caller
     menu = state.menu
@@ -143,14 +148,14 @@ def _answer(line: Line, call: SimulatedCall) -> None:
         return
     call.menus_heard += 1
     if caller.hangs_up_in_menu and menu in (Menu.LANGUAGE, Menu.TOPIC):
-        line.deliver(call, CallerHungUp())
+        switchboard.deliver(call, CallerHungUp())
         return
-    keys = _keys_for(line, call, menu)
-    _press(line, call, keys)
+    keys = _keys_for(switchboard, call, menu)
+    _press(switchboard, call, keys)
 
 
-def _keys_for(line: Line, call: SimulatedCall, menu: Menu) -> str:
-    config, caller = line.config, call.caller
+def _keys_for(switchboard: Switchboard, call: SimulatedCall, menu: Menu) -> str:
+    config, caller = switchboard.config, call.caller
     mistake = caller.wrong_key and call.mistakes_left > 0
     if mistake:
         call.mistakes_left -= 1
@@ -164,21 +169,21 @@ def _keys_for(line: Line, call: SimulatedCall, menu: Menu) -> str:
         return "1" if caller.takes_callback else "2"
     if menu is Menu.READBACK:
         return "1"
-    digits = WRONG_NUMBER_ENTRY if mistake else line.typed_number(call)
+    digits = WRONG_NUMBER_ENTRY if mistake else switchboard.typed_number(call)
     return digits + "#"
 
 
-def _press(line: Line, call: SimulatedCall, keys: str) -> None:
-    now = line.loop.clock.now()
+def _press(switchboard: Switchboard, call: SimulatedCall, keys: str) -> None:
+    now = switchboard.loop.clock.now()
     for i, key in enumerate(keys):
         pressed = DigitPressed(key)
-        deliver: Callable[[], None] = functools.partial(line.deliver, call, pressed)
-        line.loop.call_at(now + KEY_INTERVAL * i, deliver)
+        deliver: Callable[[], None] = functools.partial(switchboard.deliver, call, pressed)
+        switchboard.loop.call_at(now + KEY_INTERVAL * i, deliver)
 
 
-def _lose_patience(line: Line, call: SimulatedCall) -> None:
+def _lose_patience(switchboard: Switchboard, call: SimulatedCall) -> None:
     if call.state.in_queue:
-        line.deliver(call, CallerHungUp())
+        switchboard.deliver(call, CallerHungUp())
 
 
 def _cancel(entry: Scheduled | None) -> None:

@@ -1,4 +1,5 @@
-"""Live queues and simulated advisors: what the engine's :class:`LineView` reads.
+"""Live queues and simulated advisors: where the simulator's answers to the engine's
+``LookUpQueue`` come from.
 
 Callers wait per topic in the order they entered; who is connected to whom
 is decided by the production matcher (:mod:`callflow.engine.matching`), so
@@ -9,16 +10,16 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callflow.config.models import HotlineConfig
 from callflow.engine import matching
-from callflow.engine.forecast import BacklogIndex, CapacitySpan, QueueSnapshot, RotaCapacity
+from callflow.engine.commands import LookUpQueue
+from callflow.engine.forecast import BacklogIndex, QueueSnapshot, RotaCapacity
 from callflow.engine.matching import FreeAdvisor, WaitingCaller
 from callflow.engine.promise import deadline_class
-from callflow.service.line import ARRIVAL_WINDOW, RECENT_HANDLES
+from callflow.service.queue_reads import ARRIVAL_WINDOW, RECENT_HANDLES
 
 
 @dataclass
@@ -39,7 +40,8 @@ class SimAdvisor:
 
 
 class SimulatedFloor:
-    """The line's live state; implements :class:`callflow.engine.turn.LineView`."""
+    """The line's live state, in memory; the simulator's
+    :class:`~callflow.service.queue_reads.QueueReads`."""
 
     def __init__(self, config: HotlineConfig, capacity: RotaCapacity) -> None:
         self.config = config
@@ -116,7 +118,7 @@ class SimulatedFloor:
     def match(self) -> list[tuple[str, str]]:
         """Pair free advisors with waiting callers (the production matcher), take them out
         of the queues and make the advisors busy; returns (call id, advisor id) pairs."""
-        in_order = matching.served_in_order(self.config)
+        in_order = self.config.provider.serves_queue_front_only
         queues = [
             matching.Queue(topic, self.config.queues[topic].skill, waiting, in_order)
             for topic, waiting in self.queues.items()
@@ -139,11 +141,13 @@ class SimulatedFloor:
         advisor.busy_until = None
         advisor.idle_since = now
 
-    # -- LineView ------------------------------------------------------------------
+    # -- QueueReads ----------------------------------------------------------------
 
     def snapshot(
-        self, call_id: str, topic: str, language: str, entered_at: datetime | None, now: datetime
+        self, session: object, call_id: str, question: LookUpQueue, now: datetime
     ) -> QueueSnapshot:
+        """The queue from memory (*session* has nothing the floor does not know)."""
+        topic, language, entered_at = question.topic, question.language, question.entered_at
         waiting = self.queues[topic]
         if entered_at is None:
             position = len(waiting) + 1
@@ -163,6 +167,3 @@ class SimulatedFloor:
             live_load=live_load,
             callbacks_ahead=self.backlog.ahead(topic, language, promise_class, entered_at or now),
         )
-
-    def capacity(self, topic: str, language: str, start: datetime) -> Iterable[CapacitySpan]:
-        return self._capacity.spans(self.config.queues[topic].skill, language, start)

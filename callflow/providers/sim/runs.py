@@ -8,6 +8,7 @@ so a newcomer can watch calls arrive, queue, overflow and get called back.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -103,34 +104,27 @@ def run_days(
     return DaysRun(simulation, first, last, callers, time.perf_counter() - began)
 
 
-def run_in_real_time(
-    config: HotlineConfig,
-    database: Database,
+async def run_in_real_time(
+    simulation: Simulation,
     *,
-    start: datetime,
     speed: float,
-    seed: int,
     tick: timedelta = timedelta(milliseconds=100),
-    should_stop: Callable[[], bool] = lambda: False,
-) -> Simulation:
-    """Run the line from *start*, *speed* times faster than the wall clock, day after day,
-    until *should_stop* says so or the process is interrupted (the store is committed
-    either way)."""
-    calendar = Calendar.from_config(config)
-    prepare(database, config, start)
-    simulation = Simulation(config, database, seed=seed, start=start)
+) -> None:
+    """Run *simulation* from where its clock stands, *speed* times faster than the wall
+    clock, day after day, until cancelled (the store is committed either way)."""
+    calendar = simulation.calendar
+    start = simulation.clock.now()
     planned = calendar.local_date(start)
     simulation.schedule_days(planned, 1)
     began = time.monotonic()
     try:
-        while not should_stop():
+        while True:
             virtual = start + (time.monotonic() - began) * speed * timedelta(seconds=1)
             tomorrow = calendar.at_minute(planned + timedelta(days=1), 0)
             if virtual >= tomorrow - timedelta(hours=1):
                 planned += timedelta(days=1)
                 simulation.schedule_days(planned, 1)
             simulation.run_until(virtual)
-            time.sleep(tick.total_seconds())
+            await asyncio.sleep(tick.total_seconds())
     finally:
         simulation.close()
-    return simulation

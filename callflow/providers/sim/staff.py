@@ -20,7 +20,7 @@ from callflow.config.models import HotlineConfig, StaffingBlock
 from callflow.engine.vocabulary import ReasonCategory, Referral, Resolution
 from callflow.errors import ConfigError, Problem
 from callflow.providers.sim.draws import weighted_choice
-from callflow.store.attempts import Coding
+from callflow.store.outcomes import Coding
 
 HANDLE_SPREAD = 0.5
 """Coefficient of variation of handle times."""

@@ -56,7 +56,6 @@ from callflow.engine.commands import (
 from callflow.engine.events import (
     AdvisorConnected,
     AdvisorHungUp,
-    CallArrived,
     CallerHungUp,
     DigitPressed,
     Event,
@@ -65,11 +64,9 @@ from callflow.engine.events import (
 )
 from callflow.engine.flow import FlowContext, new_call
 from callflow.engine.forecast import RotaCapacity
-from callflow.engine.numbers import check_callback_number
 from callflow.engine.state import CallState, Phase
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.journal import WebhookJournal
-from callflow.providers.twilio.line import TwilioLine
 from callflow.providers.twilio.params import (
     CallStatus,
     Dequeued,
@@ -78,6 +75,7 @@ from callflow.providers.twilio.params import (
     LeftQueue,
     Played,
 )
+from callflow.providers.twilio.queue_reads import TwilioQueueReads
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import (
     CallRow,
@@ -88,22 +86,18 @@ from callflow.providers.twilio.store import (
     insert_call,
     keep_answers,
     locked_call,
-    open_callback,
     save_call,
 )
 from callflow.providers.twilio.twiml import Context, Cursor, Renderer
+from callflow.service.arrival import call_arrived
 from callflow.service.calls import CallHandler
-from callflow.store.advisors import begin_wrap_up
+from callflow.store.advisors import LegEnd, advisor_leg_ended
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioLeg
 
 log = structlog.get_logger("callflow.twilio")
 
 ARRIVAL_STEP = "voice"
-WITHHELD = frozenset(
-    {"", "anonymous", "restricted", "unknown", "private", "blocked", "unavailable", "+266696687"}
-)
-"""What Twilio puts in ``From`` when the caller's number is withheld."""
 DUE_TIMERS = ("announce", "closing")
 """Timers checked on every webhook; the input timeout is the ``<Gather>``'s own."""
 
@@ -148,10 +142,12 @@ class InboundCalls:
         self.config = settings.config
         self.database = database
         self.clock = clock
-        self.calendar = Calendar.from_config(self.config)
-        self.capacity = RotaCapacity(
-            self.calendar, self.config.staffing, self.config.callbacks.retry.allowed_hours
+        calendar = Calendar.from_config(self.config)
+        capacity = RotaCapacity(
+            calendar, self.config.staffing, self.config.callbacks.retry.allowed_hours
         )
+        self.context = FlowContext(self.config, calendar, capacity)
+        self.queue_reads = TwilioQueueReads(self.config)
         self.renderer = Renderer(settings)
         self.writes = writes or Writes(database)
         """Shared with the line's other writers in this process, so they take turns."""
@@ -163,8 +159,7 @@ class InboundCalls:
 
     def arrived(self, params: IncomingCall) -> str:
         """``POST /twilio/voice``: greet a new call (or repeat the greeting of a known one)."""
-        checked = check_callback_number(params.from_, self.config.callbacks.allowed_regions)
-        arrival = CallArrived(checked.e164, withheld=params.from_.strip().lower() in WITHHELD)
+        arrival = call_arrived(params.from_, self.config)
         step = Step(params.call_sid, ARRIVAL_STEP, [_event(arrival)], "call")
         try:
             return self._answer(step, create=True)
@@ -228,7 +223,6 @@ class InboundCalls:
             connected = [_event(AdvisorConnected(str(params.advisor_id)))]
             media = self._step(session, state, params.call_sid, connected, now, call_exists=True)
             self._release_unwanted(session, media, now)
-            self._follow_queue(row, media, state)
             row.updated_at = now
             save_call(session, row)
         return _nothing()
@@ -244,10 +238,9 @@ class InboundCalls:
             state = call_state(session, row.call_id)
             now = self.clock.now()
             if state is not None and state.phase is not Phase.ENDED:
-                handler = self._handler(session, now, call_exists=True)
+                handler = self._handler(session, call_exists=True)
                 gone = CallerHungUp(dropped=status == "failed")
                 handler.handle(state, gone, now, provider_ref=call_sid)
-            row.queue_entered_at = None
             row.updated_at = now
             save_call(session, row)
             forget_answers(session, call_sid)
@@ -285,7 +278,7 @@ class InboundCalls:
                     )
                     return _nothing()
             media = self._step(session, state, step.call_sid, step.events, now, call_exists=not new)
-            joined = self._follow_queue(row, media, state)
+            joined = _joined_queue(media)
             cursor = Cursor(row.next_step, row.queue_visit)
             rendered = self.renderer.render(media, state, cursor, step.context)
             row.next_step, row.queue_visit = cursor.step, cursor.visit
@@ -310,7 +303,7 @@ class InboundCalls:
         call_exists: bool,
     ) -> list[Command]:
         """The engine hears *events* and the call's timers now due; its media commands."""
-        handler = self._handler(session, now, call_exists=call_exists)
+        handler = self._handler(session, call_exists=call_exists)
         media: list[Command] = []
         with structlog.contextvars.bound_contextvars(call_sid=call_sid):
             for source in events:
@@ -321,41 +314,26 @@ class InboundCalls:
                 media += handler.handle(state, due, now, provider_ref=call_sid)
         return media
 
-    def _handler(self, session: Session, now: datetime, *, call_exists: bool) -> CallHandler:
-        line = TwilioLine(session, self.config, self.capacity, now)
+    def _handler(self, session: Session, *, call_exists: bool) -> CallHandler:
         return CallHandler(
             self.database,
-            FlowContext(self.config, self.calendar, line),
+            self.context,
+            self.queue_reads,
             provider="twilio",
             unit_of_work=lambda: nullcontext(session),
             journal=WebhookJournal(call_exists=call_exists),
-            find_open_callback=open_callback,
         )
-
-    def _follow_queue(self, row: CallRow, media: list[Command], state: CallState) -> bool:
-        """Keep the row's place in a queue as the engine moves the caller; True if they
-        joined one."""
-        joined = False
-        for command in media:
-            if isinstance(command, EnterQueue):
-                row.topic = command.topic
-                row.language = command.language
-                row.queue_entered_at = command.entered_at
-                joined = True
-            elif isinstance(command, LeaveQueue | ConnectAdvisor):
-                row.queue_entered_at = None
-                joined = False
-        if state.phase is Phase.ENDED:
-            row.queue_entered_at = None
-        return joined
 
     def _release_unwanted(self, session: Session, media: list[Command], now: datetime) -> None:
         """An advisor joined with a caller the engine no longer had waiting (they left the
-        queue or hung up meanwhile, as far as it knew) gets their wrap-up at once."""
+        queue or hung up meanwhile, as far as it knew) gets their wrap-up at once: Twilio
+        has put them through to whoever it had, so it counts as a talk."""
+        wrap_up = self.config.dispatch.wrap_up
         for command in media:
             if isinstance(command, ReleaseAdvisor):
                 log.warning("twilio.bridged_unexpectedly", advisor_id=command.advisor_id)
-                begin_wrap_up(session, int(command.advisor_id), now, self.config.dispatch.wrap_up)
+                advisor = int(command.advisor_id)
+                advisor_leg_ended(session, advisor, LegEnd.TALKED, now, wrap_up=wrap_up)
 
     def _enqueue_again(self, call_sid: str, key: str, why: str) -> str:
         """Twilio could not keep the caller in the queue; as far as the engine knows they
@@ -381,6 +359,17 @@ class InboundCalls:
             save_call(session, row)
             keep_answers(session, call_sid, {key: rendered.twiml, **rendered.ahead}, now)
             return rendered.twiml
+
+
+def _joined_queue(media: list[Command]) -> bool:
+    """Whether the caller waits in a queue they joined in this step."""
+    joined = False
+    for command in media:
+        if isinstance(command, EnterQueue):
+            joined = True
+        elif isinstance(command, LeaveQueue | ConnectAdvisor):
+            joined = False
+    return joined
 
 
 def _inbound(row: CallRow | None, call_sid: str) -> CallRow:

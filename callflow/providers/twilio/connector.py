@@ -15,7 +15,9 @@ waiting, so nobody is handed a caller they cannot serve. The advisor is
 marked busy in the same transaction that chooses them, with their row
 locked: the callback dispatcher's claim skips them, and so does another
 process connecting. One pass runs whenever a caller joins a queue and
-every ``connect_interval``.
+every ``[connect] interval``. An advisor who could not be called is freed
+or paused by the store's one rule for every provider
+(:func:`~callflow.store.advisors.advisor_leg_ended`).
 """
 
 from __future__ import annotations
@@ -29,17 +31,17 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callflow.engine import matching
 from callflow.engine.clock import Clock
-from callflow.engine.matching import Queue, WaitingCaller
+from callflow.engine.matching import Queue
 from callflow.errors import ProviderRejected, ProviderUnavailable
 from callflow.providers.twilio.dialler import BAD_REQUEST, PROGRESS_EVENTS
 from callflow.providers.twilio.params import FINAL_STATUSES
+from callflow.providers.twilio.queue_reads import PROVIDER
 from callflow.providers.twilio.rest import rest_call
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import Writes, add_call
-from callflow.store.advisors import pause_advisor, set_advisor_state, take_matched_advisors
-from callflow.store.models import AdvisorState
+from callflow.store.advisors import LegEnd, advisor_leg_ended, take_matched_advisors
+from callflow.store.queue_places import waiting_by_topic
 from callflow.store.session import Database, OutageLog
 from callflow.store.twilio_tables import TwilioCall, TwilioLeg
 
@@ -87,7 +89,7 @@ class QueueConnector:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._woken = asyncio.Event()
-        interval = self.settings.twilio.connect_interval.total_seconds()
+        interval = self.config.connect.interval.total_seconds()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), interval)
@@ -133,29 +135,15 @@ class QueueConnector:
                 .group_by(TwilioCall.topic)
             )
         }
-        in_queue: dict[str, list[WaitingCaller]] = {topic: [] for topic in self.config.queues}
-        for topic, entered_at, call_id, call_sid, language in session.execute(
-            select(
-                TwilioCall.topic,
-                TwilioCall.queue_entered_at,
-                TwilioCall.call_id,
-                TwilioCall.call_sid,
-                TwilioCall.language,
-            )
-            .where(TwilioCall.kind == TwilioLeg.INBOUND, TwilioCall.queue_entered_at.is_not(None))
-            .order_by(TwilioCall.queue_entered_at, TwilioCall.call_id)
-        ):
-            callers = in_queue.get(topic or "")
-            if callers is not None and entered_at is not None:
-                callers.append(WaitingCaller(entered_at, call_id or call_sid, language or ""))
+        in_queue = waiting_by_topic(session, PROVIDER)
         return [
             Queue(
                 topic,
                 self.config.queues[topic].skill,
-                callers[being_connected.get(topic, 0) :],
-                served_in_order=matching.served_in_order(self.config),
+                in_queue.get(topic, [])[being_connected.get(topic, 0) :],
+                served_in_order=self.config.provider.serves_queue_front_only,
             )
-            for topic, callers in in_queue.items()
+            for topic in self.config.queues
         ]
 
     # -- calling ----------------------------------------------------------------------------
@@ -166,7 +154,7 @@ class QueueConnector:
             "topic": pick.topic,
             "lang": pick.language,
         }
-        ring = self.config.dispatch.advisor_ring_timeout
+        ring = self.config.connect.advisor_ring_timeout
         try:
             created = await rest_call(
                 "calls.create",
@@ -183,14 +171,16 @@ class QueueConnector:
             )
         except ProviderRejected as exc:
             if exc.status == BAD_REQUEST:
+                # Their phone cannot be called: the next caller should not wait on it.
                 log.warning("advisor.not_callable", advisor_id=pick.advisor_id, code=exc.code)
-                await asyncio.to_thread(self._not_callable, pick)
+                await asyncio.to_thread(self._not_called, pick, LegEnd.REFUSED)
             else:
-                await asyncio.to_thread(self._available_again, pick)
+                # Twilio refused our account or request: nothing of theirs.
+                await asyncio.to_thread(self._not_called, pick, LegEnd.ENDED)
             return
         except ProviderUnavailable:
             log.warning("twilio.unavailable", advisor_id=pick.advisor_id)
-            await asyncio.to_thread(self._available_again, pick)
+            await asyncio.to_thread(self._not_called, pick, LegEnd.ENDED)
             return
         await asyncio.to_thread(self._remember, str(created.sid), pick, str(created.status))
         log.info("twilio.advisor_called", advisor_id=pick.advisor_id, topic=pick.topic)
@@ -202,14 +192,7 @@ class QueueConnector:
                 advisor_id=pick.advisor_id, topic=pick.topic, language=pick.language,
             )  # fmt: skip
 
-    def _not_callable(self, pick: Pick) -> None:
-        """Their phone cannot be called: a break, until someone looks (as after a ring
-        nobody answered), so the next caller is not held up by the same phone."""
+    def _not_called(self, pick: Pick, how: LegEnd) -> None:
+        wrap_up = self.config.dispatch.wrap_up
         with self.writes.transaction() as session:
-            pause_advisor(session, pick.advisor_id, self.clock.now())
-
-    def _available_again(self, pick: Pick) -> None:
-        """Twilio is out of reach, or refused the account: the advisor was never called,
-        and is free as before."""
-        with self.writes.transaction() as session:
-            set_advisor_state(session, pick.advisor_id, AdvisorState.AVAILABLE, self.clock.now())
+            advisor_leg_ended(session, pick.advisor_id, how, self.clock.now(), wrap_up=wrap_up)

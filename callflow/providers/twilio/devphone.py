@@ -25,10 +25,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-from callflow.engine.numbers import mask_numbers_in
 from callflow.errors import ProviderRejected
 from callflow.providers.twilio.settings import TwilioAccount
 from callflow.providers.twilio.signatures import SIGNATURE_HEADER, sign
+from callflow.values.numbers import mask_numbers_in
 
 Keys = Callable[[], str | None]
 """The caller's keys for the next question: digits, "" for silence, None to hang up."""

@@ -29,7 +29,7 @@ from callflow.engine.clock import Clock
 from callflow.engine.vocabulary import AttemptResult
 from callflow.errors import ProviderRejected
 from callflow.providers.port import AdvisorLeg, CallbackCall, ResidentCall
-from callflow.providers.twilio.legs import LegView, LegWatch
+from callflow.providers.twilio.legs import LegView, LegWatch, unanswered_result
 from callflow.providers.twilio.rest import rest_call
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import (
@@ -104,7 +104,8 @@ class TwilioDialler:
         return None
 
     async def dial_resident(self, call: CallbackCall, leg: AdvisorLeg) -> ResidentCall:
-        ring = self.settings.twilio.resident_ring_timeout
+        connect = self.settings.config.connect
+        ring = connect.resident_ring_timeout
         try:
             sid = await self._place(
                 call,
@@ -112,7 +113,7 @@ class TwilioDialler:
                 call.number_e164,
                 "/twilio/callback/resident",
                 ring,
-                detect_machines=self.settings.twilio.machine_detection,
+                detect_machines=connect.machine_detection,
             )
         except ProviderRejected as exc:
             if exc.status != BAD_REQUEST:
@@ -284,10 +285,4 @@ def _outcome(leg: LegView | None) -> ResidentCall:
         if leg.ready:
             return ResidentCall(AttemptResult.REACHED, timedelta(seconds=leg.duration_s or 0.0))
         return ResidentCall(AttemptResult.FAILED)  # answered, yet never joined: not reached
-    return ResidentCall(
-        {
-            "no-answer": AttemptResult.NO_ANSWER,
-            "busy": AttemptResult.BUSY,
-            "canceled": AttemptResult.INTERRUPTED,
-        }.get(leg.status, AttemptResult.FAILED)
-    )
+    return ResidentCall(unanswered_result(leg.status))

@@ -4,7 +4,7 @@ The same rows as :class:`callflow.store.calls.DirectJournal` writes (the
 columns come from :func:`~callflow.store.calls.summary`, the events from
 :func:`~callflow.store.calls.event_rows`), so reports cannot tell which
 provider answered; but as one prepared INSERT or UPDATE each
-(:mod:`~callflow.providers.twilio.prepared`), since the webhook already knows
+(:mod:`~callflow.store.prepared`), since the webhook already knows
 whether the call is new, and every webhook pays for this.
 """
 
@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from callflow.engine.commands import Record
 from callflow.engine.state import CallState
-from callflow.providers.twilio.prepared import Prepared
 from callflow.store.base import Base
 from callflow.store.calls import event_rows, summary
 from callflow.store.models import Call, CallEvent
+from callflow.store.prepared import Prepared
 
 CALLS = Base.metadata.tables[Call.__tablename__]
 EVENTS = Base.metadata.tables[CallEvent.__tablename__]

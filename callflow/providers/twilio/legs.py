@@ -12,7 +12,6 @@ again every ``status_wait`` and so hears the news either way.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, VoiceResponse  # type: ignore[import-untyped]
 
 from callflow.engine.clock import Clock
 from callflow.engine.prompts import PromptRef
+from callflow.engine.vocabulary import AttemptResult
+from callflow.engine.whisper import whisper
 from callflow.providers.twilio.calls import InboundCalls
 from callflow.providers.twilio.params import (
     FINAL_STATUSES,
@@ -34,6 +34,7 @@ from callflow.providers.twilio.params import (
     ConnectLeg,
     StatusCallback,
 )
+from callflow.providers.twilio.queue_reads import PROVIDER
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import (
     CallRow,
@@ -44,14 +45,25 @@ from callflow.providers.twilio.store import (
     save_call,
 )
 from callflow.providers.twilio.twiml import Speech
-from callflow.store.advisors import begin_wrap_up, pause_advisor
+from callflow.store.advisors import LegEnd, advisor_leg_ended
 from callflow.store.models import CallbackRequest
+from callflow.store.queue_places import waiting
 from callflow.store.session import Database
-from callflow.store.twilio_tables import TwilioCall, TwilioLeg
+from callflow.store.twilio_tables import TwilioLeg
 
 log = structlog.get_logger("callflow.twilio")
 
-UNANSWERED = frozenset({"no-answer", "busy", "failed"})
+UNANSWERED_RESULTS = {
+    "no-answer": AttemptResult.NO_ANSWER,
+    "busy": AttemptResult.BUSY,
+    "canceled": AttemptResult.INTERRUPTED,
+}
+"""A call never answered, by its final status (any other is ``FAILED``): the one reading of
+Twilio's statuses, for a resident's leg and an advisor's alike."""
+
+
+def unanswered_result(status: str) -> AttemptResult:
+    return UNANSWERED_RESULTS.get(status, AttemptResult.FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,17 +195,18 @@ class PlacedCalls:
         )
 
     def _advisor_free_again(self, session: Session, row: CallRow, now: datetime) -> None:
-        """An advisor's call for a queued caller is over: after a conversation they wrap
-        up; one who did not answer goes on a break, as after an unanswered callback."""
+        """An advisor's call for a queued caller is over: a talk if they were handed a
+        caller, nothing if they answered to an empty queue, else never answered."""
         if row.advisor_id is None:
             return
-        if row.status in UNANSWERED:
-            log.warning("advisor.did_not_answer", advisor_id=row.advisor_id, call_sid=row.call_sid)
-            pause_advisor(session, row.advisor_id, now)
-        elif row.ready_at is not None:
-            begin_wrap_up(session, row.advisor_id, now, self.config.dispatch.wrap_up)
+        if row.status == "completed":
+            how = LegEnd.TALKED if row.ready_at is not None else LegEnd.ENDED
         else:
-            begin_wrap_up(session, row.advisor_id, now, timedelta(0))
+            how = LegEnd.unanswered(unanswered_result(row.status))
+            if how is not LegEnd.ENDED:  # not a call we took back ourselves
+                log.warning("advisor.did_not_answer", advisor_id=row.advisor_id, how=how.value)
+        wrap_up = self.config.dispatch.wrap_up
+        advisor_leg_ended(session, row.advisor_id, how, now, wrap_up=wrap_up)
 
     # -- a callback's legs ----------------------------------------------------------------
 
@@ -285,16 +298,7 @@ class PlacedCalls:
             )  # fmt: skip
             apply_news(row, LegNews("in-progress"), now)
             save_call(session, row)
-            front = session.scalar(
-                select(TwilioCall.queue_entered_at)
-                .where(
-                    TwilioCall.kind == TwilioLeg.INBOUND,
-                    TwilioCall.topic == params.topic,
-                    TwilioCall.queue_entered_at.is_not(None),
-                )
-                .order_by(TwilioCall.queue_entered_at)
-                .limit(1)
-            )
+            front = next(iter(waiting(session, PROVIDER, params.topic)), None)
         self.watch.notify(params.call_sid)
         response = VoiceResponse()
         if front is None:
@@ -302,7 +306,7 @@ class PlacedCalls:
             self.speech.add(response, [PromptRef("goodbye", goodbye)])
             response.hangup()
             return str(response)
-        self._whisper(response, params.topic, params.language, now - front)
+        self._whisper(response, params.topic, params.language, now - front.entered_at)
         dial = Dial()
         dial.queue(
             self.settings.queue_name(params.topic),
@@ -313,13 +317,4 @@ class PlacedCalls:
         return str(response)
 
     def _whisper(self, parent: object, topic: str, language: str, waited: timedelta) -> None:
-        """Topic, language and the wait, said to the advisor in the line's own language."""
-        own = self.config.line.default_language
-        queue = self.config.queues.get(topic)
-        spoken = self.config.languages.get(language)
-        text = self.settings.twilio.whisper.format(
-            topic=queue.names.get(own, topic) if queue is not None else topic,
-            language=spoken.name if spoken is not None else language,
-            minutes=max(0, math.floor(waited.total_seconds() / 60)),
-        )
-        self.speech.say(parent, own, text)
+        self.speech.add(parent, [whisper(self.config, topic, language, waited)])

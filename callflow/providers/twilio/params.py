@@ -26,8 +26,8 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callflow.errors import MalformedWebhook
+from callflow.http.bounds import MAX_BIGINT, MAX_INTEGER, NUL
 from callflow.providers.twilio.signatures import Params
-from callflow.web.inputs import MAX_BIGINT, MAX_INTEGER, NUL
 
 CallSid = Annotated[str, Field(pattern=r"^CA[0-9a-f]{32}$")]
 AccountSid = Annotated[str, Field(pattern=r"^AC[0-9a-f]{32}$")]

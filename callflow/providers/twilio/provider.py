@@ -1,9 +1,10 @@
 """A line on a Twilio number, put together: webhooks, REST client, connector, dialler.
 
-:func:`callflow.web.app.create_app` mounts the webhooks on the one HTTP app
-when ``[provider.twilio]`` is configured; the app's lifespan runs the
-connector that calls advisors for queued callers. The callback dispatcher
-(``callflow worker``) gets its :class:`TwilioDialler` from here too.
+:class:`TwilioProvider` implements :class:`~callflow.providers.port.Provider`.
+Twilio's line is its webhooks: the line's HTTP app mounts them, and while it
+serves them the connector calls advisors for queued callers (when ``[connect]
+queued``). The callback dispatcher (``callflow worker``) gets its
+:class:`TwilioDialler` from here too.
 """
 
 from __future__ import annotations
@@ -14,33 +15,25 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
-from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
-from callflow.errors import InputError, MalformedWebhook, WebhookSignatureInvalid
+from callflow.providers.port import Webhooks
 from callflow.providers.twilio.batches import WebhookBatches
 from callflow.providers.twilio.calls import InboundCalls
 from callflow.providers.twilio.connector import QueueConnector
 from callflow.providers.twilio.dialler import TwilioDialler
 from callflow.providers.twilio.legs import LegWatch, PlacedCalls
 from callflow.providers.twilio.rest import HttpxTwilioClient, make_client
-from callflow.providers.twilio.settings import TwilioAccount, TwilioSettings, twilio_settings
+from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.signatures import WebhookVerifier
 from callflow.providers.twilio.store import Writes
 from callflow.providers.twilio.webhooks import twilio_webhooks
 from callflow.store.session import Database
-from callflow.web.errors import error_response
-
-log = structlog.get_logger("callflow.twilio")
-
-STATUS_OF_INPUT = {WebhookSignatureInvalid: 403, MalformedWebhook: 400}
 
 
 class TwilioProvider:
     """Everything of one line's Twilio number."""
+
+    name = "twilio"
 
     def __init__(
         self,
@@ -69,44 +62,42 @@ class TwilioProvider:
         self.placed = PlacedCalls(settings, database, clock, self.calls, self.watch)
         self.batches: WebhookBatches[str] = WebhookBatches(writes)
 
-    @classmethod
-    def from_environment(
-        cls,
-        config: HotlineConfig,
-        database: Database,
-        clock: Clock,
-        *,
-        verify_signatures: bool = True,
-        environ: Mapping[str, str] | None = None,
-    ) -> TwilioProvider:
-        """The provider for *config*'s Twilio line, with the secrets from the environment."""
-        account = TwilioAccount.from_environment(environ)
-        return cls(
-            twilio_settings(config, account, verify_signatures=verify_signatures), database, clock
+    def facts(self) -> Mapping[str, object]:
+        return {"public_url": self.settings.twilio.public_url}
+
+    def webhooks(self) -> Webhooks:
+        """The webhooks (a refused one is 403, a malformed one 400), and the connector
+        while they are served."""
+        routes = twilio_webhooks(
+            calls=self.calls,
+            placed=self.placed,
+            batches=self.batches,
+            verifier=self.verifier,
+            account_sid=self.settings.account.sid,
         )
+        https = self.settings.twilio.public_url.startswith("https:")
+        return Webhooks(routes=[routes], serving=self.serving, https=https)
+
+    async def run(self) -> None:
+        """Nothing runs beside the webhooks: Twilio's line is the app serving them."""
+        await asyncio.Event().wait()
 
     def dialler(self) -> TwilioDialler:
-        """Callbacks placed through this account (for the callback dispatcher)."""
+        """Callbacks placed through this account."""
         return TwilioDialler(self.settings, self.database, self.clock, self.rest, self.watch)
 
-    def mount(self, app: FastAPI) -> None:
-        """Add the webhooks to *app*: a refused webhook is 403, a malformed one 400."""
-        if not self.settings.verify_signatures:
-            log.warning(
-                "twilio.signatures_not_checked",
-                why="development flag: any request to /twilio/ is believed; never in production",
-            )
-        # First of the app's routes: every call's webhooks pass here, and would otherwise
-        # be tried against each API route before.
-        app.router.routes.insert(0, twilio_webhooks(self))
-        for kind in STATUS_OF_INPUT:
-            app.add_exception_handler(kind, _refuse)
+    @asynccontextmanager
+    async def dialling(self) -> AsyncIterator[TwilioDialler]:
+        try:
+            yield self.dialler()
+        finally:
+            await self.http.close()
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
+    async def serving(self) -> AsyncIterator[None]:
         """While the app serves: queued callers are connected with free advisors."""
         connecting = None
-        if self.settings.twilio.connect_queued:
+        if self.settings.config.connect.queued:
             connecting = asyncio.create_task(self.connector.run(), name="twilio-connector")
         try:
             yield
@@ -116,10 +107,3 @@ class TwilioProvider:
                 with contextlib.suppress(asyncio.CancelledError):
                     await connecting
             await self.http.close()
-
-
-async def _refuse(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InputError)
-    status = STATUS_OF_INPUT[type(exc)]
-    log.warning("twilio.refused_webhook", path=request.url.path, slug=exc.slug, why=str(exc))
-    return error_response(status, exc.slug, str(exc))

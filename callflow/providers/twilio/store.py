@@ -9,7 +9,7 @@ wait is a sleep that grows with each retry and would leave it idle under load.
 
 Every webhook passes through here, so the rows are read and written with
 statements compiled once and run on the driver
-(:mod:`~callflow.providers.twilio.prepared`), not through the ORM's unit of
+(:mod:`~callflow.store.prepared`), not through the ORM's unit of
 work or SQLAlchemy's execution, which would cost several times the
 statement itself.
 """
@@ -28,14 +28,12 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from callflow.engine.events import ExistingCallback
 from callflow.engine.state import CallState
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.params import FINAL_STATUSES
-from callflow.providers.twilio.prepared import Prepared
-from callflow.service.calls import OPEN_CALLBACK, existing_callback
 from callflow.store.base import Base
 from callflow.store.models import Advisor, Call, CallbackRequest
+from callflow.store.prepared import Prepared
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioCall, TwilioLeg, TwilioStep
 
@@ -139,7 +137,6 @@ class CallRow:
     advisor_id: int | None = None
     topic: str | None = None
     language: str | None = None
-    queue_entered_at: datetime | None = None
     queue_visit: int = 0
     next_step: int = 0
     sequence: int = -1
@@ -235,13 +232,6 @@ def keep_answers(session: Session, call_sid: str, answers: dict[str, str], now: 
     )
 
 
-def open_callback(session: Session, number_e164: str) -> ExistingCallback | None:
-    """:func:`callflow.service.calls.open_callback`, run on the driver."""
-    session.flush()  # a cancel earlier in this transaction (or batch) must be seen
-    found = _OPEN_CALLBACK.first(session, {"number": number_e164})
-    return None if found is None else existing_callback(found)
-
-
 def forget_answers(session: Session, call_sid: str) -> None:
     """The call is over: no request about it can come again, and read-backs of the
     caller's number must not outlive it."""
@@ -274,7 +264,6 @@ _UPDATE_CALL = Prepared(
 )
 _INSERT_STEP = Prepared(insert(STEPS))
 _FORGET_ANSWERS = Prepared(delete(STEPS).where(STEPS.c.call_sid == bindparam("sid")))
-_OPEN_CALLBACK = Prepared(OPEN_CALLBACK)
 _CALLBACK = Prepared(select(REQUESTS.c.id).where(REQUESTS.c.id == bindparam("id")))
 _ADVISOR = Prepared(select(ADVISORS.c.id).where(ADVISORS.c.id == bindparam("id")))
 

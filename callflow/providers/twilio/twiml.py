@@ -117,9 +117,6 @@ class Speech:
             words.append(render_text(ref, self._config))
         self._say(parent, language, words)
 
-    def say(self, parent: Any, language: str, text: str) -> None:
-        self._say(parent, language, [text])
-
     def _say(self, parent: Any, language: str | None, words: list[str]) -> None:
         if language is None or not words:
             return

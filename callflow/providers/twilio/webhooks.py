@@ -15,23 +15,32 @@ body is read, and a body larger than Twilio ever sends (:data:`MAX_BODY`,
 bloated request costs neither memory nor time on the event loop. A request
 is then checked for its signature (403 if it is wrong, and nothing is read
 further), then for its parameters (400 naming the bad one); only then does
-it reach the store. The store's work is blocking and runs outside the event
-loop: a call's steps in batches sharing a transaction
-(:mod:`~callflow.providers.twilio.batches`), placed calls' in the thread pool.
+it reach the store. The routes answer these refusals themselves, in the
+shape every refusal of the line's app has (:mod:`callflow.http.errors`), so
+the app they are mounted on needs to know nothing of Twilio. The store's work
+is blocking and runs outside the event loop: a call's steps in batches
+sharing a transaction (:mod:`~callflow.providers.twilio.batches`), placed
+calls' in the thread pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callflow.errors import MalformedWebhook, WebhookSignatureInvalid
+from callflow.errors import InputError, MalformedWebhook, WebhookSignatureInvalid
+from callflow.http.errors import ApiError, error_response
+from callflow.http.limits import BodyLimit
+from callflow.providers.twilio.batches import WebhookBatches
+from callflow.providers.twilio.calls import InboundCalls
+from callflow.providers.twilio.legs import PlacedCalls
 from callflow.providers.twilio.params import (
     CallbackLeg,
     CallParams,
@@ -44,13 +53,15 @@ from callflow.providers.twilio.params import (
     StatusCallback,
     read,
 )
-from callflow.providers.twilio.signatures import SIGNATURE_HEADER, Params, form_pairs
+from callflow.providers.twilio.signatures import (
+    SIGNATURE_HEADER,
+    Params,
+    WebhookVerifier,
+    form_pairs,
+)
 from callflow.providers.twilio.twiml import left_key, step_key
-from callflow.web.errors import ApiError
-from callflow.web.limits import BodyLimit
 
-if TYPE_CHECKING:
-    from callflow.providers.twilio.provider import TwilioProvider
+log = structlog.get_logger("callflow.twilio")
 
 P = TypeVar("P", bound=CallParams)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -63,16 +74,29 @@ MAX_PARAMETERS = 200
 """Parameters in a webhook's form, counted before it is parsed or its signature computed."""
 SIGNATURE_NAME = SIGNATURE_HEADER.lower().encode("latin-1")
 """The signature header's name as ASGI gives it."""
+STATUS_OF_INPUT: dict[type[InputError], int] = {WebhookSignatureInvalid: 403, MalformedWebhook: 400}
 
 
-def twilio_webhooks(provider: TwilioProvider) -> Mount:
-    """The routes of *provider*'s line, under ``/twilio``.
+def twilio_webhooks(
+    *,
+    calls: InboundCalls,
+    placed: PlacedCalls,
+    batches: WebhookBatches[str],
+    verifier: WebhookVerifier,
+    account_sid: str,
+) -> Mount:
+    """The line's routes under ``/twilio``: inbound *calls* and the *placed* ones, a call's
+    steps run in *batches*, every request checked by *verifier* and for *account_sid*.
 
     Plain Starlette routes, not FastAPI's: they have no schema, no dependencies
     and no response model, and every call to the line passes through them, so
     they are spared the work those would cost on every request.
     """
-    calls, placed = provider.calls, provider.placed
+    if not verifier.enabled:
+        log.warning(
+            "twilio.signatures_not_checked",
+            why="development flag: any request to /twilio/ is believed; never in production",
+        )
     routes: list[Route] = []
 
     def post(path: str) -> Callable[[Endpoint], Endpoint]:
@@ -80,8 +104,8 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
         routed (so another path or method is answered 404 or 405 as in the API)."""
 
         def add(endpoint: Endpoint) -> Endpoint:
-            limited = BodyLimit(request_response(endpoint), max_bytes=MAX_BODY)
-            guarded = SignatureRequired(limited, enabled=provider.verifier.enabled)
+            limited = BodyLimit(request_response(_refusing(endpoint)), max_bytes=MAX_BODY)
+            guarded = SignatureRequired(limited, enabled=verifier.enabled)
             routes.append(Route(path, guarded, methods=["POST"]))
             return endpoint
 
@@ -94,15 +118,15 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
                 413, "too-many-parameters", f"a webhook carries at most {MAX_PARAMETERS} parameters"
             )
         path, query = _path(request), _query(request)
-        form = provider.verifier.parameters(path, query, request.headers, body)
+        form = verifier.parameters(path, query, request.headers, body)
         params = read(model, Params(form_pairs(query)), form)
-        if params.account_sid != provider.settings.account.sid:
+        if params.account_sid != account_sid:
             raise MalformedWebhook("AccountSid: not the account of this line")
         return params
 
     async def answer(work: Callable[[], str]) -> Response:
         """A call's next step, batched with those that arrive with it (see .batches)."""
-        return Response(await provider.batches.run(work), media_type=XML)
+        return Response(await batches.run(work), media_type=XML)
 
     async def answer_leg(work: Callable[[], str]) -> Response:
         """A placed call's step: it may wake the dialler's watch, so it is never batched."""
@@ -177,6 +201,23 @@ def twilio_webhooks(provider: TwilioProvider) -> Mount:
     return Mount(PREFIX, routes=routes)
 
 
+def _refusing(endpoint: Endpoint) -> Endpoint:
+    """*endpoint*, answering a webhook it cannot accept: 403 unsigned, 400 malformed."""
+
+    async def answer(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except (WebhookSignatureInvalid, MalformedWebhook) as exc:
+            return _refusal(request.url.path, exc)
+
+    return answer
+
+
+def _refusal(path: str, exc: InputError) -> Response:
+    log.warning("twilio.refused_webhook", path=path, slug=exc.slug, why=str(exc))
+    return error_response(STATUS_OF_INPUT[type(exc)], exc.slug, str(exc))
+
+
 class SignatureRequired:
     """Refuses a request without ``X-Twilio-Signature`` before its body is read: only a
     signed request is worth reading (the signature itself is checked once it is read).
@@ -188,8 +229,9 @@ class SignatureRequired:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.enabled and not any(name == SIGNATURE_NAME for name, _ in scope["headers"]):
-            # Answered by the provider's refusal handler, as a wrong signature is.
-            raise WebhookSignatureInvalid(f"no {SIGNATURE_HEADER} header")
+            unsigned = WebhookSignatureInvalid(f"no {SIGNATURE_HEADER} header")
+            await _refusal(scope["path"], unsigned)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

@@ -26,6 +26,11 @@ def with_ari(config: HotlineConfig, **changes: Any) -> HotlineConfig:
     return config.model_copy(update={"provider": ProviderConfig(ari=ari_section(**changes))})
 
 
+def with_connect(config: HotlineConfig, **changes: Any) -> HotlineConfig:
+    """*config* with *changes* to its ``[connect]`` section."""
+    return config.model_copy(update={"connect": config.connect.model_copy(update=changes)})
+
+
 def ari_line_file(folder: Path, url: str = "http://127.0.0.1:8088") -> Path:
     """The example configuration file with a ``[provider.ari]`` for Asterisk at *url*."""
     section = (

@@ -19,7 +19,7 @@ from callflow.providers.ari.sounds import sound_files
 from callflow.providers.port import CallbackCall, ResidentCall
 from tests.fakes.ari_asterisk import LAB_DIALPLAN, Phone, Stasis
 from tests.fakes.ari_server import PASSWORD, USERNAME, FakeAsterisk
-from tests.providers.ari.lines import with_ari
+from tests.providers.ari.lines import with_ari, with_connect
 from tests.providers.ari.rig import run
 from tests.store.helpers import T0
 
@@ -95,7 +95,8 @@ def test_a_resident_who_is_not_reached_gives_the_attempt_its_result(
     fake.model.devices.update({ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: phone})
 
     async def scenario() -> None:
-        async with dialler_on(fake, with_ari(config, machine_detection=False)) as dialler:
+        line = with_connect(with_ari(config), machine_detection=False)
+        async with dialler_on(fake, line) as dialler:
             resident = await attempt(dialler)
             assert resident == ResidentCall(expected)
 
@@ -188,7 +189,9 @@ def test_legs_lost_in_an_asterisk_restart_end_the_attempt_without_a_second_dial(
     ringing = timedelta(minutes=30)  # rings until the restart, however slow the machine
 
     async def scenario() -> None:
-        line = with_ari(config, machine_detection=False, resident_ring_timeout=ringing)
+        line = with_connect(
+            with_ari(config), machine_detection=False, resident_ring_timeout=ringing
+        )
         async with dialler_on(fake, line) as dialler:
             attempted = asyncio.create_task(attempt(dialler))
             await fake.wait_until(lambda: resident_leg(fake) is not None, 5)

@@ -19,7 +19,7 @@ from callflow.store.advisors import AdvisorView
 from callflow.store.models import AdvisorState
 from tests.fakes.ari_docs import API_DOCS, ApiDocs, require_shared
 from tests.fakes.ari_server import PASSWORD, FakeAsterisk
-from tests.providers.ari.lines import with_ari
+from tests.providers.ari.lines import with_ari, with_connect
 from tests.providers.ari.rig import rig, run
 
 SHIPPED_DIALPLAN = Path(__file__).parents[3] / "config" / "asterisk" / "extensions.conf"
@@ -236,7 +236,7 @@ class TestAnsweringMachineDetection:
 
         async def scenario() -> dict[str, Finding]:
             async with fake_ari:
-                line = settings(config, fake_ari.url, machine_detection=False)
+                line = settings(with_connect(config, machine_detection=False), fake_ari.url)
                 return await findings(line, host=asterisk_host(tmp_path))
 
         found = run(scenario())

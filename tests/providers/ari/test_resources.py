@@ -39,7 +39,6 @@ def test_the_client_covers_what_the_hotline_needs() -> None:
         "bridges.addChannel",
         "bridges.removeChannel",
         "bridges.startMoh",
-        "bridges.play",
         "bridges.list",
         "bridges.destroy",
         "playbacks.stop",

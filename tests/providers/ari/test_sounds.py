@@ -25,8 +25,9 @@ from callflow.engine.prompts import (
     prompt,
     render_text,
 )
+from callflow.engine.whisper import whisper
 from callflow.errors import ConfigError
-from callflow.providers.ari.sounds import media_for, sound_files, whisper_media
+from callflow.providers.ari.sounds import media_for, sound_files
 from tests.providers.ari.lines import ari_section
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -268,17 +269,24 @@ class TestWhisper:
     def test_topic_language_and_wait_in_the_line_s_own_language(
         self, config: HotlineConfig
     ) -> None:
-        media = whisper_media("social", "sv", 7, config, ARI)
+        media = media_for(whisper(config, "social", "sv", timedelta(minutes=7)), config, ARI)
         assert media[1] == "sound:fi/callflow/topic-social"
+        assert "sound:fi/callflow/language-sv" in media
         assert words(heard(media, config)) == words(
             "Takaisinsoitto. Aihe Sosiaalipalveluihin liittyvät asiat, kieli svenska. "
             "Soittaja on odottanut seitsemän minuuttia."
         )
 
     def test_a_topic_no_longer_configured_is_left_unsaid(self, config: HotlineConfig) -> None:
-        media = whisper_media("retired", "sv", 7, config, ARI)
+        media = media_for(whisper(config, "retired", "sv", timedelta(minutes=7)), config, ARI)
         assert not any("topic-" in uri for uri in media)
         assert "sound:fi/callflow/number-7" in media
+
+    def test_its_words_are_built_like_any_prompt_s(self, config: HotlineConfig) -> None:
+        """``callflow prompts build`` makes the whisper's files from each language's text."""
+        names = {file.name: file.text for file in sound_files(config, ARI)}
+        assert names["fi/callflow/whisper-1"] == "Takaisinsoitto. Aihe"
+        assert names["sv/callflow/whisper-1"] == "Återuppringning. Ärende"
 
 
 class TestSoundFiles:

@@ -17,7 +17,7 @@ from callflow.config.models import HotlineConfig
 from callflow.engine.vocabulary import ReasonCategory, Referral, Resolution
 from callflow.errors import ConfigError
 from callflow.providers.sim.staff import HANDLE_SPREAD, AdvisorHabits, seats, with_advisors
-from callflow.store.attempts import Coding
+from callflow.store.outcomes import Coding
 
 SEED = 11
 DRAWS = 20_000

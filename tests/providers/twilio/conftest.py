@@ -110,8 +110,9 @@ def fake() -> Iterator[FakeTwilio]:
 
 
 @dataclass
-class Line:
-    """The app with its Twilio webhooks, Twilio's side of them, and the store."""
+class TwilioRig:
+    """The line on Twilio under test: the app with its webhooks, Twilio's side of them, and
+    the store."""
 
     app: FastAPI
     provider: TwilioProvider
@@ -143,12 +144,14 @@ class Line:
 
 
 @pytest.fixture
-def line(settings: TwilioSettings, database: Database, clock: FakeClock, fake: FakeTwilio) -> Line:
+def line(
+    settings: TwilioSettings, database: Database, clock: FakeClock, fake: FakeTwilio
+) -> TwilioRig:
     provider = TwilioProvider(settings, database, clock, http=HttpxTwilioClient(route=fake.route))
-    app = create_app(settings.config, database, clock=clock, twilio=provider)
+    app = create_app(settings.config, database, clock=clock, webhooks=provider.webhooks())
     webhooks = Webhooks(public_url=PUBLIC_URL, app=app)
     fake.webhooks = webhooks
-    return Line(app, provider, webhooks, database, clock, fake)
+    return TwilioRig(app, provider, webhooks, database, clock, fake)
 
 
 def says(document: ET.Element) -> list[str]:
@@ -159,7 +162,7 @@ def says(document: ET.Element) -> list[str]:
 class Caller:
     """One call to the line, as Twilio makes it (see the module docstring)."""
 
-    line: Line
+    line: TwilioRig
     number: str
     sid: str = field(default_factory=new_call_sid)
     heard: list[str] = field(default_factory=list)

@@ -26,17 +26,17 @@ from callflow.store.models import AdvisorState
 from callflow.store.twilio_tables import TwilioLeg
 from callflow.web.app import create_app
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, Webhooks, new_call_sid
-from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, Caller, Line
+from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, Caller, TwilioRig
 from tests.store.helpers import T0
 
 SATURDAY = datetime(2026, 1, 17, 8, 0, tzinfo=UTC)  # 10:00 in Helsinki, closed
 
 
-def kinds(line: Line) -> list[str]:
+def kinds(line: TwilioRig) -> list[str]:
     return [row["kind"] for row in sorted(line.rows("call_events"), key=lambda r: r["id"])]
 
 
-def to_callback_offer(line: Line, number: str = MOBILE) -> Caller:
+def to_callback_offer(line: TwilioRig, number: str = MOBILE) -> Caller:
     """Finnish, health: in the queue, at its first announcement (which offers a callback:
     nobody is staffed, so the wait cannot be told, and the rota can keep the promise)."""
     call = line.call(number).dial()
@@ -48,7 +48,7 @@ def to_callback_offer(line: Line, number: str = MOBILE) -> Caller:
 
 class TestCallbackFromTheQueue:
     @BOTH_DATABASES
-    def test_offer_accepted_number_confirmed_request_stored(self, line: Line) -> None:
+    def test_offer_accepted_number_confirmed_request_stored(self, line: TwilioRig) -> None:
         """The queue's first announcement offers a callback; 1 takes it, the caller's own
         number is read back and confirmed, the request is stored and its time promised."""
         call = line.call().dial()
@@ -76,7 +76,7 @@ class TestCallbackFromTheQueue:
         assert (row["provider"], row["provider_ref"]) == ("twilio", call.sid)
         assert EventKind.CALLBACK_REQUESTED in kinds(line)
 
-    def test_another_number_is_entered_and_a_bad_one_refused(self, line: Line) -> None:
+    def test_another_number_is_entered_and_a_bad_one_refused(self, line: TwilioRig) -> None:
         call = to_callback_offer(line)
         call.press("1")
         call.press("2")  # not this number
@@ -90,7 +90,7 @@ class TestCallbackFromTheQueue:
         assert request["number_e164"] == "+358501234567"
         assert EventKind.NUMBER_REJECTED in kinds(line)
 
-    def test_a_number_ended_by_the_timeout_counts_as_entered(self, line: Line) -> None:
+    def test_a_number_ended_by_the_timeout_counts_as_entered(self, line: TwilioRig) -> None:
         """Twilio ends the <Gather> when the caller stops keying: no # needed."""
         call = to_callback_offer(line)
         call.press("1")
@@ -98,7 +98,7 @@ class TestCallbackFromTheQueue:
         call.press("0501234567")
         assert "Soitamme numeroon 050 123 4567." in call.text
 
-    def test_a_withheld_caller_must_key_a_number(self, line: Line) -> None:
+    def test_a_withheld_caller_must_key_a_number(self, line: TwilioRig) -> None:
         call = to_callback_offer(line, "anonymous")
         call.press("1")
         assert "Näppäile puhelinnumero" in call.text
@@ -109,7 +109,9 @@ class TestCallbackFromTheQueue:
         (row,) = line.rows("calls")
         assert row["withheld"] is True
 
-    def test_one_who_hangs_up_during_the_read_back_keeps_the_callback(self, line: Line) -> None:
+    def test_one_who_hangs_up_during_the_read_back_keeps_the_callback(
+        self, line: TwilioRig
+    ) -> None:
         call = to_callback_offer(line)
         call.press("1")
         assert "Soitamme numeroon" in call.text
@@ -117,7 +119,7 @@ class TestCallbackFromTheQueue:
         (request,) = line.rows("callback_requests")
         assert request["status"] == CallbackStatus.PENDING
 
-    def test_the_offer_stands_during_the_music(self, line: Line) -> None:
+    def test_the_offer_stands_during_the_music(self, line: TwilioRig) -> None:
         """Silence at the offer: music, in which 1 still takes the callback."""
         call = to_callback_offer(line)
         call.say_nothing()
@@ -127,7 +129,7 @@ class TestCallbackFromTheQueue:
 
 
 class TestTheQueue:
-    def test_announcements_come_round_while_waiting(self, line: Line) -> None:
+    def test_announcements_come_round_while_waiting(self, line: TwilioRig) -> None:
         call = to_callback_offer(line)
         call.press("2")  # no, thank you
         assert call.waiting and not call.text
@@ -138,7 +140,7 @@ class TestTheQueue:
         assert "Olet jonossa sijalla 1." in call.text
         assert "soitamme" not in call.text  # declined once, not offered again
 
-    def test_position_counts_those_ahead(self, line: Line) -> None:
+    def test_position_counts_those_ahead(self, line: TwilioRig) -> None:
         first = to_callback_offer(line, "+358401000001")
         first.press("2")
         line.clock.advance(timedelta(seconds=5))
@@ -147,7 +149,7 @@ class TestTheQueue:
         second.press("1")
         assert "Olet jonossa sijalla 2." in second.text
 
-    def test_hanging_up_in_the_queue_is_an_abandoned_call(self, line: Line) -> None:
+    def test_hanging_up_in_the_queue_is_an_abandoned_call(self, line: TwilioRig) -> None:
         call = to_callback_offer(line)
         call.press("2")
         line.clock.advance(timedelta(seconds=40))
@@ -155,11 +157,10 @@ class TestTheQueue:
         call.hang_up()
         (row,) = line.rows("calls")
         assert row["outcome"] == CallOutcome.ABANDONED_QUEUE
-        (twilio_row,) = [r for r in line.rows("twilio_calls") if r["call_sid"] == call.sid]
-        assert twilio_row["queue_entered_at"] is None
+        assert line.rows("queue_places") == []  # out of the queue, for every reader
         assert line.rows("twilio_steps") == []  # nothing of the call outlives it
 
-    def test_joined_with_an_advisor_then_the_advisor_hangs_up(self, line: Line) -> None:
+    def test_joined_with_an_advisor_then_the_advisor_hangs_up(self, line: TwilioRig) -> None:
         with line.database.transaction() as session:
             advisor_id = register_advisor(session, "Anna", ["nurse"], ["fi"], T0)
         call = to_callback_offer(line)
@@ -189,7 +190,7 @@ class TestTheQueue:
         assert answered["data"]["wait_s"] == 90.0
         assert answered["data"]["advisor_id"] == str(advisor_id)
 
-    def test_closing_time_turns_the_health_queue_into_callbacks(self, line: Line) -> None:
+    def test_closing_time_turns_the_health_queue_into_callbacks(self, line: TwilioRig) -> None:
         """Health's closing policy: at 15.00 a queued caller leaves the queue with their
         place kept, and agrees the number for a callback."""
         call = to_callback_offer(line)
@@ -202,7 +203,7 @@ class TestTheQueue:
         (request,) = line.rows("callback_requests")
         assert request["queue_entered_at"] == T0
 
-    def test_an_estimate_from_the_advisors_signed_in(self, line: Line) -> None:
+    def test_an_estimate_from_the_advisors_signed_in(self, line: TwilioRig) -> None:
         with line.database.transaction() as session:
             for name in ("Anna", "Bert"):
                 advisor_id = register_advisor(session, name, ["nurse"], ["fi"], T0)
@@ -214,7 +215,7 @@ class TestTheQueue:
 
 
 class TestMenus:
-    def test_silence_is_asked_again_then_the_default(self, line: Line) -> None:
+    def test_silence_is_asked_again_then_the_default(self, line: TwilioRig) -> None:
         call = line.call().dial()
         call.say_nothing()
         assert "Emme saaneet valintaasi." in call.text
@@ -223,12 +224,12 @@ class TestMenus:
         assert "Valitse, mitä asiasi koskee." in call.text  # Finnish, by default
         assert EventKind.INPUT_TIMEOUT in kinds(line)
 
-    def test_a_wrong_key_is_named_and_asked_again(self, line: Line) -> None:
+    def test_a_wrong_key_is_named_and_asked_again(self, line: TwilioRig) -> None:
         call = line.call().dial()
         call.press("9")
         assert "Valintaa ei tunnistettu." in call.text and call.asked
 
-    def test_english(self, line: Line) -> None:
+    def test_english(self, line: TwilioRig) -> None:
         call = line.call().dial()
         call.press("3")
         assert "Please choose what your call is about." in call.text
@@ -237,7 +238,7 @@ class TestMenus:
 
 
 class TestClosed:
-    def test_after_hours_the_callback_is_for_the_next_opening(self, line: Line) -> None:
+    def test_after_hours_the_callback_is_for_the_next_opening(self, line: TwilioRig) -> None:
         line.clock.set(SATURDAY)
         call = line.call().dial()
         assert "Tervetuloa" in call.text
@@ -252,7 +253,7 @@ class TestClosed:
         assert request["topic"] == "social"
 
     def test_no_callbacks_when_closed_says_so_in_every_language(
-        self, line: Line, config: HotlineConfig
+        self, line: TwilioRig, config: HotlineConfig
     ) -> None:
         closed = {
             name: queue.model_copy(
@@ -267,7 +268,8 @@ class TestClosed:
             line.clock,
             http=HttpxTwilioClient(route=line.fake.route),
         )
-        app = create_app(twilio_config, line.database, clock=line.clock, twilio=provider)
+        webhooks = provider.webhooks()
+        app = create_app(twilio_config, line.database, clock=line.clock, webhooks=webhooks)
         line.webhooks = Webhooks(public_url=PUBLIC_URL, app=app)
         line.clock.set(SATURDAY)
         call = line.call().dial()
@@ -280,7 +282,7 @@ class TestClosed:
 
 
 class TestPendingCallback:
-    def test_a_second_call_is_told_of_the_first_and_may_keep_it(self, line: Line) -> None:
+    def test_a_second_call_is_told_of_the_first_and_may_keep_it(self, line: TwilioRig) -> None:
         first = to_callback_offer(line)
         first.press("1")
         first.press("1")
@@ -293,7 +295,7 @@ class TestPendingCallback:
         outcomes = sorted(row["outcome"] for row in line.rows("calls"))
         assert outcomes == [CallOutcome.CALLBACK_KEPT, CallOutcome.CALLBACK_REQUESTED]
 
-    def test_or_cancel_it_and_go_on(self, line: Line) -> None:
+    def test_or_cancel_it_and_go_on(self, line: TwilioRig) -> None:
         first = to_callback_offer(line)
         first.press("1")
         first.press("1")
@@ -307,7 +309,7 @@ class TestPendingCallback:
 
 class TestRepeatedWebhooks:
     @BOTH_DATABASES
-    def test_a_repeated_confirmation_stores_one_callback(self, line: Line) -> None:
+    def test_a_repeated_confirmation_stores_one_callback(self, line: TwilioRig) -> None:
         """Twilio retries the webhook that stores the request: the same answer comes back,
         and nothing is stored or logged twice."""
         call = to_callback_offer(line)
@@ -321,14 +323,14 @@ class TestRepeatedWebhooks:
         assert len(line.rows("callback_requests")) == 1
         assert len(line.rows("call_events")) == events
 
-    def test_a_repeated_arrival_is_one_call(self, line: Line) -> None:
+    def test_a_repeated_arrival_is_one_call(self, line: TwilioRig) -> None:
         call = line.call().dial()
         again = line.webhooks.post_now(f"{PUBLIC_URL}/twilio/voice", call.params())
         assert again.text == call.answers[0].text
         assert len(line.rows("calls")) == 1
         assert kinds(line).count(EventKind.CALL_ARRIVED) == 1
 
-    def test_a_repeated_status_callback_changes_nothing(self, line: Line) -> None:
+    def test_a_repeated_status_callback_changes_nothing(self, line: TwilioRig) -> None:
         call = to_callback_offer(line)
         call.press("2")
         call.hang_up()
@@ -336,7 +338,7 @@ class TestRepeatedWebhooks:
         assert call.hang_up().status_code == 204
         assert line.snapshot() == before
 
-    def test_a_double_press_answers_the_next_question(self, line: Line) -> None:
+    def test_a_double_press_answers_the_next_question(self, line: TwilioRig) -> None:
         """Two presses of 1 at the offer: the second confirms the number, as on any phone;
         one request."""
         call = to_callback_offer(line)
@@ -350,7 +352,7 @@ class TestStepsKnownByWhatTheyAre:
     request carries besides them makes it another step."""
 
     def test_a_signed_replay_with_a_parameter_more_does_not_move_the_call_on(
-        self, line: Line
+        self, line: TwilioRig
     ) -> None:
         call = line.call().dial()
         gather = call.gather()
@@ -362,7 +364,7 @@ class TestStepsKnownByWhatTheyAre:
         assert replay.status_code == 200 and replay.text == call.answers[-1].text
         assert line.snapshot() == before  # not taken for "1 = health" at the topic menu
 
-    def test_a_step_never_handed_out_is_refused_and_changes_nothing(self, line: Line) -> None:
+    def test_a_step_never_handed_out_is_refused_and_changes_nothing(self, line: TwilioRig) -> None:
         call = line.call().dial()
         before = line.snapshot()
         ahead = f"{PUBLIC_URL}/twilio/voice/gather?s=7&pb=p1&k=ask"
@@ -372,7 +374,7 @@ class TestStepsKnownByWhatTheyAre:
         assert line.snapshot() == before
 
     @BOTH_DATABASES
-    def test_replays_after_the_call_ended_store_nothing(self, line: Line) -> None:
+    def test_replays_after_the_call_ended_store_nothing(self, line: TwilioRig) -> None:
         """Once the call is over (its answers forgotten), a replay of any of its steps is
         told to hang up, and no row is added or changed."""
         call = to_callback_offer(line)
@@ -398,11 +400,13 @@ class TestCallsArrivingTogether:
 
     VOICE = f"{PUBLIC_URL}/twilio/voice"
 
-    def callers(self, line: Line) -> list[Caller]:
+    def callers(self, line: TwilioRig) -> list[Caller]:
         return [line.call(f"+35840123{n:04d}") for n in range(12)]
 
     @BOTH_DATABASES
-    def test_each_is_greeted_and_stored_once_and_a_retry_gets_the_same(self, line: Line) -> None:
+    def test_each_is_greeted_and_stored_once_and_a_retry_gets_the_same(
+        self, line: TwilioRig
+    ) -> None:
         callers = self.callers(line)
 
         async def all_at_once() -> list[httpx.Response]:
@@ -416,7 +420,7 @@ class TestCallsArrivingTogether:
         assert len(line.rows("calls")) == len(line.rows("twilio_calls")) == 12
         assert kinds(line).count(EventKind.CALL_ARRIVED) == 12
 
-    def test_a_step_of_an_unknown_call_among_them_fails_alone(self, line: Line) -> None:
+    def test_a_step_of_an_unknown_call_among_them_fails_alone(self, line: TwilioRig) -> None:
         callers = self.callers(line)
         stranger = {**line.call().params(), "CallSid": new_call_sid(), "Digits": "1"}
 
@@ -433,7 +437,7 @@ class TestCallsArrivingTogether:
 
 
 class TestRefusedWebhooks:
-    def test_unsigned_is_refused_and_stores_nothing(self, line: Line) -> None:
+    def test_unsigned_is_refused_and_stores_nothing(self, line: TwilioRig) -> None:
         before = line.snapshot()
         params = line.call().params()
         answer = line.webhooks.post_now(f"{PUBLIC_URL}/twilio/voice", params, unsigned=True)
@@ -441,7 +445,7 @@ class TestRefusedWebhooks:
         assert answer.json()["error"] == "webhook-signature-invalid"
         assert line.snapshot() == before
 
-    def test_tampered_digits_are_refused(self, line: Line) -> None:
+    def test_tampered_digits_are_refused(self, line: TwilioRig) -> None:
         call = to_callback_offer(line)
         before = line.snapshot()
         gather = call.gather()
@@ -452,13 +456,13 @@ class TestRefusedWebhooks:
         assert answer.status_code == 403
         assert line.snapshot() == before
 
-    def test_signed_with_another_token_is_refused(self, line: Line) -> None:
+    def test_signed_with_another_token_is_refused(self, line: TwilioRig) -> None:
         other = Webhooks(public_url=PUBLIC_URL, app=line.app, auth_token="not-our-token")
         answer = other.post_now(f"{PUBLIC_URL}/twilio/voice", line.call().params())
         assert answer.status_code == 403
         assert line.rows("calls") == []
 
-    def test_the_url_the_app_sees_is_not_the_signed_one(self, line: Line) -> None:
+    def test_the_url_the_app_sees_is_not_the_signed_one(self, line: TwilioRig) -> None:
         """Behind the proxy the app is reached at another address; a signature over that
         address, not the public one, is refused."""
         internal = Webhooks(public_url="http://app.internal", app=line.app)
@@ -466,7 +470,7 @@ class TestRefusedWebhooks:
         assert answer.status_code == 403
         assert line.rows("calls") == []
 
-    def test_a_json_body_is_covered_by_its_hash(self, line: Line) -> None:
+    def test_a_json_body_is_covered_by_its_hash(self, line: TwilioRig) -> None:
         params = line.call().params()
         body = json.dumps(params)
         url, signature = sign_json(AUTH_TOKEN, f"{PUBLIC_URL}/twilio/voice", body)
@@ -488,7 +492,7 @@ class TestRefusedWebhooks:
         ],
     )
     def test_malformed_arrival_is_400_and_stores_nothing(
-        self, line: Line, change: dict[str, str], named: str
+        self, line: TwilioRig, change: dict[str, str], named: str
     ) -> None:
         params = {**line.call().params(), **change}
         answer = line.webhooks.post_now(f"{PUBLIC_URL}/twilio/voice", params)
@@ -497,7 +501,7 @@ class TestRefusedWebhooks:
         assert named in answer.json()["detail"]
         assert line.rows("calls") == []
 
-    def test_malformed_digits_are_400_and_change_nothing(self, line: Line) -> None:
+    def test_malformed_digits_are_400_and_change_nothing(self, line: TwilioRig) -> None:
         call = to_callback_offer(line)
         before = line.snapshot()
         gather = call.gather()
@@ -506,7 +510,7 @@ class TestRefusedWebhooks:
         assert "Digits" in answer.json()["detail"]
         assert line.snapshot() == before
 
-    def test_a_step_of_an_unknown_call_is_400(self, line: Line) -> None:
+    def test_a_step_of_an_unknown_call_is_400(self, line: TwilioRig) -> None:
         params = {**line.call().params(), "CallSid": new_call_sid(), "Digits": "1"}
         url = f"{PUBLIC_URL}/twilio/voice/gather?s=0&pb=p1&k=ask"
         answer = line.webhooks.post_now(url, params)

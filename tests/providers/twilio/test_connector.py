@@ -17,14 +17,15 @@ from callflow.engine.vocabulary import CallOutcome, EventKind
 from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.models import Advisor, AdvisorState
 from tests.fakes.twilio_server import FakeCall
-from tests.providers.twilio.conftest import Caller, Line
+from tests.providers.leg_policy import EXPECTED, readiness
+from tests.providers.twilio.conftest import Caller, TwilioRig
 from tests.store.helpers import T0, Restarting
 
 T = TypeVar("T")
 ANNA = "+358401110000"
 
 
-def run(line: Line, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run(line: TwilioRig, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     async def attached() -> T:
         line.fake.attach(asyncio.get_running_loop())
         result = await scenario()
@@ -35,7 +36,7 @@ def run(line: Line, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def advisor(
-    line: Line,
+    line: TwilioRig,
     name: str,
     phone: str,
     languages: tuple[str, ...] = ("fi",),
@@ -47,7 +48,7 @@ def advisor(
     return advisor_id
 
 
-def queued(line: Line, number: str, digit: str = "1", topic_digit: str = "1") -> Caller:
+def queued(line: TwilioRig, number: str, digit: str = "1", topic_digit: str = "1") -> Caller:
     """A caller in the health queue, or the topic of *topic_digit* (who says no to a
     callback, if one is offered)."""
     call = line.call(number).dial()
@@ -60,19 +61,19 @@ def queued(line: Line, number: str, digit: str = "1", topic_digit: str = "1") ->
     return call
 
 
-def state_of(line: Line, advisor_id: int) -> AdvisorState:
+def state_of(line: TwilioRig, advisor_id: int) -> AdvisorState:
     with line.database.reading() as session:
         found = session.get(Advisor, advisor_id)
         assert found is not None
         return found.state
 
 
-def connect(line: Line) -> int:
+def connect(line: TwilioRig) -> int:
     return run(line, line.provider.connector.connect_waiting)
 
 
 class TestConnecting:
-    def test_the_front_caller_is_handed_to_a_free_advisor(self, line: Line) -> None:
+    def test_the_front_caller_is_handed_to_a_free_advisor(self, line: TwilioRig) -> None:
         anna = advisor(line, "Anna", ANNA)
         call = queued(line, "+358401000001")
         assert connect(line) == 1
@@ -99,12 +100,12 @@ class TestConnecting:
         assert call.hung_up_on
         (row,) = line.rows("calls")
         assert row["outcome"] == CallOutcome.ANSWERED
-        assert state_of(line, anna) is AdvisorState.WRAP_UP
+        assert readiness(line.database, anna, line.clock.now()) == EXPECTED["talked"]
         (leg,) = [r for r in line.rows("twilio_calls") if r["kind"] == "connect"]
         assert (leg["duration_s"], leg["ready_at"] is not None) == (300.0, True)
         assert EventKind.ANSWERED in {e["kind"] for e in line.rows("call_events")}
 
-    def test_one_advisor_per_waiting_caller(self, line: Line) -> None:
+    def test_one_advisor_per_waiting_caller(self, line: TwilioRig) -> None:
         advisor(line, "Anna", ANNA)
         advisor(line, "Bert", "+358401110001")
         queued(line, "+358401000001")
@@ -112,7 +113,7 @@ class TestConnecting:
         assert connect(line) == 0  # Anna is being called for that caller already
         assert len(line.fake.placed()) == 1
 
-    def test_nobody_is_handed_a_caller_they_cannot_serve(self, line: Line) -> None:
+    def test_nobody_is_handed_a_caller_they_cannot_serve(self, line: TwilioRig) -> None:
         """A Swedish caller at the front: a Finnish-only advisor is not called, not even for
         the Finnish caller behind, whom Twilio would hand the Swedish one."""
         advisor(line, "Anna", ANNA)
@@ -123,7 +124,7 @@ class TestConnecting:
         assert connect(line) == 2
         assert state_of(line, bilingual) is AdvisorState.BUSY
 
-    def test_the_longest_waiter_goes_first_whatever_their_topic(self, line: Line) -> None:
+    def test_the_longest_waiter_goes_first_whatever_their_topic(self, line: TwilioRig) -> None:
         """A nurse who is a social counsellor too is free for two callers: the social
         caller, who has waited longer, is theirs, though health comes first in the menu."""
         advisor(line, "Anna", ANNA, skills=("nurse", "social_counsellor"))
@@ -139,7 +140,7 @@ class TestConnecting:
 
         assert run(line, picks_up) == "callflow-social"
 
-    def test_an_advisor_who_does_not_answer_takes_a_break(self, line: Line) -> None:
+    def test_an_advisor_who_does_not_answer_takes_a_break(self, line: TwilioRig) -> None:
         anna = advisor(line, "Anna", ANNA)
         queued(line, "+358401000001")
         connect(line)
@@ -151,7 +152,7 @@ class TestConnecting:
         run(line, no_answer)
         assert state_of(line, anna) is AdvisorState.BREAK
 
-    def test_a_queue_emptied_meanwhile_frees_the_advisor(self, line: Line) -> None:
+    def test_a_queue_emptied_meanwhile_frees_the_advisor(self, line: TwilioRig) -> None:
         anna = advisor(line, "Anna", ANNA)
         call = queued(line, "+358401000001")
         connect(line)
@@ -168,11 +169,11 @@ class TestConnecting:
         run(line, picks_up)
         assert state_of(line, anna) is AdvisorState.WRAP_UP  # at once ready again (no wrap-up)
 
-    def test_the_connector_wakes_when_a_caller_joins(self, line: Line) -> None:
+    def test_the_connector_wakes_when_a_caller_joins(self, line: TwilioRig) -> None:
         """Running as the app runs it: a caller joining a queue is connected at once, not at
         the next interval."""
         advisor(line, "Anna", ANNA)
-        slow = line.provider.settings.twilio.connect_interval
+        slow = line.provider.settings.config.connect.interval
         assert slow >= timedelta(seconds=2)
 
         async def scenario() -> None:
@@ -189,8 +190,58 @@ class TestConnecting:
         run(line, scenario)
 
 
+class TestTheLegsEnd:
+    """However an advisor's call for a queued caller ends, the advisor is left as the one rule
+    for every provider says (see :mod:`tests.providers.leg_policy`)."""
+
+    @pytest.mark.parametrize(
+        ("how", "refusal"),
+        [
+            ("refused", (400, 21211, "The 'To' number is not a valid phone number.")),
+            ("provider out of reach", (503, 20500, "Service Unavailable")),
+        ],
+    )
+    def test_a_call_twilio_would_not_place(
+        self, line: TwilioRig, how: str, refusal: tuple[int, int, str]
+    ) -> None:
+        anna = advisor(line, "Anna", ANNA)
+        queued(line, "+358401000001")
+        line.fake.fail_next(*refusal)
+        assert connect(line) == 1
+        assert not line.fake.placed(ANNA)
+        assert readiness(line.database, anna, line.clock.now()) == EXPECTED[how]
+
+    @pytest.mark.parametrize(("how", "status"), [("busy", "busy"), ("not answered", "no-answer")])
+    def test_a_phone_that_never_answered(self, line: TwilioRig, how: str, status: str) -> None:
+        anna = advisor(line, "Anna", ANNA)
+        queued(line, "+358401000001")
+        connect(line)
+        (placed,) = line.fake.placed(ANNA)
+
+        async def never_answered() -> None:
+            await line.fake.progress(placed.sid, "initiated", "ringing", status)
+
+        run(line, never_answered)
+        assert readiness(line.database, anna, line.clock.now()) == EXPECTED[how]
+
+    def test_a_call_answered_to_an_empty_queue(self, line: TwilioRig) -> None:
+        anna = advisor(line, "Anna", ANNA)
+        call = queued(line, "+358401000001")
+        connect(line)
+        call.leave_queue("hangup")  # while her phone rings
+        (placed,) = line.fake.placed(ANNA)
+
+        async def answered() -> None:
+            await line.fake.progress(placed.sid, "initiated", "ringing", "in-progress")
+            await line.fake.fetch_twiml(placed.sid)
+            await line.fake.progress(placed.sid, "completed", duration=5)
+
+        run(line, answered)
+        assert readiness(line.database, anna, line.clock.now()) == EXPECTED["ended without a talk"]
+
+
 @pytest.mark.slow
-def test_an_outage_under_the_connector_is_two_lines_not_a_traceback_a_pass(line: Line) -> None:
+def test_an_outage_under_the_connector_is_two_lines_not_a_traceback_a_pass(line: TwilioRig) -> None:
     """``callflow serve`` keeps looking for free advisors while the database is down: one
     line when it went, one when it came back, and no traceback for each pass between."""
     server = Restarting(line.database)

@@ -14,13 +14,13 @@ from callflow.errors import ProviderRejected
 from callflow.providers.twilio.devphone import DevCall, DevPhone, scripted
 from callflow.providers.twilio.settings import TwilioAccount
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, LINE_NUMBER
-from tests.providers.twilio.conftest import MOBILE, PUBLIC_URL, Line
+from tests.providers.twilio.conftest import MOBILE, PUBLIC_URL, TwilioRig
 
 SERVER = "http://app.internal"
 
 
 def dial(
-    line: Line,
+    line: TwilioRig,
     out: io.StringIO,
     keys: list[str],
     *,
@@ -52,7 +52,7 @@ def printed() -> io.StringIO:
     return io.StringIO()
 
 
-def test_a_rehearsal_to_a_stored_callback(line: Line, printed: io.StringIO) -> None:
+def test_a_rehearsal_to_a_stored_callback(line: TwilioRig, printed: io.StringIO) -> None:
     result = dial(line, printed, ["1", "1", "1", "1"])
     assert result.ended_by == "line"
     conversation = printed.getvalue()
@@ -67,7 +67,7 @@ def test_a_rehearsal_to_a_stored_callback(line: Line, printed: io.StringIO) -> N
     assert call["outcome"] == CallOutcome.CALLBACK_REQUESTED
 
 
-def test_out_of_patience_in_the_queue(line: Line, printed: io.StringIO) -> None:
+def test_out_of_patience_in_the_queue(line: TwilioRig, printed: io.StringIO) -> None:
     result = dial(line, printed, ["1", "1", "2"], patience=timedelta(0))
     assert result.ended_by == "caller"
     assert "(hang up: waited long enough)" in printed.getvalue()
@@ -75,7 +75,9 @@ def test_out_of_patience_in_the_queue(line: Line, printed: io.StringIO) -> None:
     assert call["outcome"] == CallOutcome.ABANDONED_QUEUE
 
 
-def test_the_line_refuses_a_phone_with_the_wrong_token(line: Line, printed: io.StringIO) -> None:
+def test_the_line_refuses_a_phone_with_the_wrong_token(
+    line: TwilioRig, printed: io.StringIO
+) -> None:
     with pytest.raises(ProviderRejected) as refused:
         dial(line, printed, [], token="not-the-token")
     assert refused.value.status == 403

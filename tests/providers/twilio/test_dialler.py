@@ -30,7 +30,7 @@ from tests.fakes.twilio_server import (
     FakeCall,
     new_call_sid,
 )
-from tests.providers.twilio.conftest import BOTH_DATABASES, PUBLIC_URL, Line, with_twilio
+from tests.providers.twilio.conftest import BOTH_DATABASES, PUBLIC_URL, TwilioRig, with_twilio
 from tests.store.helpers import T0, add_callback
 from workers.dispatcher import Dispatcher
 
@@ -50,7 +50,7 @@ async def eventually(condition: Callable[[], T], within: float = 5.0) -> T:
     return value
 
 
-def run(line: Line, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run(line: TwilioRig, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     async def attached() -> T:
         line.fake.attach(asyncio.get_running_loop())
         result = await scenario()
@@ -63,7 +63,7 @@ def run(line: Line, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
 class Phones:
     """What happens on Twilio's side of the calls the dialler places."""
 
-    def __init__(self, line: Line) -> None:
+    def __init__(self, line: TwilioRig) -> None:
         self.line = line
         self.fake = line.fake
 
@@ -95,12 +95,12 @@ class Phones:
 
 
 @pytest.fixture
-def phones(line: Line) -> Phones:
+def phones(line: TwilioRig) -> Phones:
     return Phones(line)
 
 
 @pytest.fixture
-def callback_call(line: Line) -> CallbackCall:
+def callback_call(line: TwilioRig) -> CallbackCall:
     with line.database.transaction() as session:
         callback_id = add_callback(session, RESIDENT, entered=T0 - timedelta(minutes=12))
         advisor_id = register_advisor(
@@ -119,13 +119,13 @@ def callback_call(line: Line) -> CallbackCall:
     )
 
 
-def dialler(line: Line) -> TwilioDialler:
+def dialler(line: TwilioRig) -> TwilioDialler:
     return line.provider.dialler()
 
 
 class TestRingingTheAdvisor:
     def test_the_advisor_is_called_first_and_hears_the_whisper(
-        self, line: Line, phones: Phones, callback_call: CallbackCall
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall
     ) -> None:
         async def scenario() -> AdvisorLeg | None:
             ringing = asyncio.create_task(dialler(line).ring_advisor(callback_call, RING))
@@ -156,7 +156,7 @@ class TestRingingTheAdvisor:
 
     @pytest.mark.parametrize("status", ["no-answer", "busy", "failed"])
     def test_an_advisor_who_does_not_answer(
-        self, line: Line, phones: Phones, callback_call: CallbackCall, status: str
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall, status: str
     ) -> None:
         async def scenario() -> AdvisorLeg | None:
             ringing = asyncio.create_task(dialler(line).ring_advisor(callback_call, RING))
@@ -166,7 +166,7 @@ class TestRingingTheAdvisor:
 
         assert run(line, scenario) is None
 
-    def test_a_phone_twilio_cannot_call(self, line: Line, callback_call: CallbackCall) -> None:
+    def test_a_phone_twilio_cannot_call(self, line: TwilioRig, callback_call: CallbackCall) -> None:
         bad = dataclasses.replace(callback_call, advisor_dial_string="0401110000")
 
         async def scenario() -> AdvisorLeg | None:
@@ -176,7 +176,7 @@ class TestRingingTheAdvisor:
         assert line.fake.requests[-1].status == 400
 
     def test_a_wrong_auth_token_is_raised_not_blamed_on_the_advisor(
-        self, line: Line, twilio_config: HotlineConfig, callback_call: CallbackCall
+        self, line: TwilioRig, twilio_config: HotlineConfig, callback_call: CallbackCall
     ) -> None:
         wrong = TwilioProvider(
             twilio_settings(twilio_config, TwilioAccount(ACCOUNT_SID, "not-the-token")),
@@ -196,7 +196,7 @@ class TestRingingTheAdvisor:
 class TestDiallingTheResident:
     def attempt(
         self,
-        line: Line,
+        line: TwilioRig,
         phones: Phones,
         callback_call: CallbackCall,
         resident_side: Callable[[], Coroutine[Any, Any, None]],
@@ -214,7 +214,7 @@ class TestDiallingTheResident:
         return run(line, scenario)
 
     def test_answered_by_a_person_and_talked(
-        self, line: Line, phones: Phones, callback_call: CallbackCall
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall
     ) -> None:
         async def resident() -> None:
             call, twiml = await phones.resident_answers()
@@ -232,7 +232,7 @@ class TestDiallingTheResident:
         )
 
     def test_a_machine_is_hung_up_on_and_never_reached(
-        self, line: Line, phones: Phones, callback_call: CallbackCall
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall
     ) -> None:
         async def resident() -> None:
             call, twiml = await phones.resident_answers("machine_end_beep")
@@ -252,7 +252,7 @@ class TestDiallingTheResident:
     )
     def test_not_answered(
         self,
-        line: Line,
+        line: TwilioRig,
         phones: Phones,
         callback_call: CallbackCall,
         status: str,
@@ -265,7 +265,7 @@ class TestDiallingTheResident:
         assert self.attempt(line, phones, callback_call, resident).result is result
 
     def test_out_of_order_and_repeated_callbacks(
-        self, line: Line, phones: Phones, callback_call: CallbackCall
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall
     ) -> None:
         """``completed`` before ``in-progress``, ``ringing`` twice: the attempt still ends
         as it really did, once."""
@@ -285,7 +285,7 @@ class TestDiallingTheResident:
         assert [(r["status"], r["sequence"]) for r in rows] == [("completed", 3)]
 
     def test_a_number_that_is_not_one_is_a_wrong_number(
-        self, line: Line, phones: Phones, callback_call: CallbackCall
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall
     ) -> None:
         """Twilio's 400 with code 21211: no second try can reach it."""
         odd = dataclasses.replace(callback_call, number_e164="+35812")
@@ -303,7 +303,7 @@ class TestDiallingTheResident:
         assert refused.status == 400
 
     def test_the_advisor_gives_up_while_it_rings(
-        self, line: Line, phones: Phones, callback_call: CallbackCall
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall
     ) -> None:
         """The resident's call is cancelled; not the resident's doing, so not counted."""
 
@@ -319,7 +319,7 @@ class TestDiallingTheResident:
         assert len(canceled) == 1
 
     def test_a_lost_status_callback_is_asked_of_twilio(
-        self, line: Line, phones: Phones, callback_call: CallbackCall, config: HotlineConfig
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall, config: HotlineConfig
     ) -> None:
         quick = with_twilio(config, status_check=timedelta(milliseconds=200))
         provider = TwilioProvider(
@@ -347,7 +347,7 @@ class TestDiallingTheResident:
         assert fetches
 
     def test_hang_up_ends_the_advisors_call(
-        self, line: Line, phones: Phones, callback_call: CallbackCall
+        self, line: TwilioRig, phones: Phones, callback_call: CallbackCall
     ) -> None:
         async def scenario() -> None:
             placing = dialler(line)
@@ -372,7 +372,7 @@ class TestStatusCallbacksOfStrangers:
         ("query", "named"),
         [("leg=resident&cb=999&n=1", "cb"), ("leg=connect&advisor=999&topic=health", "advisor")],
     )
-    def test_refused_and_nothing_stored(self, line: Line, query: str, named: str) -> None:
+    def test_refused_and_nothing_stored(self, line: TwilioRig, query: str, named: str) -> None:
         before = line.snapshot()
         params = {
             "AccountSid": ACCOUNT_SID,
@@ -393,7 +393,7 @@ class TestTheDispatcherOverTwilio:
     attempt records."""
 
     @BOTH_DATABASES
-    def test_reached_waits_for_the_advisors_word(self, line: Line, phones: Phones) -> None:
+    def test_reached_waits_for_the_advisors_word(self, line: TwilioRig, phones: Phones) -> None:
         callback_id = self.ready_callback(line)
         dispatcher = self.dispatcher(line)
 
@@ -416,7 +416,7 @@ class TestTheDispatcherOverTwilio:
         [("no-answer", AttemptResult.NO_ANSWER), ("machine", AttemptResult.MACHINE)],
     )
     def test_not_reached_is_recorded_and_retried(
-        self, line: Line, phones: Phones, resident_says: str, result: AttemptResult
+        self, line: TwilioRig, phones: Phones, resident_says: str, result: AttemptResult
     ) -> None:
         callback_id = self.ready_callback(line)
         dispatcher = self.dispatcher(line)
@@ -441,7 +441,7 @@ class TestTheDispatcherOverTwilio:
         advisor_leg = line.fake.placed(ADVISOR_PHONE)[0]
         assert advisor_leg.status in ("completed", "canceled")  # hung up on: nobody to join
 
-    def ready_callback(self, line: Line) -> int:
+    def ready_callback(self, line: TwilioRig) -> int:
         """A callback due now, and Anna free to make it."""
         with line.database.transaction() as session:
             callback_id = add_callback(session, RESIDENT, entered=T0 - timedelta(minutes=12))
@@ -451,7 +451,7 @@ class TestTheDispatcherOverTwilio:
             set_advisor_state(session, advisor_id, AdvisorState.AVAILABLE, T0)
         return callback_id
 
-    def dispatcher(self, line: Line) -> Dispatcher:
+    def dispatcher(self, line: TwilioRig) -> Dispatcher:
         return Dispatcher(
             line.provider.settings.config,
             line.database,
@@ -460,7 +460,7 @@ class TestTheDispatcherOverTwilio:
             owner="worker-twilio",
         )
 
-    def attempts(self, line: Line, callback_id: int) -> list[CallbackAttempt]:
+    def attempts(self, line: TwilioRig, callback_id: int) -> list[CallbackAttempt]:
         with line.database.reading() as session:
             return list(
                 session.scalars(
@@ -468,7 +468,7 @@ class TestTheDispatcherOverTwilio:
                 )
             )
 
-    def request(self, line: Line, callback_id: int) -> CallbackRequest:
+    def request(self, line: TwilioRig, callback_id: int) -> CallbackRequest:
         with line.database.reading() as session:
             request = session.get(CallbackRequest, callback_id)
             assert request is not None

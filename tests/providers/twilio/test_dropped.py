@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from callflow.engine.vocabulary import CallOutcome, EventKind
-from tests.providers.twilio.conftest import PUBLIC_URL, Caller, Line
+from tests.providers.twilio.conftest import PUBLIC_URL, Caller, TwilioRig
 
 
 def final_status(call: Caller, status: str) -> httpx.Response:
@@ -16,7 +16,7 @@ def final_status(call: Caller, status: str) -> httpx.Response:
     return call.line.webhooks.post_now(f"{PUBLIC_URL}/twilio/status", params)
 
 
-def event_kinds(line: Line) -> list[str]:
+def event_kinds(line: TwilioRig) -> list[str]:
     return [row["kind"] for row in sorted(line.rows("call_events"), key=lambda r: r["id"])]
 
 
@@ -28,7 +28,7 @@ def event_kinds(line: Line) -> list[str]:
     ],
 )
 def test_the_final_status_in_the_menus_tells_a_drop_from_a_hang_up(
-    line: Line, status: str, outcome: CallOutcome, logged: EventKind
+    line: TwilioRig, status: str, outcome: CallOutcome, logged: EventKind
 ) -> None:
     call = line.call().dial()
     call.press("1")
@@ -40,7 +40,7 @@ def test_the_final_status_in_the_menus_tells_a_drop_from_a_hang_up(
     assert logged in kinds and kinds[-1] == EventKind.ENDED
 
 
-def test_a_call_failed_after_its_end_stays_as_it_ended(line: Line) -> None:
+def test_a_call_failed_after_its_end_stays_as_it_ended(line: TwilioRig) -> None:
     """A late ``failed`` for a call the caller already hung up changes nothing."""
     call = line.call().dial()
     final_status(call, "completed")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from callflow.providers.twilio.webhooks import MAX_BODY, MAX_PARAMETERS
-from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, Line
+from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, TwilioRig
 
 CHUNK = 16_384
 
@@ -33,7 +33,9 @@ class Stream:
             yield chunk
 
 
-def post_stream(line: Line, path: str, stream: Stream, headers: dict[str, str]) -> httpx.Response:
+def post_stream(
+    line: TwilioRig, path: str, stream: Stream, headers: dict[str, str]
+) -> httpx.Response:
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=line.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
@@ -47,7 +49,7 @@ def post_stream(line: Line, path: str, stream: Stream, headers: dict[str, str]) 
 
 
 class TestBodiesAreLimitedBeforeTheyAreRead:
-    def test_an_unsigned_body_is_refused_unread(self, line: Line) -> None:
+    def test_an_unsigned_body_is_refused_unread(self, line: TwilioRig) -> None:
         """The 1.9 MB unsigned POST that held the event loop: now not a byte is read, so
         nothing is parsed or hashed either."""
         stream = Stream(1_900_000)
@@ -59,7 +61,7 @@ class TestBodiesAreLimitedBeforeTheyAreRead:
         }
         assert stream.taken == 0
 
-    def test_a_declared_length_past_the_cap_is_refused_unread(self, line: Line) -> None:
+    def test_a_declared_length_past_the_cap_is_refused_unread(self, line: TwilioRig) -> None:
         stream = Stream(30_000_000)
         headers = {"X-Twilio-Signature": "anything", "Content-Length": str(stream.size)}
         answer = post_stream(line, "/twilio/voice", stream, headers)
@@ -67,7 +69,7 @@ class TestBodiesAreLimitedBeforeTheyAreRead:
         assert answer.json()["error"] == "body-too-large"
         assert stream.taken == 0
 
-    def test_a_body_without_a_length_is_cut_off_at_the_cap(self, line: Line) -> None:
+    def test_a_body_without_a_length_is_cut_off_at_the_cap(self, line: TwilioRig) -> None:
         stream = Stream(30_000_000)
         answer = post_stream(line, "/twilio/voice", stream, {"X-Twilio-Signature": "anything"})
         assert answer.status_code == 413
@@ -75,7 +77,7 @@ class TestBodiesAreLimitedBeforeTheyAreRead:
         assert stream.taken <= MAX_BODY + CHUNK
         assert line.rows("calls") == []
 
-    def test_too_many_parameters_are_refused_even_signed(self, line: Line) -> None:
+    def test_too_many_parameters_are_refused_even_signed(self, line: TwilioRig) -> None:
         params = list(line.call().params().items())
         params += [(f"x{i}", "1") for i in range(MAX_PARAMETERS)]
         assert len(urlencode(params)) < MAX_BODY, "refused for the count, not the size"
@@ -84,7 +86,7 @@ class TestBodiesAreLimitedBeforeTheyAreRead:
         assert answer.json()["error"] == "too-many-parameters"
         assert line.rows("calls") == []
 
-    def test_health_answers_while_a_huge_unsigned_body_waits(self, line: Line) -> None:
+    def test_health_answers_while_a_huge_unsigned_body_waits(self, line: TwilioRig) -> None:
         """Both on one event loop, as under uvicorn: the refused body is never read, so
         /health is not kept waiting behind it."""
         stream = Stream(30_000_000)
@@ -115,14 +117,14 @@ class TestSignedValuesTheDatabaseCannotHold:
             (f"/twilio/status?leg=resident&cb={2**64}&n=1", "cb"),
         ],
     )
-    def test_an_id_past_its_column_is_400(self, line: Line, path: str, named: str) -> None:
+    def test_an_id_past_its_column_is_400(self, line: TwilioRig, path: str, named: str) -> None:
         params = {**line.call().params(), "CallStatus": "in-progress"}
         answer = line.webhooks.post_now(f"{PUBLIC_URL}{path}", params)
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"] == "webhook-malformed"
         assert answer.json()["detail"].startswith(f"{named}: ")
 
-    def test_a_nul_in_the_callers_number_is_400(self, line: Line) -> None:
+    def test_a_nul_in_the_callers_number_is_400(self, line: TwilioRig) -> None:
         params = {**line.call().params(), "From": MOBILE + "\x00"}
         answer = line.webhooks.post_now(f"{PUBLIC_URL}/twilio/voice", params)
         assert answer.status_code == 400, answer.text
@@ -130,7 +132,7 @@ class TestSignedValuesTheDatabaseCannotHold:
         assert line.rows("calls") == []
 
 
-def test_behind_an_https_proxy_every_answer_asks_for_https(line: Line) -> None:
+def test_behind_an_https_proxy_every_answer_asks_for_https(line: TwilioRig) -> None:
     """TLS ends at the proxy Twilio calls (the public URL is https); the app itself is asked
     over plain HTTP, and still tells browsers to use HTTPS only."""
     answered = line.webhooks.post_now(f"{PUBLIC_URL}/twilio/voice", line.call().params())

@@ -12,10 +12,10 @@ from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, twilio_settings
 from callflow.web.app import create_app
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, Webhooks
-from tests.providers.twilio.conftest import PUBLIC_URL, Line
+from tests.providers.twilio.conftest import PUBLIC_URL, TwilioRig
 
 
-def test_the_development_flag_believes_unsigned_webhooks_and_says_so(line: Line) -> None:
+def test_the_development_flag_believes_unsigned_webhooks_and_says_so(line: TwilioRig) -> None:
     settings = twilio_settings(
         line.provider.settings.config,
         TwilioAccount(ACCOUNT_SID, AUTH_TOKEN),
@@ -25,7 +25,9 @@ def test_the_development_flag_believes_unsigned_webhooks_and_says_so(line: Line)
         settings, line.database, line.clock, http=HttpxTwilioClient(route=line.fake.route)
     )
     with capture_logs() as logs:
-        app = create_app(settings.config, line.database, clock=line.clock, twilio=provider)
+        app = create_app(
+            settings.config, line.database, clock=line.clock, webhooks=provider.webhooks()
+        )
     assert [entry["event"] for entry in logs] == ["twilio.signatures_not_checked"]
     assert logs[0]["log_level"] == "warning"
     webhooks = Webhooks(public_url=PUBLIC_URL, app=app)
@@ -33,14 +35,14 @@ def test_the_development_flag_believes_unsigned_webhooks_and_says_so(line: Line)
     assert answer.status_code == 200
 
 
-def test_signatures_are_checked_by_default(line: Line) -> None:
+def test_signatures_are_checked_by_default(line: TwilioRig) -> None:
     answer = line.webhooks.post_now(
         f"{PUBLIC_URL}/twilio/voice", line.call().params(), unsigned=True
     )
     assert answer.status_code == 403
 
 
-def test_the_webhooks_answer_other_paths_and_methods_as_the_api_does(line: Line) -> None:
+def test_the_webhooks_answer_other_paths_and_methods_as_the_api_does(line: TwilioRig) -> None:
     async def ask() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=line.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
@@ -56,5 +58,5 @@ def test_the_webhooks_answer_other_paths_and_methods_as_the_api_does(line: Line)
     assert health.status_code == 200
 
 
-def test_the_webhooks_stay_out_of_the_api_schema(line: Line) -> None:
+def test_the_webhooks_stay_out_of_the_api_schema(line: TwilioRig) -> None:
     assert not [path for path in line.app.openapi()["paths"] if path.startswith("/twilio")]

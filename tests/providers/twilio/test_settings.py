@@ -49,13 +49,18 @@ class TestSection:
         self, config: HotlineConfig
     ) -> None:
         audio = {
-            "fi": {"greeting": "https://a.fi/g.mp3", "closed": "https://a.fi/c.mp3"},
+            "fi": {
+                "greeting": "https://a.fi/g.mp3",
+                "closed": "https://a.fi/c.mp3",
+                "whisper": "https://a.fi/w.mp3",
+            },
             "de": {"greeting": "https://a.fi/d.mp3"},
             "sv": {"no_such_prompt": "https://a.fi/x.mp3"},
         }
         assert self.settings_problems(config, audio=audio) == [
             "provider.twilio.audio.de",
             "provider.twilio.audio.fi.closed",
+            "provider.twilio.audio.fi.whisper",
             "provider.twilio.audio.sv.no_such_prompt",
         ]
 
@@ -66,13 +71,13 @@ def test_config_check_names_the_bad_keys() -> None:
         "twilio": {
             "public_url": "ftp://hotline.example.fi",
             "voices": {"fi": {"voice": "Polly.Suvi", "language": "finnish"}},
-            "whisper": "{topic} {caller_number}",
         }
     }
+    raw["languages"]["fi"]["prompts"]["whisper"] = "{topic} {caller_number}"
     config, problems = check_data(raw)
     assert config is None
     assert sorted(p.path for p in problems) == [
+        "languages.fi.prompts.whisper",
         "provider.twilio.public_url",
         "provider.twilio.voices.fi.language",
-        "provider.twilio.whisper",
     ]

@@ -25,7 +25,7 @@ from callflow.store.advisors import set_advisor_state
 from callflow.store.models import AdvisorState
 from callflow.store.twilio_tables import TwilioStep
 from tests.fakes.twilio_server import ACCOUNT_SID, new_call_sid
-from tests.providers.twilio.conftest import BOTH_DATABASES, PUBLIC_URL, Caller, Line
+from tests.providers.twilio.conftest import BOTH_DATABASES, PUBLIC_URL, Caller, TwilioRig
 from tests.providers.twilio.test_calls import to_callback_offer
 from tests.providers.twilio.test_connector import ANNA, advisor, connect, queued, run, state_of
 
@@ -39,11 +39,11 @@ class Dequeue:
     leg: str
     """The advisor's call (``DequeingCallSid``)."""
 
-    def again(self, line: Line, url: str | None = None) -> httpx.Response:
+    def again(self, line: TwilioRig, url: str | None = None) -> httpx.Response:
         return line.webhooks.post_now(url or self.url, self.params)
 
 
-def dequeue(line: Line, call: Caller) -> Dequeue:
+def dequeue(line: TwilioRig, call: Caller) -> Dequeue:
     """The connector calls the free advisor, who answers; their TwiML dials the queue and
     Twilio hands them *call*, the caller at its front."""
     assert connect(line) == 1
@@ -72,7 +72,7 @@ def says_nothing(answer: httpx.Response) -> bool:
     return len(ET.fromstring(answer.text)) == 0
 
 
-def advisor_hangs_up(line: Line, leg: str) -> None:
+def advisor_hangs_up(line: TwilioRig, leg: str) -> None:
     async def hangs_up() -> None:
         await line.fake.progress(leg, "completed", duration=300)
 
@@ -93,7 +93,7 @@ class TestTheDequeueHappensOnce:
 
     @BOTH_DATABASES
     def test_replayed_after_the_call_ended_it_leaves_the_advisor_with_their_next_caller(
-        self, line: Line
+        self, line: TwilioRig
     ) -> None:
         anna = advisor(line, "Anna", ANNA)
         first = queued(line, "+358401000001")
@@ -115,7 +115,7 @@ class TestTheDequeueHappensOnce:
         assert state_of(line, anna) is AdvisorState.BUSY  # not put in wrap-up mid-call
         assert line.snapshot() == before  # no step row for the ended call, nothing changed
 
-    def test_an_advisor_call_not_yet_written_down_still_dequeues(self, line: Line) -> None:
+    def test_an_advisor_call_not_yet_written_down_still_dequeues(self, line: TwilioRig) -> None:
         """The connector could not write the advisor's call down (a database blip) and its
         status callbacks are still on their way when the advisor answers: the answer
         writes it, so the dequeue that follows joins the caller instead of Twilio's
@@ -138,7 +138,7 @@ class TestTheDequeueHappensOnce:
         assert answer.status_code == 200 and says_nothing(answer)
         assert state_of(line, anna) is AdvisorState.BUSY
 
-    def test_a_repeat_during_the_conversation_changes_nothing(self, line: Line) -> None:
+    def test_a_repeat_during_the_conversation_changes_nothing(self, line: TwilioRig) -> None:
         """The advisor id written another way is the same dequeue, not a new one that the
         engine, its caller already connected, would answer by freeing the advisor."""
         anna = advisor(line, "Anna", ANNA)
@@ -152,7 +152,9 @@ class TestTheDequeueHappensOnce:
         (row,) = line.rows("calls")
         assert row["outcome"] == CallOutcome.ANSWERED
 
-    def test_a_dequeue_by_a_call_not_placed_to_that_advisor_is_refused(self, line: Line) -> None:
+    def test_a_dequeue_by_a_call_not_placed_to_that_advisor_is_refused(
+        self, line: TwilioRig
+    ) -> None:
         anna = advisor(line, "Anna", ANNA)
         call = queued(line, "+358401000001")
         before = line.snapshot()
@@ -168,7 +170,7 @@ class TestTheDequeueHappensOnce:
         assert state_of(line, anna) is AdvisorState.AVAILABLE
 
 
-def at_the_topic_menu(line: Line) -> tuple[Caller, str]:
+def at_the_topic_menu(line: TwilioRig) -> tuple[Caller, str]:
     """A Finnish caller asked the topic, and the action URL of that question."""
     call = line.call().dial()
     call.press("1")
@@ -186,7 +188,7 @@ class TestStepsAreKnownByTheirValues:
     """A step's key is made of the values our parameters were read into, not of the text
     that carried them."""
 
-    def test_a_step_number_written_otherwise_is_the_same_step(self, line: Line) -> None:
+    def test_a_step_number_written_otherwise_is_the_same_step(self, line: TwilioRig) -> None:
         call, topic_menu = at_the_topic_menu(line)
         padded = topic_menu.replace(f"s={step_of(topic_menu)}", f"s=000{step_of(topic_menu)}")
         first = line.webhooks.post_now(padded, {**call.params(), "Digits": "1"})
@@ -202,7 +204,7 @@ class TestStepsAreKnownByTheirValues:
         ["s={padded}&pb={pb}&k=ask", "s={s}&pb={pb}&k=ask&advisor={long}"],
         ids=["a-long-written-step", "a-long-parameter-of-another-step"],
     )
-    def test_a_long_signed_query_is_answered_not_a_500(self, line: Line, query: str) -> None:
+    def test_a_long_signed_query_is_answered_not_a_500(self, line: TwilioRig, query: str) -> None:
         """``twilio_steps.step`` holds 48 characters: PostgreSQL refused a key made of the
         query's text, and the caller got Twilio's error message instead of the next menu."""
         call, topic_menu = at_the_topic_menu(line)
@@ -232,7 +234,7 @@ class TestStepsAreKnownByTheirValues:
         keys.append(left_key({"v": 1_000_000}, "bridging-in-process"))
         assert max(len(key) for key in keys) <= room
 
-    def test_a_name_in_both_the_url_and_the_body_is_refused(self, line: Line) -> None:
+    def test_a_name_in_both_the_url_and_the_body_is_refused(self, line: TwilioRig) -> None:
         call, topic_menu = at_the_topic_menu(line)
         before = line.snapshot()
         body = {**call.params(), "Digits": "1", "s": str(step_of(topic_menu))}
@@ -257,7 +259,9 @@ class TestRequestsThatArriveOutOfOrder:
     """Twilio plays its error message and ends the call when a voice webhook is answered
     with an error, so a request that merely crossed another on its way is answered."""
 
-    def test_the_turn_of_waiting_that_crossed_the_dequeue_is_answered(self, line: Line) -> None:
+    def test_the_turn_of_waiting_that_crossed_the_dequeue_is_answered(
+        self, line: TwilioRig
+    ) -> None:
         anna = advisor(line, "Anna", ANNA)
         call = queued(line, "+358401000001")
         music_ended = turn_of_waiting(call)
@@ -269,7 +273,7 @@ class TestRequestsThatArriveOutOfOrder:
         assert row["outcome"] == CallOutcome.ANSWERED
 
     @BOTH_DATABASES
-    def test_a_turn_of_a_queue_the_caller_left_is_passed_over(self, line: Line) -> None:
+    def test_a_turn_of_a_queue_the_caller_left_is_passed_over(self, line: TwilioRig) -> None:
         """Twilio could not keep the caller in the queue (``QueueResult=error``) as their
         music ended: they join it again, and the turn of the queue they left, arriving
         after, gets an empty answer (Twilio runs a ``waitUrl``'s TwiML only while the
@@ -284,7 +288,7 @@ class TestRequestsThatArriveOutOfOrder:
         assert late.status_code == 200 and says_nothing(late)
         assert line.snapshot() == before
 
-    def test_an_earlier_step_of_the_call_itself_is_refused(self, line: Line) -> None:
+    def test_an_earlier_step_of_the_call_itself_is_refused(self, line: TwilioRig) -> None:
         """Twilio asks a document's URL before the next document exists, so an earlier step
         of the call itself, not answered when it was current, never comes from Twilio: it
         is refused (and shown in Twilio's debugger) and changes nothing."""

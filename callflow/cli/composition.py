@@ -1,0 +1,192 @@
+"""The composition root: the one place a line is put together from its configuration.
+
+Here, and nowhere else, the configuration's ``[provider.*]`` sections choose
+the line's telephony (:class:`~callflow.providers.port.Provider`): Twilio,
+Asterisk, or — with neither — the simulator. The commands ask this module for
+the line (its store, clock and provider), its HTTP apps and its callback
+worker, and then run what they got without knowing which provider it is;
+the HTTP app mounts whatever webhooks it is handed. A provider's package is
+imported only once it is chosen, so a command does not wait for the others.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from callflow.cli.common import open_database, shown_url
+from callflow.cli.http_server import Listening
+from callflow.config.load import database_url as configured_url
+from callflow.config.models import HotlineConfig
+from callflow.engine.clock import Clock, SystemClock
+from callflow.providers.port import Provider, Webhooks
+from callflow.store.session import Database
+from workers.jobs import JobContext
+from workers.metrics import WorkerMetrics
+from workers.scheduler import Worker
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What a command's options set over the configuration."""
+
+    database_url: str | None = None
+    verify_signatures: bool = True
+    """Off only with ``--dev-unsigned-webhooks``."""
+    speed: float = 1.0
+    """The simulator's: simulated seconds per real second."""
+    seed: int | None = None
+    """The simulator's: the same seed, the same people."""
+    start: datetime | None = None
+    """The simulated line's first instant; None for now (or the next opening)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The provider the configuration chose, not yet built: what a command may ask of it
+    is known before a port is bound or the database opened."""
+
+    name: str
+    simulated: bool
+    """Simulated people, on no carrier: nobody reaches the line over HTTP."""
+    webhooks: bool
+    """Its carrier calls the line's HTTP app (signed webhooks)."""
+    build: Callable[[HotlineConfig, Database, Clock], Provider]
+    """The provider on the line's store and clock; the account's secrets are read from
+    the environment then, and a missing one is a :class:`~callflow.errors.ConfigError`."""
+
+
+def choose(config: HotlineConfig, overrides: Overrides) -> Choice:
+    """The line's provider: ``[provider.twilio]``, ``[provider.ari]``, else the simulator."""
+    if config.provider.twilio is not None:
+        return Choice("twilio", simulated=False, webhooks=True, build=_twilio(overrides))
+    if config.provider.ari is not None:
+        return Choice("ari", simulated=False, webhooks=False, build=_asterisk)
+    return Choice("sim", simulated=True, webhooks=False, build=_simulator(overrides))
+
+
+def _twilio(overrides: Overrides) -> Callable[[HotlineConfig, Database, Clock], Provider]:
+    def build(config: HotlineConfig, database: Database, clock: Clock) -> Provider:
+        from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
+        from callflow.providers.twilio.settings import (  # noqa: PLC0415
+            TwilioAccount,
+            twilio_settings,
+        )
+
+        account = TwilioAccount.from_environment()
+        verify = overrides.verify_signatures
+        settings = twilio_settings(config, account, verify_signatures=verify)
+        return TwilioProvider(settings, database, clock)
+
+    return build
+
+
+def _asterisk(config: HotlineConfig, database: Database, clock: Clock) -> Provider:
+    from callflow.providers.ari.provider import AriProvider  # noqa: PLC0415
+    from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
+
+    return AriProvider(AriSettings.from_environment(config), database, clock)
+
+
+def _simulator(overrides: Overrides) -> Callable[[HotlineConfig, Database, Clock], Provider]:
+    def build(config: HotlineConfig, database: Database, clock: Clock) -> Provider:
+        from callflow.providers.sim.provider import SimulatedProvider  # noqa: PLC0415
+
+        return SimulatedProvider(
+            config,
+            database,
+            clock,
+            speed=overrides.speed,
+            seed=overrides.seed,
+            start=overrides.start,
+        )
+
+    return build
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """The hotline put together: its store, its clock, and its provider."""
+
+    config: HotlineConfig
+    database: Database
+    clock: Clock
+    provider: Provider
+    shown_database: str
+    """The database's URL as the log may show it (no password)."""
+
+    def facts(self) -> Mapping[str, object]:
+        """What the line's start and stop log about it."""
+        return {
+            "provider": self.provider.name,
+            **self.provider.facts(),
+            "database": self.shown_database,
+        }
+
+    def apps(self, listening: Listening) -> list[tuple[Any, socket.socket]]:
+        """The line's HTTP app, with the provider's webhooks, on *listening*."""
+        return _http_apps(
+            self.config, self.database, self.clock, self.provider.webhooks(), listening
+        )
+
+    @asynccontextmanager
+    async def worker(self, owner: str, metrics: WorkerMetrics) -> AsyncIterator[Worker]:
+        """A callback worker calling through the provider's dialler, named *owner*."""
+        async with self.provider.dialling() as dialler:
+            context = JobContext.create(self.config, self.database, self.clock, owner)
+            yield Worker(context, dialler, metrics=metrics)
+
+
+@contextmanager
+def open_line(config: HotlineConfig, choice: Choice, overrides: Overrides) -> Iterator[Line]:
+    """The line on its database (migrated, queues mirrored), closed on leaving."""
+    database = open_database(config, overrides.database_url)
+    try:
+        clock = SystemClock()
+        provider = choice.build(config, database, clock)
+        shown = shown_url(configured_url(config, overrides.database_url))
+        yield Line(config, database, clock, provider, shown)
+    finally:
+        database.close()
+
+
+@contextmanager
+def open_web(
+    config: HotlineConfig, choice: Choice, overrides: Overrides, listening: Listening
+) -> Iterator[list[tuple[Any, socket.socket]]]:
+    """The line's HTTP apps on *listening*, without the line: only the webhooks of a
+    provider whose carrier calls it over HTTP (an Asterisk line needs none, nor its
+    password)."""
+    database = open_database(config, overrides.database_url)
+    try:
+        clock = SystemClock()
+        webhooks = choice.build(config, database, clock).webhooks() if choice.webhooks else None
+        yield _http_apps(config, database, clock, webhooks, listening)
+    finally:
+        database.close()
+
+
+def _http_apps(
+    config: HotlineConfig,
+    database: Database,
+    clock: Clock,
+    webhooks: Webhooks | None,
+    listening: Listening,
+) -> list[tuple[Any, socket.socket]]:
+    """The app (with *webhooks*) on its socket and, when ``[web]`` gives ``/metrics`` an
+    address of its own, the metrics app on that one."""
+    # The web stack loads only here: the simulated line and the workers need not wait for it.
+    from callflow.web.app import create_app, create_metrics_app  # noqa: PLC0415
+
+    apps: list[tuple[Any, socket.socket]] = [
+        (create_app(config, database, clock=clock, webhooks=webhooks), listening.api)
+    ]
+    if listening.metrics is not None:
+        https = webhooks is not None and webhooks.https
+        metrics = create_metrics_app(config, database, clock=clock, https=https)
+        apps.append((metrics, listening.metrics))
+    return apps

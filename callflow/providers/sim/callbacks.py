@@ -1,0 +1,233 @@
+"""The dispatcher's side of the simulation: a free advisor with nobody waiting for them
+claims the next due callback, the resident is dialled back with the results real numbers
+give, and a resident not reached is tried again by the configured policy.
+
+The claim, the lease and every step of the attempt are the store's own
+(:func:`~callflow.store.claims.claim_next_callback`, :mod:`callflow.store.attempts`),
+the same a worker runs; only the telephone is simulated (:mod:`.dialler`). Nothing is
+dialled outside the retry policy's dialling window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime, timedelta
+
+from callflow.engine.vocabulary import AttemptResult, CallbackStatus
+from callflow.errors import LeaseLost
+from callflow.providers.sim.dialler import ADVISOR_ANSWERS, DIAL_RESULTS, RING_FOR, WHISPER
+from callflow.providers.sim.draws import weighted_choice
+from callflow.providers.sim.floor import SimAdvisor
+from callflow.providers.sim.shifts import Shifts
+from callflow.providers.sim.stage import Stage
+from callflow.store.advisors import begin_wrap_up
+from callflow.store.attempts import finish_attempt, mark_dialled, renew_lease, retry_policy
+from callflow.store.callbacks import open_backlog
+from callflow.store.claims import ClaimedCallback, claim_next_callback
+from callflow.store.outcomes import record_callback_coding
+
+NOT_REACHED_WRAP_UP = timedelta(seconds=15)
+
+
+class Callbacks:
+    """Callbacks claimed, dialled and ended by the simulated advisors."""
+
+    def __init__(self, stage: Stage, shifts: Shifts, *, owner: str) -> None:
+        self.stage = stage
+        self.shifts = shifts
+        self.policy = retry_policy(stage.config)
+        self.owner = owner
+        """The lease owner the simulation claims as."""
+        self._in_flight: dict[str, ClaimedCallback] = {}
+        """Callbacks claimed and not yet over, by advisor."""
+        self._backlog_stale = True
+
+    def dial_when_window_opens(self, day: date) -> None:
+        """Requests made overnight become due when the day's dialling window opens."""
+        calendar = self.stage.calendar
+        midnight = calendar.at_minute(day, 0)
+        opens = calendar.first_instant_within(midnight, self.policy.window)
+        if calendar.local_date(opens) == day:
+            self.stage.loop.call_at(opens, self.dispatch)
+
+    def changed(self, callback_id: int) -> None:
+        """A caller stored or cancelled a request: the backlog changed, and a free advisor
+        may take it now (the simulation's in-process wake-up)."""
+        self._backlog_stale = True
+        pending = self.stage.workload.numbers.pending
+        for number in [n for n, known in pending.items() if known == callback_id]:
+            del pending[number]  # cancelled; a new request is entered again by the caller's step
+        self.stage.loop.call_at(self.stage.clock.now(), self.dispatch)
+
+    def refresh_backlog(self) -> None:
+        """Read the open requests onto the floor again if one changed since the last read."""
+        if not self._backlog_stale:
+            return
+        with self.stage.batch.unit() as session:
+            self.stage.floor.backlog = open_backlog(session)
+        self._backlog_stale = False
+
+    def dispatch(self) -> None:
+        """Free advisors with nobody waiting for them claim the next due callback."""
+        stage = self.stage
+        now = stage.clock.now()
+        dials_at = now + ADVISOR_ANSWERS + WHISPER
+        if not (self._may_dial(now) and self._may_dial(dials_at)):
+            return  # the resident would be dialled after the window closes
+        self.refresh_backlog()
+        if not stage.floor.backlog:
+            return
+        free = sorted(
+            (a for a in stage.floor.advisors.values() if a.free),
+            key=lambda a: (a.idle_since, a.advisor_id),
+        )
+        for advisor in free:
+            if self._someone_waits_for(advisor):
+                continue
+            with stage.batch.unit() as session:
+                claimed = claim_next_callback(
+                    session,
+                    self.shifts.store_ids[advisor.advisor_id],
+                    now,
+                    owner=self.owner,
+                    lease=stage.config.callbacks.lease,
+                )
+            if claimed is not None:
+                self._backlog_stale = True
+                self._start_attempt(advisor, claimed)
+
+    def interrupt(self) -> None:
+        """Stop: a callback being dialled goes back to the queue (its attempt ended as
+        interrupted), so no request is left leased to a simulation that is gone."""
+        stage = self.stage
+        now = stage.clock.now()
+        for claimed in self._in_flight.values():
+            # A LeaseLost: the caller cancelled it meanwhile, and nothing is held.
+            with stage.batch.unit() as session, contextlib.suppress(LeaseLost):
+                finish_attempt(
+                    session,
+                    claimed.callback_id,
+                    claimed.attempt_no,
+                    AttemptResult.INTERRUPTED,
+                    now,
+                    owner=self.owner,
+                    policy=self.policy,
+                    calendar=stage.calendar,
+                )
+        self._in_flight.clear()
+
+    def _may_dial(self, at: datetime) -> bool:
+        return self.stage.calendar.first_instant_within(at, self.policy.window) == at
+
+    def _someone_waits_for(self, advisor: SimAdvisor) -> bool:
+        for topic, waiting in self.stage.floor.queues.items():
+            if self.stage.config.queues[topic].skill != advisor.skill:
+                continue
+            if any(w.language in advisor.languages for w in waiting):
+                return True
+        return False
+
+    def _start_attempt(self, advisor: SimAdvisor, claimed: ClaimedCallback) -> None:
+        advisor.serving = f"callback-{claimed.callback_id}"
+        self._in_flight[advisor.advisor_id] = claimed
+        self._renew_later(advisor.advisor_id, claimed)
+        dial_at = self.stage.clock.now() + ADVISOR_ANSWERS + WHISPER
+        self.stage.loop.call_at(dial_at, lambda: self._dial(advisor.advisor_id, claimed))
+
+    def _renew_later(self, advisor_id: str, claimed: ClaimedCallback) -> None:
+        """Renew the lease at half its length for as long as the attempt goes on."""
+        stage = self.stage
+        lease = stage.config.callbacks.lease
+
+        def renew() -> None:
+            if self._in_flight.get(advisor_id) is not claimed:
+                return  # the attempt is over
+            with stage.batch.unit() as session, contextlib.suppress(LeaseLost):
+                renew_lease(
+                    session, claimed.callback_id, stage.clock.now(), owner=self.owner, lease=lease
+                )
+            self._renew_later(advisor_id, claimed)
+
+        stage.loop.call_at(stage.clock.now() + lease / 2, renew)
+
+    def _dial(self, advisor_id: str, claimed: ClaimedCallback) -> None:
+        stage = self.stage
+        now = stage.clock.now()
+        with stage.batch.unit() as session:
+            try:
+                mark_dialled(
+                    session, claimed.callback_id, claimed.attempt_no, now, owner=self.owner
+                )
+            except LeaseLost as lost:  # raised before any write: the unit stays good
+                self._let_go(advisor_id, lost)
+                return
+        stage.tally.callbacks_dialled += 1
+        result = weighted_choice(stage.rng, DIAL_RESULTS)
+        reached = result is AttemptResult.REACHED
+        length = stage.habits.handle_time(claimed.topic) if reached else RING_FOR[result]
+        stage.tell(
+            "callback.dialled",
+            callback_id=claimed.callback_id,
+            attempt=claimed.attempt_no,
+            advisor=advisor_id,
+        )
+        stage.loop.call_at(
+            now + length, lambda: self._attempt_over(advisor_id, claimed, result, length)
+        )
+
+    def _let_go(self, advisor_id: str, lost: LeaseLost) -> None:
+        """The callback is no longer ours (the caller cancelled it meanwhile): touch it no
+        more, and the advisor is free."""
+        stage = self.stage
+        self._in_flight.pop(advisor_id, None)
+        stage.tell("callback.let_go", callback_id=lost.callback_id, why=str(lost))
+        with stage.batch.unit() as session:
+            store_id = self.shifts.store_ids[advisor_id]
+            begin_wrap_up(session, store_id, stage.clock.now(), timedelta(0))
+        self._backlog_stale = True
+        self.shifts.after_work(advisor_id, NOT_REACHED_WRAP_UP)
+
+    def _attempt_over(
+        self, advisor_id: str, claimed: ClaimedCallback, result: AttemptResult, length: timedelta
+    ) -> None:
+        stage = self.stage
+        now = stage.clock.now()
+        reached = result is AttemptResult.REACHED
+        with stage.batch.unit() as session:
+            try:
+                closed = finish_attempt(
+                    session,
+                    claimed.callback_id,
+                    claimed.attempt_no,
+                    result,
+                    now,
+                    owner=self.owner,
+                    policy=self.policy,
+                    calendar=stage.calendar,
+                    duration_s=length.total_seconds() if reached else 0.0,
+                )
+            except LeaseLost as lost:
+                self._let_go(advisor_id, lost)
+                return
+            if reached:
+                coding = stage.habits.coding(claimed.topic)
+                record_callback_coding(
+                    session, claimed.callback_id, claimed.attempt_no, coding, now
+                )
+        self._backlog_stale = True
+        if closed.next_attempt_at is not None:
+            stage.loop.call_at(closed.next_attempt_at, self.dispatch)
+        elif claimed.number_e164 is not None:
+            stage.workload.numbers.pending.pop(claimed.number_e164, None)
+        if closed.status is CallbackStatus.COMPLETED:
+            stage.tally.callbacks_completed += 1
+        stage.tell(
+            "callback.attempt_ended",
+            callback_id=claimed.callback_id,
+            result=result.value,
+            status=closed.status.value,
+        )
+        self._in_flight.pop(advisor_id, None)
+        self.shifts.after_work(
+            advisor_id, stage.habits.wrap_up() if reached else NOT_REACHED_WRAP_UP
+        )
