@@ -111,6 +111,7 @@ def purge_old_numbers(context: JobContext) -> Purged | None:
         call_numbers=purged.call_numbers,
         unfinished_calls=purged.unfinished_calls,
         twilio_steps=purged.twilio_steps,
+        queue_places=purged.queue_places,
         older_than=format_duration(context.config.retention.numbers),
     )
     return purged

@@ -201,12 +201,17 @@ PROMPT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "morning_day": frozenset({"day"}),
     "whisper": frozenset({"topic", "language", "minutes"}),
 }
-"""Every prompt a language must define (but those of :data:`PROVIDER_PROMPTS`), with the
+"""Every prompt a language must define (but those of :data:`PROVIDER_PROMPTS`, and those of
+:data:`ADVISOR_PROMPTS` outside the line's default language), with the
 placeholders its text may use.
 
 Extra prompts (such as a queue's alternative message) may be added beside
 these; they take no placeholders.
 """
+
+ADVISOR_PROMPTS = frozenset({"whisper"})
+"""Prompts an advisor hears, not a caller: always in the line's default language, so
+required there only (another language may define them, for a line that makes it its default)."""
 
 PROVIDER_PROMPTS = frozenset({"technical_problem"})
 """Prompts only some providers play, required by them (``technical_problem``: the apology

@@ -69,8 +69,9 @@ def _moved_to(place: str, value: Any, raw: Mapping[str, Any]) -> str:
     default = line.get("default_language") if isinstance(line, Mapping) else None
     code = default if isinstance(default, str) else "<default>"
     return (
-        f"moved to the prompt `whisper` in [languages.{code}.prompts] and every other "
-        "language's prompts, where {topic}, {language} and {minutes} work as before"
+        f"moved to the prompt `whisper` in [languages.{code}.prompts] (the line's default "
+        "language, which the advisor hears), where {topic}, {language} and {minutes} work "
+        "as before"
     )
 
 

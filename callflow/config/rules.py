@@ -18,6 +18,7 @@ import holidays
 
 from callflow.config.database_url import database_url_problem, printable_url
 from callflow.config.models import (
+    ADVISOR_PROMPTS,
     DATE_FORMAT_FIELDS,
     PROMPT_PLACEHOLDERS,
     PROVIDER_PROMPTS,
@@ -97,12 +98,17 @@ def _check_languages(sections: Sections, raw: Mapping[str, Any]) -> list[Problem
     if raw.get("languages") == {}:
         problems.append(Problem("languages", {}, "at least one language is required"))
     problems.extend(_unique_digits("languages", {k: v.digit for k, v in languages.items()}))
+    line = raw.get("line")
+    default_language = line.get("default_language") if isinstance(line, dict) else None
     for code, language in languages.items():
         if not re.fullmatch(r"[a-z]{2,3}", code):
             problems.append(
                 Problem(f"languages.{code}", code, "a language code such as 'fi', 'sv' or 'en'")
             )
-        for key in PROMPT_PLACEHOLDERS.keys() - PROVIDER_PROMPTS:
+        required = PROMPT_PLACEHOLDERS.keys() - PROVIDER_PROMPTS
+        if code != default_language:
+            required -= ADVISOR_PROMPTS
+        for key in sorted(required):
             if key not in language.prompts:
                 problems.append(
                     Problem(

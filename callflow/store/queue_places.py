@@ -84,6 +84,18 @@ def give_up_place(session: Session, call_id: str) -> None:
     _LEAVE.execute(session, {"call_id": call_id})
 
 
+def give_up_places_of_run(session: Session, provider: str, run_id: str) -> None:
+    """*provider*'s callers whose call ids start with *run_id* are out of their queues: a
+    simulated line that stops leaves no caller waiting behind it, while another run into
+    the same database keeps its own."""
+    session.connection().execute(
+        delete(QueuePlace).where(
+            QueuePlace.provider == provider,
+            QueuePlace.call_id.startswith(run_id, autoescape=True),
+        )
+    )
+
+
 def waiting(session: Session, provider: str, topic: str) -> list[WaitingCaller]:
     """The callers *provider* has waiting in *topic*'s queue, front first."""
     rows = session.connection().execute(_WAITING, {"provider": provider, "topic": topic})

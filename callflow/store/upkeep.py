@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, null, select, update
+from sqlalchemy import and_, delete, exists, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from callflow.store.models import (
     JobRun,
 )
 from callflow.store.outcomes import ADVISOR_HOLD
+from callflow.store.queue_places import QueuePlace
 from callflow.store.twilio_tables import TwilioStep
 from callflow.store.wakeups import announce_dispatch_work
 
@@ -203,6 +204,8 @@ class Purged:
     unfinished_calls: int
     """Calls never ended (a final status lost, a phone crashed), closed by the purge."""
     twilio_steps: int
+    queue_places: int
+    """Places in a queue kept by calls that are over: those closed here, or any other."""
 
 
 def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purged:
@@ -212,7 +215,8 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
     A call nobody has heard of for *retention* but never ended (its final status
     was lost, a console phone crashed) is over all the same: it is closed, ended
     when it was last heard of (dropped, unless the engine had an outcome for it),
-    and erased with the others. Twilio's answered
+    and erased with the others; no call that is over keeps a place in a queue (a
+    wallboard would count its caller waiting for ever). Twilio's answered
     steps that old go too: their TwiML reads numbers back to callers.
     """
     cutoff = now - retention
@@ -231,6 +235,11 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
         .where(Call.ended_at.is_(None), Call.updated_at < cutoff)
         # How it went, if the engine knew (a callback requested, say); else it was lost.
         .values(ended_at=Call.updated_at, outcome=func.coalesce(Call.outcome, CallOutcome.DROPPED))
+        .execution_options(synchronize_session=False)
+    )
+    places = session.execute(
+        delete(QueuePlace)
+        .where(exists().where(Call.id == QueuePlace.call_id, Call.ended_at.is_not(None)))
         .execution_options(synchronize_session=False)
     )
     calls = session.execute(
@@ -253,4 +262,5 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
         calls.rowcount,  # type: ignore[attr-defined]
         unfinished.rowcount,  # type: ignore[attr-defined]
         steps.rowcount,  # type: ignore[attr-defined]
+        places.rowcount,  # type: ignore[attr-defined]
     )

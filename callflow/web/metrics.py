@@ -41,11 +41,11 @@ from callflow.store.models import (
     OPEN_STATUSES_SQL,
     Advisor,
     AdvisorState,
-    Call,
     CallbackAttempt,
     CallbackRequest,
     CallEvent,
 )
+from callflow.store.queue_places import QueuePlace
 from callflow.store.session import Database
 from callflow.web import Context
 
@@ -81,17 +81,10 @@ class LineCollector:
             ]
 
     def _waiting_calls(self, session: Session) -> Metric:
+        # The places the engine keeps, not the calls that ever queued: a caller keying a
+        # callback number, or moved to a callback at closing, has left the queue.
         waiting = Counter({queue: 0 for queue in self._queues})
-        rows = session.execute(
-            select(Call.topic, func.count())
-            .where(
-                Call.queue_entered_at.is_not(None),
-                Call.answered_at.is_(None),
-                Call.ended_at.is_(None),
-                Call.topic.is_not(None),
-            )
-            .group_by(Call.topic)
-        )
+        rows = session.execute(select(QueuePlace.topic, func.count()).group_by(QueuePlace.topic))
         for topic, count in rows:
             waiting[str(topic)] = count
         family = GaugeMetricFamily(

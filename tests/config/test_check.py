@@ -27,6 +27,16 @@ EXAMPLE_TEXT = EXAMPLE_CONFIG.read_text(encoding="utf-8")
 Raw = dict[str, Any]
 
 
+SV_WHISPER = (
+    'whisper = "Återuppringning. Ärende {topic}, språk {language}. '
+    'Den som ringde har väntat {minutes} minuter."\n'
+)
+FI_WHISPER = (
+    'whisper = "Takaisinsoitto. Aihe {topic}, kieli {language}. '
+    'Soittaja on odottanut {minutes} minuuttia."\n'
+)
+
+
 def edited(*replacements: tuple[str, str]) -> str:
     """The example's text with each ``(old, new)`` replaced; *old* must occur exactly once."""
     text = EXAMPLE_TEXT
@@ -267,6 +277,18 @@ class TestLanguages:
         config, problems = check_text(text)
         assert problems == []
         assert config is not None
+
+    def test_the_whisper_is_required_in_the_line_s_own_language_only(self) -> None:
+        """The advisor hears the whisper in the line's default language: a Swedish or
+        English line without one still loads; a Finnish line (the default) without it does
+        not."""
+        sv = edited((SV_WHISPER, ""))
+        config, problems = check_text(sv)
+        assert problems == []
+        assert config is not None
+        fi = edited((FI_WHISPER, ""))
+        problem = only(text_problems(fi), "languages.fi.prompts.whisper")
+        assert problem.value is MISSING
 
     def test_prompt_with_unknown_placeholder(self) -> None:
         """A placeholder a prompt cannot use is named with the ones it can."""
@@ -790,8 +812,8 @@ PROVIDER_SECTIONS = {
     ),
 }
 WHISPER_MOVED = (
-    "moved to the prompt `whisper` in [languages.fi.prompts] and every other language's "
-    "prompts, where {topic}, {language} and {minutes} work as before"
+    "moved to the prompt `whisper` in [languages.fi.prompts] (the line's default language, "
+    "which the advisor hears), where {topic}, {language} and {minutes} work as before"
 )
 MOVED = [
     ("provider.ari", "connect_queued", "false", False, "[connect] queued", "queued = false"),

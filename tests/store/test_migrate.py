@@ -12,10 +12,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Enum, create_engine, inspect, text
+from sqlalchemy import (
+    Column,
+    Enum,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 
 from callflow.config.models import HotlineConfig
+from callflow.engine.matching import WaitingCaller
 from callflow.reports.kpis import compute_report
 from callflow.store.migrate import (
     MIGRATIONS,
@@ -24,9 +35,14 @@ from callflow.store.migrate import (
     head_revision,
     upgrade,
 )
+from callflow.store.models import Call
+from callflow.store.queue_places import waiting
 from callflow.store.schema import metadata
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioCall, TwilioLeg, TwilioStep
+from callflow.store.types import UTCDateTime
 from tests.reports.eventlog import EventLog, local
+from tests.store.helpers import T0
 
 
 def test_migrated_schema_equals_the_models(database: Database) -> None:
@@ -194,3 +210,63 @@ def test_partial_indexes_keep_their_conditions(database: Database) -> None:
     assert {n: _normalised(d) for n, d in found.items()} == {
         n: _normalised(d) for n, d in PARTIAL_INDEXES.items()
     }
+
+
+def test_the_queue_places_revision_keeps_twilio_steps_and_places_both_ways(
+    database: Database,
+) -> None:
+    """0008 moves a waiting Twilio caller's place from ``twilio_calls`` to ``queue_places``
+    and back. The answered webhook steps stay: on SQLite, with foreign keys on, rebuilding
+    ``twilio_calls`` would delete every step with it (their key cascades)."""
+    twilio_calls = Table(  # as it is before 0008
+        "twilio_calls",
+        MetaData(),
+        Column("call_sid", String),
+        Column("queue_entered_at", UTCDateTime()),
+    )
+    try:
+        _downgrade(database, "0007")
+        with database.transaction() as session:
+            session.add(
+                Call(
+                    id="call-1",
+                    provider="twilio",
+                    provider_ref="CA1",
+                    started_at=T0,
+                    language="fi",
+                    topic="health",
+                    updated_at=T0,
+                )
+            )
+            session.flush()
+            session.add(
+                TwilioCall(
+                    call_sid="CA1",
+                    kind=TwilioLeg.INBOUND,
+                    call_id="call-1",
+                    topic="health",
+                    language="fi",
+                    status="in-progress",
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+            session.flush()
+            session.add(
+                TwilioStep(call_sid="CA1", step="0-queue", twiml="<Response/>", created_at=T0)
+            )
+            session.execute(twilio_calls.update().values(queue_entered_at=T0))
+
+        upgrade(database)
+        with database.reading() as session:
+            assert session.scalars(select(TwilioStep.step)).all() == ["0-queue"]
+            assert waiting(session, "twilio", "health") == [WaitingCaller(T0, "call-1", "fi")]
+
+        _downgrade(database, "0007")
+        with database.reading() as session:
+            assert session.scalars(select(TwilioStep.step)).all() == ["0-queue"]
+            assert session.execute(
+                select(twilio_calls.c.call_sid, twilio_calls.c.queue_entered_at)
+            ).all() == [("CA1", T0)]
+    finally:
+        upgrade(database)

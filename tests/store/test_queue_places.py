@@ -262,3 +262,30 @@ class TestSimulator:
         sim.run_until(T0 + timedelta(minutes=10))
         assert sim.tally.abandoned == 1
         assert places(database) == []
+
+    def test_a_stopped_simulation_leaves_no_place_behind(
+        self, config: HotlineConfig, database: Database
+    ) -> None:
+        """`callflow serve` stops the simulated line with callers still waiting: their
+        places go with it. Another run's, and another provider's, stay."""
+        with database.transaction() as session:
+            take_place(
+                session, "0therrun1", provider="sim", topic="health", language="fi", entered_at=T0
+            )
+            take_place(
+                session, "ari-call", provider="ari", topic="health", language="fi", entered_at=T0
+            )
+        sim = Simulation(config, database, seed=1, start=T0)
+        caller = SimulatedCaller(
+            arrives_at=T0 + timedelta(seconds=1),
+            withheld=False,
+            language="fi",
+            topic="health",
+            patience=timedelta(hours=2),
+            takes_callback=False,
+        )
+        sim.schedule_callers([caller])
+        sim.run_until(T0 + timedelta(minutes=3))
+        assert {p[0] for p in places(database)} == {"0therrun1", "ari-call", *sim.calls}
+        sim.close()
+        assert {p[0] for p in places(database)} == {"0therrun1", "ari-call"}

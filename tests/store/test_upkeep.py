@@ -26,6 +26,7 @@ from callflow.store.models import (
     CallEvent,
 )
 from callflow.store.outcomes import await_outcome
+from callflow.store.queue_places import take_place, waiting
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioCall, TwilioLeg, TwilioStep
 from callflow.store.upkeep import (
@@ -397,7 +398,7 @@ class TestPurgeNumbers:
         with database.transaction() as session:
             purged = purge_numbers(session, PURGE_AT, RETENTION)
         assert purged == Purged(
-            callback_numbers=1, call_numbers=1, unfinished_calls=0, twilio_steps=0
+            callback_numbers=1, call_numbers=1, unfinished_calls=0, twilio_steps=0, queue_places=0
         )
         numbers = {
             c: request_row(database, c).number_e164 for c in (old_done, recent_done, old_open)
@@ -436,13 +437,30 @@ class TestPurgeNumbers:
         with database.transaction() as session:
             first = purge_numbers(session, PURGE_AT, RETENTION)
         assert first == Purged(
-            callback_numbers=1, call_numbers=4, unfinished_calls=1, twilio_steps=1
+            callback_numbers=1, call_numbers=4, unfinished_calls=1, twilio_steps=1, queue_places=0
         )
         with database.transaction() as session:
-            assert purge_numbers(session, PURGE_AT, RETENTION) == Purged(0, 0, 0, 0)
+            assert purge_numbers(session, PURGE_AT, RETENTION) == Purged(0, 0, 0, 0, 0)
         with database.transaction() as session:
             withheld = session.get(Call, "withheld")
             assert withheld is not None and withheld.flow_state is None
+
+    def test_no_queue_place_outlives_its_call(self, database: Database) -> None:
+        """A call the purge closes gives up its place, and so does any call that has
+        ended but kept one; a caller still waiting keeps theirs."""
+        add_call(database, "never-ended", None, updated_at=CUTOFF - timedelta(days=1))
+        add_call(database, "ended", PURGE_AT - timedelta(hours=1))
+        add_call(database, "waiting", None, updated_at=PURGE_AT - timedelta(minutes=1))
+        with database.transaction() as session:
+            for call_id in ("never-ended", "ended", "waiting"):
+                take_place(
+                    session, call_id, provider="sim", topic="health", language="fi", entered_at=T0
+                )
+        with database.transaction() as session:
+            purged = purge_numbers(session, PURGE_AT, RETENTION)
+        assert (purged.unfinished_calls, purged.queue_places) == (1, 2)
+        with database.reading() as session:
+            assert [c.call_id for c in waiting(session, "sim", "health")] == ["waiting"]
 
 
 def add_twilio_step(database: Database, call_id: str, twiml: str, created_at: datetime) -> str:

@@ -23,6 +23,7 @@ from callflow.store.models import (
     CallbackRequest,
     CallEvent,
 )
+from callflow.store.queue_places import take_place
 from callflow.store.session import Database
 from callflow.web.app import create_app
 from tests.store.helpers import T0, add_advisor, add_callback, number
@@ -43,10 +44,24 @@ def scrape(client: Api) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     return found
 
 
-def call(session: Session, topic: str | None, *, queued: bool, answered: bool, ended: bool) -> None:
+def call(
+    session: Session,
+    topic: str | None,
+    *,
+    queued: bool,
+    answered: bool,
+    ended: bool,
+    in_line: bool = False,
+) -> None:
+    """A call as its provider stored it; *in_line*, with the place it holds in *topic*'s
+    queue (a call that queued and left, for an advisor or a callback, holds none)."""
+    call_id = str(uuid4())
+    if in_line:
+        assert topic is not None
+        take_place(session, call_id, provider="sim", topic=topic, language="fi", entered_at=T0)
     session.add(
         Call(
-            id=str(uuid4()),
+            id=call_id,
             provider="sim",
             started_at=T0,
             topic=topic,
@@ -78,9 +93,9 @@ def test_the_metrics_count_what_the_database_holds(
     client: Api, database: Database, config: HotlineConfig
 ) -> None:
     with database.transaction() as session:
-        call(session, "health", queued=True, answered=False, ended=False)
-        call(session, "health", queued=True, answered=False, ended=False)
-        call(session, "social", queued=True, answered=False, ended=False)
+        call(session, "health", queued=True, answered=False, ended=False, in_line=True)
+        call(session, "health", queued=True, answered=False, ended=False, in_line=True)
+        call(session, "social", queued=True, answered=False, ended=False, in_line=True)
         call(session, "health", queued=True, answered=True, ended=False)  # talking
         call(session, "other", queued=True, answered=False, ended=True)  # hung up
         call(session, None, queued=False, answered=False, ended=False)  # still in the menu
@@ -162,6 +177,20 @@ def test_the_metrics_count_what_the_database_holds(
         (("status", "failed"),): 1,
         (("status", "cancelled"),): 1,
         (("status", "wrong_number"),): 1,
+    }
+
+
+def test_a_caller_out_of_the_queue_is_not_waiting(client: Api, database: Database) -> None:
+    """A caller who took a callback and is keying their number (or was offered one at
+    closing) has left the queue: their call goes on, unanswered, with the time it
+    queued, but they wait for nobody. Only callers in a queue are counted."""
+    with database.transaction() as session:
+        call(session, "health", queued=True, answered=False, ended=False)  # keying a number
+        call(session, "health", queued=True, answered=False, ended=False, in_line=True)
+    assert scrape(client)["callflow_queue_waiting_calls"] == {
+        (("queue", "health"),): 1,
+        (("queue", "other"),): 0,
+        (("queue", "social"),): 0,
     }
 
 

@@ -100,11 +100,11 @@ class AsteriskAdapter:
         self.client = client
         calendar = Calendar.from_config(config)
         capacity = RotaCapacity(calendar, config.staffing, config.callbacks.retry.allowed_hours)
-        self.view = AriQueueReads(config)
+        self.queue_reads = AriQueueReads(config)
         self.handler = CallHandler(
             database,
             FlowContext(config, calendar, capacity),
-            self.view,
+            self.queue_reads,
             provider=PROVIDER,
             journal=DirectJournal(),
             on_callback_change=on_callback_change,

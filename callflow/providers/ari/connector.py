@@ -77,8 +77,8 @@ class Leg:
 class AdvisorLegs:
     """The advisors' legs of one adapter; :meth:`run` connects queued callers."""
 
-    def __init__(self, line: AsteriskAdapter) -> None:
-        self.line = line
+    def __init__(self, adapter: AsteriskAdapter) -> None:
+        self.adapter = adapter
         self.legs: dict[str, Leg] = {}
         self._numbers = itertools.count(1)
         self._woken = asyncio.Event()
@@ -88,7 +88,7 @@ class AdvisorLegs:
         self._woken.set()
 
     async def run(self) -> None:
-        sweep = self.line.config.connect.interval.total_seconds()
+        sweep = self.adapter.config.connect.interval.total_seconds()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), sweep)
@@ -96,20 +96,20 @@ class AdvisorLegs:
             try:
                 await self.connect_waiting()
             except Exception as exc:
-                self.line.outage.report(exc, "ari.connect_failed")  # the next pass tries again
+                self.adapter.outage.report(exc, "ari.connect_failed")  # the next pass tries again
             else:
-                self.line.outage.succeeded()
+                self.adapter.outage.succeeded()
 
     async def connect_waiting(self) -> int:
         """One pass: ring the advisor the matcher gives each waiting caller it pairs."""
-        line = self.line
-        if not line.config.connect.queued:
+        adapter = self.adapter
+        if not adapter.config.connect.queued:
             return 0
         waiting: dict[str, InboundCall] = {}
         queues = []
-        for topic, queue in line.config.queues.items():
+        for topic, queue in adapter.config.queues.items():
             callers = []
-            for call in line.queued_calls(topic):
+            for call in adapter.queued_calls(topic):
                 caller = _waiting_for_a_match(call)
                 if caller is not None:
                     callers.append(caller)
@@ -133,17 +133,17 @@ class AdvisorLegs:
         return rung
 
     async def _ring(self, call: InboundCall, advisor: TakenAdvisor) -> None:
-        line = self.line
+        adapter = self.adapter
         channel_id = f"{LEG_PREFIX}{advisor.id}-{next(self._numbers)}-{call.state.call_id}"
         leg = self.legs[channel_id] = Leg(channel_id, advisor.id, call)
         call.advisor_leg = channel_id
         try:
-            await line.client.channels.originate(
+            await adapter.client.channels.originate(
                 advisor.dial_string,
-                app=line.ari.app,
+                app=adapter.ari.app,
                 app_args=("advisor", str(advisor.id)),
-                caller_id=line.config.line.number,
-                timeout=max(1, round(line.config.connect.advisor_ring_timeout.total_seconds())),
+                caller_id=adapter.config.line.number,
+                timeout=max(1, round(adapter.config.connect.advisor_ring_timeout.total_seconds())),
                 channel_id=channel_id,
             )
         except ProviderError as exc:
@@ -182,8 +182,8 @@ class AdvisorLegs:
         leg = self.legs.pop(channel_id, None)
         if leg is None:
             return
-        line, call = self.line, leg.call
-        now = line.clock.now()
+        adapter, call = self.adapter, leg.call
+        now = adapter.clock.now()
         if call.advisor_leg == channel_id:
             call.advisor_leg = None
             if leg.connected_at is not None and call.state.phase is Phase.CONNECTED:
@@ -191,7 +191,7 @@ class AdvisorLegs:
         if leg.connected_at is not None:
             topic = call.state.topic
             if topic is not None:
-                line.view.handles.add(topic, now - leg.connected_at)
+                adapter.queue_reads.handles.add(topic, now - leg.connected_at)
             self._spawn(self._destroy_talk(call))
             how = LegEnd.TALKED
         elif leg.answered or leg.let_go:
@@ -210,10 +210,10 @@ class AdvisorLegs:
             log.error("ari.advisor_leg_missing", advisor_id=advisor_id)
             return
         bridge_id = TALK_BRIDGE_PREFIX + call.state.call_id
-        client = self.line.client
+        client = self.adapter.client
         await client.bridges.create("mixing", bridge_id=bridge_id, name="talk")
         await client.bridges.add_channel(bridge_id, [call.channel_id, leg.channel_id])
-        leg.connected_at = self.line.clock.now()
+        leg.connected_at = self.adapter.clock.now()
         log.info("ari.advisor_joined", advisor_id=leg.advisor_id, channel=call.channel_id)
 
     async def release(self, call: InboundCall) -> None:
@@ -245,13 +245,13 @@ class AdvisorLegs:
         # Calls restored by a new process: their advisor's leg is known only if it is up.
         legless = [
             call
-            for call in self.line.calls.values()
+            for call in self.adapter.calls.values()
             if call.state.phase is Phase.CONNECTED and call.advisor_leg is None
         ]
         for channel_id in [c for c in judged if c in self.legs and c not in present]:
             self.ended(channel_id, None)
             await self._hang_up(channel_id)
-        by_call = {call.state.call_id: call for call in self.line.calls.values()}
+        by_call = {call.state.call_id: call for call in self.adapter.calls.values()}
         for channel_id in present - set(self.legs):
             parsed = _parse_leg(channel_id)
             if parsed is None:
@@ -261,7 +261,7 @@ class AdvisorLegs:
             leg = Leg(channel_id, advisor_id, call) if call is not None else None
             if leg is not None and call is not None and call.state.phase is Phase.CONNECTED:
                 leg.answered = True
-                leg.connected_at = self.line.clock.now()
+                leg.connected_at = self.adapter.clock.now()
                 call.advisor_leg = channel_id
                 self.legs[channel_id] = leg
                 continue
@@ -293,26 +293,26 @@ class AdvisorLegs:
 
     async def _hang_up(self, channel_id: str) -> None:
         with contextlib.suppress(ProviderError):  # gone already: that is what we wanted
-            await self.line.client.channels.hangup(channel_id, reason="normal")
+            await self.adapter.client.channels.hangup(channel_id, reason="normal")
 
     async def _destroy_talk(self, call: InboundCall) -> None:
         with contextlib.suppress(ProviderError):
-            await self.line.client.bridges.destroy(TALK_BRIDGE_PREFIX + call.state.call_id)
+            await self.adapter.client.bridges.destroy(TALK_BRIDGE_PREFIX + call.state.call_id)
 
     async def _leg_over(self, advisor_id: int, how: LegEnd) -> None:
-        wrap_up = self.line.config.dispatch.wrap_up
+        wrap_up = self.adapter.config.dispatch.wrap_up
         await self._in_store(
             lambda session, now: advisor_leg_ended(session, advisor_id, how, now, wrap_up=wrap_up)
         )
 
     async def _in_store(self, work: Callable[[Session, datetime], T]) -> T:
-        line = self.line
+        adapter = self.adapter
 
         def run() -> T:
-            with line.database.transaction() as session:
-                return work(session, line.clock.now())
+            with adapter.database.transaction() as session:
+                return work(session, adapter.clock.now())
 
-        return await asyncio.get_running_loop().run_in_executor(line.executor, run)
+        return await asyncio.get_running_loop().run_in_executor(adapter.executor, run)
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         task: asyncio.Task[object] = asyncio.get_running_loop().create_task(work)

@@ -53,7 +53,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from callflow.config.models import WEEKDAYS, AriConfig, HotlineConfig, LanguageConfig
+from callflow.config.models import (
+    ADVISOR_PROMPTS,
+    WEEKDAYS,
+    AriConfig,
+    HotlineConfig,
+    LanguageConfig,
+)
 from callflow.engine.prompts import DigitGroups, PromptRef, PromptValue, When, spoken_when
 from callflow.errors import ConfigError, Problem
 from callflow.providers.ari.number_words import GRAMMARS, NumberGrammar
@@ -90,9 +96,12 @@ def sound_files(config: HotlineConfig, ari: AriConfig) -> list[SoundFile]:
         full = f"{code}/{ari.sounds}/{name}"
         files.setdefault(full, SoundFile(full, code, text))
 
+    own = config.line.default_language
     for code in config.languages:
         language = config.languages[code]
         for key, text in language.prompts.items():
+            if key in ADVISOR_PROMPTS and code != own:
+                continue  # an advisor hears them in the line's own language only
             for words in _words(key, text):
                 add(code, words.sound, words.text)
         for name, text in (
@@ -108,7 +117,6 @@ def sound_files(config: HotlineConfig, ari: AriConfig) -> list[SoundFile]:
             add(code, f"topic-{queue}", config.queues[queue].names.get(code, queue))
         for piece, text in GRAMMARS[code].pieces().items():
             add(code, f"{NUMBER}{piece}", text)
-    own = config.line.default_language
     for code in config.languages:
         add(own, f"language-{code}", config.languages[code].name)
     return list(files.values())

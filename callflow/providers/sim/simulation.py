@@ -35,9 +35,12 @@ from callflow.providers.sim.stage import Stage, Tally
 from callflow.providers.sim.workload import Caller, Workload
 from callflow.service.calls import CallHandler
 from callflow.store.calls import BufferedJournal
+from callflow.store.queue_places import give_up_places_of_run
 from callflow.store.session import Database
 
 UNITS_PER_COMMIT = 2000
+PROVIDER = "sim"
+"""The provider the simulated calls are stored under."""
 
 
 class Simulation:
@@ -83,7 +86,7 @@ class Simulation:
             database,
             FlowContext(config, calendar, capacity),
             floor,
-            provider="sim",
+            provider=PROVIDER,
             unit_of_work=batch.unit,
             journal=journal,
             on_callback_change=self.callbacks.changed,
@@ -156,8 +159,12 @@ class Simulation:
 
     def close(self) -> None:
         """Stop: a callback being dialled goes back to the queue (its attempt ended as
-        interrupted), so no request is left leased to a simulation that is gone."""
+        interrupted), so no request is left leased to a simulation that is gone; the
+        callers still queued give up their places, so no wallboard counts them waiting
+        for ever."""
         self.callbacks.interrupt()
+        with self.stage.batch.unit() as session:
+            give_up_places_of_run(session, PROVIDER, self.run_id)
         self.stage.batch.commit()
 
     def _became_free(self) -> None:

@@ -10,6 +10,12 @@ place in ``twilio_calls.queue_entered_at``; that place moves to the new table
 its index. The Asterisk adapter kept its places in memory: it writes them on
 its next start, when it takes over its calls. A downgrade gives the Twilio
 callers their places back in ``twilio_calls``.
+
+The column goes and comes back in place, never by rebuilding ``twilio_calls``
+(Alembic's batch mode on SQLite): with foreign keys on, dropping the old table
+would delete every row of ``twilio_steps`` with it (their key cascades), and
+the pragma cannot be turned off inside the migration's transaction. SQLite
+drops a column since 3.35, which the store already needs for ``RETURNING``.
 """
 
 import sqlalchemy as sa
@@ -21,10 +27,6 @@ branch_labels = None
 depends_on = None
 
 UTC_DATETIME = sa.DateTime(timezone=True)
-
-
-def _recreate() -> str:
-    return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 
 def upgrade() -> None:
@@ -51,13 +53,11 @@ def upgrade() -> None:
         "AND topic IS NOT NULL AND language IS NOT NULL"
     )
     op.drop_index("ix_twilio_calls_waiting", table_name="twilio_calls")
-    with op.batch_alter_table("twilio_calls", recreate=_recreate()) as batch:
-        batch.drop_column("queue_entered_at")
+    op.drop_column("twilio_calls", "queue_entered_at")  # ALTER TABLE … DROP COLUMN, in place
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("twilio_calls", recreate=_recreate()) as batch:
-        batch.add_column(sa.Column("queue_entered_at", UTC_DATETIME, nullable=True))
+    op.add_column("twilio_calls", sa.Column("queue_entered_at", UTC_DATETIME, nullable=True))
     op.create_index(
         "ix_twilio_calls_waiting", "twilio_calls", ["topic", "queue_entered_at"], unique=False
     )
