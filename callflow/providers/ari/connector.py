@@ -44,6 +44,7 @@ from callflow.errors import ProviderError, ProviderRejected
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.dialler import result_of_cause
 from callflow.providers.ari.models import Snapshot
+from callflow.service.passes import run_passes
 from callflow.store.advisors import (
     LegEnd,
     TakenAdvisor,
@@ -88,17 +89,13 @@ class AdvisorLegs:
         self._woken.set()
 
     async def run(self) -> None:
-        sweep = self.adapter.config.connect.interval.total_seconds()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), sweep)
-            self._woken.clear()
-            try:
-                await self.connect_waiting()
-            except Exception as exc:
-                self.adapter.outage.report(exc, "ari.connect_failed")  # the next pass tries again
-            else:
-                self.adapter.outage.succeeded()
+        await run_passes(
+            self.connect_waiting,
+            self._woken,
+            self.adapter.config.connect.interval.total_seconds(),
+            self.adapter.outage,
+            "ari.connect_failed",
+        )
 
     async def connect_waiting(self) -> int:
         """One pass: ring the advisor the matcher gives each waiting caller it pairs."""

@@ -23,7 +23,6 @@ or paused by the store's one rule for every provider
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +39,7 @@ from callflow.providers.twilio.queue_reads import PROVIDER
 from callflow.providers.twilio.rest import rest_call
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import Writes, add_call
+from callflow.service.passes import run_passes
 from callflow.store.advisors import LegEnd, advisor_leg_ended, take_matched_advisors
 from callflow.store.queue_places import waiting_by_topic
 from callflow.store.session import Database, OutageLog
@@ -89,17 +89,13 @@ class QueueConnector:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._woken = asyncio.Event()
-        interval = self.config.connect.interval.total_seconds()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), interval)
-            self._woken.clear()
-            try:
-                await self.connect_waiting()
-            except Exception as exc:
-                self.outage.report(exc, "twilio.connect_failed")  # the next pass tries again
-            else:
-                self.outage.succeeded()
+        await run_passes(
+            self.connect_waiting,
+            self._woken,
+            self.config.connect.interval.total_seconds(),
+            self.outage,
+            "twilio.connect_failed",
+        )
 
     async def connect_waiting(self) -> int:
         """One pass: call an advisor for every queued caller one can be found for."""

@@ -41,6 +41,7 @@ from callflow.providers.twilio.store import (
     read_call,
     save_call,
 )
+from callflow.service.passes import woken_or_after
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioLeg
 
@@ -207,9 +208,7 @@ class TwilioDialler:
                 if deadline is not None and now >= deadline:
                     break
                 pause = step if deadline is None else min(step, deadline - now)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(news.wait(), pause)
-                news.clear()
+                await woken_or_after(news, pause)
                 fresh = await asyncio.to_thread(self._read, sids)
                 if fresh != views:
                     views, changed_at = fresh, loop.time()
