@@ -17,7 +17,7 @@ from callflow.values.numbers import check_callback_number
 WITHHELD = frozenset(
     {"", "anonymous", "restricted", "unknown", "private", "blocked", "unavailable", "+266696687"}
 )
-"""Caller IDs that mean the number is withheld (compared without case, around blanks trimmed)."""
+"""Caller IDs that mean the number is withheld (compared without case, trimmed of blanks)."""
 
 
 def call_arrived(caller_id: str, config: HotlineConfig) -> CallArrived:
