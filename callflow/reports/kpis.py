@@ -29,6 +29,17 @@ from callflow.reports.sqlfunc import MICROSECONDS
 from callflow.store.session import READ_ONLY, Database, unreachable_as_store_error
 
 PERCENTILES = (50, 90)
+
+SHARE_KEYS = frozenset({"service_level", "abandon_rate", "share"})
+"""Measures that are fractions of a whole besides those named ``*_share``: every output
+(table, HTML) says them as percentages."""
+
+
+def is_share(key: str) -> bool:
+    """Whether the measure *key* is a fraction of a whole, said as a percentage."""
+    return key.endswith("_share") or key in SHARE_KEYS
+
+
 Sections = dict[tuple[str, Any], dict[str, int]]
 """Sums by (section, key): ("total", None), ("queue", "health"), ("weekday", 0), ("hour", 9)."""
 

@@ -15,6 +15,8 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from callflow.reports.kpis import is_share
+
 NO_VALUE = "–"
 BREAKDOWNS = ("by_queue", "by_weekday", "by_hour")
 SHARES = ("by_reason", "by_referral")
@@ -126,7 +128,7 @@ def _format(key: str, value: Any) -> str:
     """A share as a percentage, seconds with hours and minutes when long, null as a dash."""
     if value is None:
         return NO_VALUE
-    if key.endswith("_share") or key in ("service_level", "abandon_rate", "share"):
+    if is_share(key):
         return f"{value * 100:.1f} %"
     if key.endswith("_s"):
         return _duration(float(value))

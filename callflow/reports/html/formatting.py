@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from callflow.reports.kpis import is_share
+
 NO_VALUE: Final = "–"
 LONG_DURATION_S: Final = 3600  # from an hour on, minutes:seconds is harder to read than hours
 
@@ -92,7 +94,7 @@ def plain(value: object) -> str:
 
 def measure(key: str, value: object) -> str:
     """A measure formatted by what its name says it is: a share, seconds, or a count."""
-    if key.endswith("_share") or key == "service_level":
+    if is_share(key):
         return share(value)
     if key.endswith("_s"):
         return duration(value)

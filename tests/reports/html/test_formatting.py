@@ -33,6 +33,11 @@ def test_a_measure_is_formatted_by_its_name() -> None:
     assert plain(2.5) == "2.50"
 
 
+def test_the_abandon_rate_is_a_percentage_as_in_the_text_report() -> None:
+    """A breakdown's abandon rate reads 12.5%, as ``callflow report`` prints it, not 0.12."""
+    assert measure("abandon_rate", 0.125) == "12.5%"
+
+
 def test_an_hour_or_more_reads_in_hours() -> None:
     assert duration(3599) == "59:59"
     assert duration(3600) == "1.0 h"
