@@ -50,6 +50,7 @@ _WAITING = (
     .order_by(QueuePlace.entered_at, QueuePlace.call_id)
 )
 """Built once: every announcement of every waiting caller asks it."""
+_FRONT = _WAITING.limit(1)
 _ALL_WAITING = (
     select(QueuePlace.topic, QueuePlace.entered_at, QueuePlace.call_id, QueuePlace.language)
     .where(QueuePlace.provider == bindparam("provider"))
@@ -100,6 +101,13 @@ def waiting(session: Session, provider: str, topic: str) -> list[WaitingCaller]:
     """The callers *provider* has waiting in *topic*'s queue, front first."""
     rows = session.connection().execute(_WAITING, {"provider": provider, "topic": topic})
     return [WaitingCaller(entered_at, call_id, language) for entered_at, call_id, language in rows]
+
+
+def first_waiting(session: Session, provider: str, topic: str) -> WaitingCaller | None:
+    """The caller first in *topic*'s queue, or None: one row, however long the queue (every
+    advisor put through on Twilio asks, to whisper how long that caller waited)."""
+    row = session.connection().execute(_FRONT, {"provider": provider, "topic": topic}).first()
+    return None if row is None else WaitingCaller(*row)
 
 
 def waiting_by_topic(session: Session, provider: str) -> dict[str, list[WaitingCaller]]:

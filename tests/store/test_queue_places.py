@@ -16,6 +16,7 @@ from callflow.providers.sim.workload import Caller as SimulatedCaller
 from callflow.store.models import Advisor
 from callflow.store.queue_places import (
     QueuePlace,
+    first_waiting,
     give_up_place,
     keep_only,
     take_place,
@@ -41,6 +42,18 @@ settings = twilio_fixtures.settings
 clock = twilio_fixtures.clock
 fake = twilio_fixtures.fake
 line = twilio_fixtures.line
+
+
+def health_caller(patience: timedelta) -> SimulatedCaller:
+    """A Finnish caller for health, a second into the run, who will not take a callback."""
+    return SimulatedCaller(
+        arrives_at=T0 + timedelta(seconds=1),
+        withheld=False,
+        language="fi",
+        topic="health",
+        patience=patience,
+        takes_callback=False,
+    )
 
 
 def places(database: Database) -> list[tuple[str, str, str, str, datetime]]:
@@ -77,6 +90,8 @@ class TestPlaces:
             assert health[0].entered_at.utcoffset() == timedelta(0)
             assert waiting(session, "ari", "social") == [WaitingCaller(T0, "e", "sv")]
             assert [c.call_id for c in waiting(session, "twilio", "health")] == ["f"]
+            assert first_waiting(session, "ari", "health") == health[0]
+            assert first_waiting(session, "twilio", "social") is None
 
     def test_giving_up_a_place_twice_is_harmless(self, database: Database) -> None:
         with database.transaction() as session:
@@ -228,15 +243,7 @@ class TestSimulator:
         """Nobody is signed in: the caller waits, and has a place. An advisor signs in and
         takes them: the place is gone."""
         sim = Simulation(config, database, seed=1, start=T0)
-        caller = SimulatedCaller(
-            arrives_at=T0 + timedelta(seconds=1),
-            withheld=False,
-            language="fi",
-            topic="health",
-            patience=timedelta(hours=2),
-            takes_callback=False,
-        )
-        sim.schedule_callers([caller])
+        sim.schedule_callers([health_caller(patience=timedelta(hours=2))])
         sim.run_until(T0 + timedelta(minutes=3))
         ((call_id, provider, topic, language, _),) = places(database)
         assert (provider, topic, language) == ("sim", "health", "fi")
@@ -250,15 +257,7 @@ class TestSimulator:
         self, config: HotlineConfig, database: Database
     ) -> None:
         sim = Simulation(config, database, seed=1, start=T0)
-        caller = SimulatedCaller(
-            arrives_at=T0 + timedelta(seconds=1),
-            withheld=False,
-            language="fi",
-            topic="health",
-            patience=timedelta(minutes=2),
-            takes_callback=False,
-        )
-        sim.schedule_callers([caller])
+        sim.schedule_callers([health_caller(patience=timedelta(minutes=2))])
         sim.run_until(T0 + timedelta(minutes=10))
         assert sim.tally.abandoned == 1
         assert places(database) == []
@@ -276,15 +275,7 @@ class TestSimulator:
                 session, "ari-call", provider="ari", topic="health", language="fi", entered_at=T0
             )
         sim = Simulation(config, database, seed=1, start=T0)
-        caller = SimulatedCaller(
-            arrives_at=T0 + timedelta(seconds=1),
-            withheld=False,
-            language="fi",
-            topic="health",
-            patience=timedelta(hours=2),
-            takes_callback=False,
-        )
-        sim.schedule_callers([caller])
+        sim.schedule_callers([health_caller(patience=timedelta(hours=2))])
         sim.run_until(T0 + timedelta(minutes=3))
         assert {p[0] for p in places(database)} == {"0therrun1", "ari-call", *sim.calls}
         sim.close()

@@ -47,7 +47,7 @@ from callflow.providers.twilio.store import (
 from callflow.providers.twilio.twiml import Speech
 from callflow.store.advisors import LegEnd, advisor_leg_ended
 from callflow.store.models import CallbackRequest
-from callflow.store.queue_places import waiting
+from callflow.store.queue_places import first_waiting
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioLeg
 
@@ -298,7 +298,7 @@ class PlacedCalls:
             )  # fmt: skip
             apply_news(row, LegNews("in-progress"), now)
             save_call(session, row)
-            front = next(iter(waiting(session, PROVIDER, params.topic)), None)
+            front = first_waiting(session, PROVIDER, params.topic)
         self.watch.notify(params.call_sid)
         response = VoiceResponse()
         if front is None:
