@@ -30,11 +30,16 @@ from callflow.store.models import (
     AdvisorState,
     CallbackRequest,
 )
+from callflow.store.sign_ins import end_sessions_of
 from callflow.store.wakeups import announce_dispatch_work
 
 SIGNED_IN = (AdvisorState.AVAILABLE, AdvisorState.BUSY, AdvisorState.WRAP_UP)
 SETTABLE_STATES = (AdvisorState.AVAILABLE, AdvisorState.BREAK, AdvisorState.OFFLINE)
 """States an advisor (or an admin) sets; busy and wrap-up follow from assignments."""
+BREAK_REASONS = ("pause", "lunch", "meeting", "training", "paperwork")
+"""Why an advisor steps away, as they choose it; the supervisor's board shows it."""
+MISSED_CALL = "missed_call"
+"""The break the line puts an advisor on whose phone refused or did not answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class AdvisorView:
     dial_string: str | None
     skills: tuple[str, ...]
     languages: tuple[str, ...]
+    supervisor: bool = False
+    break_reason: str | None = None
 
 
 def register_advisor(
@@ -125,15 +132,23 @@ def find_advisor(session: Session, name_or_id: str) -> Advisor:
 
 
 def set_advisor_state(
-    session: Session, advisor_id: int, state: AdvisorState, now: datetime
+    session: Session,
+    advisor_id: int,
+    state: AdvisorState,
+    now: datetime,
+    *,
+    reason: str | None = None,
 ) -> Advisor:
-    """Sign in (available), take a break, or sign out.
+    """Sign in (available), take a break (for one of :data:`BREAK_REASONS`, ``pause``
+    when none is given), or sign out.
 
     Available from wrap-up ends the wrap-up early. Nobody can step away from a
     callback they hold: that assignment is finished first.
     """
     if state not in SETTABLE_STATES:
         raise ValueError(f"{state.value} is not set by hand; use one of {SETTABLE_STATES}")
+    if reason is not None and (state is not AdvisorState.BREAK or reason not in BREAK_REASONS):
+        raise ValueError(f"a reason is for a break, one of {', '.join(BREAK_REASONS)}")
     advisor = _advisor(session, advisor_id)
     if holds_assignment(session, advisor_id):
         raise AdvisorBusy(advisor_id)
@@ -142,6 +157,7 @@ def set_advisor_state(
     advisor.state = state
     advisor.state_since = now
     advisor.ready_at = now if state is AdvisorState.AVAILABLE else None
+    advisor.break_reason = (reason or BREAK_REASONS[0]) if state is AdvisorState.BREAK else None
     if state is AdvisorState.AVAILABLE:
         announce_dispatch_work(session)
     return advisor
@@ -276,8 +292,11 @@ def free_advisors(session: Session, now: datetime) -> list[FreeAdvisor[int]]:
     ]
 
 
-def take_advisor(session: Session, advisor_id: int, now: datetime) -> TakenAdvisor | None:
-    """The advisor made busy to take a queued caller the matcher gave them; None if they
+def take_advisor(
+    session: Session, advisor_id: int, call_id: str, now: datetime
+) -> TakenAdvisor | None:
+    """The advisor made busy to take the queued caller *call_id* the matcher gave them
+    (their desk shows that call until the leg ends); None if they
     are no longer ready with a phone (another process took them since
     :func:`free_advisors` read them, or they went on a break).
 
@@ -301,6 +320,7 @@ def take_advisor(session: Session, advisor_id: int, now: datetime) -> TakenAdvis
     advisor.state = AdvisorState.BUSY
     advisor.state_since = now
     advisor.ready_at = None
+    advisor.serving_call_id = call_id
     return TakenAdvisor(advisor.id, advisor.dial_string)
 
 
@@ -323,7 +343,7 @@ def take_matched_advisors(
     while True:
         for pair in matching.match(queues, list(free.values())):
             del free[pair.advisor_id]  # taken now, or by someone else: not free either way
-            advisor = take_advisor(session, pair.advisor_id, now)
+            advisor = take_advisor(session, pair.advisor_id, pair.caller.call_id, now)
             if advisor is None:
                 break
             taken.append((pair, advisor))
@@ -372,6 +392,7 @@ def advisor_leg_ended(
     unanswered call puts them on a break, as app_queue's autopause does: the next caller
     should not wait on a phone nobody picks up, and a supervisor sees whom to look for.
     """
+    session.execute(_END_SERVING, {"advisor": advisor_id})
     if how is LegEnd.TALKED:
         begin_wrap_up(session, advisor_id, now, wrap_up)
     elif how is LegEnd.ENDED:
@@ -388,17 +409,22 @@ def _pause(session: Session, advisor_id: int, now: datetime) -> None:
     advisor.state = AdvisorState.BREAK
     advisor.state_since = now
     advisor.ready_at = None
+    advisor.break_reason = MISSED_CALL
 
 
 def disable_advisor(session: Session, advisor_id: int, now: datetime) -> None:
-    """No more work, no more API access; their history stays."""
+    """No more work, no more API access, no more sign-in to the pages (every session of
+    theirs ends now); their history stays."""
     advisor = _advisor(session, advisor_id)
     advisor.enabled = False
     advisor.token_hash = None
+    advisor.password_hash = None
+    end_sessions_of(session, advisor_id)
     if advisor.state is not AdvisorState.BUSY:
         advisor.state = AdvisorState.OFFLINE
         advisor.state_since = now
         advisor.ready_at = None
+        advisor.break_reason = None
 
 
 def holds_assignment(session: Session, advisor_id: int) -> bool:
@@ -439,6 +465,8 @@ def list_advisors(session: Session) -> list[AdvisorView]:
             dial_string=a.dial_string,
             skills=tuple(skills.get(a.id, ())),
             languages=tuple(languages.get(a.id, ())),
+            supervisor=a.supervisor,
+            break_reason=a.break_reason,
         )
         for a in advisors
     ]
@@ -474,6 +502,11 @@ _LOCK_ADVISOR = (
 _HOLDS_ASSIGNMENT = select(_requests.c.id).where(
     _requests.c.advisor_id == bindparam("advisor"),
     _requests.c.status == CallbackStatus.IN_PROGRESS,
+)
+_END_SERVING = (
+    update(_advisors)
+    .where(_advisors.c.id == bindparam("advisor"), _advisors.c.serving_call_id.is_not(None))
+    .values(serving_call_id=None)
 )
 _SET_ADVISOR_STATE = (
     update(_advisors)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -81,12 +82,25 @@ class Advisor(Base):
     dial_string: Mapped[str | None] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    supervisor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Sees the wallboard and every advisor's state (an admin sees that and more)."""
     token_hash: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    """argon2id, set through a one-time link; None until then (no sign-in to the pages)."""
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Wrong passwords in a row; the fifth locks the name until ``locked_until``."""
+    locked_until: Mapped[datetime | None]
+    locale: Mapped[str | None] = mapped_column(String(8))
+    """The interface language they chose (fi, sv, en); None for the line's default."""
     state: Mapped[AdvisorState] = mapped_column(
         enum_column(AdvisorState, "advisor_state"), default=AdvisorState.OFFLINE
     )
     state_since: Mapped[datetime]
     ready_at: Mapped[datetime | None]
+    break_reason: Mapped[str | None] = mapped_column(String(64))
+    """Why they are on a break, while they are (see :data:`BREAK_REASONS`)."""
+    serving_call_id: Mapped[str | None] = mapped_column(String(36))
+    """The queued caller they were rung for, until that leg ends: their desk shows it."""
     created_at: Mapped[datetime]
 
 
@@ -232,6 +246,8 @@ class CallbackAttempt(Base):
         enum_column(ReasonCategory, "reason_category")
     )
     duration_s: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(String(500))
+    """The advisor's short note, phone numbers masked before it is stored."""
 
 
 class JobRun(Base):

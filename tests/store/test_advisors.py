@@ -328,18 +328,19 @@ class TestTakeAdvisor:
         with database.transaction() as session:
             aino = with_phone(session, "aino")
         with database.transaction() as session:
-            taken = take_advisor(session, aino, T0)
+            taken = take_advisor(session, aino, "call-1", T0)
         assert taken is not None and (taken.id, taken.dial_string) == (aino, "PJSIP/aino")
         assert where(database, aino) == (AdvisorState.BUSY, T0, None)
+        # another connector's turn: too late
         with database.transaction() as session:
-            assert take_advisor(session, aino, T0) is None  # another connector's turn: too late
+            assert take_advisor(session, aino, "call-1", T0) is None
 
     def test_one_who_went_on_a_break_meanwhile_is_not_taken(self, database: Database) -> None:
         with database.transaction() as session:
             aino = with_phone(session, "aino")
         set_state(database, aino, AdvisorState.BREAK, T0)
         with database.transaction() as session:
-            assert take_advisor(session, aino, T0) is None
+            assert take_advisor(session, aino, "call-1", T0) is None
         assert where(database, aino)[0] is AdvisorState.BREAK
 
     def test_the_matchers_pairs_are_taken(self, database: Database) -> None:
@@ -481,7 +482,7 @@ class TestLegEnded:
             assert found is not None
             found.dial_string = "PJSIP/nurse"
             session.flush()
-            assert take_advisor(session, advisor, T0 - timedelta(minutes=1)) is not None
+            assert take_advisor(session, advisor, "call-1", T0 - timedelta(minutes=1)) is not None
 
     @pytest.mark.parametrize(
         ("how", "expected"),
