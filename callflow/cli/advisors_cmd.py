@@ -1,8 +1,11 @@
-"""``callflow advisors``: who answers the line, what they serve, and their API tokens.
+"""``callflow advisors``: who answers the line, what they serve, their API tokens and
+their links to set a password for the pages.
 
 Skills and languages are checked against the configuration before anything
 is stored: an advisor with a skill no queue asks for, or a language the line
-does not speak, would silently never be given a callback.
+does not speak, would silently never be given a callback. A password is never
+typed here: the command prints a one-time link (:func:`issue_password_link`)
+the person opens to set their own.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from callflow.store.advisors import (
     list_advisors,
     register_advisor,
 )
+from callflow.store.sign_ins import issue_password_link
+from callflow.web.links import password_link_url
 
 FORMATS = ("table", "json")
 MAX_NAME = 100
@@ -44,7 +49,8 @@ MAX_DIAL_STRING = 200
 
 @click.group("advisors")
 def advisors_group() -> None:
-    """Advisors: add them, list them, change what they serve, disable them, renew tokens.
+    """Advisors: add them, list them, change what they serve, disable them, renew tokens
+    and password links.
 
     NAME may also be an advisor's id (`callflow advisors list` shows both).
     """
@@ -73,7 +79,10 @@ def _skill_options(function: click.decorators.FC) -> click.decorators.FC:
 @click.argument("name")
 @_skill_options
 @click.option("--dial-string", default=None, help="How the line rings them, e.g. PJSIP/advisor-12.")
-@click.option("--admin", is_flag=True, help="May manage advisors and callbacks through the API.")
+@click.option(
+    "--admin", is_flag=True, help="May manage advisors and callbacks (the API and /admin)."
+)
+@click.option("--supervisor", is_flag=True, help="Sees the wallboard and every advisor's state.")
 @config_option
 @database_option
 @log_level_option("warning")
@@ -84,11 +93,13 @@ def advisors_add(
     languages: tuple[str, ...],
     dial_string: str | None,
     admin: bool,
+    supervisor: bool,
     config_file: Path | None,
     database_url: str | None,
     log_level: str,
 ) -> None:
-    """Add advisor NAME and print their API token, which is shown only this once."""
+    """Add advisor NAME and print their API token and their link to set a password, both
+    shown only this once."""
     _check_name(name)
     if dial_string is not None and not 0 < len(dial_string) <= MAX_DIAL_STRING:
         raise click.BadParameter(
@@ -98,6 +109,7 @@ def advisors_add(
     config = load(config_file, log_level)
     _check_skills(config, skills, languages)
     database = open_database(config, database_url)
+    now = SystemClock().now()
     try:
         with database.transaction() as session:
             try:
@@ -115,16 +127,21 @@ def advisors_add(
                 name,
                 skills,
                 languages,
-                SystemClock().now(),
+                now,
                 dial_string=dial_string,
                 admin=admin,
+                supervisor=supervisor,
             )
             token = issue_token(session, advisor_id)
+            link_token = issue_password_link(session, advisor_id, now)
     finally:
         database.close()
-    role = "admin" if admin else "advisor"
-    click.echo(f"added {role} {name} (id {advisor_id}): {_serves(skills, languages)}")
+    roles = " and ".join(
+        role for role, has in (("admin", admin), ("supervisor", supervisor)) if has
+    )
+    click.echo(f"added {roles or 'advisor'} {name} (id {advisor_id}): {_serves(skills, languages)}")
     _show_token(name, token)
+    _show_link(config, name, link_token)
 
 
 @advisors_group.command("list")
@@ -158,7 +175,10 @@ def advisors_list(
     if not advisors:
         click.echo("no advisors yet; `callflow advisors add` adds one")
         return
-    titles = ["name", "id", "enabled", "admin", "state", "since", "skills", "languages", "dial"]
+    titles = [
+        "name", "id", "enabled", "admin", "supervisor", "state", "since", "skills", "languages",
+        "dial",
+    ]  # fmt: skip
     rows = [
         (
             a.name,
@@ -166,6 +186,7 @@ def advisors_list(
                 str(a.id),
                 _yes_no(a.enabled),
                 _yes_no(a.admin),
+                _yes_no(a.supervisor),
                 a.state.value,
                 f"{a.state_since.astimezone(zone):%Y-%m-%d %H:%M}",
                 ",".join(a.skills),
@@ -267,6 +288,35 @@ def advisors_token(
     _show_token(shown, token)
 
 
+@advisors_group.command("password")
+@click.argument("name")
+@config_option
+@database_option
+@log_level_option("warning")
+@reports_errors
+def advisors_password(
+    name: str, config_file: Path | None, database_url: str | None, log_level: str
+) -> None:
+    """Print a new one-time link for advisor NAME to set their password (valid 24 hours);
+    an earlier link stops working, their password works until they set a new one."""
+    config = load(config_file, log_level)
+    database = open_database(config, database_url)
+    try:
+        with database.transaction() as session:
+            advisor = find_advisor(session, name)
+            if not advisor.enabled:
+                raise click.ClickException(
+                    f"advisor {advisor.name} (id {advisor.id}) is disabled; "
+                    "a password would not let them in"
+                )
+            shown = advisor.name
+            link_token = issue_password_link(session, advisor.id, SystemClock().now())
+    finally:
+        database.close()
+    click.echo(f"new password link for {shown}; an earlier link no longer works")
+    _show_link(config, shown, link_token)
+
+
 def _check_name(name: str) -> None:
     if not name or name != name.strip() or len(name) > MAX_NAME:
         raise click.BadParameter(
@@ -307,13 +357,23 @@ def _show_token(name: str, token: str) -> None:
     click.echo(token)
 
 
+def _show_link(config: HotlineConfig, name: str, link_token: str) -> None:
+    click.echo(
+        f"link for {name} to set a password, shown only now (valid 24 hours, works once; "
+        f"`callflow advisors password {name}` makes a new one):"
+    )
+    click.echo(password_link_url(config, link_token))
+
+
 def _as_json(advisor: AdvisorView, zone: ZoneInfo) -> dict[str, object]:
     return {
         "id": advisor.id,
         "name": advisor.name,
         "enabled": advisor.enabled,
         "admin": advisor.admin,
+        "supervisor": advisor.supervisor,
         "state": advisor.state.value,
+        "break_reason": advisor.break_reason,
         "since": _iso(advisor.state_since, zone),
         "ready_at": _iso(advisor.ready_at, zone),
         "skills": list(advisor.skills),

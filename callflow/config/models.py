@@ -436,7 +436,7 @@ def _base_url(value: str) -> str:
     text = value.strip()
     if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
         raise ValueError(
-            "write the base URL Twilio calls, like 'https://hotline.example.fi' "
+            "write a base URL, like 'https://hotline.example.fi' "
             "(http or https, no query or fragment)"
         )
     return text.rstrip("/")
@@ -597,8 +597,13 @@ class WebConfig(_Model):
     ``keep_alive``: an idle connection is closed after this.
     ``max_connections``: connections and requests at once; beyond it the
     server answers 503 at once instead of queueing without bound.
+    ``public_url``: where people open the pages (the desk, the board), as
+    their browsers see it; a password link begins with it. Left out, the
+    Twilio line's public URL, else ``http://127.0.0.1:8080``. Over HTTPS, the
+    session cookie is sent only over HTTPS.
     """
 
+    public_url: Annotated[str, AfterValidator(_base_url)] | None = None
     max_body: int = Field(default=1_048_576, ge=1024, le=104_857_600)
     docs: bool = True
     metrics_host: str | None = Field(default=None, min_length=1)

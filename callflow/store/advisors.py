@@ -36,8 +36,18 @@ from callflow.store.wakeups import announce_dispatch_work
 SIGNED_IN = (AdvisorState.AVAILABLE, AdvisorState.BUSY, AdvisorState.WRAP_UP)
 SETTABLE_STATES = (AdvisorState.AVAILABLE, AdvisorState.BREAK, AdvisorState.OFFLINE)
 """States an advisor (or an admin) sets; busy and wrap-up follow from assignments."""
-BREAK_REASONS = ("pause", "lunch", "meeting", "training", "paperwork")
-"""Why an advisor steps away, as they choose it; the supervisor's board shows it."""
+
+
+class BreakReason(StrEnum):
+    """Why an advisor steps away, as they choose it; the supervisor's board shows it."""
+
+    PAUSE = "pause"
+    LUNCH = "lunch"
+    MEETING = "meeting"
+    TRAINING = "training"
+    PAPERWORK = "paperwork"
+
+
 MISSED_CALL = "missed_call"
 """The break the line puts an advisor on whose phone refused or did not answer."""
 
@@ -69,9 +79,10 @@ def register_advisor(
     *,
     dial_string: str | None = None,
     admin: bool | None = None,
+    supervisor: bool | None = None,
 ) -> int:
     """Add the advisor *name*, or bring an existing one's skills and languages (and dial
-    string and role, when given) up to date; returns the advisor's id."""
+    string and roles, when given) up to date; returns the advisor's id."""
     advisor = session.scalars(select(Advisor).where(Advisor.name == name)).one_or_none()
     if advisor is None:
         advisor = Advisor(
@@ -79,6 +90,7 @@ def register_advisor(
             dial_string=dial_string,
             enabled=True,
             admin=bool(admin),
+            supervisor=bool(supervisor),
             state=AdvisorState.OFFLINE,
             state_since=now,
             created_at=now,
@@ -90,6 +102,8 @@ def register_advisor(
             advisor.dial_string = dial_string
         if admin is not None:
             advisor.admin = admin
+        if supervisor is not None:
+            advisor.supervisor = supervisor
         session.execute(delete(AdvisorSkill).where(AdvisorSkill.advisor_id == advisor.id))
         session.execute(delete(AdvisorLanguage).where(AdvisorLanguage.advisor_id == advisor.id))
     session.add_all(AdvisorSkill(advisor_id=advisor.id, skill=s) for s in sorted(set(skills)))
@@ -137,18 +151,18 @@ def set_advisor_state(
     state: AdvisorState,
     now: datetime,
     *,
-    reason: str | None = None,
+    reason: BreakReason | None = None,
 ) -> Advisor:
-    """Sign in (available), take a break (for one of :data:`BREAK_REASONS`, ``pause``
-    when none is given), or sign out.
+    """Sign in (available), take a break (for *reason*, a pause when none is given), or
+    sign out.
 
     Available from wrap-up ends the wrap-up early. Nobody can step away from a
     callback they hold: that assignment is finished first.
     """
     if state not in SETTABLE_STATES:
         raise ValueError(f"{state.value} is not set by hand; use one of {SETTABLE_STATES}")
-    if reason is not None and (state is not AdvisorState.BREAK or reason not in BREAK_REASONS):
-        raise ValueError(f"a reason is for a break, one of {', '.join(BREAK_REASONS)}")
+    if reason is not None and state is not AdvisorState.BREAK:
+        raise ValueError("a reason is for a break")
     advisor = _advisor(session, advisor_id)
     if holds_assignment(session, advisor_id):
         raise AdvisorBusy(advisor_id)
@@ -157,7 +171,7 @@ def set_advisor_state(
     advisor.state = state
     advisor.state_since = now
     advisor.ready_at = now if state is AdvisorState.AVAILABLE else None
-    advisor.break_reason = (reason or BREAK_REASONS[0]) if state is AdvisorState.BREAK else None
+    advisor.break_reason = (reason or BreakReason.PAUSE) if state is AdvisorState.BREAK else None
     if state is AdvisorState.AVAILABLE:
         announce_dispatch_work(session)
     return advisor
@@ -230,7 +244,7 @@ def staffing(session: Session, skill: str, language: str, now: datetime) -> Staf
     """Who is signed in with *skill* and *language*, and how many of them are ready: one
     counting query, as every waiting caller's announcement asks."""
     row = session.execute(
-        select(func.count(), func.count().filter(_ready(now))).where(
+        select(func.count(), func.count().filter(ready_now(now))).where(
             Advisor.enabled.is_(True),
             Advisor.state.in_(SIGNED_IN),
             _can_serve(skill, language),
@@ -239,7 +253,7 @@ def staffing(session: Session, skill: str, language: str, now: datetime) -> Staf
     return Staffing(staffed=int(row[0]), free=int(row[1]))
 
 
-def _ready(now: datetime) -> ColumnElement[bool]:
+def ready_now(now: datetime) -> ColumnElement[bool]:
     """Available, or past their wrap-up (one still to record an outcome has no
     ``ready_at`` and is not ready)."""
     return or_(
@@ -263,7 +277,7 @@ def free_advisors(session: Session, now: datetime) -> list[FreeAdvisor[int]]:
     they became available)."""
     ready = session.execute(
         select(Advisor.id, func.coalesce(Advisor.ready_at, Advisor.state_since)).where(
-            Advisor.enabled.is_(True), Advisor.dial_string.is_not(None), _ready(now)
+            Advisor.enabled.is_(True), Advisor.dial_string.is_not(None), ready_now(now)
         )
     ).all()
     if not ready:
@@ -309,7 +323,7 @@ def take_advisor(
             Advisor.id == advisor_id,
             Advisor.enabled.is_(True),
             Advisor.dial_string.is_not(None),
-            _ready(now),
+            ready_now(now),
         )
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
@@ -436,6 +450,37 @@ def holds_assignment(session: Session, advisor_id: int) -> bool:
             )
         )
         is not None
+    )
+
+
+def advisor_view(session: Session, advisor_id: int) -> AdvisorView:
+    """One advisor with their skills and languages."""
+    advisor = session.get(Advisor, advisor_id)
+    if advisor is None:
+        raise UnknownAdvisor(str(advisor_id))
+    skills = session.scalars(
+        select(AdvisorSkill.skill)
+        .where(AdvisorSkill.advisor_id == advisor_id)
+        .order_by(AdvisorSkill.skill)
+    )
+    languages = session.scalars(
+        select(AdvisorLanguage.language)
+        .where(AdvisorLanguage.advisor_id == advisor_id)
+        .order_by(AdvisorLanguage.language)
+    )
+    return AdvisorView(
+        id=advisor.id,
+        name=advisor.name,
+        enabled=advisor.enabled,
+        admin=advisor.admin,
+        state=advisor.state,
+        state_since=advisor.state_since,
+        ready_at=advisor.ready_at,
+        dial_string=advisor.dial_string,
+        skills=tuple(skills),
+        languages=tuple(languages),
+        supervisor=advisor.supervisor,
+        break_reason=advisor.break_reason,
     )
 
 

@@ -65,6 +65,8 @@ class AttemptView:
     resolution: Resolution | None
     referral: Referral | None
     reason: ReasonCategory | None
+    note: str | None
+    """The advisor's short note, numbers masked when it was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ _ATTEMPT_COLUMNS = (
     CallbackAttempt.resolution,
     CallbackAttempt.referral,
     CallbackAttempt.reason,
+    CallbackAttempt.note,
 )
 
 

@@ -98,7 +98,8 @@ class Advisor(Base):
     state_since: Mapped[datetime]
     ready_at: Mapped[datetime | None]
     break_reason: Mapped[str | None] = mapped_column(String(64))
-    """Why they are on a break, while they are (see :data:`BREAK_REASONS`)."""
+    """Why they are on a break, while they are: a
+    :class:`~callflow.store.advisors.BreakReason`, or ``missed_call``."""
     serving_call_id: Mapped[str | None] = mapped_column(String(36))
     """The queued caller they were rung for, until that leg ends: their desk shows it."""
     created_at: Mapped[datetime]

@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
@@ -143,3 +144,15 @@ _MASKABLE = re.compile(rf"(?P<uuid>{_UUID})|(?P<number>{PHONE_NUMBER_PATTERN.pat
 def mask_numbers_in(text: str) -> str:
     """Mask every phone-number-looking run in *text*; UUIDs (Asterisk's ids) stay whole."""
     return _MASKABLE.sub(lambda m: m.group(0) if m["uuid"] else mask_digits(m.group(0)), text)
+
+
+def mask_numbers_within(value: Any) -> Any:
+    """*value* with every number in its text masked, in dicts and lists at any depth: free
+    text kept with a request or in its log (a reason, an event's data) can hold one."""
+    if isinstance(value, str):
+        return mask_numbers_in(value)
+    if isinstance(value, dict):
+        return {key: mask_numbers_within(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_numbers_within(item) for item in value]
+    return value

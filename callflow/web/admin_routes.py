@@ -9,7 +9,6 @@ only the advisor a callback is assigned to sees the whole number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -17,10 +16,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from callflow.config.models import HotlineConfig
 from callflow.engine.vocabulary import (
     AttemptResult,
     CallbackStatus,
@@ -29,24 +25,19 @@ from callflow.engine.vocabulary import (
     Referral,
     Resolution,
 )
-from callflow.errors import UnknownAdvisor
-from callflow.http.errors import ApiError, ErrorBody
+from callflow.http.errors import ErrorBody
 from callflow.store.advisors import (
-    disable_advisor,
-    issue_token,
     list_advisors,
-    register_advisor,
-    set_advisor_state,
 )
 from callflow.store.callback_views import CallbackView, callback_history, list_callbacks
-from callflow.store.callbacks import cancel_by_admin
-from callflow.store.models import Advisor, AdvisorLanguage, AdvisorState
-from callflow.values.numbers import mask_digits, mask_numbers_in
-from callflow.web import Context
-from callflow.web.advisor_routes import AdvisorOut, advisor_view
+from callflow.store.models import AdvisorState
+from callflow.values.numbers import mask_digits, mask_numbers_within
+from callflow.web import Context, actions
+from callflow.web.advisor_routes import AdvisorOut
 from callflow.web.auth import Admin
 from callflow.web.errors import ERROR_RESPONSES, not_allowed_value
 from callflow.web.inputs import AdvisorId, CallbackId, StrictBody
+from callflow.web.links import password_link_url
 
 log = structlog.get_logger("callflow.web")
 
@@ -75,6 +66,8 @@ class AdvisorAdminOut(AdvisorOut):
 
     enabled: bool
     admin: bool
+    supervisor: bool
+    break_reason: str | None
     dial_string: str | None
 
 
@@ -86,11 +79,22 @@ class NewAdvisorIn(StrictBody):
         default=None, max_length=200, description="Where the provider rings them."
     )
     admin: bool = False
+    supervisor: bool = Field(
+        default=False, description="Sees the wallboard and every advisor's state."
+    )
 
 
 class NewAdvisorOut(BaseModel):
     advisor: AdvisorAdminOut
     token: str = Field(description="Their API token, shown only now; the store keeps its hash.")
+    password_link: str = Field(
+        description="Their one-time link to set a password for the pages (valid 24 h)."
+    )
+
+
+class PasswordLinkOut(BaseModel):
+    advisor_id: int
+    password_link: str = Field(description="Valid 24 h, once; an earlier link stops working.")
 
 
 class SkillsIn(StrictBody):
@@ -176,32 +180,20 @@ def advisors(caller: Admin, context: Context) -> list[AdvisorAdminOut]:
     responses={409: {"model": ErrorBody, "description": "The name is taken."}},
 )
 def add_advisor(body: NewAdvisorIn, caller: Admin, context: Context) -> NewAdvisorOut:
-    _check_offer(context.config, body.skills, body.languages)
-    taken = ApiError(
-        409,
-        "advisor-exists",
-        f"there is already an advisor named {body.name!r}; "
-        "change theirs with PUT /admin/advisors/{id}/skills",
+    new = actions.NewAdvisor(
+        name=body.name,
+        skills=tuple(body.skills),
+        languages=tuple(body.languages),
+        dial_string=body.dial_string,
+        admin=body.admin,
+        supervisor=body.supervisor,
     )
-    try:
-        with context.database.transaction() as session:
-            if session.scalar(select(Advisor.id).where(Advisor.name == body.name)) is not None:
-                raise taken
-            advisor_id = register_advisor(
-                session,
-                body.name,
-                body.skills,
-                body.languages,
-                context.clock.now(),
-                dial_string=body.dial_string,
-                admin=body.admin,
-            )
-            token = issue_token(session, advisor_id)
-            view = advisor_view(session, advisor_id)
-    except IntegrityError:  # added by someone else at the same moment
-        raise taken from None
-    log.info("advisor.added", advisor_id=advisor_id, by=caller.advisor_id, admin=body.admin)
-    return NewAdvisorOut(advisor=AdvisorAdminOut(**asdict(view)), token=token)
+    added = actions.add_advisor(context, new, by=caller.advisor_id)
+    return NewAdvisorOut(
+        advisor=AdvisorAdminOut(**asdict(added.advisor)),
+        token=added.token,
+        password_link=password_link_url(context.config, added.password_token),
+    )
 
 
 @router.put(
@@ -212,21 +204,9 @@ def add_advisor(body: NewAdvisorIn, caller: Admin, context: Context) -> NewAdvis
 def set_skills(
     advisor_id: AdvisorId, body: SkillsIn, caller: Admin, context: Context
 ) -> AdvisorAdminOut:
-    with context.database.transaction() as session:
-        advisor = session.get(Advisor, advisor_id)
-        if advisor is None:
-            raise UnknownAdvisor(str(advisor_id))
-        languages = body.languages
-        if languages is None:
-            languages = list(
-                session.scalars(
-                    select(AdvisorLanguage.language).where(AdvisorLanguage.advisor_id == advisor_id)
-                )
-            )
-        _check_offer(context.config, body.skills, languages)
-        register_advisor(session, advisor.name, body.skills, languages, context.clock.now())
-        view = advisor_view(session, advisor_id)
-    log.info("advisor.skills_set", advisor_id=advisor_id, by=caller.advisor_id)
+    view = actions.set_skills(
+        context, advisor_id, body.skills, body.languages, by=caller.advisor_id
+    )
     return AdvisorAdminOut(**asdict(view))
 
 
@@ -236,11 +216,7 @@ def set_skills(
     responses=UNKNOWN_ADVISOR,
 )
 def disable(advisor_id: AdvisorId, caller: Admin, context: Context) -> AdvisorAdminOut:
-    with context.database.transaction() as session:
-        disable_advisor(session, advisor_id, context.clock.now())
-        view = advisor_view(session, advisor_id)
-    log.info("advisor.disabled", advisor_id=advisor_id, by=caller.advisor_id)
-    return AdvisorAdminOut(**asdict(view))
+    return AdvisorAdminOut(**asdict(actions.disable(context, advisor_id, by=caller.advisor_id)))
 
 
 @router.post(
@@ -252,16 +228,23 @@ def disable(advisor_id: AdvisorId, caller: Admin, context: Context) -> AdvisorAd
     },
 )
 def new_token(advisor_id: AdvisorId, caller: Admin, context: Context) -> TokenOut:
-    with context.database.transaction() as session:
-        if not advisor_view(session, advisor_id).enabled:
-            raise ApiError(
-                409,
-                "advisor-disabled",
-                f"advisor {advisor_id} is disabled; a token would not let them in",
-            )
-        token = issue_token(session, advisor_id)
-    log.info("advisor.token_issued", advisor_id=advisor_id, by=caller.advisor_id)
+    token = actions.new_token(context, advisor_id, by=caller.advisor_id)
     return TokenOut(advisor_id=advisor_id, token=token)
+
+
+@router.post(
+    "/advisors/{advisor_id}/password-link",
+    summary="A new one-time link to set a password (24 h); an earlier one stops working",
+    responses={
+        **UNKNOWN_ADVISOR,
+        409: {"model": ErrorBody, "description": "The advisor is disabled."},
+    },
+)
+def new_password_link(advisor_id: AdvisorId, caller: Admin, context: Context) -> PasswordLinkOut:
+    token = actions.new_password_link(context, advisor_id, by=caller.advisor_id)
+    return PasswordLinkOut(
+        advisor_id=advisor_id, password_link=password_link_url(context.config, token)
+    )
 
 
 @router.post(
@@ -275,10 +258,7 @@ def new_token(advisor_id: AdvisorId, caller: Admin, context: Context) -> TokenOu
 def set_state(
     advisor_id: AdvisorId, body: StateIn, caller: Admin, context: Context
 ) -> AdvisorAdminOut:
-    with context.database.transaction() as session:
-        set_advisor_state(session, advisor_id, AdvisorState(body.state), context.clock.now())
-        view = advisor_view(session, advisor_id)
-    log.info("advisor.state_set", advisor_id=advisor_id, state=body.state, by=caller.advisor_id)
+    view = actions.set_state(context, advisor_id, AdvisorState(body.state), by=caller.advisor_id)
     return AdvisorAdminOut(**asdict(view))
 
 
@@ -322,7 +302,7 @@ def callback(callback_id: CallbackId, caller: Admin, context: Context) -> Callba
         request=_callback_out(history.request),
         attempts=[AttemptOut(**asdict(attempt)) for attempt in history.attempts],
         events=[
-            EventOut(at=event.at, kind=event.kind, data=_masked(event.data))
+            EventOut(at=event.at, kind=event.kind, data=mask_numbers_within(event.data))
             for event in history.events
         ],
     )
@@ -340,36 +320,14 @@ def cancel(
     callback_id: CallbackId, caller: Admin, context: Context, body: CancelIn | None = None
 ) -> CallbackOut:
     reason = body.reason if body is not None else CANCELLED_BY_ADMIN
-    now = context.clock.now()
-    with context.database.transaction() as session:
-        cancel_by_admin(session, callback_id, now, reason=reason, admin=caller.name)
-        view = callback_history(session, callback_id).request
-    log.info("callback.cancelled", callback_id=callback_id, by=caller.advisor_id)
+    view = actions.cancel_callback(
+        context, callback_id, reason, by=caller.advisor_id, by_name=caller.name
+    )
     return _callback_out(view)
-
-
-def _check_offer(config: HotlineConfig, skills: Iterable[str], languages: Iterable[str]) -> None:
-    for skill in skills:
-        if skill not in config.skills:
-            raise not_allowed_value("skills", skill, config.skills, "a skill")
-    for language in languages:
-        if language not in config.languages:
-            raise not_allowed_value("languages", language, config.language_order, "a language")
 
 
 def _callback_out(view: CallbackView) -> CallbackOut:
     fields = asdict(view)
     number = fields.pop("number_e164")
-    fields["closed_reason"] = _masked(view.closed_reason)
+    fields["closed_reason"] = mask_numbers_within(view.closed_reason)
     return CallbackOut(**fields, number_masked=mask_digits(number) if number else None)
-
-
-def _masked(value: Any) -> Any:
-    """Free text in a request or its log (a reason, an event's data) can hold a number."""
-    if isinstance(value, str):
-        return mask_numbers_in(value)
-    if isinstance(value, dict):
-        return {key: _masked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    return value

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import (
     AttemptResult,
     CallbackStatus,
@@ -25,19 +24,17 @@ from callflow.engine.vocabulary import (
     Referral,
     Resolution,
 )
-from callflow.errors import NotYourAssignment, UnknownAdvisor, UnknownCallback
+from callflow.errors import NotYourAssignment, UnknownCallback
 from callflow.http.errors import ErrorBody
-from callflow.store.advisors import AdvisorView, set_advisor_state
-from callflow.store.attempts import attempt_row, retry_policy
+from callflow.store.advisors import AdvisorView, BreakReason, advisor_view
+from callflow.store.attempts import attempt_row
 from callflow.store.models import (
-    Advisor,
-    AdvisorLanguage,
-    AdvisorSkill,
     AdvisorState,
     CallbackRequest,
 )
-from callflow.store.outcomes import ADVISOR_HOLD, Coding, record_outcome
-from callflow.web import Context, WebContext
+from callflow.store.outcomes import ADVISOR_HOLD, Coding
+from callflow.web import Context, WebContext, actions
+from callflow.web.actions import LONGEST_NOTE
 from callflow.web.auth import AnyAdvisor
 from callflow.web.errors import ERROR_RESPONSES
 from callflow.web.inputs import CallbackId, StrictBody
@@ -91,6 +88,12 @@ class AssignmentAnswer(BaseModel):
     assignment: AssignmentOut | None
 
 
+class BreakIn(StrictBody):
+    """Why you step away; the supervisor's board shows it."""
+
+    reason: BreakReason = BreakReason.PAUSE
+
+
 class OutcomeIn(StrictBody):
     """How the callback went. A reached resident's conversation is coded (resolution,
     referral, reason); the other results carry no coding."""
@@ -99,6 +102,11 @@ class OutcomeIn(StrictBody):
     resolution: Resolution | None = None
     referral: Referral | None = None
     reason: ReasonCategory | None = None
+    note: str | None = Field(
+        default=None,
+        max_length=LONGEST_NOTE,
+        description="A short note; phone numbers in it are masked before it is stored.",
+    )
 
     @model_validator(mode="after")
     def _coded_exactly_when_reached(self) -> Self:
@@ -156,8 +164,9 @@ def available(caller: AnyAdvisor, context: Context) -> AdvisorOut:
 
 
 @router.post("/break", summary="Take a break: no callbacks", responses=BUSY_RESPONSE)
-def take_break(caller: AnyAdvisor, context: Context) -> AdvisorOut:
-    return _set_state(context, caller.advisor_id, AdvisorState.BREAK)
+def take_break(caller: AnyAdvisor, context: Context, body: BreakIn | None = None) -> AdvisorOut:
+    reason = body.reason if body is not None else None
+    return _set_state(context, caller.advisor_id, AdvisorState.BREAK, reason)
 
 
 @router.post("/sign-out", summary="Sign out: offline", responses=BUSY_RESPONSE)
@@ -222,65 +231,20 @@ def assignment(callback_id: CallbackId, caller: AnyAdvisor, context: Context) ->
 def record(
     callback_id: CallbackId, body: OutcomeIn, caller: AnyAdvisor, context: Context
 ) -> OutcomeOut:
-    config = context.config
-    now = context.clock.now()
-    with context.database.transaction() as session:
-        closed = record_outcome(
-            session,
-            caller.advisor_id,
-            callback_id,
-            AttemptResult(body.result),
-            body.coding(),
-            now,
-            policy=retry_policy(config),
-            calendar=Calendar.from_config(config),
-            wrap_up=config.dispatch.wrap_up,
-        )
-        advisor = session.get(Advisor, caller.advisor_id)
-        assert advisor is not None  # they hold a token, so they exist
-        answer = OutcomeOut(
-            callback_id=callback_id,
-            status=closed.status,
-            next_attempt_at=closed.next_attempt_at,
-            advisor_state=advisor.state,
-            ready_at=advisor.ready_at,
-        )
-    log.info(
-        "advisor.outcome_recorded",
-        advisor_id=caller.advisor_id,
+    recorded = actions.record_callback_outcome(
+        context,
+        caller.advisor_id,
+        callback_id,
+        AttemptResult(body.result),
+        body.coding(),
+        body.note,
+    )
+    return OutcomeOut(
         callback_id=callback_id,
-        result=body.result,
-        status=closed.status.value,
-    )
-    return answer
-
-
-def advisor_view(session: Session, advisor_id: int) -> AdvisorView:
-    """One advisor with their skills and languages."""
-    advisor = session.get(Advisor, advisor_id)
-    if advisor is None:
-        raise UnknownAdvisor(str(advisor_id))
-    skills = session.scalars(
-        select(AdvisorSkill.skill)
-        .where(AdvisorSkill.advisor_id == advisor_id)
-        .order_by(AdvisorSkill.skill)
-    )
-    languages = session.scalars(
-        select(AdvisorLanguage.language)
-        .where(AdvisorLanguage.advisor_id == advisor_id)
-        .order_by(AdvisorLanguage.language)
-    )
-    return AdvisorView(
-        id=advisor.id,
-        name=advisor.name,
-        enabled=advisor.enabled,
-        admin=advisor.admin,
-        state=advisor.state,
-        state_since=advisor.state_since,
-        ready_at=advisor.ready_at,
-        dial_string=advisor.dial_string,
-        skills=tuple(skills),
-        languages=tuple(languages),
+        status=recorded.closed.status,
+        next_attempt_at=recorded.closed.next_attempt_at,
+        advisor_state=recorded.advisor.state,
+        ready_at=recorded.advisor.ready_at,
     )
 
 
@@ -296,12 +260,10 @@ def advisor_out(view: AdvisorView) -> AdvisorOut:
     )
 
 
-def _set_state(context: WebContext, advisor_id: int, state: AdvisorState) -> AdvisorOut:
-    with context.database.transaction() as session:
-        set_advisor_state(session, advisor_id, state, context.clock.now())
-        view = advisor_view(session, advisor_id)
-    log.info("advisor.state_set", advisor_id=advisor_id, state=state.value)
-    return advisor_out(view)
+def _set_state(
+    context: WebContext, advisor_id: int, state: AdvisorState, reason: BreakReason | None = None
+) -> AdvisorOut:
+    return advisor_out(actions.set_state(context, advisor_id, state, by=advisor_id, reason=reason))
 
 
 def _assignment_out(session: Session, request: CallbackRequest, now: datetime) -> AssignmentOut:

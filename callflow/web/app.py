@@ -17,7 +17,7 @@ Around it all, outermost first: security headers on every answer
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
@@ -26,10 +26,12 @@ from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
 from callflow.http.limits import BodyLimit
 from callflow.providers.port import Webhooks
-from callflow.store.session import Database
+from callflow.store.session import Database, OutageLog
 from callflow.web import WebContext, admin_routes, advisor_routes, metrics
 from callflow.web.docs import docs_routes
 from callflow.web.errors import install_error_handling
+from callflow.web.live import ChangeFeed
+from callflow.web.pages.routes import mount_pages
 from callflow.web.security import SecurityHeaders
 
 DESCRIPTION = """\
@@ -50,8 +52,9 @@ def create_app(
 ) -> FastAPI:
     """The app; with a provider's *webhooks*, those too."""
     title = f"callflow — {config.line.name}"
+    changes = ChangeFeed()
     app = FastAPI(
-        lifespan=_lifespan(webhooks),
+        lifespan=_lifespan(webhooks, changes, database, clock),
         title=title,
         version=version("callflow"),
         description=DESCRIPTION,
@@ -65,8 +68,10 @@ def create_app(
         ],
     )
     _serve_line(app, config, database, clock, https=webhooks is not None and webhooks.https)
+    app.state.changes = changes
     app.include_router(advisor_routes.router)
     app.include_router(admin_routes.router)
+    mount_pages(app)
     app.include_router(metrics.router)
     if config.web.metrics_port is None:  # else served apart, by create_metrics_app
         app.include_router(metrics.scrape_router)
@@ -101,15 +106,18 @@ def _serve_line(
     app.add_middleware(SecurityHeaders, https=https)
 
 
-def _lifespan(webhooks: Webhooks | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What runs while the app serves: what the webhooks need running (a connector)."""
+def _lifespan(
+    webhooks: Webhooks | None, changes: ChangeFeed, database: Database, clock: Clock
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: the store's changes followed for the live pages,
+    and what the webhooks need running (a connector)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if webhooks is None:
-            yield
-            return
-        async with webhooks.serving():
+        async with AsyncExitStack() as running:
+            await running.enter_async_context(changes.running(database, OutageLog(clock)))
+            if webhooks is not None:
+                await running.enter_async_context(webhooks.serving())
             yield
 
     return lifespan

@@ -1,19 +1,26 @@
-"""`callflow advisors` as an admin runs it: the token it prints lets the advisor in,
-bad skills are refused before anything is stored, and NAME may be an id."""
+"""`callflow advisors` as an admin runs it: the token and the password link it prints
+let the advisor in, bad skills are refused before anything is stored, and NAME may be
+an id."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
+from fastapi import FastAPI
 
 from callflow.cli import main
+from callflow.config.models import HotlineConfig
+from callflow.engine.clock import SystemClock
 from callflow.store.advisors import advisor_for_token, list_advisors
 from callflow.store.session import Database
+from callflow.web.app import create_app
 from tests.conftest import EXAMPLE_CONFIG
+from tests.web.pages.browsing import Visitor, csrf_of
 
 SHOWN_ONCE = "shown only now"
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -26,10 +33,35 @@ def run(database_url: str, *args: str) -> Result:
 
 def token_in(result: Result) -> str:
     """The token is the line after the one saying it is shown only now."""
+    return _shown_once(result, "API token")
+
+
+def link_in(result: Result) -> str:
+    """The password link is the line after the one saying it is shown only now."""
+    return _shown_once(result, "to set a password")
+
+
+def _shown_once(result: Result, what: str) -> str:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    (said,) = [i for i, line in enumerate(lines) if SHOWN_ONCE in line]
+    (said,) = [i for i, line in enumerate(lines) if SHOWN_ONCE in line and what in line]
     return lines[said + 1]
+
+
+def password_set_through(app: FastAPI, link: str, password: str) -> int:
+    """The status of setting *password* through *link* in the pages (303: it was set)."""
+    path = urlsplit(link).path
+    visitor = Visitor(app)
+    form = visitor.get(path)
+    if form.status_code != 200:
+        return form.status_code
+    return visitor.post(path, data={"csrf": csrf_of(form), "password": password}).status_code
+
+
+@pytest.fixture
+def app(config: HotlineConfig, database: Database) -> FastAPI:
+    """The pages on the database the commands write to, on the wall clock they use."""
+    return create_app(config, database, clock=SystemClock())
 
 
 def holder(database_url: str, token: str) -> str | None:
@@ -127,13 +159,14 @@ def test_list_shows_each_advisor_as_a_table_and_as_json(database_url: str, anna:
         "id",
         "enabled",
         "admin",
+        "supervisor",
         "state",
         "since",
         "skills",
         "languages",
         "dial",
     ]
-    assert anna_row.split()[:5] == ["anna", "1", "yes", "no", "offline"]
+    assert anna_row.split()[:6] == ["anna", "1", "yes", "no", "no", "offline"]
     assert anna_row.split()[-3:] == ["nurse", "fi,sv", "PJSIP/advisor-12"]
     assert bo_row.split()[0] == "bo" and "social_counsellor" in bo_row
 
@@ -186,4 +219,48 @@ def test_an_unknown_name_or_id_is_a_clear_error(database_url: str, command: str)
         assert result.exit_code == 1
         assert f"no advisor '{name}'" in result.stderr
     unknown = run(database_url, "skills", "zed", "--skill", "nurse", "--language", "fi")
+    assert unknown.exit_code == 1 and "no advisor 'zed'" in unknown.stderr
+
+
+# -- password links ---------------------------------------------------------------------
+
+
+def test_add_prints_a_password_link_the_advisor_signs_in_with(
+    database_url: str, app: FastAPI
+) -> None:
+    result = run(
+        database_url, "add", "sara", "--skill", "nurse", "--language", "fi", "--supervisor"
+    )
+    link = link_in(result)
+    assert "added supervisor sara" in result.stdout
+    assert link.startswith("http") and "/password/" in link
+
+    assert password_set_through(app, link, "a long enough secret") == 303
+    assert Visitor(app).sign_in("sara", "a long enough secret").status_code == 303
+    listed = json.loads(run(database_url, "list", "--format", "json").stdout)
+    assert [(a["name"], a["admin"], a["supervisor"]) for a in listed] == [("sara", False, True)]
+
+
+def test_password_makes_a_new_link_and_the_earlier_one_stops_working(
+    database_url: str, anna: str, app: FastAPI
+) -> None:
+    first = link_in(run(database_url, "password", "anna"))
+    result = run(database_url, "password", "1")
+    second = link_in(result)
+
+    assert "an earlier link no longer works" in result.stdout
+    assert password_set_through(app, first, "a long enough secret") == 404
+    assert password_set_through(app, second, "a long enough secret") == 303
+    assert password_set_through(app, second, "another long secret") == 404  # once only
+
+
+def test_a_disabled_or_unknown_advisor_gets_no_password_link(database_url: str, anna: str) -> None:
+    assert run(database_url, "disable", "anna").exit_code == 0
+
+    disabled = run(database_url, "password", "anna")
+    unknown = run(database_url, "password", "zed")
+
+    assert disabled.exit_code == 1
+    assert "advisor anna (id 1) is disabled" in disabled.stderr
+    assert SHOWN_ONCE not in disabled.stdout
     assert unknown.exit_code == 1 and "no advisor 'zed'" in unknown.stderr

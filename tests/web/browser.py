@@ -27,12 +27,14 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """*app* under uvicorn in a thread, on a free port of 127.0.0.1; its base URL."""
+def served(app: FastAPI, *, live: bool = False) -> Iterator[str]:
+    """*app* under uvicorn in a thread, on a free port of 127.0.0.1; its base URL. *live*
+    runs the app's lifespan too: the feed of the store's changes the live pages follow."""
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
     port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    lifespan = "on" if live else "off"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:

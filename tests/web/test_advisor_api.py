@@ -444,7 +444,7 @@ def test_an_unexpected_failure_is_a_json_500_that_shows_no_number(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("INSERT failed for +358401234567")
 
-    monkeypatch.setattr("callflow.web.advisor_routes.set_advisor_state", broken)
+    monkeypatch.setattr("callflow.web.actions.set_advisor_state", broken)
     answer = client.post("/advisor/break", headers=anna.auth)
     assert answer.status_code == 500
     assert answer.json() == {

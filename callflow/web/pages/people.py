@@ -1,0 +1,155 @@
+"""Who is signed in to the pages, and what they may do.
+
+A signed-in browser holds one cookie, :data:`COOKIE`: HttpOnly (no script
+reads it), ``SameSite=Lax`` (another site's form does not carry it), and
+``Secure`` when the line's public address or the request is HTTPS. Every
+form carries the session's CSRF token, compared in constant time; a POST
+without it is 403 and changes nothing. The sign-in form, before any
+session, carries a token of its own cookie (double submit), so nobody can
+sign a victim in to an account of theirs.
+
+A page for another role is 403; a visitor not signed in is sent to the
+sign-in page, and comes back where they were going after it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from callflow.store.sign_ins import SESSION_LONGEST, Person, session_person
+from callflow.web import Context, WebContext
+from callflow.web.links import public_url
+from callflow.web.pages.rendering import page
+
+COOKIE = "callflow_session"
+SIGN_IN_COOKIE = "callflow_sign_in"
+CSRF_FIELD = "csrf"
+
+
+class SignInNeeded(Exception):
+    """No live session: to the sign-in page, and back to *path* after it."""
+
+    def __init__(self, path: str, *, expired: bool = False) -> None:
+        self.path = path
+        self.expired = expired
+
+
+class NotForYou(Exception):
+    """Signed in, but the page is for another role."""
+
+    def __init__(self, person: Person) -> None:
+        self.person = person
+
+
+class CsrfRefused(Exception):
+    """A form without the session's CSRF token: nothing was done."""
+
+    def __init__(self, person: Person | None) -> None:
+        self.person = person
+
+
+def current_person(request: Request, context: WebContext) -> Person | None:
+    """The person whose live session the request's cookie is, if any."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    with context.database.transaction() as session:
+        return session_person(session, cookie, context.clock.now())
+
+
+def _signed_in(request: Request, context: Context) -> Person:
+    person = current_person(request, context)
+    if person is None:
+        raise SignInNeeded(_path_of(request), expired=COOKIE in request.cookies)
+    return person
+
+
+def _supervising(person: Annotated[Person, Depends(_signed_in)]) -> Person:
+    if not person.sees_the_board:
+        raise NotForYou(person)
+    return person
+
+
+def _administering(person: Annotated[Person, Depends(_signed_in)]) -> Person:
+    if not person.admin:
+        raise NotForYou(person)
+    return person
+
+
+SignedIn = Annotated[Person, Depends(_signed_in)]
+Supervisor = Annotated[Person, Depends(_supervising)]
+"""A supervisor or an admin: the board and every advisor's state."""
+PageAdmin = Annotated[Person, Depends(_administering)]
+
+
+async def checked_form(request: Request, person: Person) -> FormData:
+    """The POSTed form, once its CSRF token is the session's."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not secrets.compare_digest(sent, person.csrf_token):
+        raise CsrfRefused(person)
+    return form
+
+
+def secure_cookies(request: Request, context: WebContext) -> bool:
+    return request.url.scheme == "https" or public_url(context.config).startswith("https:")
+
+
+def set_session_cookie(
+    response: Response, request: Request, context: WebContext, value: str
+) -> None:
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=int(SESSION_LONGEST.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request, context),
+        path="/",
+    )
+
+
+def _path_of(request: Request) -> str:
+    path = request.url.path
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def safe_next(path: str | None) -> str:
+    """Only a path on this site: ``//evil.example`` or a full URL would send the person away."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+def install_page_refusals(app: FastAPI) -> None:
+    """How the pages say no: a redirect to sign in, or a page saying why (403)."""
+
+    async def sign_in_needed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInNeeded)
+        if request.headers.get("accept") == "text/event-stream":
+            return Response(status_code=401)  # a live stream: the page's script signs in
+        target = f"/sign-in?next={quote(exc.path)}" + ("&expired=1" if exc.expired else "")
+        answer = RedirectResponse(target, status_code=303)
+        if exc.expired:
+            answer.delete_cookie(COOKIE, path="/")
+        return answer
+
+    async def not_for_you(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, NotForYou)
+        context: WebContext = request.app.state.context
+        return page(request, context, exc.person, "refused.html", status_code=403, why="forbidden")
+
+    async def csrf_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CsrfRefused)
+        context: WebContext = request.app.state.context
+        return page(request, context, exc.person, "refused.html", status_code=403, why="csrf")
+
+    app.add_exception_handler(SignInNeeded, sign_in_needed)
+    app.add_exception_handler(NotForYou, not_for_you)
+    app.add_exception_handler(CsrfRefused, csrf_refused)
