@@ -27,11 +27,13 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @contextmanager
-def served(app: FastAPI, *, live: bool = False) -> Iterator[str]:
-    """*app* under uvicorn in a thread, on a free port of 127.0.0.1; its base URL. *live*
-    runs the app's lifespan too: the feed of the store's changes the live pages follow."""
+def served(app: FastAPI, *, live: bool = False, port: int = 0) -> Iterator[str]:
+    """*app* under uvicorn in a thread, on *port* of 127.0.0.1 (a free one when 0); its
+    base URL. *live* runs the app's lifespan too: the feed of the store's changes the live
+    pages follow. The same *port* again is the same server restarted."""
     listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind(("127.0.0.1", port))
     port = listening.getsockname()[1]
     lifespan = "on" if live else "off"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))

@@ -19,9 +19,10 @@ from playwright.sync_api import Locator, Page, expect
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
+from callflow.store.advisors import set_advisor_state
 from callflow.store.attempts import mark_dialled
 from callflow.store.claims import claim_next_callback
-from callflow.store.models import Advisor
+from callflow.store.models import Advisor, AdvisorState
 from callflow.store.session import Database
 from callflow.web.app import create_app
 from tests.store.helpers import T0, add_callback
@@ -43,8 +44,10 @@ def screenshots(tmp_path: Path) -> Path:
     return folder
 
 
-def sign_in(page: Page, base_url: str, name: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base_url}/sign-in")
+def sign_in(
+    page: Page, base_url: str, name: str, password: str = PASSWORD, next_path: str = "/"
+) -> None:
+    page.goto(f"{base_url}/sign-in?next={next_path}")
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -154,3 +157,66 @@ def test_an_advisor_added_on_the_admin_page_works_a_callback_live(
         assert NUMBER not in bert.page.content()
         assert admin.elsewhere == aino.elsewhere == bert.elsewhere == []
         assert admin.errors == aino.errors == bert.errors == []
+
+
+def test_sign_in_refusals_expiry_and_a_restart_as_a_browser_meets_them(
+    config: HotlineConfig, database: Database, clock: FakeClock, people: None
+) -> None:
+    app = create_app(config, database, clock=clock)
+    with (
+        served(app, live=True) as base_url,
+        chromium() as browser,
+        visit(browser, base_url) as bert,
+    ):
+        page = bert.page
+        page.goto(f"{base_url}/desk")  # signed out: to sign in, and back after it
+        expect(page).to_have_url(f"{base_url}/sign-in?next=/desk")
+        assert accessibility_problems(page) == []
+        for _ in range(5):
+            sign_in(page, base_url, "bert", "not his password")
+        expect(page.locator(".error")).to_contain_text("locked until")
+        clock.advance(timedelta(minutes=15))
+        sign_in(page, base_url, "bert")
+        page.goto(f"{base_url}/desk")
+        expect(page.locator("h1")).to_contain_text("bert")
+        assert page.goto(f"{base_url}/admin").status == 403  # type: ignore[union-attr]
+        forged = page.request.post(f"{base_url}/desk/state", form={"state": "available"})
+        assert forged.status == 403
+        page.goto(f"{base_url}/desk")
+        expect(page.locator("#desk-state-now")).to_contain_text("Signed out of the line")
+        page.get_by_role("button", name="Sign out of the page").click()
+        expect(page.locator(".notice")).to_contain_text("signed out")
+        page.goto(f"{base_url}/desk")
+        expect(page).to_have_url(f"{base_url}/sign-in?next=/desk")
+
+        # Left open two idle hours, the desk ends itself: its next word is "sign in".
+        sign_in(page, base_url, "bert", next_path="/desk")
+        expect(page.locator("#desk-state-now")).to_be_visible()
+        clock.advance(timedelta(hours=2))
+        with database.transaction() as session:
+            add_callback(session, NUMBER)  # any change wakes the page
+        expect(page.locator(".notice")).to_contain_text("session ended", timeout=LIVE * 3)
+        assert "next=%2Fdesk" in page.url
+
+
+def test_the_desk_comes_back_by_itself_after_the_server_restarts(
+    config: HotlineConfig, database: Database, clock: FakeClock, people: None
+) -> None:
+    with chromium() as browser:
+        with served(create_app(config, database, clock=clock), live=True) as base_url:
+            port = int(base_url.rsplit(":", 1)[1])
+            context = browser.new_context()
+            page = context.new_page()
+            sign_in(page, base_url, "bert")
+            expect(page.locator("#desk-state-now")).to_contain_text("Signed out of the line")
+        # The server is gone: the page says its updates paused, and waits.
+        expect(page.locator("#live-lost")).to_be_visible(timeout=LIVE * 5)
+        with served(create_app(config, database, clock=clock), live=True, port=port):
+            with database.transaction() as session:
+                bert = session.query(Advisor).filter(Advisor.name == "bert").one()
+                bert.state_since = clock.now()
+            expect(page.locator("#live-lost")).to_be_hidden(timeout=LIVE * 5)
+            with database.transaction() as session:
+                set_advisor_state(session, bert.id, AdvisorState.AVAILABLE, clock.now())
+            expect(page.locator("#desk-state-now")).to_contain_text("Free", timeout=LIVE)
+        context.close()
