@@ -7,6 +7,10 @@ the line (its store, clock and provider), its HTTP apps and its callback
 worker, and then run what they got without knowing which provider it is;
 the HTTP app mounts whatever webhooks it is handed. A provider's package is
 imported only once it is chosen, so a command does not wait for the others.
+
+A line runs on the wall clock, except the simulated one that ``callflow serve``
+runs: its time runs ``--speed`` times fast from ``--at``, and the web app beside
+it reads that time too, so its board and desks show the simulated line's "now".
 """
 
 from __future__ import annotations
@@ -52,12 +56,15 @@ class Choice:
 
     name: str
     simulated: bool
-    """Simulated people, on no carrier: nobody reaches the line over HTTP."""
+    """Simulated callers and advisors, on no carrier (no webhooks)."""
     webhooks: bool
     """Its carrier calls the line's HTTP app (signed webhooks)."""
     build: Callable[[HotlineConfig, Database, Clock], Provider]
     """The provider on the line's store and clock; the account's secrets are read from
     the environment then, and a missing one is a :class:`~callflow.errors.ConfigError`."""
+    line_clock: Callable[[HotlineConfig], Clock] = lambda _config: SystemClock()
+    """The clock of the line when this process runs it (``callflow serve``): the wall
+    clock, or the simulated line's own time."""
 
 
 def choose(config: HotlineConfig, overrides: Overrides) -> Choice:
@@ -66,7 +73,13 @@ def choose(config: HotlineConfig, overrides: Overrides) -> Choice:
         return Choice("twilio", simulated=False, webhooks=True, build=_twilio(overrides))
     if config.provider.ari is not None:
         return Choice("ari", simulated=False, webhooks=False, build=_asterisk)
-    return Choice("sim", simulated=True, webhooks=False, build=_simulator(overrides))
+    return Choice(
+        "sim",
+        simulated=True,
+        webhooks=False,
+        build=_simulator(overrides),
+        line_clock=_simulated_time(overrides),
+    )
 
 
 def _twilio(overrides: Overrides) -> Callable[[HotlineConfig, Database, Clock], Provider]:
@@ -97,15 +110,19 @@ def _simulator(overrides: Overrides) -> Callable[[HotlineConfig, Database, Clock
         from callflow.providers.sim.provider import SimulatedProvider  # noqa: PLC0415
 
         return SimulatedProvider(
-            config,
-            database,
-            clock,
-            speed=overrides.speed,
-            seed=overrides.seed,
-            start=overrides.start,
+            config, database, clock, speed=overrides.speed, seed=overrides.seed
         )
 
     return build
+
+
+def _simulated_time(overrides: Overrides) -> Callable[[HotlineConfig], Clock]:
+    def clock(config: HotlineConfig) -> Clock:
+        from callflow.providers.sim.provider import line_clock  # noqa: PLC0415
+
+        return line_clock(config, SystemClock(), speed=overrides.speed, start=overrides.start)
+
+    return clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +159,15 @@ class Line:
 
 
 @contextmanager
-def open_line(config: HotlineConfig, choice: Choice, overrides: Overrides) -> Iterator[Line]:
-    """The line on its database (migrated, queues mirrored), closed on leaving."""
+def open_line(
+    config: HotlineConfig, choice: Choice, overrides: Overrides, *, running: bool = False
+) -> Iterator[Line]:
+    """The line on its database (migrated, queues mirrored), closed on leaving. *running*:
+    this process runs the line (``callflow serve``), on the line's clock; else (a worker)
+    it is on the wall clock."""
     database = open_database(config, overrides.database_url)
     try:
-        clock = SystemClock()
+        clock = choice.line_clock(config) if running else SystemClock()
         provider = choice.build(config, database, clock)
         shown = shown_url(configured_url(config, overrides.database_url))
         yield Line(config, database, clock, provider, shown)

@@ -142,7 +142,10 @@ def _url_of(listening: socket.socket) -> str:
 
 def listen(host: str, port: int) -> socket.socket:
     """The server's socket, bound first so a taken port is a clear error, not uvicorn's exit."""
-    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # Named TCP, asyncio sets TCP_NODELAY on every connection it accepts: without it, an
+    # answer on a kept-alive connection waits ~40 ms for the client's delayed ACK (Nagle).
+    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listening.bind((host, port))

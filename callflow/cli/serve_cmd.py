@@ -1,19 +1,25 @@
-"""``callflow serve``: run the line.
+"""``callflow serve``: run the line, and its web app beside it on ``--host``/``--port``.
+
+On every line the web app serves the advisors' desk, the wallboard and the admin
+pages (their addresses are in the ``serve.started`` log line) with the advisor
+API and metrics.
 
 With no telephony provider configured, the line runs against the simulator
 in accelerated real time on the configured database (SQLite by default), so
 a newcomer sees calls arrive, queue, overflow into callbacks and get called
-back — and ``callflow report`` afterwards shows what happened.
+back — and ``callflow report`` afterwards shows what happened. The pages run
+on the simulated line's time: the board moves with it, and whoever signs in
+on the desk and makes themselves available is given simulated callers and
+callbacks beside the simulated advisors.
 
-With ``[provider.twilio]`` configured, it serves the one HTTP app — Twilio's
-webhooks beside the advisor API — with uvicorn on ``--host``/``--port``, and
-connects queued callers with free advisors while it runs. Every webhook
-must carry Twilio's signature; only ``--dev-unsigned-webhooks`` (a
-rehearsal without a carrier, never production) turns that off, and says so.
+With ``[provider.twilio]`` configured, the one HTTP app also takes Twilio's
+webhooks, and queued callers are connected with free advisors while it runs.
+Every webhook must carry Twilio's signature; only ``--dev-unsigned-webhooks``
+(a rehearsal without a carrier, never production) turns that off, and says so.
 
 With ``[provider.ari]`` configured, it runs the Asterisk adapter on the
-line's Stasis application (the password from ``ARI_PASSWORD``) and, on the
-same event loop, the HTTP app for the advisor API and metrics.
+line's Stasis application (the password from ``ARI_PASSWORD``) on the same
+event loop as the HTTP app.
 
 Which of these it is, :mod:`callflow.cli.composition` decides; this command
 runs what it is given. The HTTP app is served with the limits of ``[web]``,
@@ -23,7 +29,6 @@ and ``/metrics`` on an address of its own when ``[web]`` gives one, as
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -39,18 +44,18 @@ from callflow.cli.common import (
     reports_errors,
 )
 from callflow.cli.composition import Choice, Overrides, choose, open_line
-from callflow.cli.http_server import Listening, listening, serve_apps
+from callflow.cli.http_server import listening, serve_apps
 from callflow.cli.times import in_line_zone, local_time_option
-from callflow.config.models import WebConfig
 
 log = structlog.get_logger("callflow.serve")
 
 ONLY_FOR = (
     (("speed", "seed", "at"), "a simulated line (no provider configured)"),
-    (("host", "port"), "a line with a provider ([provider.twilio] or [provider.ari])"),
     (("dev_unsigned_webhooks",), "a line on Twilio ([provider.twilio])"),
 )
 """The options only some lines take, and which."""
+PAGES = {"desk": "/desk", "board": "/board", "admin": "/admin", "sign_in": "/sign-in"}
+"""The web app's pages people open, as ``serve.started`` names them."""
 
 
 @click.command("serve")
@@ -60,14 +65,14 @@ ONLY_FOR = (
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="With a provider: the address to listen on.",
+    help="The address the web app (pages, API, webhooks) listens on.",
 )
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=8080,
     show_default=True,
-    help="With a provider: the port to listen on; 0 takes a free one.",
+    help="The port the web app listens on; 0 takes a free one.",
 )
 @click.option(
     "--dev-unsigned-webhooks",
@@ -79,11 +84,18 @@ ONLY_FOR = (
     type=click.FloatRange(min=1, max=100_000),
     default=60.0,
     show_default=True,
-    help="Simulated seconds per real second.",
+    help="Simulated line only: simulated seconds per real second.",
 )
-@click.option("--seed", type=int, default=None, help="Same seed, same callers [default: random].")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Simulated line only: same seed, same callers [default: random].",
+)
 @local_time_option(
-    "--at", help="Line time to start from [default: now, or the next opening if closed]."
+    "--at",
+    help="Simulated line only: line time to start from [default: now, or the next opening "
+    "if closed].",
 )
 @log_level_option("info")
 @reports_errors
@@ -100,8 +112,10 @@ def serve(
     at: datetime | None,
     log_level: str,
 ) -> None:
-    """Run the line: with [provider.twilio], its webhooks over HTTP; with [provider.ari],
-    the calls of an Asterisk; without a provider, against simulated callers and advisors.
+    """Run the line and its web app (desk, board, admin pages, API): with
+    [provider.twilio], its webhooks too; with [provider.ari], the calls of an Asterisk;
+    without a provider, simulated callers and advisors, and work for whoever makes
+    themselves available on the desk.
 
     Stop with Ctrl-C: the calls in progress are written to the store first.
     """
@@ -116,16 +130,16 @@ def serve(
     choice = choose(config, overrides)
     _refuse_options_not_for(choice, ctx)
     with (
-        _listening(choice, host, port, config.web) as sockets,
-        open_line(config, choice, overrides) as line,
+        listening(host, port, config.web) as sockets,
+        open_line(config, choice, overrides, running=True) as line,
     ):
-        apps = [] if sockets is None else line.apps(sockets)
-        urls = {} if sockets is None else sockets.urls()
+        urls = sockets.urls()
+        pages = {name: urls["url"] + path for name, path in PAGES.items()}
         serve_apps(
-            apps,
+            line.apps(sockets),
             config.web,
             log_level,
-            announce=lambda: log.info("serve.started", **urls, **line.facts()),
+            announce=lambda: log.info("serve.started", **urls, **pages, **line.facts()),
             beside=line.provider.run,
         )
         log.info("serve.stopped", **line.facts())
@@ -137,8 +151,6 @@ def _refuse_options_not_for(choice: Choice, ctx: click.Context) -> None:
         "speed": choice.simulated,
         "seed": choice.simulated,
         "at": choice.simulated,
-        "host": not choice.simulated,
-        "port": not choice.simulated,
         "dev_unsigned_webhooks": choice.webhooks,
     }
     for options, only_for in ONLY_FOR:
@@ -150,10 +162,3 @@ def _refuse_options_not_for(choice: Choice, ctx: click.Context) -> None:
         if refused:
             named = ", ".join(f"--{name.replace('_', '-')}" for name in refused)
             raise click.UsageError(f"{named}: only for {only_for}")
-
-
-def _listening(
-    choice: Choice, host: str, port: int, web: WebConfig
-) -> AbstractContextManager[Listening | None]:
-    """The HTTP app's sockets; none for a simulated line, whose people are simulated too."""
-    return nullcontext() if choice.simulated else listening(host, port, web)

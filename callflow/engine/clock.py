@@ -8,6 +8,7 @@ UTC datetimes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -30,18 +31,41 @@ class AcceleratedClock:
 
     For a live provider rehearsing against a fake exchange whose own clock
     runs fast: the engine's timers then fire on the event loop after
-    ``seconds / speed`` real seconds, in step with the exchange.
+    ``seconds / speed`` real seconds, in step with the exchange. And for the
+    simulated line that ``callflow serve`` runs: the simulation and the web app
+    read the one clock, so the board's "now" is the line's. That line's clock is
+    made *standing* (``running=False``): it shows *start* until
+    :meth:`start_running`, so the seconds spent starting the web app are not
+    line time nobody saw. *monotonic* is the real clock it follows (injected in tests).
     """
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        speed: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        running: bool = True,
+    ) -> None:
         if speed <= 0:
             raise ValueError(f"a clock's speed must be positive, not {speed}")
         self._start = as_utc(start)
-        self._origin = time.monotonic()
         self.speed = speed
+        self._monotonic = monotonic
+        self._origin: float | None = None
+        if running:
+            self.start_running()
+
+    def start_running(self) -> None:
+        """Line time runs on from *start* from this real instant (once: a running clock
+        is not set back)."""
+        if self._origin is None:
+            self._origin = self._monotonic()
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+        if self._origin is None:
+            return self._start
+        return self._start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
 
 
 def real_seconds(clock: Clock, until: datetime) -> float:

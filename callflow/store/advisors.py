@@ -15,7 +15,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from callflow.engine import matching
@@ -225,7 +236,8 @@ def hold_until_outcome(session: Session, advisor_id: int, now: datetime) -> None
 
 @dataclass(frozen=True, slots=True)
 class TakenAdvisor:
-    """An advisor made busy to take a live caller: their phone is to be rung."""
+    """An advisor made busy to take a live caller: their phone is to be rung (empty for
+    someone at the simulated line's desk, whom no phone rings)."""
 
     id: int
     dial_string: str
@@ -271,13 +283,16 @@ def _can_serve(skill: str, language: str) -> ColumnElement[bool]:
     )
 
 
-def free_advisors(session: Session, now: datetime) -> list[FreeAdvisor[int]]:
-    """The ready advisors with a phone, as the matcher weighs them: who could be rung for a
-    queued caller now. Idle since their ``ready_at`` (the end of their wrap-up, or when
-    they became available)."""
+def free_advisors(
+    session: Session, now: datetime, *, by_phone: bool = True
+) -> list[FreeAdvisor[int]]:
+    """The ready advisors, as the matcher weighs them: who could be rung for a queued caller
+    now (*by_phone*: only those with a phone; the simulated line puts callers through to
+    people at their desk without one). Idle since their ``ready_at`` (the end of their
+    wrap-up, or when they became available)."""
     ready = session.execute(
         select(Advisor.id, func.coalesce(Advisor.ready_at, Advisor.state_since)).where(
-            Advisor.enabled.is_(True), Advisor.dial_string.is_not(None), ready_now(now)
+            Advisor.enabled.is_(True), _reachable(by_phone), ready_now(now)
         )
     ).all()
     if not ready:
@@ -307,12 +322,12 @@ def free_advisors(session: Session, now: datetime) -> list[FreeAdvisor[int]]:
 
 
 def take_advisor(
-    session: Session, advisor_id: int, call_id: str, now: datetime
+    session: Session, advisor_id: int, call_id: str, now: datetime, *, by_phone: bool = True
 ) -> TakenAdvisor | None:
     """The advisor made busy to take the queued caller *call_id* the matcher gave them
-    (their desk shows that call until the leg ends); None if they
-    are no longer ready with a phone (another process took them since
-    :func:`free_advisors` read them, or they went on a break).
+    (their desk shows that call, see :func:`advisor_leg_ended`); None if they are no
+    longer ready (with a phone, *by_phone*): another process took them since
+    :func:`free_advisors` read them, or they went on a break.
 
     Their row is locked, and passed over if another process has it locked, so the
     callback dispatcher's claim and another connector never take them twice.
@@ -322,20 +337,24 @@ def take_advisor(
         .where(
             Advisor.id == advisor_id,
             Advisor.enabled.is_(True),
-            Advisor.dial_string.is_not(None),
+            _reachable(by_phone),
             ready_now(now),
         )
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     )
     advisor = session.scalars(query).one_or_none()
-    if advisor is None or advisor.dial_string is None:
+    if advisor is None:
         return None
     advisor.state = AdvisorState.BUSY
     advisor.state_since = now
     advisor.ready_at = None
     advisor.serving_call_id = call_id
-    return TakenAdvisor(advisor.id, advisor.dial_string)
+    return TakenAdvisor(advisor.id, advisor.dial_string or "")
+
+
+def _reachable(by_phone: bool) -> ColumnElement[bool]:
+    return Advisor.dial_string.is_not(None) if by_phone else true()
 
 
 def take_matched_advisors(
@@ -406,10 +425,12 @@ def advisor_leg_ended(
     unanswered call puts them on a break, as app_queue's autopause does: the next caller
     should not wait on a phone nobody picks up, and a supervisor sees whom to look for.
     """
-    session.execute(_END_SERVING, {"advisor": advisor_id})
     if how is LegEnd.TALKED:
+        # The call stays on their desk, to be coded while they wrap up (or until the next).
         begin_wrap_up(session, advisor_id, now, wrap_up)
-    elif how is LegEnd.ENDED:
+        return
+    session.execute(_END_SERVING, {"advisor": advisor_id})
+    if how is LegEnd.ENDED:
         begin_wrap_up(session, advisor_id, now, timedelta(0))
     else:
         _pause(session, advisor_id, now)

@@ -101,7 +101,8 @@ class Advisor(Base):
     """Why they are on a break, while they are: a
     :class:`~callflow.store.advisors.BreakReason`, or ``missed_call``."""
     serving_call_id: Mapped[str | None] = mapped_column(String(36))
-    """The queued caller they were rung for, until that leg ends: their desk shows it."""
+    """The queued caller they were last put through to: their desk shows the call until
+    they code it or take the next (a leg that ended without a conversation clears it)."""
     created_at: Mapped[datetime]
 
 

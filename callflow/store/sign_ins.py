@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, Integer, String, delete, select
+from sqlalchemy import ForeignKey, Integer, String, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from callflow.errors import InputError
@@ -119,6 +119,7 @@ class Person:
     supervisor: bool
     locale: str | None
     csrf_token: str
+    last_seen_at: datetime
 
     @property
     def sees_the_board(self) -> bool:
@@ -204,7 +205,17 @@ def check_password(session: Session, name: str, password: str, now: datetime) ->
 
 
 def open_session(session: Session, advisor_id: int, now: datetime) -> str:
-    """A new session for *advisor_id*; returns the cookie's value (shown only now)."""
+    """A new session for *advisor_id*; returns the cookie's value (shown only now). Their
+    sessions that have run out go now (nothing else reads them again)."""
+    session.execute(
+        delete(WebSession).where(
+            WebSession.advisor_id == advisor_id,
+            or_(
+                WebSession.created_at <= now - SESSION_LONGEST,
+                WebSession.last_seen_at <= now - SESSION_IDLE,
+            ),
+        )
+    )
     cookie = secrets.token_urlsafe(32)
     session.add(
         WebSession(
@@ -220,18 +231,17 @@ def open_session(session: Session, advisor_id: int, now: datetime) -> str:
 
 
 def session_person(session: Session, cookie: str, now: datetime) -> Person | None:
-    """The enabled person whose live session *cookie* is, or None (and an expired session is
-    deleted). Its last use moves to *now*."""
+    """The enabled person whose live session *cookie* is, or None. Reads only: a page's
+    live updates ask on every render and must not count as the person's activity (an
+    abandoned desk left open still ends after :data:`SESSION_IDLE`); :func:`touch_session`
+    is what a request the person made does."""
     row = session.get(WebSession, _hash(cookie))
     if row is None:
         return None
     advisor = session.get(Advisor, row.advisor_id)
     expired = now - row.created_at >= SESSION_LONGEST or now - row.last_seen_at >= SESSION_IDLE
     if advisor is None or not advisor.enabled or expired:
-        session.delete(row)
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
     return Person(
         advisor_id=advisor.id,
         name=advisor.name,
@@ -239,6 +249,14 @@ def session_person(session: Session, cookie: str, now: datetime) -> Person | Non
         supervisor=advisor.supervisor,
         locale=advisor.locale,
         csrf_token=row.csrf_token,
+        last_seen_at=row.last_seen_at,
+    )
+
+
+def touch_session(session: Session, cookie: str, now: datetime) -> None:
+    """The person used their session now (a page, a form): its idle time starts again."""
+    session.execute(
+        update(WebSession).where(WebSession.id_hash == _hash(cookie)).values(last_seen_at=now)
     )
 
 

@@ -126,7 +126,6 @@ def refused(tmp_path: Path, config_file: Path, *arguments: str) -> str:
 @pytest.mark.parametrize(
     ("line", "arguments", "says"),
     [
-        ("sim", ("--port", "9999"), "--port: only for a line with a provider"),
         ("sim", ("--dev-unsigned-webhooks",), "--dev-unsigned-webhooks: only for a line on Twilio"),
         ("ari", ("--seed", "3", "--at", "2026-01-12T09:00"), "--seed, --at: only for a simulated"),
         ("ari", ("--dev-unsigned-webhooks",), "--dev-unsigned-webhooks: only for a line on Twilio"),

@@ -1,5 +1,6 @@
-"""``callflow serve``: the simulated line runs and stops cleanly on SIGINT; on a provider
-(here Asterisk), /metrics can run on an address of its own, stopped with the rest."""
+"""``callflow serve``: the simulated line runs beside its web app, on one clock, and stops
+cleanly on SIGINT; on a provider (here Asterisk), /metrics can run on an address of its
+own, stopped with the rest."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ import selectors
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from callflow.cli.composition import Overrides, choose, open_line
+from callflow.config.models import HotlineConfig
+from callflow.engine.clock import AcceleratedClock, SystemClock
 from callflow.engine.vocabulary import EventKind
+from callflow.providers.sim.provider import SimulatedProvider
 from callflow.store.models import Call, CallEvent
 from callflow.store.session import Database
 from tests.cli.test_phone_cmd import CALLFLOW
@@ -50,12 +56,13 @@ def _lines_until(process: subprocess.Popen[str], wanted: str) -> list[dict[str, 
 
 
 def test_serve_runs_the_simulated_line_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    """The web app answers while the line runs, and the log says where its pages are."""
     url = f"sqlite:///{tmp_path / 'line.sqlite3'}"
     env = {**os.environ, "CALLFLOW_CONFIG": str(EXAMPLE_CONFIG)}
     env.pop("CALLFLOW_DATABASE_URL", None)
     command = [CALLFLOW, "serve", "--database-url", url, "--speed", "3000", "--seed", "3"]
     process = subprocess.Popen(
-        [*command, "--at", "2026-01-12T09:00"],
+        [*command, "--at", "2026-01-12T09:00", "--port", "0"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -63,6 +70,8 @@ def test_serve_runs_the_simulated_line_and_stops_cleanly_on_sigint(tmp_path: Pat
     )
     try:
         seen = _lines_until(process, "callback.dialled")
+        health = httpx.get(f"{seen[0]['url']}/health", timeout=PATIENCE_S)
+        sign_in = httpx.get(str(seen[0]["sign_in"]), timeout=PATIENCE_S)
         process.send_signal(signal.SIGINT)
         assert process.stderr is not None
         _, rest = process.communicate(timeout=PATIENCE_S)
@@ -73,6 +82,16 @@ def test_serve_runs_the_simulated_line_and_stops_cleanly_on_sigint(tmp_path: Pat
     started = seen[0]
     assert started["event"] == "serve.started" and started["provider"] == "sim"
     assert started["line_time"] == "2026-01-12T09:00:00+02:00"
+    site = str(started["url"])
+    assert site.startswith("http://127.0.0.1:") and not site.endswith(":0")
+    pages = {name: started[name] for name in ("desk", "board", "admin", "sign_in")}
+    assert pages == {
+        "desk": f"{site}/desk",
+        "board": f"{site}/board",
+        "admin": f"{site}/admin",
+        "sign_in": f"{site}/sign-in",
+    }
+    assert (health.status_code, sign_in.status_code) == (200, 200)
     events = {line["event"] for line in seen}
     assert {"call.arrived", "call.answered", "callback.requested"} <= events
     assert all("+358" not in json.dumps(line) for line in seen), "numbers must be masked"
@@ -125,3 +144,24 @@ def test_serve_runs_metrics_apart_and_stops_both_servers_on_sigterm(tmp_path: Pa
             assert started["metrics_url"] != f"{started['url']}/metrics"
 
     asyncio.run(scenario())
+
+
+def test_the_simulated_line_and_its_web_app_read_one_clock(
+    config: HotlineConfig, database: Database
+) -> None:
+    """The board's "now" is the simulated line's: the app is built on the line's clock,
+    which stands at --at until the line runs; a worker beside it keeps the wall clock."""
+    at = datetime(2026, 1, 12, 7, 0, tzinfo=UTC)
+    overrides = Overrides(
+        database_url=database.engine.url.render_as_string(hide_password=False),
+        speed=60,
+        start=at,
+    )
+    choice = choose(config, overrides)
+    with open_line(config, choice, overrides, running=True) as line:
+        assert isinstance(line.clock, AcceleratedClock)
+        assert (line.clock.now(), line.clock.speed) == (at, 60)
+        assert isinstance(line.provider, SimulatedProvider)
+        assert line.provider.clock is line.clock
+    with open_line(config, choice, overrides) as worker_line:
+        assert isinstance(worker_line.clock, SystemClock)

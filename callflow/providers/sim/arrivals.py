@@ -5,7 +5,7 @@ This is the :class:`~callflow.providers.sim.calls.Switchboard` the calls act on:
 goes through :class:`~callflow.service.calls.CallHandler` like a provider's, and the
 commands that come back are carried out on the virtual loop. A caller who takes a callback
 leaves it to :mod:`.callbacks`; an advisor done with a call is handed back to
-:mod:`.shifts`.
+:mod:`.shifts`, a person at the desk to :mod:`.desk` (they code the call themselves).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from callflow.engine.flow import new_call
 from callflow.engine.vocabulary import CallOutcome
 from callflow.providers.sim.callbacks import Callbacks
 from callflow.providers.sim.calls import SimulatedCall, Speech, carry_out, end_of
+from callflow.providers.sim.desk import Desk
 from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.stage import Stage
 from callflow.providers.sim.workload import Caller
 from callflow.service.calls import CallHandler
+from callflow.store.advisors import LegEnd
 from callflow.store.calls import BufferedJournal
 from callflow.store.outcomes import call_coding_row
 
@@ -36,6 +38,7 @@ class Arrivals:
         journal: BufferedJournal,
         shifts: Shifts,
         callbacks: Callbacks,
+        desk: Desk,
         *,
         run_id: str,
     ) -> None:
@@ -47,6 +50,7 @@ class Arrivals:
         self.journal = journal
         self.shifts = shifts
         self.callbacks = callbacks
+        self.desk = desk
         self.run_id = run_id
         """Call ids start with this: runs into one database never collide."""
         self.calls: dict[str, SimulatedCall] = {}
@@ -109,8 +113,9 @@ class Arrivals:
         self.stage.floor.dequeue(call.state.call_id, topic)
 
     def connect_waiting(self) -> None:
-        """Put the callers the matcher pairs through to their advisors."""
-        for call_id, advisor_id in self.stage.floor.match():
+        """Put the callers the matcher pairs through to their advisors (or the people at
+        the desk)."""
+        for call_id, advisor_id in self.stage.floor.match(self.desk):
             call = self.calls.get(call_id)
             if call is None:
                 self.release(advisor_id)
@@ -129,6 +134,10 @@ class Arrivals:
         def hang_up() -> None:
             now = stage.clock.now()
             stage.floor.record_handle(topic, handle)
+            if self.desk.is_person(advisor_id):
+                self.deliver(call, AdvisorHungUp())
+                self.desk.leg_ended(advisor_id, LegEnd.TALKED)
+                return
             coding = stage.habits.coding(topic)
             self.journal.log(
                 [call_coding_row(state.call_id, topic, language, coding, advisor_id, now)]
@@ -140,4 +149,7 @@ class Arrivals:
 
     def release(self, advisor_id: str) -> None:
         """An advisor offered a call that had just ended is free at once."""
-        self.shifts.free(advisor_id)
+        if self.desk.is_person(advisor_id):
+            self.desk.leg_ended(advisor_id, LegEnd.ENDED)
+        else:
+            self.shifts.free(advisor_id)

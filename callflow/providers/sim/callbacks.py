@@ -2,6 +2,11 @@
 claims the next due callback, the resident is dialled back with the results real numbers
 give, and a resident not reached is tried again by the configured policy.
 
+A person at the desk (:mod:`.desk`) is given callbacks the same way, and a reached
+resident's outcome is theirs to record, as on a live line: the attempt waits for it in
+their name (:func:`~callflow.store.outcomes.await_outcome`, as the worker's dispatcher
+does), and their desk records it.
+
 The claim, the lease and every step of the attempt are the store's own
 (:func:`~callflow.store.claims.claim_next_callback`, :mod:`callflow.store.attempts`),
 the same a worker runs; only the telephone is simulated (:mod:`.dialler`). Nothing is
@@ -11,30 +16,33 @@ dialled outside the retry policy's dialling window.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus
 from callflow.errors import LeaseLost
+from callflow.providers.sim.desk import Desk
 from callflow.providers.sim.dialler import ADVISOR_ANSWERS, DIAL_RESULTS, RING_FOR, WHISPER
 from callflow.providers.sim.draws import weighted_choice
-from callflow.providers.sim.floor import SimAdvisor
 from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.stage import Stage
 from callflow.store.advisors import begin_wrap_up
 from callflow.store.attempts import finish_attempt, mark_dialled, renew_lease, retry_policy
 from callflow.store.callbacks import open_backlog
 from callflow.store.claims import ClaimedCallback, claim_next_callback
-from callflow.store.outcomes import record_callback_coding
+from callflow.store.outcomes import await_outcome, record_callback_coding
 
 NOT_REACHED_WRAP_UP = timedelta(seconds=15)
 
 
 class Callbacks:
-    """Callbacks claimed, dialled and ended by the simulated advisors."""
+    """Callbacks claimed, dialled and ended by the simulated advisors and the people at
+    the desk."""
 
-    def __init__(self, stage: Stage, shifts: Shifts, *, owner: str) -> None:
+    def __init__(self, stage: Stage, shifts: Shifts, desk: Desk, *, owner: str) -> None:
         self.stage = stage
         self.shifts = shifts
+        self.desk = desk
         self.policy = retry_policy(stage.config)
         self.owner = owner
         """The lease owner the simulation claims as."""
@@ -68,7 +76,8 @@ class Callbacks:
         self._backlog_stale = False
 
     def dispatch(self) -> None:
-        """Free advisors with nobody waiting for them claim the next due callback."""
+        """Free advisors with nobody waiting for them claim the next due callback, longest
+        idle first (the people at the desk among them)."""
         stage = self.stage
         now = stage.clock.now()
         dials_at = now + ADVISOR_ANSWERS + WHISPER
@@ -77,24 +86,27 @@ class Callbacks:
         self.refresh_backlog()
         if not stage.floor.backlog:
             return
-        free = sorted(
-            (a for a in stage.floor.advisors.values() if a.free),
-            key=lambda a: (a.idle_since, a.advisor_id),
-        )
-        for advisor in free:
-            if self._someone_waits_for(advisor):
+        free: list[tuple[datetime, str, Collection[str], frozenset[str]]] = [
+            (a.idle_since, a.advisor_id, (a.skill,), a.languages)
+            for a in stage.floor.advisors.values()
+            if a.free
+        ]
+        free += [(p.idle_since, p.advisor_id, p.skills, p.languages) for p in self.desk.free()]
+        free.sort(key=lambda advisor: advisor[:2])
+        for _, advisor_id, skills, languages in free:
+            if self._someone_waits_for(skills, languages):
                 continue
             with stage.batch.unit() as session:
                 claimed = claim_next_callback(
                     session,
-                    self.shifts.store_ids[advisor.advisor_id],
+                    self.desk.store_id(advisor_id),
                     now,
                     owner=self.owner,
                     lease=stage.config.callbacks.lease,
                 )
             if claimed is not None:
                 self._backlog_stale = True
-                self._start_attempt(advisor, claimed)
+                self._start_attempt(advisor_id, claimed)
 
     def interrupt(self) -> None:
         """Stop: a callback being dialled goes back to the queue (its attempt ended as
@@ -119,20 +131,23 @@ class Callbacks:
     def _may_dial(self, at: datetime) -> bool:
         return self.stage.calendar.first_instant_within(at, self.policy.window) == at
 
-    def _someone_waits_for(self, advisor: SimAdvisor) -> bool:
+    def _someone_waits_for(self, skills: Collection[str], languages: frozenset[str]) -> bool:
         for topic, waiting in self.stage.floor.queues.items():
-            if self.stage.config.queues[topic].skill != advisor.skill:
+            if self.stage.config.queues[topic].skill not in skills:
                 continue
-            if any(w.language in advisor.languages for w in waiting):
+            if any(w.language in languages for w in waiting):
                 return True
         return False
 
-    def _start_attempt(self, advisor: SimAdvisor, claimed: ClaimedCallback) -> None:
-        advisor.serving = f"callback-{claimed.callback_id}"
-        self._in_flight[advisor.advisor_id] = claimed
-        self._renew_later(advisor.advisor_id, claimed)
+    def _start_attempt(self, advisor_id: str, claimed: ClaimedCallback) -> None:
+        if self.desk.is_person(advisor_id):
+            self.desk.took_callback(advisor_id)
+        else:
+            self.stage.floor.advisors[advisor_id].serving = f"callback-{claimed.callback_id}"
+        self._in_flight[advisor_id] = claimed
+        self._renew_later(advisor_id, claimed)
         dial_at = self.stage.clock.now() + ADVISOR_ANSWERS + WHISPER
-        self.stage.loop.call_at(dial_at, lambda: self._dial(advisor.advisor_id, claimed))
+        self.stage.loop.call_at(dial_at, lambda: self._dial(advisor_id, claimed))
 
     def _renew_later(self, advisor_id: str, claimed: ClaimedCallback) -> None:
         """Renew the lease at half its length for as long as the attempt goes on."""
@@ -181,11 +196,12 @@ class Callbacks:
         stage = self.stage
         self._in_flight.pop(advisor_id, None)
         stage.tell("callback.let_go", callback_id=lost.callback_id, why=str(lost))
+        person = self.desk.is_person(advisor_id)
+        wrap_up = stage.config.dispatch.wrap_up if person else timedelta(0)
         with stage.batch.unit() as session:
-            store_id = self.shifts.store_ids[advisor_id]
-            begin_wrap_up(session, store_id, stage.clock.now(), timedelta(0))
+            begin_wrap_up(session, self.desk.store_id(advisor_id), stage.clock.now(), wrap_up)
         self._backlog_stale = True
-        self.shifts.after_work(advisor_id, NOT_REACHED_WRAP_UP)
+        self._after_attempt(advisor_id, NOT_REACHED_WRAP_UP)
 
     def _attempt_over(
         self, advisor_id: str, claimed: ClaimedCallback, result: AttemptResult, length: timedelta
@@ -193,6 +209,10 @@ class Callbacks:
         stage = self.stage
         now = stage.clock.now()
         reached = result is AttemptResult.REACHED
+        person = self.desk.is_person(advisor_id)
+        if reached and person:
+            self._await_outcome(advisor_id, claimed, length)
+            return
         with stage.batch.unit() as session:
             try:
                 closed = finish_attempt(
@@ -205,6 +225,8 @@ class Callbacks:
                     policy=self.policy,
                     calendar=stage.calendar,
                     duration_s=length.total_seconds() if reached else 0.0,
+                    # A person's wrap-up is the line's, in the store; a seat's is drawn.
+                    wrap_up=stage.config.dispatch.wrap_up if person else timedelta(0),
                 )
             except LeaseLost as lost:
                 self._let_go(advisor_id, lost)
@@ -228,6 +250,37 @@ class Callbacks:
             status=closed.status.value,
         )
         self._in_flight.pop(advisor_id, None)
-        self.shifts.after_work(
-            advisor_id, stage.habits.wrap_up() if reached else NOT_REACHED_WRAP_UP
-        )
+        self._after_attempt(advisor_id, stage.habits.wrap_up() if reached else NOT_REACHED_WRAP_UP)
+
+    def _await_outcome(self, advisor_id: str, claimed: ClaimedCallback, talk: timedelta) -> None:
+        """The person talked with the resident: only they can say how it went, so the
+        attempt waits for their outcome, held in their name (as the worker's dispatcher
+        leaves it); they wrap up meanwhile and record it on their desk."""
+        stage = self.stage
+        now = stage.clock.now()
+        with stage.batch.unit() as session:
+            try:
+                await_outcome(
+                    session,
+                    claimed.callback_id,
+                    claimed.attempt_no,
+                    now,
+                    owner=self.owner,
+                    until=now + stage.config.dispatch.outcome_timeout,
+                    duration_s=talk.total_seconds(),
+                )
+            except LeaseLost as lost:  # raised before any write: the unit stays good
+                self._let_go(advisor_id, lost)
+                return
+        self._backlog_stale = True
+        self._in_flight.pop(advisor_id, None)
+        stage.tell("callback.awaiting_outcome", callback_id=claimed.callback_id, advisor=advisor_id)
+
+    def _after_attempt(self, advisor_id: str, seat_wrap_up: timedelta) -> None:
+        """The attempt is over: a seat is free after *seat_wrap_up*; a person once the
+        line's wrap-up, begun in the store, is over."""
+        stage = self.stage
+        if self.desk.is_person(advisor_id):
+            self.desk.look_at(stage.clock.now() + stage.config.dispatch.wrap_up)
+        else:
+            self.shifts.after_work(advisor_id, seat_wrap_up)

@@ -12,6 +12,7 @@ import bisect
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from callflow.config.models import HotlineConfig
 from callflow.engine import matching
@@ -20,6 +21,32 @@ from callflow.engine.forecast import BacklogIndex, QueueSnapshot, RotaCapacity
 from callflow.engine.matching import FreeAdvisor, WaitingCaller
 from callflow.engine.promise import deadline_class
 from callflow.service.queue_reads import ARRIVAL_WINDOW, RECENT_HANDLES
+
+
+class People(Protocol):
+    """People at the desk, free for work beside the simulated advisors (:mod:`.desk`)."""
+
+    def free(self) -> list[FreeAdvisor[str]]:
+        """Those believed free now; the store has the last word (:meth:`take`)."""
+        ...
+
+    def take(self, advisor_id: str, call_id: str) -> bool:
+        """Make them busy with the queued caller *call_id*; False if they no longer
+        can be."""
+        ...
+
+
+class _Nobody:
+    """No people at the desk: a simulation run faster than anyone could click."""
+
+    def free(self) -> list[FreeAdvisor[str]]:
+        return []
+
+    def take(self, advisor_id: str, call_id: str) -> bool:
+        return False
+
+
+NOBODY: People = _Nobody()
 
 
 @dataclass
@@ -115,24 +142,42 @@ class SimulatedFloor:
             arrivals.popleft()
         return len(arrivals)
 
-    def match(self) -> list[tuple[str, str]]:
+    def match(self, people: People = NOBODY) -> list[tuple[str, str]]:
         """Pair free advisors with waiting callers (the production matcher), take them out
-        of the queues and make the advisors busy; returns (call id, advisor id) pairs."""
+        of the queues and make the advisors busy; returns (call id, advisor id) pairs.
+
+        The free *people* at the desk are matched beside the simulated advisors by the same
+        rule. A pair with one of them holds only if they can be taken in the store; one who
+        cannot (on a break since they were read) is left out and the rest are matched
+        again, so no caller is left waiting for them and none is served out of turn."""
         in_order = self.config.provider.serves_queue_front_only
-        queues = [
-            matching.Queue(topic, self.config.queues[topic].skill, waiting, in_order)
-            for topic, waiting in self.queues.items()
-        ]
-        free = [
+        seats = [
             FreeAdvisor(a.advisor_id, frozenset({a.skill}), a.languages, a.idle_since)
             for a in self.advisors.values()
             if a.free
         ]
-        pairs = matching.match(queues, free)
-        for pair in pairs:
-            self.dequeue(pair.caller.call_id, pair.queue)
-            self.advisors[pair.advisor_id].serving = pair.caller.call_id
-        return [(pair.caller.call_id, pair.advisor_id) for pair in pairs]
+        others = {person.advisor_id: person for person in people.free()}
+        paired: list[tuple[str, str]] = []
+        while True:
+            queues = [
+                matching.Queue(topic, self.config.queues[topic].skill, waiting, in_order)
+                for topic, waiting in self.queues.items()
+            ]
+            refused = False
+            for pair in matching.match(queues, [*seats, *others.values()]):
+                call_id = pair.caller.call_id
+                if pair.advisor_id in others:
+                    del others[pair.advisor_id]
+                    if not people.take(pair.advisor_id, call_id):
+                        refused = True
+                        break
+                else:
+                    self.advisors[pair.advisor_id].serving = call_id
+                self.dequeue(call_id, pair.queue)
+                paired.append((call_id, pair.advisor_id))
+            if not refused:
+                return paired
+            seats = [seat for seat in seats if self.advisors[seat.advisor_id].free]
 
     def release(self, advisor_id: str, now: datetime) -> None:
         """The advisor is free again (call over, or a connection that fell through)."""

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
+from callflow.engine.clock import Clock
 from callflow.providers.sim.simulation import Simulation
 from callflow.providers.sim.staff import with_advisors
 from callflow.store.migrate import ensure_current
@@ -106,25 +107,24 @@ def run_days(
 
 async def run_in_real_time(
     simulation: Simulation,
+    clock: Clock,
     *,
-    speed: float,
     tick: timedelta = timedelta(milliseconds=100),
 ) -> None:
-    """Run *simulation* from where its clock stands, *speed* times faster than the wall
-    clock, day after day, until cancelled (the store is committed either way)."""
+    """Run *simulation* on to *clock*'s time, a tick of real time at a time, day after
+    day, until cancelled (the store is committed either way). *clock* is the line's: the
+    web app beside reads the same, so its "now" is the simulation's, less a tick at most."""
     calendar = simulation.calendar
-    start = simulation.clock.now()
-    planned = calendar.local_date(start)
+    planned = calendar.local_date(simulation.clock.now())
     simulation.schedule_days(planned, 1)
-    began = time.monotonic()
     try:
         while True:
-            virtual = start + (time.monotonic() - began) * speed * timedelta(seconds=1)
+            now = clock.now()
             tomorrow = calendar.at_minute(planned + timedelta(days=1), 0)
-            if virtual >= tomorrow - timedelta(hours=1):
+            if now >= tomorrow - timedelta(hours=1):
                 planned += timedelta(days=1)
                 simulation.schedule_days(planned, 1)
-            simulation.run_until(virtual)
+            simulation.run_until(now)
             await asyncio.sleep(tick.total_seconds())
     finally:
         simulation.close()

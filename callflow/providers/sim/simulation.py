@@ -8,7 +8,8 @@ with :func:`~callflow.store.claims.claim_next_callback`, which is dialled back
 with the results real numbers give and retried by the configured policy
 (:mod:`.callbacks`). Everything runs on a discrete-event loop, so a day takes
 seconds, and one seed always gives the same day. :class:`Simulation` builds
-the parts on one :class:`~.stage.Stage` and runs them.
+the parts on one :class:`~.stage.Stage` and runs them. A line run in real time
+lets people at the web desk work beside the simulated advisors (:mod:`.desk`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from callflow.engine.forecast import RotaCapacity
 from callflow.providers.sim.arrivals import Arrivals
 from callflow.providers.sim.callbacks import Callbacks
 from callflow.providers.sim.calls import SimulatedCall
+from callflow.providers.sim.desk import Desk
 from callflow.providers.sim.floor import SimulatedFloor
 from callflow.providers.sim.loop import VirtualLoop
 from callflow.providers.sim.shifts import Shifts
@@ -56,7 +58,12 @@ class Simulation:
         calls_per_day: float | None = None,
         habits: AdvisorHabits | None = None,
         owner: str = "sim",
+        people_at_the_desk: bool = False,
     ) -> None:
+        """*people_at_the_desk*: advisors in the store who are not the plan's seats are
+        looked for at each :meth:`run_until` and given work while they are free; for a
+        line run in real time, where someone can answer (a run of whole days takes
+        seconds, and would leave their callbacks waiting for outcomes)."""
         self.config = config
         rng = random.Random(seed)
         self.clock = FakeClock(start)
@@ -81,7 +88,9 @@ class Simulation:
         )
         self.tally: Tally = self.stage.tally
         self.shifts = Shifts(self.stage, became_free=self._became_free)
-        self.callbacks = Callbacks(self.stage, self.shifts, owner=owner)
+        self.desk = Desk(self.stage, self.shifts, became_free=self._became_free)
+        self._people_at_the_desk = people_at_the_desk
+        self.callbacks = Callbacks(self.stage, self.shifts, self.desk, owner=owner)
         handler = CallHandler(
             database,
             FlowContext(config, calendar, capacity),
@@ -92,7 +101,13 @@ class Simulation:
             on_callback_change=self.callbacks.changed,
         )
         self.arrivals = Arrivals(
-            self.stage, handler, journal, self.shifts, self.callbacks, run_id=uuid.uuid4().hex[:8]
+            self.stage,
+            handler,
+            journal,
+            self.shifts,
+            self.callbacks,
+            self.desk,
+            run_id=uuid.uuid4().hex[:8],
         )
 
     @property
@@ -142,8 +157,13 @@ class Simulation:
         return scheduled
 
     def run_until(self, deadline: datetime | None) -> bool:
-        """Run everything due up to *deadline* (all of it when None); False once nothing is left."""
+        """Run everything due up to *deadline* (all of it when None); False once nothing is left.
+
+        With people at the desk, who of them is free is read first: a line in real time
+        runs on a tick at a time, so they are read once a tick."""
         loop, batch = self.stage.loop, self.stage.batch
+        if self._people_at_the_desk:
+            self.desk.look()
         while True:
             at = loop.next_at()
             if at is None:
@@ -159,10 +179,11 @@ class Simulation:
 
     def close(self) -> None:
         """Stop: a callback being dialled goes back to the queue (its attempt ended as
-        interrupted), so no request is left leased to a simulation that is gone; the
-        callers still queued give up their places, so no wallboard counts them waiting
-        for ever."""
+        interrupted), so no request is left leased to a simulation that is gone; a person
+        at the desk talking to a simulated caller is done with them; the callers still
+        queued give up their places, so no wallboard counts them waiting for ever."""
         self.callbacks.interrupt()
+        self.desk.hand_back()
         with self.stage.batch.unit() as session:
             give_up_places_of_run(session, PROVIDER, self.run_id)
         self.stage.batch.commit()

@@ -47,7 +47,7 @@ from callflow.web import Context, WebContext, actions
 from callflow.web.errors import STATUS_OF, not_allowed_value
 from callflow.web.inputs import AdvisorId, CallbackId
 from callflow.web.links import password_link_url
-from callflow.web.pages.people import PageAdmin, checked_form
+from callflow.web.pages.people import CheckedForm, PageAdmin
 from callflow.web.pages.rendering import page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -227,9 +227,11 @@ def advisors_page(request: Request, context: Context, person: PageAdmin) -> Resp
 
 
 @router.post("/people")
-async def add_advisor(request: Request, context: Context, person: PageAdmin) -> Response:
+def add_advisor(
+    request: Request, context: Context, person: PageAdmin, form: CheckedForm
+) -> Response:
     """Add an advisor, and show their password link and API token: only now."""
-    typed = AdvisorForm.of(await checked_form(request, person))
+    typed = AdvisorForm.of(form)
     problems = typed.problems(adding=True)
     if problems:
         return _advisors(request, context, person, FormState.lacking(problems, typed=typed))
@@ -253,11 +255,11 @@ def advisor_page(
 
 
 @router.post("/people/{advisor_id}/skills")
-async def change_skills(
-    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin
+def change_skills(
+    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin, form: CheckedForm
 ) -> Response:
     """Replace the advisor's skills, languages and roles."""
-    typed = AdvisorForm.of(await checked_form(request, person))
+    typed = AdvisorForm.of(form)
     problems = typed.problems(adding=False)
     if problems:
         return _advisor(
@@ -280,11 +282,10 @@ async def change_skills(
 
 
 @router.post("/people/{advisor_id}/state")
-async def change_state(
-    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin
+def change_state(
+    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin, form: CheckedForm
 ) -> Response:
     """Available, on a break (for a reason) or offline, as the advisor's own desk sets it."""
-    form = await checked_form(request, person)
     try:
         state, reason = _state_asked(form)
         actions.set_state(context, advisor_id, state, by=person.advisor_id, reason=reason)
@@ -294,11 +295,10 @@ async def change_state(
 
 
 @router.post("/people/{advisor_id}/password-link")
-async def new_password_link(
-    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin
+def new_password_link(
+    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin, form: CheckedForm
 ) -> Response:
     """A new link to set a password, shown only now; an earlier one stops working."""
-    await checked_form(request, person)
     try:
         token = actions.new_password_link(context, advisor_id, by=person.advisor_id)
     except (ApiError, CallflowError) as exc:
@@ -308,11 +308,10 @@ async def new_password_link(
 
 
 @router.post("/people/{advisor_id}/token")
-async def new_token(
-    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin
+def new_token(
+    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin, form: CheckedForm
 ) -> Response:
     """A new API token, shown only now; the earlier one stops working."""
-    await checked_form(request, person)
     try:
         token = actions.new_token(context, advisor_id, by=person.advisor_id)
     except (ApiError, CallflowError) as exc:
@@ -321,12 +320,11 @@ async def new_token(
 
 
 @router.post("/people/{advisor_id}/disable")
-async def disable(
-    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin
+def disable(
+    advisor_id: AdvisorId, request: Request, context: Context, person: PageAdmin, form: CheckedForm
 ) -> Response:
     """Disable the advisor once the admin ticked that they mean it: no script's confirm()
     needed, and no stray click disables anyone."""
-    form = await checked_form(request, person)
     if form.get("confirm") != "yes":
         state = FormState.lacking([("admin_disable_unconfirmed", {})])
         return _advisor(request, context, person, advisor_id, state)
@@ -417,12 +415,15 @@ def callback_page(
 
 
 @router.post("/callback-requests/{callback_id}/cancel")
-async def cancel_callback(
-    callback_id: CallbackId, request: Request, context: Context, person: PageAdmin
+def cancel_callback(
+    callback_id: CallbackId,
+    request: Request,
+    context: Context,
+    person: PageAdmin,
+    form: CheckedForm,
 ) -> Response:
     """Cancel an open request with the admin's reason (stored masked, and with their name
     in the log); one being called ends its attempt."""
-    form = await checked_form(request, person)
     reason = _text(form, "reason").strip()
     shown_reason = mask_numbers_in(reason)
     if not 0 < len(reason) <= LONGEST_REASON or NUL in reason:

@@ -91,7 +91,9 @@ def board_live(
     cache = _cache(request, context)
 
     def render() -> Sections | None:
-        viewer = current_person(request, context)  # the session may have ended meanwhile
+        viewer = current_person(
+            request, context, active=False
+        )  # the session may have ended meanwhile
         if viewer is None or not viewer.sees_the_board:
             return None
         kept = cache.read(context.database, context.clock.now(), _version(request))

@@ -30,7 +30,7 @@ from callflow.store.outcomes import Coding
 from callflow.store.sign_ins import Person
 from callflow.web import Context, WebContext, actions
 from callflow.web.pages.live import Sections, live_stream
-from callflow.web.pages.people import SignedIn, checked_form, current_person
+from callflow.web.pages.people import CheckedForm, SignedIn, current_person
 from callflow.web.pages.rendering import locale_of, page, page_values, render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -54,7 +54,7 @@ def desk_page(request: Request, context: Context, person: SignedIn) -> Response:
 @router.get("/desk/live")
 def desk_live(request: Request, context: Context, person: SignedIn) -> EventSourceResponse:
     def render() -> Sections | None:
-        now_person = current_person(request, context)
+        now_person = current_person(request, context, active=False)
         if now_person is None:
             return None
         values = {
@@ -67,8 +67,7 @@ def desk_live(request: Request, context: Context, person: SignedIn) -> EventSour
 
 
 @router.post("/desk/state")
-async def set_state(request: Request, context: Context, person: SignedIn) -> Response:
-    form = await checked_form(request, person)
+def set_state(request: Request, context: Context, person: SignedIn, form: CheckedForm) -> Response:
     wanted = STATES.get(str(form.get("state")))
     if wanted is None:
         return _refused(request, context, person, key="bad_state")
@@ -86,8 +85,9 @@ async def set_state(request: Request, context: Context, person: SignedIn) -> Res
 
 
 @router.post("/desk/outcome")
-async def record_outcome(request: Request, context: Context, person: SignedIn) -> Response:
-    form = await checked_form(request, person)
+def record_outcome(
+    request: Request, context: Context, person: SignedIn, form: CheckedForm
+) -> Response:
     try:
         callback_id = int(str(form.get("callback_id")))
         result = AttemptResult(str(form.get("result")))
@@ -110,8 +110,7 @@ async def record_outcome(request: Request, context: Context, person: SignedIn) -
 
 
 @router.post("/desk/call-coding")
-async def code_call(request: Request, context: Context, person: SignedIn) -> Response:
-    form = await checked_form(request, person)
+def code_call(request: Request, context: Context, person: SignedIn, form: CheckedForm) -> Response:
     coding = _coding(form)
     if coding is None:
         return _refused(request, context, person, key="coding_needed")

@@ -22,7 +22,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from callflow.store.sign_ins import SESSION_LONGEST, Person, session_person
+from callflow.store.sign_ins import (
+    SESSION_LONGEST,
+    TOUCH_EVERY,
+    Person,
+    session_person,
+    touch_session,
+)
 from callflow.web import Context, WebContext
 from callflow.web.links import public_url
 from callflow.web.pages.rendering import page
@@ -54,13 +60,19 @@ class CsrfRefused(Exception):
         self.person = person
 
 
-def current_person(request: Request, context: WebContext) -> Person | None:
-    """The person whose live session the request's cookie is, if any."""
+def current_person(request: Request, context: WebContext, *, active: bool = True) -> Person | None:
+    """The person whose live session the request's cookie is, if any. A request of theirs
+    (*active*) starts the session's idle time again; a live page's render does not."""
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
-    with context.database.transaction() as session:
-        return session_person(session, cookie, context.clock.now())
+    now = context.clock.now()
+    with context.database.reading() as session:
+        person = session_person(session, cookie, now)
+    if person is not None and active and now - person.last_seen_at >= TOUCH_EVERY:
+        with context.database.transaction() as session:
+            touch_session(session, cookie, now)
+    return person
 
 
 def _signed_in(request: Request, context: Context) -> Person:
@@ -88,13 +100,30 @@ Supervisor = Annotated[Person, Depends(_supervising)]
 PageAdmin = Annotated[Person, Depends(_administering)]
 
 
-async def checked_form(request: Request, person: Person) -> FormData:
-    """The POSTed form, once its CSRF token is the session's."""
+async def _checked_form(request: Request, person: SignedIn) -> FormData:
+    """The POSTed form, once its CSRF token is the session's. Read here, in the event
+    loop, so the route itself can be a plain function (run in a worker thread: its
+    store calls, and argon2's work, never stall the other requests and live pages)."""
     form = await request.form()
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not secrets.compare_digest(sent, person.csrf_token):
         raise CsrfRefused(person)
     return form
+
+
+async def _signing_in_form(request: Request) -> FormData:
+    """A form posted before any session (signing in, setting a password): its CSRF token
+    must be its own cookie's (double submit)."""
+    form = await request.form()
+    token = request.cookies.get(SIGN_IN_COOKIE)
+    sent = form.get(CSRF_FIELD)
+    if not token or not isinstance(sent, str) or not secrets.compare_digest(sent, token):
+        raise CsrfRefused(None)
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(_checked_form)]
+SigningInForm = Annotated[FormData, Depends(_signing_in_form)]
 
 
 def secure_cookies(request: Request, context: WebContext) -> bool:

@@ -1,4 +1,4 @@
-"""The simulated line as a provider: where it starts, what it says it did, how it stops."""
+"""The simulated line as a provider: where its time starts, what it says it did, how it stops."""
 
 from __future__ import annotations
 
@@ -10,43 +10,47 @@ from structlog.testing import capture_logs
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
-from callflow.providers.sim.provider import SimulatedProvider
+from callflow.providers.sim.provider import SimulatedProvider, line_clock
 from callflow.store.models import Call
 from callflow.store.session import Database
 from tests.store.helpers import T0
 
 SUNDAY_NOON = datetime(2026, 1, 11, 10, 0, tzinfo=UTC)
 MONDAY_OPENING = datetime(2026, 1, 12, 7, 0, tzinfo=UTC)  # 09:00 in Helsinki
+SPEED = 3000
 
 
-def provider(
-    config: HotlineConfig, database: Database, now: datetime, start: datetime | None = None
-) -> SimulatedProvider:
-    return SimulatedProvider(config, database, FakeClock(now), speed=3000, seed=7, start=start)
+class TestLineClock:
+    def test_a_closed_line_starts_at_its_next_opening_and_says_so(
+        self, config: HotlineConfig
+    ) -> None:
+        with capture_logs() as logs:
+            clock = line_clock(config, FakeClock(SUNDAY_NOON), speed=SPEED)
+        assert clock.now() == MONDAY_OPENING
+        assert [entry["event"] for entry in logs] == ["serve.closed_now"]
+
+    def test_an_open_line_starts_now_and_a_given_start_is_kept(self, config: HotlineConfig) -> None:
+        assert line_clock(config, FakeClock(T0), speed=SPEED).now() == T0
+        given = SUNDAY_NOON + timedelta(hours=1)
+        assert line_clock(config, FakeClock(T0), speed=SPEED, start=given).now() == given
+
+    def test_line_time_stands_at_the_start_until_the_line_runs(
+        self, config: HotlineConfig, database: Database
+    ) -> None:
+        """Starting the web app takes no line time: the log says the line starts at its
+        start, exactly."""
+        clock = line_clock(config, FakeClock(SUNDAY_NOON), speed=SPEED)
+        line = SimulatedProvider(config, database, clock, speed=SPEED, seed=7)
+        assert line.facts() == {"speed": SPEED, "line_time": "2026-01-12T09:00:00+02:00"}
+        assert clock.speed == SPEED
 
 
-def test_a_closed_line_starts_at_its_next_opening_and_says_so(
+def test_stopped_the_line_has_stored_every_call_it_counted_on_its_own_time(
     config: HotlineConfig, database: Database
 ) -> None:
-    line = provider(config, database, SUNDAY_NOON)
-    with capture_logs() as logs:
-        assert line.starts_at() == MONDAY_OPENING
-        assert line.facts() == {"speed": 3000, "line_time": "2026-01-12T09:00:00+02:00"}
-    assert [entry["event"] for entry in logs] == ["serve.closed_now"]
-
-
-def test_an_open_line_starts_now_and_a_given_start_is_kept(
-    config: HotlineConfig, database: Database
-) -> None:
-    assert provider(config, database, T0).starts_at() == T0
-    given = SUNDAY_NOON + timedelta(hours=1)
-    assert provider(config, database, T0, start=given).starts_at() == given
-
-
-def test_stopped_the_line_has_stored_every_call_it_counted(
-    config: HotlineConfig, database: Database
-) -> None:
-    line = provider(config, database, T0)
+    """The simulation runs on the line's clock, the one the web app reads."""
+    clock = line_clock(config, FakeClock(T0), speed=SPEED)
+    line = SimulatedProvider(config, database, clock, speed=SPEED, seed=7)
 
     async def run_a_while() -> None:
         running = asyncio.create_task(line.run())
@@ -56,7 +60,8 @@ def test_stopped_the_line_has_stored_every_call_it_counted(
 
     asyncio.run(run_a_while())
     facts = line.facts()
-    assert str(facts["line_time"]) > "2026-01-12T10:05"
+    assert line.simulation is not None
+    assert T0 + timedelta(minutes=5) < line.simulation.clock.now() <= clock.now()
     assert int(str(facts["calls"])) >= 1
     with database.reading() as session:
         assert session.scalar(select(func.count()).select_from(Call)) == facts["calls"]

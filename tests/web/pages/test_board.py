@@ -358,7 +358,13 @@ def test_the_board_is_read_once_for_every_view_until_the_store_changes(
 def _sections(app: FastAPI, config: HotlineConfig, view: View) -> Sections:
     """The live sections as the stream would send them to an English-speaking supervisor."""
     viewer = Person(
-        advisor_id=1, name="saara", admin=False, supervisor=True, locale="en", csrf_token="-"
+        advisor_id=1,
+        name="saara",
+        admin=False,
+        supervisor=True,
+        locale="en",
+        csrf_token="-",
+        last_seen_at=T0,
     )
     values = page_values(Request({"type": "http", "headers": []}), app.state.context, viewer)
     values |= board_values(values, config, view, None)
