@@ -27,7 +27,8 @@ from callflow.engine.clock import Clock
 from callflow.http.limits import BodyLimit
 from callflow.providers.port import Webhooks
 from callflow.store.session import Database, OutageLog
-from callflow.web import WebContext, admin_routes, advisor_routes, metrics
+from callflow.web import WebContext, metrics
+from callflow.web.api import admin, advisor
 from callflow.web.docs import docs_routes
 from callflow.web.errors import install_error_handling
 from callflow.web.live import ChangeFeed
@@ -69,8 +70,8 @@ def create_app(
     )
     _serve_line(app, config, database, clock, https=webhooks is not None and webhooks.https)
     app.state.changes = changes
-    app.include_router(advisor_routes.router)
-    app.include_router(admin_routes.router)
+    app.include_router(advisor.router)
+    app.include_router(admin.router)
     mount_pages(app)
     app.include_router(metrics.router)
     if config.web.metrics_port is None:  # else served apart, by create_metrics_app

@@ -33,8 +33,8 @@ from callflow.store.callback_views import CallbackView, callback_history, list_c
 from callflow.store.models import AdvisorState
 from callflow.values.numbers import mask_digits, mask_numbers_within
 from callflow.web import Context, actions
-from callflow.web.advisor_routes import AdvisorOut
-from callflow.web.auth import Admin
+from callflow.web.api.advisor import AdvisorOut
+from callflow.web.api.tokens import Admin
 from callflow.web.errors import ERROR_RESPONSES, not_allowed_value
 from callflow.web.inputs import AdvisorId, CallbackId, StrictBody
 from callflow.web.links import password_link_url

@@ -35,7 +35,7 @@ from callflow.store.models import (
 from callflow.store.outcomes import ADVISOR_HOLD, Coding
 from callflow.web import Context, WebContext, actions
 from callflow.web.actions import LONGEST_NOTE
-from callflow.web.auth import AnyAdvisor
+from callflow.web.api.tokens import AnyAdvisor
 from callflow.web.errors import ERROR_RESPONSES
 from callflow.web.inputs import CallbackId, StrictBody
 
