@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sse_starlette.sse import AppStatus
 
 from callflow.config.load import load_config
 from callflow.config.models import HotlineConfig
@@ -60,7 +61,9 @@ def same_global_state() -> Iterator[None]:
 
     A command run in-process configures structlog for the rest of the process (its level
     filter then swallows the lines a later test captures), uvicorn sets its loggers' levels,
-    and a test may set a variable or change directory without monkeypatch. Restored after
+    a stopped server sets sse-starlette's process-wide "shutting down" flag (every later
+    live page in the process would end at once), and a test may set a variable or change
+    directory without monkeypatch. Restored after
     every test, so the suite passes in any order (pytest-randomly shuffles it).
     """
     structlog_config = structlog.get_config()
@@ -84,6 +87,7 @@ def same_global_state() -> Iterator[None]:
         os.environ.clear()
         os.environ.update(environ)
     os.chdir(cwd)
+    AppStatus.should_exit = False
 
 
 def _loggers() -> dict[str, logging.Logger]:

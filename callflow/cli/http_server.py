@@ -114,6 +114,10 @@ def serve_apps(
             signal.signal(signum, handler)
 
 
+GRACEFUL_SHUTDOWN_S = 3
+"""Seconds a stopping server waits for open connections before it closes them."""
+
+
 def _uvicorn_server(app: Any, web: WebConfig, log_level: str) -> Any:
     """uvicorn serving *app* with its limits from ``[web]``; ``max_connections`` bounds
     what slow clients can hold. uvicorn has no timeout for reading a request's headers:
@@ -131,6 +135,9 @@ def _uvicorn_server(app: Any, web: WebConfig, log_level: str) -> Any:
         h11_max_incomplete_event_size=web.max_header_bytes,
         timeout_keep_alive=math.ceil(web.keep_alive.total_seconds()),
         limit_concurrency=web.max_connections,
+        # A live page's stream ends when the server is told to stop; one that was not
+        # told (the line ended by itself) must not hold the stop up for good.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return uvicorn.Server(config)
 

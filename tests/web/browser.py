@@ -36,7 +36,10 @@ def served(app: FastAPI, *, live: bool = False, port: int = 0) -> Iterator[str]:
     listening.bind(("127.0.0.1", port))
     port = listening.getsockname()[1]
     lifespan = "on" if live else "off"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan=lifespan, timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:

@@ -129,6 +129,8 @@ class Arrivals:
         topic, language = state.topic, state.language
         handle = stage.habits.handle_time(topic)
         stage.tally.answered += 1
+        if not self.desk.is_person(advisor_id):  # a person was made busy as they were taken
+            self.shifts.talking(advisor_id, state.call_id)
         stage.tell("call.answered", call_id=state.call_id, advisor=advisor_id, topic=topic)
 
         def hang_up() -> None:

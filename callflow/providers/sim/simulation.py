@@ -61,8 +61,9 @@ class Simulation:
         people_at_the_desk: bool = False,
     ) -> None:
         """*people_at_the_desk*: advisors in the store who are not the plan's seats are
-        looked for at each :meth:`run_until` and given work while they are free; for a
-        line run in real time, where someone can answer (a run of whole days takes
+        looked for at each :meth:`run_until` and given work while they are free, and the
+        seats' states are written to the store as they change, for the board; for a line
+        run in real time, where someone can answer and watch (a run of whole days takes
         seconds, and would leave their callbacks waiting for outcomes)."""
         self.config = config
         rng = random.Random(seed)
@@ -87,7 +88,7 @@ class Simulation:
             workload,
         )
         self.tally: Tally = self.stage.tally
-        self.shifts = Shifts(self.stage, became_free=self._became_free)
+        self.shifts = Shifts(self.stage, became_free=self._became_free, in_store=people_at_the_desk)
         self.desk = Desk(self.stage, self.shifts, became_free=self._became_free)
         self._people_at_the_desk = people_at_the_desk
         self.callbacks = Callbacks(self.stage, self.shifts, self.desk, owner=owner)
@@ -180,10 +181,12 @@ class Simulation:
     def close(self) -> None:
         """Stop: a callback being dialled goes back to the queue (its attempt ended as
         interrupted), so no request is left leased to a simulation that is gone; a person
-        at the desk talking to a simulated caller is done with them; the callers still
-        queued give up their places, so no wallboard counts them waiting for ever."""
+        at the desk talking to a simulated caller is done with them; the simulated
+        advisors shown in the store sign out and the callers still queued give up their
+        places, so no wallboard counts them working or waiting for ever."""
         self.callbacks.interrupt()
         self.desk.hand_back()
+        self.shifts.all_signed_out()
         with self.stage.batch.unit() as session:
             give_up_places_of_run(session, PROVIDER, self.run_id)
         self.stage.batch.commit()

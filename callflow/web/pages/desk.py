@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 
@@ -30,7 +31,7 @@ from callflow.store.outcomes import Coding
 from callflow.store.sign_ins import Person
 from callflow.web import Context, WebContext, actions
 from callflow.web.pages.live import Sections, live_stream
-from callflow.web.pages.people import CheckedForm, SignedIn, current_person
+from callflow.web.pages.people import CheckedForm, SignedIn, person_in
 from callflow.web.pages.rendering import locale_of, page, page_values, render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -54,13 +55,14 @@ def desk_page(request: Request, context: Context, person: SignedIn) -> Response:
 @router.get("/desk/live")
 def desk_live(request: Request, context: Context, person: SignedIn) -> EventSourceResponse:
     def render() -> Sections | None:
-        now_person = current_person(request, context, active=False)
-        if now_person is None:
-            return None
-        values = {
-            **page_values(request, context, now_person),
-            **_desk_values(request, context, now_person),
-        }
+        with context.database.reading() as session:  # one read: who, and their desk
+            now_person = person_in(session, request, context.clock.now())
+            if now_person is None:
+                return None
+            values = {
+                **page_values(request, context, now_person),
+                **_desk_values(request, context, now_person, session),
+            }
         return {section: render_fragment(f"{section}.html", values) for section in SECTIONS}
 
     return live_stream(request, render)
@@ -121,12 +123,18 @@ def code_call(request: Request, context: Context, person: SignedIn, form: Checke
     return _back(notice="recorded")
 
 
-def _desk_values(request: Request, context: WebContext, person: Person) -> dict[str, Any]:
+def _desk_values(
+    request: Request, context: WebContext, person: Person, session: Session | None = None
+) -> dict[str, Any]:
+    """What the desk's templates show, read in *session* (else a read of its own)."""
     locale = locale_of(request, context, person)
     calendar = Calendar.from_config(context.config)
     now = context.clock.now()
     day_start = calendar.at_minute(calendar.local_date(now), 0)
-    with context.database.reading() as session:
+    if session is None:
+        with context.database.reading() as own:
+            desk = read_desk(own, person.advisor_id, day_start)
+    else:
         desk = read_desk(session, person.advisor_id, day_start)
     return {
         "desk": desk,

@@ -27,6 +27,11 @@ Sections = dict[str, str]
 
 REFRESH = 5.0
 """Seconds between renders when nothing changed."""
+RENDERS_AT_ONCE = 4
+"""Live renders running at once in one app. A change wakes every open page together;
+fifty renders at once would share the cores, the GIL and the database's connections
+and each take as long as all of them, while a few at a time each finish in their own
+few milliseconds, and the last page is not served later."""
 RECONNECT_MS = 1000
 PING_S = 15
 
@@ -35,13 +40,15 @@ def live_stream(request: Request, render: Callable[[], Sections | None]) -> Even
     """The stream of *render*'s sections; *render* returns None once the person's session
     is over. It runs in a worker thread (it reads the store)."""
     feed: ChangeFeed = request.app.state.changes
+    slots = _render_slots(request)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         sent: Sections = {}
         first = True
         async with feed.subscribe() as changes:
             while True:
-                sections = await run_in_threadpool(render)
+                async with slots:
+                    sections = await run_in_threadpool(render)
                 if sections is None:
                     yield ServerSentEvent(data="", event="signed-out")
                     return
@@ -70,3 +77,11 @@ async def _next_change(changes: Subscription) -> bool:
     except StopAsyncIteration:
         return False
     return True
+
+
+def _render_slots(request: Request) -> asyncio.Semaphore:
+    """The app's :data:`RENDERS_AT_ONCE` slots (made in the app's event loop, once)."""
+    slots: asyncio.Semaphore | None = getattr(request.app.state, "render_slots", None)
+    if slots is None:
+        slots = request.app.state.render_slots = asyncio.Semaphore(RENDERS_AT_ONCE)
+    return slots

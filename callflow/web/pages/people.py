@@ -15,11 +15,13 @@ sign-in page, and comes back where they were going after it.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from callflow.store.sign_ins import (
@@ -60,6 +62,13 @@ class CsrfRefused(Exception):
         self.person = person
 
 
+def person_in(session: Session, request: Request, now: datetime) -> Person | None:
+    """The person whose live session the request's cookie is, read in *session* (a live
+    render reads them and their page in one go); their activity untouched."""
+    cookie = request.cookies.get(COOKIE)
+    return session_person(session, cookie, now) if cookie else None
+
+
 def current_person(request: Request, context: WebContext, *, active: bool = True) -> Person | None:
     """The person whose live session the request's cookie is, if any. A request of theirs
     (*active*) starts the session's idle time again; a live page's render does not."""
@@ -68,7 +77,7 @@ def current_person(request: Request, context: WebContext, *, active: bool = True
         return None
     now = context.clock.now()
     with context.database.reading() as session:
-        person = session_person(session, cookie, now)
+        person = person_in(session, request, now)
     if person is not None and active and now - person.last_seen_at >= TOUCH_EVERY:
         with context.database.transaction() as session:
             touch_session(session, cookie, now)
