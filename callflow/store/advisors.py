@@ -436,6 +436,41 @@ def advisor_leg_ended(
         _pause(session, advisor_id, now)
 
 
+def show_seat(
+    session: Session,
+    store_id: int,
+    state: AdvisorState,
+    now: datetime,
+    *,
+    ready_at: datetime | None = None,
+    break_reason: BreakReason | None = None,
+    serving_call_id: str | None = None,
+) -> None:
+    """A simulated seat *store_id* in *state* from *now*, unless it holds a callback.
+
+    For the simulated line only: it makes an advisor busy, or wraps them up, without a
+    provider's call leg, so this writes the state as a whole. A seat
+    holding a callback is left alone: the simulation writes nothing while it holds its
+    own, and one claimed by a worker beside ``callflow serve`` must not look ready to a
+    second claim (one advisor, one assignment); that attempt's end frees it."""
+    holds_callback = exists().where(
+        CallbackRequest.advisor_id == store_id,
+        CallbackRequest.status == CallbackStatus.IN_PROGRESS,
+    )
+    session.execute(
+        update(Advisor)
+        .where(Advisor.id == store_id, ~holds_callback)
+        .values(
+            state=state,
+            state_since=now,
+            ready_at=ready_at,
+            break_reason=break_reason,
+            serving_call_id=serving_call_id,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def _pause(session: Session, advisor_id: int, now: datetime) -> None:
     """On a break, whatever they were doing: a supervisor ends it (or they do)."""
     advisor = _locked(session, advisor_id)

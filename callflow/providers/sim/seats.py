@@ -19,13 +19,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import exists, update
 from sqlalchemy.orm import Session
 
-from callflow.engine.vocabulary import CallbackStatus
 from callflow.providers.sim.stage import Stage
-from callflow.store.advisors import BreakReason, set_advisor_state
-from callflow.store.models import Advisor, AdvisorState, CallbackRequest
+from callflow.store.advisors import BreakReason, set_advisor_state, show_seat
+from callflow.store.models import AdvisorState
 
 
 class SeatStates(Protocol):
@@ -142,38 +140,3 @@ class FloorInStore:
                 break_reason=break_reason,
                 serving_call_id=serving_call_id,
             )
-
-
-def show_seat(
-    session: Session,
-    store_id: int,
-    state: AdvisorState,
-    now: datetime,
-    *,
-    ready_at: datetime | None = None,
-    break_reason: BreakReason | None = None,
-    serving_call_id: str | None = None,
-) -> None:
-    """The seat *store_id* in *state* from *now*, unless it holds a callback.
-
-    The store has no step for what the simulation does (make an advisor busy, or wrap up,
-    without a call leg of a provider's), so this writes the state as a whole. A seat
-    holding a callback is left alone: the simulation writes nothing while it holds its
-    own, and one claimed by a worker beside ``callflow serve`` must not look ready to a
-    second claim (one advisor, one assignment); that attempt's end frees it."""
-    holds_callback = exists().where(
-        CallbackRequest.advisor_id == store_id,
-        CallbackRequest.status == CallbackStatus.IN_PROGRESS,
-    )
-    session.execute(
-        update(Advisor)
-        .where(Advisor.id == store_id, ~holds_callback)
-        .values(
-            state=state,
-            state_since=now,
-            ready_at=ready_at,
-            break_reason=break_reason,
-            serving_call_id=serving_call_id,
-        )
-        .execution_options(synchronize_session="fetch")
-    )
