@@ -112,6 +112,18 @@ class UnknownAdvisor(StoreError):
         super().__init__(f"no advisor {name_or_id!r}; `callflow advisors list` shows them")
 
 
+class AdvisorDisabled(StoreError):
+    """A way in (a token, a password link) asked for an advisor who is disabled."""
+
+    slug = "advisor-disabled"
+
+    def __init__(self, name: str, advisor_id: int, what: str) -> None:
+        self.advisor_id = advisor_id
+        super().__init__(
+            f"advisor {name} (id {advisor_id}) is disabled; {what} would not let them in"
+        )
+
+
 class UnknownCallback(StoreError):
     slug = "callback-unknown"
 

@@ -275,11 +275,6 @@ def advisors_token(
     try:
         with database.transaction() as session:
             advisor = find_advisor(session, name)
-            if not advisor.enabled:
-                raise click.ClickException(
-                    f"advisor {advisor.name} (id {advisor.id}) is disabled; "
-                    "a token would not let them in"
-                )
             shown = advisor.name
             token = issue_token(session, advisor.id)
     finally:
@@ -304,11 +299,6 @@ def advisors_password(
     try:
         with database.transaction() as session:
             advisor = find_advisor(session, name)
-            if not advisor.enabled:
-                raise click.ClickException(
-                    f"advisor {advisor.name} (id {advisor.id}) is disabled; "
-                    "a password would not let them in"
-                )
             shown = advisor.name
             link_token = issue_password_link(session, advisor.id, SystemClock().now())
     finally:

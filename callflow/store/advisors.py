@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from callflow.engine import matching
 from callflow.engine.matching import FreeAdvisor, Pair, Queue
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus
-from callflow.errors import AdvisorBusy, UnknownAdvisor
+from callflow.errors import AdvisorBusy, AdvisorDisabled, UnknownAdvisor
 from callflow.store.base import Base
 from callflow.store.models import (
     Advisor,
@@ -126,8 +126,11 @@ def register_advisor(
 
 
 def issue_token(session: Session, advisor_id: int) -> str:
-    """A new API token for the advisor (any earlier one stops working); shown only now."""
+    """A new API token for the advisor (any earlier one stops working); shown only now.
+    :class:`AdvisorDisabled` for one who is disabled."""
     advisor = _advisor(session, advisor_id)
+    if not advisor.enabled:
+        raise AdvisorDisabled(advisor.name, advisor.id, "a token")
     token = secrets.token_urlsafe(32)
     advisor.token_hash = token_hash(token)
     return token

@@ -106,7 +106,7 @@ def read_desk(session: Session, advisor_id: int, day_start: datetime) -> Desk:
     advisor = session.get(Advisor, advisor_id)
     if advisor is None:
         raise UnknownAdvisor(str(advisor_id))
-    callback = _callback_in_hand(session, advisor_id)
+    callback = callback_in_hand(session, advisor_id)
     call = _call_in_hand(session, advisor.serving_call_id)
     return Desk(
         advisor_id=advisor.id,
@@ -140,7 +140,8 @@ def _desk_state(
     }[state]
 
 
-def _callback_in_hand(session: Session, advisor_id: int) -> CallbackInHand | None:
+def callback_in_hand(session: Session, advisor_id: int) -> CallbackInHand | None:
+    """The callback *advisor_id* holds, with the resident's number: theirs alone to see."""
     request = session.scalars(
         select(CallbackRequest).where(
             CallbackRequest.advisor_id == advisor_id,

@@ -27,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ForeignKey, Integer, String, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from callflow.errors import InputError
+from callflow.errors import AdvisorDisabled, InputError, UnknownAdvisor
 from callflow.store.base import Base
 from callflow.store.models import Advisor
 
@@ -132,7 +132,12 @@ def _hash(token: str) -> str:
 
 def issue_password_link(session: Session, advisor_id: int, now: datetime) -> str:
     """A new one-time token to set *advisor_id*'s password (an earlier one stops working);
-    shown only now."""
+    shown only now. :class:`AdvisorDisabled` for one who is disabled."""
+    advisor = session.get(Advisor, advisor_id)
+    if advisor is None:
+        raise UnknownAdvisor(str(advisor_id))
+    if not advisor.enabled:
+        raise AdvisorDisabled(advisor.name, advisor.id, "a password link")
     session.execute(delete(PasswordLink).where(PasswordLink.advisor_id == advisor_id))
     token = secrets.token_urlsafe(32)
     session.add(

@@ -264,7 +264,6 @@ def disable(context: WebContext, advisor_id: int, *, by: int) -> AdvisorView:
 def new_token(context: WebContext, advisor_id: int, *, by: int) -> str:
     """A new API token; the earlier one stops working."""
     with context.database.transaction() as session:
-        _refuse_disabled(session, advisor_id, "a token")
         token = issue_token(session, advisor_id)
     log.info("advisor.token_issued", advisor_id=advisor_id, by=by)
     return token
@@ -273,7 +272,6 @@ def new_token(context: WebContext, advisor_id: int, *, by: int) -> str:
 def new_password_link(context: WebContext, advisor_id: int, *, by: int | None) -> str:
     """A new one-time token to set a password; an earlier link stops working."""
     with context.database.transaction() as session:
-        _refuse_disabled(session, advisor_id, "a password link")
         token = issue_password_link(session, advisor_id, context.clock.now())
     log.info("advisor.password_link_issued", advisor_id=advisor_id, by=by)
     return token
@@ -288,15 +286,6 @@ def cancel_callback(
         view = callback_history(session, callback_id).request
     log.info("callback.cancelled", callback_id=callback_id, by=by)
     return view
-
-
-def _refuse_disabled(session: Session, advisor_id: int, what: str) -> None:
-    if not advisor_view(session, advisor_id).enabled:
-        raise ApiError(
-            409,
-            "advisor-disabled",
-            f"advisor {advisor_id} is disabled; {what} would not let them in",
-        )
 
 
 def _languages(session: Session, advisor_id: int) -> list[str]:

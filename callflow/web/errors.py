@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callflow.errors import (
+    AdvisorDisabled,
     AssignmentError,
     CallbackClosed,
     CallflowError,
@@ -48,6 +49,7 @@ STATUS_OF: Mapping[type[CallflowError], int] = {
     UnknownCallback: 404,
     NotYourAssignment: 403,
     AssignmentError: 409,  # AdvisorBusy, OutcomeNotAllowed
+    AdvisorDisabled: 409,
     CallbackClosed: 409,
     DuplicatePendingCallback: 409,
     LeaseLost: 409,

@@ -14,8 +14,6 @@ from typing import Literal, Self
 import structlog
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import (
     AttemptResult,
@@ -27,12 +25,12 @@ from callflow.engine.vocabulary import (
 from callflow.errors import NotYourAssignment, UnknownCallback
 from callflow.http.errors import ErrorBody
 from callflow.store.advisors import AdvisorView, BreakReason, advisor_view
-from callflow.store.attempts import attempt_row
+from callflow.store.desk_views import CallbackInHand, callback_in_hand
 from callflow.store.models import (
     AdvisorState,
     CallbackRequest,
 )
-from callflow.store.outcomes import ADVISOR_HOLD, Coding
+from callflow.store.outcomes import Coding
 from callflow.web import Context, WebContext, actions
 from callflow.web.actions import LONGEST_NOTE
 from callflow.web.api.tokens import AnyAdvisor
@@ -181,15 +179,10 @@ def sign_out(caller: AnyAdvisor, context: Context) -> AdvisorOut:
 )
 def current_assignment(caller: AnyAdvisor, context: Context) -> AssignmentAnswer:
     with context.database.reading() as session:
-        request = session.scalars(
-            select(CallbackRequest).where(
-                CallbackRequest.advisor_id == caller.advisor_id,
-                CallbackRequest.status == CallbackStatus.IN_PROGRESS,
-            )
-        ).one_or_none()  # one assignment per advisor is a unique index
-        if request is None:
-            return AssignmentAnswer(assignment=None)
-        return AssignmentAnswer(assignment=_assignment_out(session, request, context.clock.now()))
+        held = callback_in_hand(session, caller.advisor_id)
+    if held is None:
+        return AssignmentAnswer(assignment=None)
+    return AssignmentAnswer(assignment=_assignment_out(held, context.clock.now()))
 
 
 @router.get(
@@ -202,15 +195,12 @@ def current_assignment(caller: AnyAdvisor, context: Context) -> AssignmentAnswer
 )
 def assignment(callback_id: CallbackId, caller: AnyAdvisor, context: Context) -> AssignmentOut:
     with context.database.reading() as session:
-        request = session.get(CallbackRequest, callback_id)
-        if request is None:
-            raise UnknownCallback(callback_id)
-        if (
-            request.status is not CallbackStatus.IN_PROGRESS
-            or request.advisor_id != caller.advisor_id
-        ):
+        held = callback_in_hand(session, caller.advisor_id)
+        if held is None or held.callback_id != callback_id:
+            if session.get(CallbackRequest, callback_id) is None:
+                raise UnknownCallback(callback_id)
             raise NotYourAssignment(callback_id)
-        return _assignment_out(session, request, context.clock.now())
+    return _assignment_out(held, context.clock.now())
 
 
 @router.post(
@@ -266,19 +256,18 @@ def _set_state(
     return advisor_out(actions.set_state(context, advisor_id, state, by=advisor_id, reason=reason))
 
 
-def _assignment_out(session: Session, request: CallbackRequest, now: datetime) -> AssignmentOut:
-    attempt = attempt_row(session, request.id, request.attempts)
+def _assignment_out(held: CallbackInHand, now: datetime) -> AssignmentOut:
     return AssignmentOut(
-        callback_id=request.id,
-        attempt_no=request.attempts,
-        topic=request.topic,
-        language=request.language,
-        number_e164=request.number_e164,
-        queue_entered_at=request.queue_entered_at,
-        waited_s=(now - request.queue_entered_at).total_seconds(),
-        due_at=request.due_at,
-        late=request.late,
-        at_risk=request.at_risk_at is not None,
-        dialled=attempt.dialled_at is not None,
-        awaiting_outcome=(request.lease_owner or "").startswith(ADVISOR_HOLD),
+        callback_id=held.callback_id,
+        attempt_no=held.attempt_no,
+        topic=held.topic,
+        language=held.language,
+        number_e164=held.number_e164,
+        queue_entered_at=held.queue_entered_at,
+        waited_s=(now - held.queue_entered_at).total_seconds(),
+        due_at=held.due_at,
+        late=held.late,
+        at_risk=held.at_risk,
+        dialled=held.dialled,
+        awaiting_outcome=held.awaiting_outcome,
     )
