@@ -9,7 +9,7 @@ for *their* assignment only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -27,6 +27,8 @@ from callflow.store.models import (
     CallEvent,
 )
 from callflow.store.outcomes import ADVISOR_HOLD
+
+UNCODED = "uncoded"
 
 
 class DeskState(StrEnum):
@@ -85,7 +87,7 @@ class WorkDone:
     """``callback`` or ``call``."""
     topic: str | None
     outcome: str
-    """A callback attempt's result, or a call's resolution."""
+    """A callback attempt's result, or a call's resolution (:data:`UNCODED` until coded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,21 +204,30 @@ def _today(session: Session, advisor_id: int, day_start: datetime) -> tuple[Work
             CallbackAttempt.result.is_not(None),
         )
     ).all()
-    coded_calls = session.execute(
-        select(CallEvent.at, CallEvent.topic, CallEvent.data).where(
-            CallEvent.kind == EventKind.CONTACT_CODED,
+    calls = session.execute(
+        select(CallEvent.kind, CallEvent.at, CallEvent.call_id, CallEvent.topic, CallEvent.data)
+        .where(
+            CallEvent.kind.in_((EventKind.ANSWERED, EventKind.CONTACT_CODED)),
             CallEvent.at >= day_start,
             CallEvent.callback_id.is_(None),
         )
+        .order_by(CallEvent.at)
     ).all()
     done = [
         WorkDone(at, "callback", topic, result.value)
         for at, topic, result in attempts
         if at is not None and result is not None
     ]
-    done += [
-        WorkDone(at, "call", topic, str(data.get("resolution", "")))
-        for at, topic, data in coded_calls
-        if data.get("advisor_id") == advisor_id
-    ]
+    # Their calls: the ones put through to them (a provider names the advisor as text),
+    # each with its coding once they recorded it.
+    theirs = {str(advisor_id), advisor_id}
+    answered: dict[str, WorkDone] = {}
+    for kind, at, call_id, topic, data in calls:
+        if data.get("advisor_id") not in theirs or call_id is None:
+            continue
+        if kind is EventKind.ANSWERED:
+            answered[call_id] = WorkDone(at, "call", topic, UNCODED)
+        elif call_id in answered:
+            answered[call_id] = replace(answered[call_id], outcome=str(data["resolution"]))
+    done += answered.values()
     return tuple(sorted(done, key=lambda work: work.at, reverse=True))

@@ -129,6 +129,7 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "code_no_service_need": "Advice given, solved at first contact",
         "code_simple_need": "Simple need: booked or passed on",
         "code_complex_case": "Complex case: assessment or several services",
+        "code_uncoded": "Not coded yet",
         # board
         "board_views": "Views",
         "board_full_view": "Full view",
@@ -382,6 +383,7 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "code_no_service_need": "Neuvonta, ratkesi ensikontaktissa",
         "code_simple_need": "Yksinkertainen tarve: varattu tai välitetty",
         "code_complex_case": "Monipalveluprosessi tai palvelutarpeen arvio",
+        "code_uncoded": "Ei vielä kirjattu",
         # board
         "board_views": "Näkymät",
         "board_full_view": "Laaja näkymä",
@@ -635,6 +637,7 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "code_no_service_need": "Rådgivning, löst vid första kontakten",
         "code_simple_need": "Enkelt behov: bokat eller förmedlat",
         "code_complex_case": "Komplext ärende: bedömning eller flera tjänster",
+        "code_uncoded": "Inte kodat ännu",
         # board
         "board_views": "Vyer",
         "board_full_view": "Full vy",

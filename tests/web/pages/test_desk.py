@@ -10,10 +10,18 @@ from sqlalchemy import select
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
+from callflow.engine.vocabulary import EventKind
 from callflow.store.advisors import set_advisor_state, take_advisor
 from callflow.store.attempts import mark_dialled
 from callflow.store.claims import claim_next_callback
-from callflow.store.models import Advisor, AdvisorState, Call, CallbackAttempt, CallbackRequest
+from callflow.store.models import (
+    Advisor,
+    AdvisorState,
+    Call,
+    CallbackAttempt,
+    CallbackRequest,
+    CallEvent,
+)
 from callflow.store.session import Database
 from callflow.web.app import create_app
 from tests.store.helpers import T0, add_callback
@@ -166,3 +174,31 @@ def test_a_queued_caller_put_through_shows_topic_language_wait_and_whisper(
     assert "Caller from the queue" in desk
     assert "4 min" in desk or "240 s" in desk
     assert "call-coding-form" in desk
+    with database.transaction() as session:
+        session.add(
+            CallEvent(
+                at=clock.now(),
+                kind=EventKind.ANSWERED,
+                call_id=call_id,
+                topic="health",
+                language="fi",
+                data={"advisor_id": str(aino), "wait_s": 240.0},
+            )
+        )
+    today = visitor.get("/desk").text.split('id="desk-today"')[1]
+    assert "Not coded yet" in today
+    coded = visitor.submit(
+        "/desk",
+        "/desk/call-coding",
+        {
+            "call_id": call_id,
+            "reason": "health",
+            "referral": "none",
+            "resolution": "simple_need",
+            "note": "",
+        },
+    )
+    assert coded.status_code == 303
+    desk = visitor.get("/desk").text
+    assert "Simple need" in desk.split('id="desk-today"')[1]
+    assert "call-coding-form" not in desk

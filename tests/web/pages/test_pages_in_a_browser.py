@@ -101,6 +101,10 @@ def test_an_advisor_added_on_the_admin_page_works_a_callback_live(
         admin.page.get_by_role("button", name="Add").click()
         link = admin.page.locator("#password-link").inner_text()
         admin.page.screenshot(path=screenshots / "admin.png", full_page=True)
+        admin.page.get_by_role("link", name="aino").click()
+        assert accessibility_problems(admin.page) == []
+        admin.page.goto(f"{base_url}/admin/callback-requests")
+        assert accessibility_problems(admin.page) == []
 
         # Aino sets her password through it, signs in and becomes available.
         aino.page.goto(base_url + urlsplit(link).path)
@@ -155,6 +159,9 @@ def test_an_advisor_added_on_the_admin_page_works_a_callback_live(
         expect(callbacks_open(admin.page, "health")).to_have_text("0", timeout=LIVE)
         assert aino.page.locator("#desk-today").inner_text().count("Reached") == 1
         assert NUMBER not in bert.page.content()
+        admin.page.goto(f"{base_url}/admin/callback-requests/{callback_id}")
+        assert accessibility_problems(admin.page) == []
+        assert NUMBER not in admin.page.content()
         assert admin.elsewhere == aino.elsewhere == bert.elsewhere == []
         assert admin.errors == aino.errors == bert.errors == []
 
