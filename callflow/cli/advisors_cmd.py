@@ -39,11 +39,11 @@ from callflow.store.advisors import (
     list_advisors,
     register_advisor,
 )
+from callflow.store.models import LONGEST_NAME
 from callflow.store.sign_ins import issue_password_link
 from callflow.web.links import password_link_url
 
 FORMATS = ("table", "json")
-MAX_NAME = 100
 MAX_DIAL_STRING = 200
 
 
@@ -308,9 +308,9 @@ def advisors_password(
 
 
 def _check_name(name: str) -> None:
-    if not name or name != name.strip() or len(name) > MAX_NAME:
+    if not name or name != name.strip() or len(name) > LONGEST_NAME:
         raise click.BadParameter(
-            f"give a name of 1 to {MAX_NAME} characters without surrounding spaces",
+            f"give a name of 1 to {LONGEST_NAME} characters without surrounding spaces",
             param_hint="NAME",
         )
     if name.isdigit():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus, EventKind
@@ -103,8 +103,9 @@ class Desk:
     today: tuple[WorkDone, ...]
 
 
-def read_desk(session: Session, advisor_id: int, day_start: datetime) -> Desk:
-    """The desk of *advisor_id*, with their work since *day_start* (the line's midnight)."""
+def read_desk(session: Session, advisor_id: int, day_start: datetime, now: datetime) -> Desk:
+    """The desk of *advisor_id* at *now*, with their work since *day_start* (the line's
+    midnight)."""
     advisor = session.get(Advisor, advisor_id)
     if advisor is None:
         raise UnknownAdvisor(str(advisor_id))
@@ -113,7 +114,7 @@ def read_desk(session: Session, advisor_id: int, day_start: datetime) -> Desk:
     return Desk(
         advisor_id=advisor.id,
         name=advisor.name,
-        state=_desk_state(advisor, callback, call),
+        state=_desk_state(advisor, callback, call, now),
         state_since=advisor.state_since,
         ready_at=advisor.ready_at,
         break_reason=advisor.break_reason,
@@ -124,7 +125,7 @@ def read_desk(session: Session, advisor_id: int, day_start: datetime) -> Desk:
 
 
 def _desk_state(
-    advisor: Advisor, callback: CallbackInHand | None, call: CallInHand | None
+    advisor: Advisor, callback: CallbackInHand | None, call: CallInHand | None, now: datetime
 ) -> DeskState:
     state = advisor.state
     if state is AdvisorState.BUSY:
@@ -134,7 +135,11 @@ def _desk_state(
             return DeskState.RINGING
         return DeskState.TALKING
     if state is AdvisorState.WRAP_UP:
-        return DeskState.AWAITING if advisor.ready_at is None else DeskState.WRAP_UP
+        if advisor.ready_at is None:
+            return DeskState.AWAITING
+        # Past their wrap-up they are ready (store.advisors.ready_now): the line gives
+        # them work, and the store's state moves only when it does.
+        return DeskState.WRAP_UP if advisor.ready_at > now else DeskState.FREE
     return {
         AdvisorState.AVAILABLE: DeskState.FREE,
         AdvisorState.BREAK: DeskState.BREAK,
@@ -204,12 +209,15 @@ def _today(session: Session, advisor_id: int, day_start: datetime) -> tuple[Work
             CallbackAttempt.result.is_not(None),
         )
     ).all()
+    # A provider names the advisor as text, the coding as a number: compared as text.
+    named = cast(CallEvent.data["advisor_id"].as_string(), String)
     calls = session.execute(
         select(CallEvent.kind, CallEvent.at, CallEvent.call_id, CallEvent.topic, CallEvent.data)
         .where(
             CallEvent.kind.in_((EventKind.ANSWERED, EventKind.CONTACT_CODED)),
             CallEvent.at >= day_start,
             CallEvent.callback_id.is_(None),
+            named == str(advisor_id),
         )
         .order_by(CallEvent.at)
     ).all()
@@ -218,12 +226,10 @@ def _today(session: Session, advisor_id: int, day_start: datetime) -> tuple[Work
         for at, topic, result in attempts
         if at is not None and result is not None
     ]
-    # Their calls: the ones put through to them (a provider names the advisor as text),
-    # each with its coding once they recorded it.
-    theirs = {str(advisor_id), advisor_id}
+    # Their calls: the ones put through to them, each with its coding once recorded.
     answered: dict[str, WorkDone] = {}
     for kind, at, call_id, topic, data in calls:
-        if data.get("advisor_id") not in theirs or call_id is None:
+        if call_id is None:
             continue
         if kind is EventKind.ANSWERED:
             answered[call_id] = WorkDone(at, "call", topic, UNCODED)

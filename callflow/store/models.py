@@ -40,6 +40,11 @@ from callflow.store.types import BigId
 OPEN_STATUSES_SQL = "status IN ('pending', 'in_progress')"
 
 
+LONGEST_NAME = 100
+"""An advisor's name, at most (its column's size): every face of the line checks it."""
+LONGEST_DIAL_STRING = 200
+
+
 class AdvisorState(StrEnum):
     OFFLINE = "offline"
     AVAILABLE = "available"
@@ -78,8 +83,8 @@ class Advisor(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    dial_string: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(LONGEST_NAME), unique=True)
+    dial_string: Mapped[str | None] = mapped_column(String(LONGEST_DIAL_STRING))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     supervisor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -173,11 +173,15 @@ def record_call_coding(
     coding: Coding,
     advisor: str | int,
     now: datetime,
+    *,
+    note: str | None = None,
 ) -> None:
-    """The advisor's coding of a call they answered live."""
-    session.execute(
-        insert(CallEvent), call_coding_row(call_id, topic, language, coding, advisor, now)
-    )
+    """The advisor's coding of a call they answered live (with their *note*, its numbers
+    already masked)."""
+    row = call_coding_row(call_id, topic, language, coding, advisor, now)
+    if note is not None:
+        row["data"] = {**row["data"], "note": note}
+    session.execute(insert(CallEvent), row)
 
 
 def call_coding_row(

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from callflow.errors import AdvisorDisabled, InputError, UnknownAdvisor
 from callflow.store.base import Base
 from callflow.store.models import Advisor
+from callflow.store.session import Database
 
 PASSWORD_LINK_VALID = timedelta(hours=24)
 SESSION_LONGEST = timedelta(hours=12)
@@ -178,35 +179,48 @@ def set_password(session: Session, token: str, password: str, now: datetime) -> 
     return advisor.id
 
 
-def check_password(session: Session, name: str, password: str, now: datetime) -> SignInResult:
+def check_password(database: Database, name: str, password: str, now: datetime) -> SignInResult:
     """Whether *name* may sign in with *password* now, counting a wrong one.
 
-    A locked name is refused without looking at the password, so guessing on
-    during the lock learns nothing. A name nobody has is hashed against all the
-    same, so the time taken does not tell which names exist.
+    The same work is done whatever the name: a name nobody has, and a locked one,
+    are hashed against all the same, so the time taken tells nothing (and the page
+    says the same words for every refusal). The hashing runs outside any transaction
+    (a tenth of a second: SQLite's write lock, or the advisor's row, would be held
+    for it); the count is then written under the row's lock, looked at afresh.
     """
-    advisor = session.scalars(
-        select(Advisor).where(Advisor.name == name).with_for_update()
-    ).one_or_none()
-    if advisor is None or advisor.password_hash is None or not advisor.enabled:
+    with database.reading() as session:
+        found = session.execute(
+            select(Advisor.id, Advisor.password_hash, Advisor.enabled).where(Advisor.name == name)
+        ).first()
+    if found is None or found.password_hash is None or not found.enabled:
         _hasher.hash(password)  # the same work as a real check
         return SignInResult(SignIn.REFUSED)
-    if advisor.locked_until is not None and advisor.locked_until > now:
-        return SignInResult(SignIn.LOCKED, advisor.id, advisor.locked_until)
-    try:
-        _hasher.verify(advisor.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        advisor.failed_sign_ins += 1
-        if advisor.failed_sign_ins >= LOCK_AFTER:
+    right = _verifies(found.password_hash, password)
+    with database.transaction() as session:
+        advisor = session.get(Advisor, found.id, with_for_update=True, populate_existing=True)
+        if advisor is None or not advisor.enabled or advisor.password_hash is None:
+            return SignInResult(SignIn.REFUSED)
+        if advisor.locked_until is not None and advisor.locked_until > now:
+            return SignInResult(SignIn.LOCKED, advisor.id, advisor.locked_until)
+        if not right or advisor.password_hash != found.password_hash:
+            advisor.failed_sign_ins += 1
+            if advisor.failed_sign_ins < LOCK_AFTER:
+                return SignInResult(SignIn.REFUSED, advisor.id)
             advisor.failed_sign_ins = 0
             advisor.locked_until = now + LOCKED_FOR
             return SignInResult(SignIn.LOCKED, advisor.id, advisor.locked_until, just_locked=True)
-        return SignInResult(SignIn.REFUSED, advisor.id)
-    advisor.failed_sign_ins = 0
-    advisor.locked_until = None
-    if _hasher.check_needs_rehash(advisor.password_hash):
-        advisor.password_hash = _hasher.hash(password)
-    return SignInResult(SignIn.SIGNED_IN, advisor.id)
+        advisor.failed_sign_ins = 0
+        advisor.locked_until = None
+        if _hasher.check_needs_rehash(advisor.password_hash):
+            advisor.password_hash = _hasher.hash(password)
+    return SignInResult(SignIn.SIGNED_IN, found.id)
+
+
+def _verifies(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def open_session(session: Session, advisor_id: int, now: datetime) -> str:

@@ -22,6 +22,7 @@ from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import AttemptResult
 from callflow.errors import UnknownAdvisor
+from callflow.http.bounds import NUL
 from callflow.http.errors import ApiError
 from callflow.store.advisors import (
     AdvisorView,
@@ -106,6 +107,7 @@ def record_callback_outcome(
     """The assigned advisor's outcome of their callback, with a short note (numbers in it
     masked before it is stored: the note outlives the retention of the number)."""
     config = context.config
+    kept_note = masked_note(note)
     with context.database.transaction() as session:
         closed = record_outcome(
             session,
@@ -118,7 +120,7 @@ def record_callback_outcome(
             calendar=Calendar.from_config(config),
             wrap_up=config.dispatch.wrap_up,
         )
-        if note and note.strip():
+        if kept_note is not None:
             attempt_no = session.scalar(
                 select(CallbackRequest.attempts).where(CallbackRequest.id == callback_id)
             )
@@ -128,7 +130,7 @@ def record_callback_outcome(
                     CallbackAttempt.callback_id == callback_id,
                     CallbackAttempt.attempt_no == attempt_no,
                 )
-                .values(note=masked_note(note))
+                .values(note=kept_note)
             )
         view = advisor_view(session, advisor_id)
     log.info(
@@ -145,7 +147,8 @@ def code_call(
     context: WebContext, advisor_id: int, call_id: str, coding: Coding, note: str | None
 ) -> None:
     """The advisor's coding of the queued caller they were connected with (the call they
-    were last rung for: nobody codes another's call)."""
+    were last rung for: nobody codes another's call), with its note."""
+    kept_note = masked_note(note)
     with context.database.transaction() as session:
         advisor = session.get(Advisor, advisor_id, with_for_update=True)
         if advisor is None:
@@ -158,11 +161,21 @@ def code_call(
             session, call_id, topic, language, coding, advisor_id, context.clock.now()
         )
         advisor.serving_call_id = None
-    log.info("advisor.call_coded", advisor_id=advisor_id, noted=bool(note and note.strip()))
+    log.info("advisor.call_coded", advisor_id=advisor_id, noted=kept_note is not None)
 
 
-def masked_note(note: str) -> str:
-    return mask_numbers_in(note.strip())[:LONGEST_NOTE]
+def masked_note(note: str | None) -> str | None:
+    """A note as it is kept: numbers masked (the note outlives the number's retention),
+    None for a blank one; 422 for one too long or holding a NUL (nothing is cut)."""
+    if note is None or not note.strip():
+        return None
+    if len(note) > LONGEST_NOTE or NUL in note:
+        raise ApiError(
+            422,
+            "invalid-request",
+            f"note: at most {LONGEST_NOTE} characters of text (no NUL characters)",
+        )
+    return mask_numbers_in(note.strip())
 
 
 def check_offer(config: HotlineConfig, skills: Iterable[str], languages: Iterable[str]) -> None:

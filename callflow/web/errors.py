@@ -84,11 +84,12 @@ def not_allowed_value(field: str, value: str, allowed: Iterable[str], what: str)
 
 def install_error_handling(app: FastAPI) -> None:
     for kind in (ApiError, CallflowError, RequestValidationError, HTTPException):
-        app.add_exception_handler(kind, _answer)
+        app.add_exception_handler(kind, answer)
     app.add_middleware(CrashesAsJson)
 
 
-async def _answer(request: Request, exc: Exception) -> JSONResponse:
+async def answer(request: Request, exc: Exception) -> JSONResponse:
+    """The API's JSON answer to *exc*."""
     if isinstance(exc, ApiError):
         return error_response(exc.status_code, exc.slug, str(exc.detail), exc.headers)
     if isinstance(exc, RequestValidationError):
@@ -97,7 +98,7 @@ async def _answer(request: Request, exc: Exception) -> JSONResponse:
         slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
         return error_response(exc.status_code, slug, str(exc.detail), exc.headers)
     assert isinstance(exc, CallflowError)
-    status_code = _status_of(exc)
+    status_code = status_of(exc)
     detail = str(exc)
     if status_code >= 500:
         log.warning("web.refused", path=request.url.path, slug=exc.slug, error=detail)
@@ -106,7 +107,8 @@ async def _answer(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status_code, exc.slug, detail)
 
 
-def _status_of(exc: CallflowError) -> int:
+def status_of(exc: CallflowError) -> int:
+    """The HTTP status of *exc*, by :data:`STATUS_OF` (500 for one it does not list)."""
     for kind in type(exc).__mro__:
         if kind in STATUS_OF:
             return STATUS_OF[kind]

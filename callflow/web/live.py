@@ -83,9 +83,9 @@ class ChangeFeed:
 
     @property
     def version(self) -> int:
-        """How many times the pages have been woken. A page that sends the version it
-        rendered at (an SSE event id) can tell on reconnecting whether it missed a wake:
-        the version differs. Compare for equality only: it starts at 0 in each process."""
+        """How many times the pages have been woken: what a shared read of the store
+        (the wallboard's, see :class:`~callflow.web.pages.board.BoardCache`) is keyed on,
+        so pages woken together read once. It starts at 0 in each process."""
         return self._version
 
     @property

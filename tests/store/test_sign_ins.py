@@ -64,13 +64,12 @@ def test_the_fifth_wrong_password_locks_and_a_right_one_resets_the_count(
     database: Database,
 ) -> None:
     aino_with_password(database)
-    with database.transaction() as session:
-        for _ in range(LOCK_AFTER - 1):
-            assert check_password(session, "aino", "wrong", T0).outcome is SignIn.REFUSED
-        assert check_password(session, "aino", PASSWORD, T0).outcome is SignIn.SIGNED_IN
-        for _ in range(LOCK_AFTER - 1):
-            check_password(session, "aino", "wrong", T0)
-        locked = check_password(session, "aino", "wrong", T0)
+    for _ in range(LOCK_AFTER - 1):
+        assert check_password(database, "aino", "wrong", T0).outcome is SignIn.REFUSED
+    assert check_password(database, "aino", PASSWORD, T0).outcome is SignIn.SIGNED_IN
+    for _ in range(LOCK_AFTER - 1):
+        check_password(database, "aino", "wrong", T0)
+    locked = check_password(database, "aino", "wrong", T0)
     assert locked.outcome is SignIn.LOCKED and locked.just_locked
     assert locked.locked_until == T0 + timedelta(minutes=15)
 
@@ -97,3 +96,15 @@ def test_signing_in_clears_the_sessions_that_ran_out(database: Database) -> None
         open_session(session, aino, T0 + SESSION_IDLE + timedelta(minutes=1))
     with database.reading() as session:
         assert len(session.scalars(select(WebSession)).all()) == 1
+
+
+def test_a_locked_name_refuses_even_the_right_password_until_the_lock_ends(
+    database: Database,
+) -> None:
+    aino_with_password(database)
+    for _ in range(LOCK_AFTER):
+        check_password(database, "aino", "wrong", T0)
+    during = T0 + timedelta(minutes=14)
+    assert check_password(database, "aino", PASSWORD, during).outcome is SignIn.LOCKED
+    after = T0 + timedelta(minutes=15)
+    assert check_password(database, "aino", PASSWORD, after).outcome is SignIn.SIGNED_IN

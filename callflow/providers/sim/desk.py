@@ -13,6 +13,11 @@ Every step is the store's own, as on a live line: taken for a caller, their leg 
 when the caller hangs up (:func:`~callflow.store.advisors.advisor_leg_ended`), the
 outcome of a reached resident awaited from them (:mod:`.callbacks`).
 
+A reached resident's outcome is held for the person for ``[dispatch] outcome_timeout``
+(as the worker's dispatcher holds it); one they never record (they closed the browser)
+is taken back as the workers' reaper would (:meth:`Desk.take_back_forgotten`), since
+``callflow serve`` on the simulated line runs no worker.
+
 A person's id on the floor is their store id as text, as the live providers name an
 advisor to the engine; a seat's is its name (``health-1``), never a number.
 """
@@ -20,12 +25,16 @@ advisor to the engine; a seat's is its name (``health-1``), never a number.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from callflow.engine.matching import FreeAdvisor
 from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.stage import Stage
 from callflow.store.advisors import LegEnd, advisor_leg_ended, free_advisors, take_advisor
+from callflow.store.attempts import retry_policy
+from callflow.store.upkeep import release_expired_leases
+
+REAP_EVERY = timedelta(minutes=1)
 
 
 class Desk:
@@ -40,6 +49,22 @@ class Desk:
         """Those read free at the last look, less those given work since."""
         self._talking: set[str] = set()
         """Those the simulation has put through to a queued caller."""
+        self._reaped_at: datetime | None = None
+
+    def take_back_forgotten(self) -> list[int]:
+        """Release the callbacks whose hold ran out (looked at once a line minute): the
+        resident was reached, so the request is completed as the reaper completes it.
+        Returns the ids released."""
+        stage = self.stage
+        now = stage.clock.now()
+        if self._reaped_at is not None and now - self._reaped_at < REAP_EVERY:
+            return []
+        self._reaped_at = now
+        with stage.batch.unit() as session:
+            released = release_expired_leases(
+                session, now, policy=retry_policy(stage.config), calendar=stage.calendar
+            )
+        return [lease.callback_id for lease in released]
 
     def is_person(self, advisor_id: str) -> bool:
         """Someone at the desk, not one of the simulation's seats."""

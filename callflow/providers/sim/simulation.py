@@ -164,6 +164,8 @@ class Simulation:
         runs on a tick at a time, so they are read once a tick."""
         loop, batch = self.stage.loop, self.stage.batch
         if self._people_at_the_desk:
+            for callback_id in self.desk.take_back_forgotten():
+                self.callbacks.changed(callback_id)
             self.desk.look()
         while True:
             at = loop.next_at()

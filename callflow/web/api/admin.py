@@ -30,7 +30,7 @@ from callflow.store.advisors import (
     list_advisors,
 )
 from callflow.store.callback_views import CallbackView, callback_history, list_callbacks
-from callflow.store.models import AdvisorState
+from callflow.store.models import LONGEST_DIAL_STRING, LONGEST_NAME, AdvisorState
 from callflow.values.numbers import mask_digits, mask_numbers_within
 from callflow.web import Context, actions
 from callflow.web.api.advisor import AdvisorOut
@@ -58,7 +58,9 @@ UNKNOWN_CALLBACK: dict[int | str, dict[str, Any]] = {
 }
 CANCELLED_BY_ADMIN = "cancelled by an admin"
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LONGEST_NAME)
+]
 
 
 class AdvisorAdminOut(AdvisorOut):
@@ -76,7 +78,7 @@ class NewAdvisorIn(StrictBody):
     skills: list[str] = Field(min_length=1, description="From the configuration's `skills`.")
     languages: list[str] = Field(min_length=1, description="Language codes the line speaks.")
     dial_string: str | None = Field(
-        default=None, max_length=200, description="Where the provider rings them."
+        default=None, max_length=LONGEST_DIAL_STRING, description="Where the provider rings them."
     )
     admin: bool = False
     supervisor: bool = Field(

@@ -40,14 +40,15 @@ from callflow.store.advisors import (
     list_advisors,
 )
 from callflow.store.callback_views import CallbackView, callback_history, list_callbacks
-from callflow.store.models import AdvisorState
+from callflow.store.models import LONGEST_DIAL_STRING, LONGEST_NAME, AdvisorState
 from callflow.store.sign_ins import Person
 from callflow.values.numbers import mask_digits, mask_numbers_in, mask_numbers_within
 from callflow.web import Context, WebContext, actions
-from callflow.web.errors import STATUS_OF, not_allowed_value
+from callflow.web.errors import not_allowed_value
 from callflow.web.inputs import AdvisorId, CallbackId
 from callflow.web.links import password_link_url
-from callflow.web.pages.people import CheckedForm, PageAdmin
+from callflow.web.pages.people import CheckedForm, PageAdmin, path_of
+from callflow.web.pages.refusals import Refusal
 from callflow.web.pages.rendering import page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -57,8 +58,6 @@ PEOPLE = "/admin/people"
 REQUESTS = "/admin/callback-requests"
 SHOWN_REQUESTS = 100
 """Rows on one callback list: an admin narrows the filter rather than scrolls."""
-LONGEST_NAME = 100
-LONGEST_DIAL_STRING = 200
 LONGEST_REASON = 64
 DONE = ("saved", "state_set", "disabled", "cancelled")
 """What a redirect after a change may say it did (``?done=``): ``admin_done_<it>``."""
@@ -66,25 +65,6 @@ DONE = ("saved", "state_set", "disabled", "cancelled")
 Member = TypeVar("Member", bound=StrEnum)
 Problem = tuple[str, dict[str, object]]
 """A form's mistake the page words itself: a text key and its values."""
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A refusal of an action, as the admin API would answer it."""
-
-    status_code: int
-    words: str
-
-    @classmethod
-    def of(cls, exc: ApiError | CallflowError) -> Refusal:
-        """The API's status and words for *exc*; a failure of the line itself (the
-        database away) is not a refusal to show on a form, and goes on up."""
-        if isinstance(exc, ApiError):
-            return cls(exc.status_code, mask_numbers_in(str(exc.detail)))
-        status = next((STATUS_OF[kind] for kind in type(exc).__mro__ if kind in STATUS_OF), 500)
-        if status >= 500:
-            raise exc
-        return cls(status, mask_numbers_in(str(exc)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +441,7 @@ def _callbacks(
             )
     return page(
         request, context, person, "admin_callbacks.html", status_code=state.status_code,
-        **_common(context, _path_of(request), state), wanted=wanted or CallbackFilter(),
+        **_common(context, path_of(request), state), wanted=wanted or CallbackFilter(),
         rows=[ShownRequest.of(view) for view in views], names=_advisor_names(context),
         statuses=list(CallbackStatus), limit=SHOWN_REQUESTS,
     )  # fmt: skip
@@ -524,11 +504,6 @@ def _advisor_names(context: WebContext) -> dict[int, str]:
 
 def _done(path: str, what: str) -> Response:
     return RedirectResponse(f"{path}?done={what}", status_code=303)
-
-
-def _path_of(request: Request) -> str:
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
 
 
 def _member(kind: type[Member], value: str, name: str, what: str) -> Member:

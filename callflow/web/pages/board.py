@@ -31,7 +31,7 @@ from callflow.store.session import Database
 from callflow.web import Context, WebContext
 from callflow.web.live import ChangeFeed
 from callflow.web.pages.live import Sections, live_stream
-from callflow.web.pages.people import Supervisor, current_person
+from callflow.web.pages.people import Supervisor, current_person, path_of
 from callflow.web.pages.rendering import page, page_values, render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -67,11 +67,10 @@ def board_page(
     missing = queue is not None and queue not in context.config.queues
     base = page_values(request, context, person)
     values = board_values(base, context.config, view, None if missing else queue)
-    self_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return page(
         request, context, person, "board.html", status_code=404 if missing else 200,
         **values, board=board, missing_queue=queue if missing else None,
-        refresh_s=NO_SCRIPT_REFRESH_S, self_path=self_path,
+        refresh_s=NO_SCRIPT_REFRESH_S, self_path=path_of(request),
         live_href=_href("/board/live", view, queue),
     )  # fmt: skip
 

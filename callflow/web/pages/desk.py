@@ -23,6 +23,7 @@ from callflow.engine.prompts import render_text
 from callflow.engine.vocabulary import AttemptResult, ReasonCategory, Referral, Resolution
 from callflow.engine.whisper import whisper
 from callflow.errors import CallflowError
+from callflow.http.bounds import MAX_BIGINT
 from callflow.http.errors import ApiError
 from callflow.store.advisors import BreakReason
 from callflow.store.desk_views import Desk, read_desk
@@ -32,6 +33,7 @@ from callflow.store.sign_ins import Person
 from callflow.web import Context, WebContext, actions
 from callflow.web.pages.live import Sections, live_stream
 from callflow.web.pages.people import CheckedForm, SignedIn, person_in
+from callflow.web.pages.refusals import Refusal
 from callflow.web.pages.rendering import locale_of, page, page_values, render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -82,7 +84,7 @@ def set_state(request: Request, context: Context, person: SignedIn, form: Checke
     try:
         actions.set_state(context, person.advisor_id, wanted, by=person.advisor_id, reason=reason)
     except CallflowError as exc:
-        return _refused(request, context, person, str(exc))
+        return _refused_by(request, context, person, exc)
     return _back()
 
 
@@ -93,7 +95,7 @@ def record_outcome(
     try:
         callback_id = int(str(form.get("callback_id")))
         result = AttemptResult(str(form.get("result")))
-        if result not in RESULTS:
+        if result not in RESULTS or not 1 <= callback_id <= MAX_BIGINT:
             raise ValueError(result)
     except ValueError:
         return _refused(request, context, person, key="bad_result")
@@ -107,7 +109,7 @@ def record_outcome(
             context, person.advisor_id, callback_id, result, coding, _note(form)
         )
     except (CallflowError, ApiError) as exc:
-        return _refused(request, context, person, _said(exc))
+        return _refused_by(request, context, person, exc)
     return _back(notice="recorded")
 
 
@@ -119,7 +121,7 @@ def code_call(request: Request, context: Context, person: SignedIn, form: Checke
     try:
         actions.code_call(context, person.advisor_id, str(form.get("call_id")), coding, _note(form))
     except (CallflowError, ApiError) as exc:
-        return _refused(request, context, person, _said(exc))
+        return _refused_by(request, context, person, exc)
     return _back(notice="recorded")
 
 
@@ -133,9 +135,9 @@ def _desk_values(
     day_start = calendar.at_minute(calendar.local_date(now), 0)
     if session is None:
         with context.database.reading() as own:
-            desk = read_desk(own, person.advisor_id, day_start)
+            desk = read_desk(own, person.advisor_id, day_start, now)
     else:
-        desk = read_desk(session, person.advisor_id, day_start)
+        desk = read_desk(session, person.advisor_id, day_start, now)
     return {
         "desk": desk,
         "now": now,
@@ -194,8 +196,12 @@ def _note(form: FormData) -> str | None:
     return note if isinstance(note, str) and note.strip() else None
 
 
-def _said(exc: Exception) -> str:
-    return str(exc.detail) if isinstance(exc, ApiError) else str(exc)
+def _refused_by(
+    request: Request, context: WebContext, person: Person, exc: CallflowError | ApiError
+) -> Response:
+    """The desk saying the refusal *exc* in the API's words, with the API's status."""
+    refusal = Refusal.of(exc)
+    return _refused(request, context, person, refusal.words, status_code=refusal.status_code)
 
 
 def _desk(
@@ -222,10 +228,11 @@ def _refused(
     error: str | None = None,
     *,
     key: str | None = None,
+    status_code: int = 409,
 ) -> Response:
     """The desk again, saying why nothing was done: the store's refusal (*error*: a break
     while a callback is held), or an incomplete form (*key* of its words)."""
-    return _desk(request, context, person, error=error, error_key=key, status_code=409)
+    return _desk(request, context, person, error=error, error_key=key, status_code=status_code)
 
 
 def _back(*, notice: str | None = None) -> Response:

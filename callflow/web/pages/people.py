@@ -20,6 +20,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -32,6 +33,7 @@ from callflow.store.sign_ins import (
     touch_session,
 )
 from callflow.web import Context, WebContext
+from callflow.web.errors import answer as api_answer
 from callflow.web.links import public_url
 from callflow.web.pages.rendering import page
 
@@ -87,7 +89,9 @@ def current_person(request: Request, context: WebContext, *, active: bool = True
 def _signed_in(request: Request, context: Context) -> Person:
     person = current_person(request, context)
     if person is None:
-        raise SignInNeeded(_path_of(request), expired=COOKIE in request.cookies)
+        # Back to the page after signing in; a form's address is no page to come back to.
+        back = path_of(request) if request.method == "GET" else "/"
+        raise SignInNeeded(back, expired=COOKIE in request.cookies)
     return person
 
 
@@ -120,13 +124,20 @@ async def _checked_form(request: Request, person: SignedIn) -> FormData:
     return form
 
 
-async def _signing_in_form(request: Request) -> FormData:
-    """A form posted before any session (signing in, setting a password): its CSRF token
-    must be its own cookie's (double submit)."""
-    form = await request.form()
+def signing_in_token_matches(request: Request, form: FormData) -> bool:
+    """Whether a form posted before any session (signing in, setting a password) carries
+    its own cookie's CSRF token (double submit)."""
     token = request.cookies.get(SIGN_IN_COOKIE)
     sent = form.get(CSRF_FIELD)
-    if not token or not isinstance(sent, str) or not secrets.compare_digest(sent, token):
+    if not token or not isinstance(sent, str):
+        return False
+    return secrets.compare_digest(sent, token)
+
+
+async def _signing_in_form(request: Request) -> FormData:
+    """A form posted before any session, once :func:`signing_in_token_matches`."""
+    form = await request.form()
+    if not signing_in_token_matches(request, form):
         raise CsrfRefused(None)
     return form
 
@@ -153,7 +164,8 @@ def set_session_cookie(
     )
 
 
-def _path_of(request: Request) -> str:
+def path_of(request: Request) -> str:
+    """The request's path with its query: where a page's own links and forms return to."""
     path = request.url.path
     return path + (f"?{request.url.query}" if request.url.query else "")
 
@@ -163,6 +175,17 @@ def safe_next(path: str | None) -> str:
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
         return "/"
     return path
+
+
+PAGE_PREFIXES = ("/desk", "/board", "/admin/people", "/admin/callback-requests", "/password")
+"""Where the pages are, beside the API (whose ``/admin/advisors`` and ``/admin/callbacks``
+answer JSON)."""
+
+
+def is_page(path: str) -> bool:
+    return path in ("/", "/admin", "/sign-in", "/sign-out", "/language") or path.startswith(
+        PAGE_PREFIXES
+    )
 
 
 def install_page_refusals(app: FastAPI) -> None:
@@ -188,6 +211,16 @@ def install_page_refusals(app: FastAPI) -> None:
         context: WebContext = request.app.state.context
         return page(request, context, exc.person, "refused.html", status_code=403, why="csrf")
 
+    async def not_a_page(request: Request, exc: Exception) -> Response:
+        """A page's address with a part that cannot be (``/admin/people/abc``): a page
+        saying so, not the API's JSON."""
+        if not is_page(request.url.path):
+            return await api_answer(request, exc)
+        context: WebContext = request.app.state.context
+        person = current_person(request, context, active=False)
+        return page(request, context, person, "refused.html", status_code=404, why="bad_address")
+
+    app.add_exception_handler(RequestValidationError, not_a_page)
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_exception_handler(NotForYou, not_for_you)
     app.add_exception_handler(CsrfRefused, csrf_refused)

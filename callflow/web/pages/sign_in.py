@@ -21,8 +21,7 @@ from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from callflow.engine.calendar import Calendar
-from callflow.store.models import Advisor
+from callflow.store.models import LONGEST_NAME, Advisor
 from callflow.store.sign_ins import (
     SHORTEST_PASSWORD,
     PasswordLinkInvalid,
@@ -37,7 +36,6 @@ from callflow.store.sign_ins import (
 from callflow.web import Context, WebContext
 from callflow.web.pages.people import (
     COOKIE,
-    CSRF_FIELD,
     SIGN_IN_COOKIE,
     CheckedForm,
     SignedIn,
@@ -46,6 +44,7 @@ from callflow.web.pages.people import (
     safe_next,
     secure_cookies,
     set_session_cookie,
+    signing_in_token_matches,
 )
 from callflow.web.pages.rendering import page
 from callflow.web.pages.text import LOCALES
@@ -56,34 +55,38 @@ router = APIRouter(include_in_schema=False)
 
 SOURCE_WINDOW = timedelta(minutes=15)
 SOURCE_FREE_FAILURES = 10
-"""Failures from one address within the window before it is slowed."""
-SOURCE_LONGEST_WAIT = timedelta(minutes=5)
+"""Failures from one address within the window before it is slowed..."""
+SOURCE_NAMES = 4
+"""...if they were on at least this many names: one person's typos, or a colleague's
+behind the same office address, are not what this is for; guessing on many names is."""
+SOURCE_LONGEST_WAIT = timedelta(minutes=1)
 
 
 @dataclass
 class SourceThrottle:
-    """Failed sign-ins per source address: past :data:`SOURCE_FREE_FAILURES` within
-    :data:`SOURCE_WINDOW`, each further try waits twice as long as the last (at most
-    :data:`SOURCE_LONGEST_WAIT`). In this process's memory: the lock that matters, per
-    name, is in the store for every process."""
+    """Failed sign-ins per source address: past :data:`SOURCE_FREE_FAILURES` on
+    :data:`SOURCE_NAMES` names or more within :data:`SOURCE_WINDOW`, each further try
+    waits twice as long as the last (at most :data:`SOURCE_LONGEST_WAIT`). In this
+    process's memory: the lock that matters, per name, is in the store for every
+    process."""
 
-    failures: dict[str, deque[datetime]] = field(default_factory=dict)
+    failures: dict[str, deque[tuple[datetime, str]]] = field(default_factory=dict)
 
     def wait(self, source: str, now: datetime) -> timedelta:
         """How long *source* must wait before its next try (zero: go on)."""
         recent = self._recent(source, now)
         over = len(recent) - SOURCE_FREE_FAILURES
-        if over < 0:
+        if over < 0 or len({name for _, name in recent}) < SOURCE_NAMES:
             return timedelta(0)
         wait = min(timedelta(seconds=2**over), SOURCE_LONGEST_WAIT)
-        return max(timedelta(0), recent[-1] + wait - now)
+        return max(timedelta(0), recent[-1][0] + wait - now)
 
-    def failed(self, source: str, now: datetime) -> None:
-        self._recent(source, now).append(now)
+    def failed(self, source: str, name: str, now: datetime) -> None:
+        self._recent(source, now).append((now, name))
 
-    def _recent(self, source: str, now: datetime) -> deque[datetime]:
+    def _recent(self, source: str, now: datetime) -> deque[tuple[datetime, str]]:
         recent = self.failures.setdefault(source, deque())
-        while recent and now - recent[0] > SOURCE_WINDOW:
+        while recent and now - recent[0][0] > SOURCE_WINDOW:
             recent.popleft()
         return recent
 
@@ -117,9 +120,7 @@ def sign_in_page(request: Request, context: Context, next: str = "/", expired: i
 async def sign_in(request: Request, context: Context) -> Response:
     form = await request.form()
     target = safe_next(str(form.get("next") or "/"))
-    token = request.cookies.get(SIGN_IN_COOKIE)
-    sent = form.get(CSRF_FIELD)
-    if not token or not isinstance(sent, str) or not secrets.compare_digest(sent, token):
+    if not signing_in_token_matches(request, form):
         return _sign_in_form(request, context, target, error="csrf", status_code=403)
     # argon2's tenth of a second, and the store, in a worker thread: not in the event
     # loop, where every other request and live page would wait for it.
@@ -129,6 +130,8 @@ async def sign_in(request: Request, context: Context) -> Response:
 def _sign_in(request: Request, context: WebContext, form: FormData, target: str) -> Response:
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
+    if len(name) > LONGEST_NAME or "\x00" in name:
+        name = ""  # nobody's: refused as any unknown name is (and logged short)
     now = context.clock.now()
     source = _source(request)
     throttle = _throttle(request)
@@ -140,24 +143,18 @@ def _sign_in(request: Request, context: WebContext, form: FormData, target: str)
             request, context, target, error="slowed", seconds=seconds, status_code=429,
             headers={"Retry-After": str(seconds)},
         )  # fmt: skip
-    with context.database.transaction() as session:
-        result = check_password(session, name, password, now)
-        cookie = (
-            open_session(session, result.advisor_id, now)
-            if result.outcome is SignIn.SIGNED_IN and result.advisor_id is not None
-            else None
-        )
-    if cookie is None:
-        throttle.failed(source, now)
+    result = check_password(context.database, name, password, now)
+    if result.outcome is not SignIn.SIGNED_IN or result.advisor_id is None:
+        throttle.failed(source, name, now)
         if result.just_locked:
             log.warning("sign_in.name_locked", name=name, until=result.locked_until, source=source)
         else:
             log.info("sign_in.refused", name=name, outcome=result.outcome.value, source=source)
-        if result.outcome is SignIn.LOCKED:
-            until = _local_time(context, result.locked_until)
-            return _sign_in_form(request, context, target, error="locked", until=until,
-                                 status_code=403)  # fmt: skip
+        # The same words and status whether the name exists, the password was wrong or
+        # the name is locked: the answer tells a guesser nothing.
         return _sign_in_form(request, context, target, error="wrong_password", status_code=401)
+    with context.database.transaction() as session:
+        cookie = open_session(session, result.advisor_id, now)
     log.info("sign_in.signed_in", advisor_id=result.advisor_id, source=source)
     answer = RedirectResponse(target, status_code=303)
     set_session_cookie(answer, request, context, cookie)
@@ -265,7 +262,3 @@ def _set_sign_in_cookie(
         SIGN_IN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
         secure=secure_cookies(request, context), path=path,
     )  # fmt: skip
-
-
-def _local_time(context: WebContext, at: datetime | None) -> str:
-    return "" if at is None else Calendar.from_config(context.config).local(at).strftime("%H:%M")

@@ -239,6 +239,33 @@ class TestCallbacks:
         with database.reading() as session:
             assert request(session, callback_id).status is CallbackStatus.IN_PROGRESS
 
+    def test_an_outcome_never_recorded_is_taken_back_when_the_hold_runs_out(
+        self,
+        line: Simulation,
+        database: Database,
+        config: HotlineConfig,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """They closed the browser: no worker runs beside the simulated line, so the line
+        itself completes the reached resident's request, as the reaper would."""
+        every_resident(monkeypatch, AttemptResult.REACHED)
+        aino = person(database)
+        callback_id = pending_callback(database)
+        line.callbacks.dial_when_window_opens(MONDAY)
+        held_at = run_until_seen(
+            line,
+            database,
+            lambda s: (request(s, callback_id).lease_owner or "").startswith(ADVISOR_HOLD),
+        )
+        done_at = run_until_seen(
+            line,
+            database,
+            lambda s: request(s, callback_id).status is CallbackStatus.COMPLETED,
+        )
+        assert done_at - held_at <= config.dispatch.outcome_timeout + timedelta(minutes=2)
+        with database.reading() as session:
+            assert advisor(session, aino).state is not AdvisorState.BUSY
+
     def test_the_outcome_recorded_on_the_desk_ends_it_and_they_are_free_after_wrap_up(
         self,
         line: Simulation,

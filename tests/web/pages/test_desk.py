@@ -202,3 +202,66 @@ def test_a_queued_caller_put_through_shows_topic_language_wait_and_whisper(
     desk = visitor.get("/desk").text
     assert "Simple need" in desk.split('id="desk-today"')[1]
     assert "call-coding-form" not in desk
+
+
+def test_past_the_wrap_up_the_desk_says_free_as_the_line_treats_them(
+    app: FastAPI, database: Database, clock: FakeClock, config: HotlineConfig
+) -> None:
+    aino, visitor = signed_in(app, database, "aino")
+    visitor.submit("/desk", "/desk/state", {"state": "available"})
+    callback_id = assigned(database, aino)
+    visitor.submit(
+        "/desk", "/desk/outcome", {"callback_id": str(callback_id), "result": "no_answer"}
+    )
+    assert "Wrap-up" in state_shown(visitor)
+    clock.advance(config.dispatch.wrap_up)
+    assert "Free" in state_shown(visitor)
+
+
+def test_a_malformed_callback_id_is_refused_on_the_desk(app: FastAPI, database: Database) -> None:
+    _, visitor = signed_in(app, database, "aino")
+    for callback_id in ("abc", "9" * 30, "-1"):
+        answer = visitor.submit(
+            "/desk", "/desk/outcome", {"callback_id": callback_id, "result": "no_answer"}
+        )
+        assert answer.status_code == 409, callback_id
+
+
+def test_a_note_with_a_nul_is_refused_and_nothing_is_recorded(
+    app: FastAPI, database: Database
+) -> None:
+    aino, visitor = signed_in(app, database, "aino")
+    visitor.submit("/desk", "/desk/state", {"state": "available"})
+    callback_id = assigned(database, aino)
+    answer = visitor.submit(
+        "/desk",
+        "/desk/outcome",
+        {"callback_id": str(callback_id), "result": "no_answer", "note": "a\x00b"},
+    )
+    assert answer.status_code == 422
+    with database.reading() as session:
+        request = session.get(CallbackRequest, callback_id)
+    assert request is not None and request.status.value == "in_progress"
+
+
+def test_a_page_address_that_cannot_be_is_a_page_saying_so(
+    app: FastAPI, database: Database
+) -> None:
+    person(database, "pirjo", admin=True, supervisor=True)
+    visitor = Visitor(app)
+    visitor.sign_in("pirjo")
+    for address in ("/admin/people/abc", "/admin/people/99999999999", "/board?view=weird"):
+        answer = visitor.get(address)
+        assert answer.status_code == 404, address
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "No page has this address" in answer.text
+    api = visitor.get("/admin/advisors/abc")
+    assert api.headers["content-type"].startswith("application/json")
+
+
+def test_signing_in_again_after_a_form_returns_to_a_page(app: FastAPI, database: Database) -> None:
+    person(database, "aino")
+    visitor = Visitor(app)
+    refused = visitor.post("/desk/state", data={"state": "available"})
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/sign-in?next=/"
