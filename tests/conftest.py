@@ -17,6 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import structlog
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -25,6 +27,7 @@ from sse_starlette.sse import AppStatus
 from callflow.config.load import load_config
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import SystemClock
+from callflow.store import sign_ins
 from callflow.store.migrate import upgrade
 from callflow.store.queues import sync_queues
 from callflow.store.schema import metadata
@@ -88,6 +91,14 @@ def same_global_state() -> Iterator[None]:
         os.environ.update(environ)
     os.chdir(cwd)
     AppStatus.should_exit = False
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id still, at its cheapest: the line's own setting (checked in
+    tests/store/test_sign_ins.py) costs a tenth of a second a password, and the pages'
+    tests set and check hundreds."""
+    monkeypatch.setattr(sign_ins, "_hasher", PasswordHasher.from_parameters(CHEAPEST))
 
 
 def _loggers() -> dict[str, logging.Logger]:

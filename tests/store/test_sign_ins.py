@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from callflow.store.advisors import register_advisor
@@ -12,6 +13,7 @@ from callflow.store.models import Advisor
 from callflow.store.session import Database
 from callflow.store.sign_ins import (
     LOCK_AFTER,
+    PASSWORD_PARAMETERS,
     SESSION_IDLE,
     PasswordLinkInvalid,
     PasswordRefused,
@@ -41,6 +43,12 @@ def test_the_password_is_stored_as_an_argon2id_hash(database: Database) -> None:
     with database.reading() as session:
         stored = session.scalars(select(Advisor.password_hash)).one()
     assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_the_line_hashes_at_rfc_9106s_second_setting() -> None:
+    """The tests hash cheaply (tests/conftest.py); the line itself does not."""
+    line_hasher = PasswordHasher.from_parameters(PASSWORD_PARAMETERS)
+    assert line_hasher.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
 
 
 def test_a_newer_link_ends_the_older_one(database: Database) -> None:

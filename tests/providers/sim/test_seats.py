@@ -222,6 +222,7 @@ class TestWork:
             assert request(session, claimed.callback_id).advisor_id == nurse_id
 
 
+@pytest.mark.slow  # a simulated morning, read every five minutes
 class TestBoard:
     def test_the_board_moves_with_the_floor_over_a_morning(
         self, config: HotlineConfig, database: Database
