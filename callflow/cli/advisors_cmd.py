@@ -26,6 +26,7 @@ from callflow.cli.common import (
     open_database,
     reports_errors,
 )
+from callflow.config.addresses import password_link_url
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import SystemClock
 from callflow.errors import UnknownAdvisor
@@ -41,7 +42,6 @@ from callflow.store.advisors import (
 )
 from callflow.store.models import LONGEST_NAME
 from callflow.store.sign_ins import issue_password_link
-from callflow.web.links import password_link_url
 
 FORMATS = ("table", "json")
 MAX_DIAL_STRING = 200

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import structlog
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
+from callflow.config.addresses import password_link_url
 from callflow.engine.vocabulary import (
     AttemptResult,
     CallbackStatus,
@@ -37,7 +38,6 @@ from callflow.web.api.advisor import AdvisorOut
 from callflow.web.api.tokens import Admin
 from callflow.web.errors import ERROR_RESPONSES, not_allowed_value
 from callflow.web.inputs import AdvisorId, CallbackId, StrictBody
-from callflow.web.links import password_link_url
 
 log = structlog.get_logger("callflow.web")
 
@@ -181,7 +181,9 @@ def advisors(caller: Admin, context: Context) -> list[AdvisorAdminOut]:
     summary="Add an advisor; their token is shown once",
     responses={409: {"model": ErrorBody, "description": "The name is taken."}},
 )
-def add_advisor(body: NewAdvisorIn, caller: Admin, context: Context) -> NewAdvisorOut:
+def add_advisor(
+    body: NewAdvisorIn, caller: Admin, context: Context, request: Request
+) -> NewAdvisorOut:
     new = actions.NewAdvisor(
         name=body.name,
         skills=tuple(body.skills),
@@ -194,7 +196,9 @@ def add_advisor(body: NewAdvisorIn, caller: Admin, context: Context) -> NewAdvis
     return NewAdvisorOut(
         advisor=AdvisorAdminOut(**asdict(added.advisor)),
         token=added.token,
-        password_link=password_link_url(context.config, added.password_token),
+        password_link=password_link_url(
+            context.config, added.password_token, str(request.base_url)
+        ),
     )
 
 
@@ -242,10 +246,13 @@ def new_token(advisor_id: AdvisorId, caller: Admin, context: Context) -> TokenOu
         409: {"model": ErrorBody, "description": "The advisor is disabled."},
     },
 )
-def new_password_link(advisor_id: AdvisorId, caller: Admin, context: Context) -> PasswordLinkOut:
+def new_password_link(
+    advisor_id: AdvisorId, caller: Admin, context: Context, request: Request
+) -> PasswordLinkOut:
     token = actions.new_password_link(context, advisor_id, by=caller.advisor_id)
     return PasswordLinkOut(
-        advisor_id=advisor_id, password_link=password_link_url(context.config, token)
+        advisor_id=advisor_id,
+        password_link=password_link_url(context.config, token, str(request.base_url)),
     )
 
 

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, QueryParams
 
+from callflow.config.addresses import password_link_url
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus
@@ -46,7 +47,6 @@ from callflow.values.numbers import mask_digits, mask_numbers_in, mask_numbers_w
 from callflow.web import Context, WebContext, actions
 from callflow.web.errors import not_allowed_value
 from callflow.web.inputs import AdvisorId, CallbackId
-from callflow.web.links import password_link_url
 from callflow.web.pages.people import CheckedForm, PageAdmin, path_of
 from callflow.web.pages.refusals import Refusal
 from callflow.web.pages.rendering import page
@@ -219,7 +219,9 @@ def add_advisor(
         added = actions.add_advisor(context, typed.new_advisor(), by=person.advisor_id)
     except (ApiError, CallflowError) as exc:
         return _advisors(request, context, person, FormState.refusing(Refusal.of(exc), typed=typed))
-    secrets = Secrets(password_link_url(context.config, added.password_token), added.token)
+    secrets = Secrets(
+        password_link_url(context.config, added.password_token, str(request.base_url)), added.token
+    )
     return _advisors(request, context, person, FormState(201), added=added.advisor, secrets=secrets)
 
 
@@ -283,7 +285,7 @@ def new_password_link(
         token = actions.new_password_link(context, advisor_id, by=person.advisor_id)
     except (ApiError, CallflowError) as exc:
         return _advisor(request, context, person, advisor_id, FormState.refusing(Refusal.of(exc)))
-    secrets = Secrets(password_link=password_link_url(context.config, token))
+    secrets = Secrets(password_link=password_link_url(context.config, token, str(request.base_url)))
     return _advisor(request, context, person, advisor_id, secrets=secrets)
 
 

@@ -27,7 +27,7 @@ Sections = dict[str, str]
 
 REFRESH = 5.0
 """Seconds between renders when nothing changed."""
-RENDERS_AT_ONCE = 4
+RENDERS_AT_ONCE = 2
 """Live renders running at once in one app. A change wakes every open page together;
 fifty renders at once would share the cores, the GIL and the database's connections
 and each take as long as all of them, while a few at a time each finish in their own

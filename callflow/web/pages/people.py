@@ -25,6 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from callflow.config.addresses import public_url
 from callflow.store.sign_ins import (
     SESSION_LONGEST,
     TOUCH_EVERY,
@@ -34,7 +35,6 @@ from callflow.store.sign_ins import (
 )
 from callflow.web import Context, WebContext
 from callflow.web.errors import answer as api_answer
-from callflow.web.links import public_url
 from callflow.web.pages.rendering import page
 
 COOKIE = "callflow_session"
