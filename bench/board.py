@@ -72,8 +72,7 @@ import re
 import sys
 import time
 from bisect import bisect_right
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.queues import Queue
@@ -84,8 +83,6 @@ from typing import Any, Literal
 import httpx
 import psycopg
 from fastapi import Request
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -93,6 +90,7 @@ HERE = Path(__file__).resolve().parent
 # shadow it.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
+from bench.postgres import bench_database, plain_dsn  # noqa: E402
 from callflow.cli.http_server import listen, serve_apps  # noqa: E402
 from callflow.config.load import load_config  # noqa: E402
 from callflow.config.models import HotlineConfig  # noqa: E402
@@ -122,9 +120,6 @@ from callflow.web.pages.live import live_stream  # noqa: E402
 from callflow.web.pages.people import COOKIE, CSRF_FIELD  # noqa: E402
 from callflow.web.pages.rendering import page_values  # noqa: E402
 
-POSTGRES_SERVER = os.environ.get(
-    "CALLFLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 DATABASE_NAME = "callflow_bench_board"
 EXAMPLE_CONFIG = ROOT / "config" / "hotline.toml"
 PASSWORD = "bench board password"
@@ -174,27 +169,6 @@ def bench_config(sim_advisors: int) -> HotlineConfig:
         {**block, "days": list(raw["hours"]), "hours": ALL_DAY} for block in raw["staffing"]
     ]
     return with_advisors(HotlineConfig.model_validate(raw), sim_advisors)
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh, empty database of our own; dropped afterwards whatever happens."""
-    server = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {DATABASE_NAME}"))
-    url = make_url(POSTGRES_SERVER).set(database=DATABASE_NAME)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)"))
-        server.dispose()
-
-
-def plain_dsn(url: str) -> str:
-    """The SQLAlchemy URL as libpq wants it, for psycopg on its own."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)
@@ -906,7 +880,7 @@ def main() -> None:
     config = bench_config(args.sim_advisors)
     calendar = Calendar.from_config(config)
     spawn = multiprocessing.get_context("spawn")
-    with bench_database() as url:
+    with bench_database(DATABASE_NAME) as url:
         progress("seeding")
         seeded = seed(url, config, args.desks, args.boards + 1)
         ports: Queue[int] = spawn.Queue()

@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
@@ -47,12 +46,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.postgres import bench_database, plain_dsn  # noqa: E402
 from callflow.config.load import load_config  # noqa: E402
 from callflow.engine.vocabulary import CallbackStatus, EventKind  # noqa: E402
 from callflow.store.advisors import set_advisor_state  # noqa: E402
@@ -61,9 +59,6 @@ from callflow.store.models import AdvisorState  # noqa: E402
 from callflow.store.queues import sync_queues  # noqa: E402
 from callflow.store.session import Database  # noqa: E402
 
-POSTGRES_SERVER = os.environ.get(
-    "CALLFLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 DATABASE_NAME = "callflow_bench_dispatch"
 CALLFLOW = str(Path(sys.executable).with_name("callflow"))
 EXAMPLE_CONFIG = ROOT / "config" / "hotline.toml"
@@ -120,27 +115,6 @@ def _replace_once(config: str, old: str, new: str) -> str:
     if config.count(old) != 1:
         raise SystemExit(f"config/hotline.toml changed: expected {old!r} once")
     return config.replace(old, new)
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh, empty database of our own; dropped afterwards whatever happens."""
-    server = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {DATABASE_NAME}"))
-    url = make_url(POSTGRES_SERVER).set(database=DATABASE_NAME)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)"))
-        server.dispose()
-
-
-def plain_dsn(url: str) -> str:
-    """The SQLAlchemy URL as libpq wants it, for psycopg on its own."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 SEED_ADVISORS = """
@@ -576,7 +550,7 @@ def main() -> None:
     claims: dict[str, float] = {}
     bare: dict[str, float] = {}
     peaks: list[float] = []
-    with tempfile.TemporaryDirectory() as directory, bench_database() as url:
+    with tempfile.TemporaryDirectory() as directory, bench_database(DATABASE_NAME) as url:
         folder = Path(directory)
         config_file = always_open_config(folder)
         database = Database.connect(url)
