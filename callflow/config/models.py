@@ -585,7 +585,7 @@ class ProviderConfig(_Model):
 
 
 class WebConfig(_Model):
-    """The HTTP server (``callflow web``; ``callflow serve`` with a provider).
+    """The HTTP server (``callflow web``; ``callflow serve``, beside any line).
 
     ``max_body``: the largest request body the API reads, in bytes; a larger
     one is refused with 413 before it is read (Twilio's webhooks have their

@@ -1,5 +1,8 @@
-"""The line's HTTP side: one ASGI app (:func:`callflow.web.app.create_app`) for the advisor
-API, the admin API, ``/metrics`` and ``/health`` — and a provider's webhooks, when it has any.
+"""The line's HTTP side: one ASGI app (:func:`callflow.web.app.create_app`) for the pages
+people use (:mod:`.pages`: sign-in, the desk, the wallboard, admin), the API beside them
+(:mod:`.api`: advisor and admin, by token), ``/metrics`` and ``/health`` — and a
+provider's webhooks, when it has any. What people do is :mod:`.actions`, once for both
+faces; the live pages follow the store through :mod:`.live`.
 
 Every router reaches the line's configuration, database and clock through
 :data:`Context`, a dependency reading what ``create_app`` stored on the app;

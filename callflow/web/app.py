@@ -1,7 +1,9 @@
 """The one place the HTTP app is put together.
 
-Each concern is its own router (advisors, admins, operations), mounted here
-on one app with one way of answering errors; a provider's webhooks, when it
+Each concern is its own router (the pages, the advisor and admin API,
+operations), mounted here on one app with one way of answering errors; the
+store's changes are followed for the live pages while it serves
+(:class:`~callflow.web.live.ChangeFeed`); a provider's webhooks, when it
 has any, are mounted first (what runs while they are served running for as
 long as the app serves). Which provider's they are, the app does not know:
 it is handed :class:`~callflow.providers.port.Webhooks`. The OpenAPI schema
