@@ -6,6 +6,15 @@
   var lost = document.getElementById("live-lost");
   if (!root || !window.EventSource) { return; }
   var url = root.getAttribute("data-live");
+  var source = null;
+  var leaving = false;
+
+  // A form sent (signing out, recording an outcome) takes the page elsewhere: the stream
+  // must not race it there (its "signed-out" would land on "your session ended").
+  document.addEventListener("submit", function () {
+    leaving = true;
+    if (source) { source.close(); }
+  });
 
   function countdowns() {
     var now = Date.now();
@@ -29,14 +38,19 @@
   }
 
   function connect() {
-    var source = new EventSource(url);
+    if (leaving) { return; }
+    source = new EventSource(url);
     source.addEventListener("open", function () { lost.hidden = true; });
     source.addEventListener("sections", function (event) {
       lost.hidden = true;
       replace(JSON.parse(event.data));
     });
-    source.addEventListener("signed-out", function () { source.close(); signIn(); });
+    source.addEventListener("signed-out", function () {
+      source.close();
+      if (!leaving) { signIn(); }
+    });
     source.addEventListener("error", function () {
+      if (leaving) { return; }
       lost.hidden = false;
       if (source.readyState !== EventSource.CLOSED) { return; }  // it retries by itself
       // Refused outright (the server said no, or came back differently): ask the page.
