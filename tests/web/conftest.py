@@ -32,14 +32,24 @@ class Api:
     """The app called through httpx's ASGI transport, one request at a time, each in an
     event loop of its own (Starlette's TestClient is deprecated with httpx)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, *, headers: dict[str, str] | None = None) -> None:
         self.app = app
+        self.headers = headers or {}
+        self.cookies = httpx.Cookies()
+        """Kept from one request to the next (a browser's, for the pages)."""
 
     def request(self, method: str, url: str, **options: Any) -> httpx.Response:
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://web.test") as client:
-                return await client.request(method, url, **options)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://web.test",
+                cookies=self.cookies,
+                headers=self.headers,
+            ) as client:
+                answer = await client.request(method, url, **options)
+                self.cookies = client.cookies
+                return answer
 
         return asyncio.run(send())
 

@@ -3,9 +3,7 @@ posted with the CSRF token the page carried. (The real browser is in tests/web/b
 
 from __future__ import annotations
 
-import asyncio
 import re
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -14,38 +12,18 @@ from callflow.store.advisors import register_advisor
 from callflow.store.session import Database
 from callflow.store.sign_ins import issue_password_link, set_password
 from tests.store.helpers import T0
+from tests.web.conftest import Api
 
 PASSWORD = "correct horse battery"
 _HIDDEN_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-class Visitor:
-    """One browser's worth of cookies against *app*; follows no redirect by itself."""
+class Visitor(Api):
+    """One browser against *app*: its cookies kept, English asked for, no redirect
+    followed by itself."""
 
     def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.cookies = httpx.Cookies()
-
-    def request(self, method: str, url: str, **options: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://web.test",
-                cookies=self.cookies,
-                headers={"accept-language": "en"},
-            ) as client:
-                answer = await client.request(method, url, **options)
-                self.cookies = client.cookies
-                return answer
-
-        return asyncio.run(send())
-
-    def get(self, url: str, **options: Any) -> httpx.Response:
-        return self.request("GET", url, **options)
-
-    def post(self, url: str, **options: Any) -> httpx.Response:
-        return self.request("POST", url, **options)
+        super().__init__(app, headers={"accept-language": "en"})
 
     def submit(self, page_url: str, action: str, fields: dict[str, str]) -> httpx.Response:
         """Post *fields* to *action* as the form on *page_url* would, with its CSRF token."""
