@@ -4,6 +4,7 @@
 
     CallflowError
     ├── ConfigError                 the configuration file is missing or wrong
+    │   └── SettingRefused          a live change would break a rule: nothing stored
     ├── StoreError                  the database refused or is unreachable
     │   ├── MigrationError          the schema could not be brought up to date
     │   ├── DuplicatePendingCallback  the number already has a pending callback
@@ -11,6 +12,7 @@
     │   ├── UnknownAdvisor          no advisor by that name or id
     │   ├── UnknownCallback         no callback request by that id
     │   ├── CallbackClosed          the request is already finished
+    │   ├── UnknownChange           no change to the line's settings by that id
     │   └── AssignmentError         what an advisor asked cannot be done now
     │       ├── AdvisorBusy         they hold a callback and must finish it first
     │       ├── NotYourAssignment   the callback is assigned to someone else
@@ -74,6 +76,16 @@ class ConfigError(CallflowError):
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+class SettingRefused(ConfigError):
+    """A change to the line's live settings that would break a rule of ``callflow config
+    check``; each problem names the setting's key and why. Nothing was stored."""
+
+    slug = "setting-refused"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("change refused", problems)
 
 
 class StoreError(CallflowError):
@@ -174,6 +186,17 @@ class OutcomeNotAllowed(AssignmentError):
     def __init__(self, callback_id: int, why: str) -> None:
         self.callback_id = callback_id
         super().__init__(f"cannot record an outcome for callback {callback_id}: {why}")
+
+
+class UnknownChange(StoreError):
+    """No change to the line's settings has that id (or it is a reload, which has no
+    value to put back)."""
+
+    slug = "change-unknown"
+
+    def __init__(self, change_id: int) -> None:
+        self.change_id = change_id
+        super().__init__(f"no change {change_id} to undo; `callflow config history` lists them")
 
 
 class CalendarError(CallflowError):

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from callflow.config.models import HotlineConfig
+from callflow.config.models import EmergencyConfig, HotlineConfig, emergency_prompt
 from callflow.config.moved import without_moved_keys
 from callflow.config.rules import RULES, Sections
 from callflow.errors import MISSING, Problem
@@ -44,22 +44,27 @@ SECRET = _Shown("(not shown: a secret)")
 
 def check_text(text: str) -> tuple[HotlineConfig | None, list[Problem]]:
     """Parse and check TOML *text*: the configuration if it is sound, and every problem."""
+    raw, problem = parse_text(text)
+    if raw is None:
+        return None, [problem] if problem else []
+    return check_data(raw)
+
+
+def parse_text(text: str) -> tuple[dict[str, Any] | None, Problem | None]:
+    """TOML *text* as a table, or why it cannot be read."""
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text), None
     except tomllib.TOMLDecodeError as exc:
-        return None, [_toml_problem(exc)]
+        return None, _toml_problem(exc)
     except RecursionError:
         # tomllib parses nested arrays and inline tables recursively, with no limit of
         # its own; it does not say where it was.
-        return None, [
-            Problem(
-                "file",
-                MISSING,
-                "nesting too deep: arrays or inline tables inside one another hundreds of "
-                "levels deep; no setting needs more than a few",
-            )
-        ]
-    return check_data(raw)
+        return None, Problem(
+            "file",
+            MISSING,
+            "nesting too deep: arrays or inline tables inside one another hundreds of "
+            "levels deep; no setting needs more than a few",
+        )
 
 
 def check_data(raw: Mapping[str, Any]) -> tuple[HotlineConfig | None, list[Problem]]:
@@ -85,7 +90,29 @@ def check_data(raw: Mapping[str, Any]) -> tuple[HotlineConfig | None, list[Probl
         problems.extend(rule(sections, raw))
     if problems:
         return None, [_printable(problem) for problem in problems]
-    return HotlineConfig(**sections), []
+    return HotlineConfig(**_with_emergency_prompts(sections)), []
+
+
+def _with_emergency_prompts(sections: Sections) -> Sections:
+    """Each emergency message as a prompt of each language, so every provider says (and
+    Asterisk's sound files render) it as any other prompt."""
+    messages: dict[str, EmergencyConfig] = sections.get("emergency", {})
+    if not messages:
+        return sections
+    languages = {
+        code: language.model_copy(
+            update={
+                "prompts": language.prompts
+                | {
+                    emergency_prompt(scope): message.texts[code]
+                    for scope, message in messages.items()
+                    if code in message.texts
+                }
+            }
+        )
+        for code, language in sections["languages"].items()
+    }
+    return sections | {"languages": languages}
 
 
 def _validate_section(name: str, annotation: Any, value: Any) -> tuple[Any, list[Problem]]:

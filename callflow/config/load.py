@@ -10,10 +10,13 @@ environment.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from callflow.config.check import check_text
+from callflow.config.check import parse_text
 from callflow.config.database_url import database_url_problem, printable_url
+from callflow.config.layers import rules_in_force
 from callflow.config.models import HotlineConfig
 from callflow.config.rules import DATABASE_ENV
 from callflow.errors import ConfigError, Problem
@@ -32,6 +35,12 @@ def config_path(option: str | Path | None) -> Path:
 
 def load_config(path: str | Path) -> HotlineConfig:
     """Read and check *path*; raise :class:`ConfigError` listing every problem."""
+    return checked(Path(path), read_file(path))
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """*path* as TOML reads it, unchecked (the baseline the stored settings are laid
+    over); :class:`ConfigError` when it cannot be read or parsed."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -51,7 +60,18 @@ def load_config(path: str | Path) -> HotlineConfig:
         raise ConfigError(
             str(path), [Problem("file", str(path), f"cannot be read: {exc}")]
         ) from exc
-    config, problems = check_text(text)
+    raw, problem = parse_text(text)
+    if raw is None:
+        raise ConfigError(str(path), [problem] if problem else [])
+    return raw
+
+
+def checked(
+    path: Path, raw_file: Mapping[str, Any], settings: Mapping[str, Any] | None = None
+) -> HotlineConfig:
+    """The configuration of the file at *path* (read as *raw_file*) with the stored
+    *settings* laid over it; :class:`ConfigError` listing every problem."""
+    config, problems = rules_in_force(raw_file, settings or {})
     if config is None:
         raise ConfigError(str(path), problems)
     return config.model_copy(update={"source": path.resolve()})
@@ -84,4 +104,12 @@ def database_url(config: HotlineConfig, override: str | None = None) -> str:
     return f"sqlite:///{data_dir(config) / 'callflow.sqlite3'}"
 
 
-__all__ = ["DATABASE_ENV", "config_path", "data_dir", "database_url", "load_config"]
+__all__ = [
+    "DATABASE_ENV",
+    "checked",
+    "config_path",
+    "data_dir",
+    "database_url",
+    "load_config",
+    "read_file",
+]

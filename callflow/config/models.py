@@ -584,6 +584,48 @@ class ProviderConfig(_Model):
         return self
 
 
+EMERGENCY_SCOPE_LINE = "line"
+"""The scope of an emergency message said to every caller; any other scope names a queue."""
+
+
+def emergency_prompt(scope: str) -> str:
+    """The prompt key an emergency message of *scope* is said with, in every language:
+    the providers say and render it as they do every other prompt."""
+    return f"emergency_{scope}"
+
+
+class EmergencyConfig(_Model):
+    """A message for a bad day ("Due to a system outage at the health centre, …"), said to
+    every caller (scope ``line``, after the language is known) or to a queue's callers
+    (after they choose it), from ``start`` until ``end`` (local time; none: until it is
+    switched off).
+
+    ``mode``: ``serve`` goes on as usual after it; ``callbacks_only`` offers a callback
+    instead of a place in the queue; ``close`` closes the line (or the queue) with it,
+    offering the after-hours callback when ``after_hours_offer`` (and the queue takes
+    callbacks when closed), else saying goodbye.
+    """
+
+    texts: dict[str, Annotated[str, Field(min_length=1, max_length=1000)]] = Field(min_length=1)
+    mode: Literal["serve", "callbacks_only", "close"] = "serve"
+    after_hours_offer: bool = True
+    start: datetime
+    end: datetime | None = None
+
+    @model_validator(mode="after")
+    def _times(self) -> EmergencyConfig:
+        for stamp in (self.start, self.end):
+            if stamp is not None and stamp.tzinfo is not None:
+                raise ValueError("write local times without an offset; the line's timezone applies")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
+        return self
+
+    def in_force(self, local_now: datetime) -> bool:
+        """Whether it is said at *local_now* (the line's naive wall-clock time)."""
+        return self.start <= local_now and (self.end is None or local_now < self.end)
+
+
 class WebConfig(_Model):
     """The HTTP server (``callflow web``; ``callflow serve``, beside any line).
 
@@ -638,6 +680,8 @@ class HotlineConfig(_Model):
     staffing: list[StaffingBlock] = []
     provider: ProviderConfig = ProviderConfig()
     web: WebConfig = WebConfig()
+    emergency: dict[str, EmergencyConfig] = {}
+    """Emergency messages by scope: ``line``, or a queue's name."""
 
     source: Path | None = Field(default=None, exclude=True)
     """The file this configuration was read from; relative paths resolve against it."""

@@ -20,6 +20,7 @@ from callflow.config.database_url import database_url_problem, printable_url
 from callflow.config.models import (
     ADVISOR_PROMPTS,
     DATE_FORMAT_FIELDS,
+    EMERGENCY_SCOPE_LINE,
     PROMPT_PLACEHOLDERS,
     PROVIDER_PROMPTS,
     TIME_FORMAT_FIELDS,
@@ -27,10 +28,12 @@ from callflow.config.models import (
     CalendarConfig,
     CallbacksConfig,
     DailyRange,
+    EmergencyConfig,
     LanguageConfig,
     PromiseConfig,
     QueueConfig,
     StaffingBlock,
+    emergency_prompt,
     placeholders_in,
 )
 from callflow.errors import MISSING, Problem
@@ -365,6 +368,20 @@ def _check_promises_and_retries(sections: Sections, raw: Mapping[str, Any]) -> l
                         f"{reason} ({shortest}, the shortest usual day)",
                     )
                 )
+    calendar: CalendarConfig | None = sections.get("calendar")
+    for i, special in enumerate(calendar.special_hours if calendar else ()):
+        if not special.hours:
+            continue
+        length = _open_length(special.hours)
+        for name, queue in queues.items():
+            for reason in promise_fits_day(queue.promise, length):
+                problems.append(
+                    Problem(
+                        f"calendar.special_hours[{i}].hours",
+                        [str(r) for r in special.hours],
+                        f"{reason} (queue {name}'s promise, on {special.date})",
+                    )
+                )
     callbacks: CallbacksConfig | None = sections.get("callbacks")
     if callbacks is None or not days:
         return problems
@@ -454,6 +471,55 @@ def _check_database_url(_sections: Sections, raw: Mapping[str, Any]) -> list[Pro
     return []
 
 
+def _check_emergency(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    """An emergency message names the line or a known queue and is said in every language
+    of the line: a caller who chose Swedish must not hear only Finnish on a bad day."""
+    problems = []
+    messages: dict[str, EmergencyConfig] = sections.get("emergency", {})
+    queues = _names(raw, "queues")
+    languages = _names(raw, "languages")
+    for scope in _table(raw, "emergency"):
+        if scope != EMERGENCY_SCOPE_LINE and queues is not None and scope not in queues:
+            problems.append(
+                Problem(
+                    f"emergency.{scope}",
+                    scope,
+                    f"'{EMERGENCY_SCOPE_LINE}' or a queue; {_one_of('queues', queues)}",
+                )
+            )
+    for scope, message in messages.items():
+        for code in sorted(set(languages or ()) - message.texts.keys()):
+            problems.append(
+                Problem(
+                    f"emergency.{scope}.texts.{code}",
+                    MISSING,
+                    "the message must be said in every language of the line",
+                )
+            )
+        for code, text in message.texts.items():
+            path = f"emergency.{scope}.texts.{code}"
+            if languages is not None and code not in languages:
+                problems.append(Problem(path, code, _one_of("languages", languages)))
+                continue
+            try:
+                used = placeholders_in(text)
+            except ValueError as exc:
+                problems.append(Problem(path, text, str(exc)))
+                continue
+            if used:
+                problems.append(Problem(path, text, "an emergency message takes no placeholders"))
+        for code, language in sections.get("languages", {}).items():
+            if emergency_prompt(scope) in language.prompts:
+                problems.append(
+                    Problem(
+                        f"languages.{code}.prompts.{emergency_prompt(scope)}",
+                        language.prompts[emergency_prompt(scope)],
+                        f"this prompt is the emergency message's; set it under [emergency.{scope}]",
+                    )
+                )
+    return problems
+
+
 RULES: tuple[Rule, ...] = (
     _check_hours,
     _check_languages,
@@ -462,4 +528,5 @@ RULES: tuple[Rule, ...] = (
     _check_promises_and_retries,
     _check_simulation,
     _check_database_url,
+    _check_emergency,
 )

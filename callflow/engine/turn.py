@@ -75,6 +75,9 @@ class FlowContext:
     config: HotlineConfig
     calendar: Calendar
     capacity: PlannedCapacity
+    version: int = 0
+    """Which rules these are: the latest stored change to the line's settings they include.
+    A call stepped under an older version hears :class:`~.events.RulesChanged` first."""
     menus: MenuPrompts = field(init=False)
 
     def __post_init__(self) -> None:

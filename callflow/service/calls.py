@@ -56,13 +56,18 @@ QUEUE_MOVES = (EnterQueue, LeaveQueue, ConnectAdvisor)
 """Media commands that move the caller into or out of a queue: the store follows them."""
 
 
+def fixed(context: FlowContext) -> Callable[[], FlowContext]:
+    """Rules that never change: a rehearsal's, a test's."""
+    return lambda: context
+
+
 class CallHandler:
     """Steps calls through the engine with the store attached."""
 
     def __init__(
         self,
         database: Database,
-        context: FlowContext,
+        rules: Callable[[], FlowContext],
         queue: QueueReads,
         *,
         provider: str,
@@ -71,7 +76,8 @@ class CallHandler:
         on_callback_change: Callable[[int], None] | None = None,
     ) -> None:
         self.database = database
-        self.context = context
+        self.rules = rules
+        """The rules in force, asked once per event: a change applies from the next one."""
         self.queue = queue
         """Answers the engine's ``LookUpQueue`` in the step's unit of work."""
         self.provider = provider
@@ -97,11 +103,12 @@ class CallHandler:
             media: list[Command] = []
             records: list[Record] = []
             changed: list[int] = []
+            context = self.rules()
             with self._unit_of_work() as session:
                 events: deque[Event] = deque([event])
                 while events:
                     current = events.popleft()
-                    commands = step(working, current, now, self.context)
+                    commands = step(working, current, now, context)
                     for command in commands:
                         if isinstance(command, Record):
                             records.append(command)

@@ -3,9 +3,24 @@ alone) wherever the whole schema is needed — migrations, a test emptying the d
 
 from __future__ import annotations
 
-from callflow.store import models, queue_places, report_models, sign_ins, twilio_tables
+from callflow.store import (
+    line_settings,
+    models,
+    queue_places,
+    report_models,
+    sign_ins,
+    twilio_tables,
+)
 from callflow.store.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["metadata", "models", "queue_places", "report_models", "sign_ins", "twilio_tables"]
+__all__ = [
+    "line_settings",
+    "metadata",
+    "models",
+    "queue_places",
+    "report_models",
+    "sign_ins",
+    "twilio_tables",
+]

@@ -117,8 +117,8 @@ class TestToml:
         """A top-level table that is not a section is named with the sections allowed."""
         problem = only(data_problems(lambda raw: raw.update(colours={"a": 1})), "colours")
         assert problem.allowed == (
-            "unknown section; sections are: calendar, callbacks, connect, dispatch, hours, "
-            "languages, line, menu, provider, "
+            "unknown section; sections are: calendar, callbacks, connect, dispatch, emergency, "
+            "hours, languages, line, menu, provider, "
             "queues, reports, retention, simulation, skills, staffing, web"
         )
 
@@ -484,12 +484,29 @@ class TestQueues:
         )
 
 
+SHORT_SPECIAL_DAYS = ("calendar.special_hours[0].hours", "calendar.special_hours[1].hours")
+
+
 class TestPromise:
+    def test_special_hours_too_short_for_a_promise(self) -> None:
+        """A short day by special hours must still fit the promises: a same-day promise
+        whose late margin outlasts New Year's Eve's three hours is refused on that date."""
+        text = edited(('late_margin = "2h"', 'late_margin = "4h"'))
+        problems = text_problems(text)
+        assert set(paths(problems)) == set(SHORT_SPECIAL_DAYS)
+        problem = problems[0]
+        assert problem.value == ["09:00-12:00"]
+        assert problem.allowed == (
+            "late_margin 4h runs past closing on a day open 3h; make it shorter "
+            "(queue health's promise, on 2026-12-31)"
+        )
+
     def test_late_margin_past_closing(self) -> None:
         """A same-day promise whose late margin outlasts the working day is refused."""
         text = edited(('late_margin = "2h"', 'late_margin = "7h"'))
         problems = text_problems(text)
-        assert set(paths(problems)) == {"queues.health.promise"}
+        # The example's two short special days (09:00-12:00) break it too.
+        assert set(paths(problems)) == {"queues.health.promise", *SHORT_SPECIAL_DAYS}
         assert problems[0].value == "same_day"
         assert problems[0].allowed == (
             "late_margin 7h runs past closing on a day open 6h; make it shorter "
@@ -504,8 +521,8 @@ class TestPromise:
                 'cutoff_before_close = "7h", late_margin = "7h"',
             )
         )
-        reasons = [p.allowed.split(" ")[0] for p in text_problems(text)]
-        assert reasons == ["late_margin", "cutoff_before_close"]
+        usual = [p for p in text_problems(text) if p.path == "queues.health.promise"]
+        assert [p.allowed.split(" ")[0] for p in usual] == ["late_margin", "cutoff_before_close"]
 
     def test_the_shortest_usual_day_decides(self) -> None:
         """A margin that fits Monday to Thursday but not a short Friday is refused."""
@@ -518,7 +535,7 @@ class TestPromise:
         """A same-day cutoff that is not shorter than the working day is refused."""
         text = edited(('cutoff_before_close = "30m"', 'cutoff_before_close = "6h"'))
         problems = text_problems(text)
-        assert set(paths(problems)) == {"queues.health.promise"}
+        assert set(paths(problems)) == {"queues.health.promise", *SHORT_SPECIAL_DAYS}
         assert problems[0].allowed.startswith(
             "cutoff_before_close 6h is not shorter than a day open 6h"
         )

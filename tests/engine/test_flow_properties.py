@@ -201,7 +201,7 @@ def test_with_the_store_one_number_never_has_two_open_callbacks(
         calendar = _calendar(config)
         fake = FakeQueue(calendar, **queue)
         context = FlowContext(config, calendar, fake)
-        world = Line(CallHandler(database, context, fake, provider="property"), start)
+        world = Line(CallHandler(database, lambda: context, fake, provider="property"), start)
         for i, number in enumerate(callers):
             world.calls.append(new_call(f"call-{i}", start))
             world.media.append([])

@@ -26,7 +26,7 @@ from callflow.engine.state import CallState
 from callflow.engine.vocabulary import CallbackStatus, EventKind
 from callflow.errors import StoreError
 from callflow.service import calls as service
-from callflow.service.calls import CallHandler
+from callflow.service.calls import CallHandler, fixed
 from callflow.store.calls import load_call_state
 from callflow.store.models import Call, CallbackRequest, CallEvent
 from callflow.store.queue_places import QueuePlace
@@ -67,7 +67,9 @@ class Phone:
 def handler(config: HotlineConfig, database: Database) -> CallHandler:
     calendar = Calendar.from_config(config)
     queue = FakeQueue(calendar, staffed=2, planned=2)
-    return CallHandler(database, FlowContext(config, calendar, queue), queue, provider="test")
+    return CallHandler(
+        database, fixed(FlowContext(config, calendar, queue)), queue, provider="test"
+    )
 
 
 def kinds(database: Database, call_id: str) -> list[str]:
@@ -233,7 +235,9 @@ def test_the_queue_is_read_in_the_step_that_queues_the_caller(
     calendar = Calendar.from_config(config)
     fake = FakeQueue(calendar, ahead=2, staffed=4, planned=4)
     reads = SeeingQueue(fake)
-    handler = CallHandler(database, FlowContext(config, calendar, fake), reads, provider="test")
+    handler = CallHandler(
+        database, fixed(FlowContext(config, calendar, fake)), reads, provider="test"
+    )
     phone = Phone(handler, "call-a", T0).send(CallArrived(MOBILE)).press("1").press("1")
     ((call_id, question, seen),) = reads.seen
     assert (call_id, question) == ("call-a", LookUpQueue("health", "fi", phone.now))

@@ -64,7 +64,7 @@ from callflow.providers.ari.playbacks import ari_playback_id, engine_playback
 from callflow.providers.ari.queue_reads import PROVIDER, AriQueueReads
 from callflow.providers.ari.stream import Connected
 from callflow.service.arrival import call_arrived
-from callflow.service.calls import CallHandler
+from callflow.service.calls import CallHandler, fixed
 from callflow.store.calls import DirectJournal
 from callflow.store.models import Call
 from callflow.store.queue_places import keep_only
@@ -103,7 +103,7 @@ class AsteriskAdapter:
         self.queue_reads = AriQueueReads(config)
         self.handler = CallHandler(
             database,
-            FlowContext(config, calendar, capacity),
+            fixed(FlowContext(config, calendar, capacity)),
             self.queue_reads,
             provider=PROVIDER,
             journal=DirectJournal(),

@@ -50,7 +50,7 @@ from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import CallOutcome
 from callflow.providers.sim.floor import SimulatedFloor
 from callflow.providers.sim.loop import Scheduled, VirtualLoop
-from callflow.service.calls import CallHandler
+from callflow.service.calls import CallHandler, fixed
 from callflow.store.callbacks import open_backlog
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
@@ -105,7 +105,10 @@ class ConsolePhone:
         )
         self.floor = SimulatedFloor(config, capacity)
         self.handler = CallHandler(
-            database, FlowContext(config, self.calendar, capacity), self.floor, provider="console"
+            database,
+            fixed(FlowContext(config, self.calendar, capacity)),
+            self.floor,
+            provider="console",
         )
         self.caller_e164 = caller_e164
         self.withheld = withheld

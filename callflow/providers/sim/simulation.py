@@ -35,7 +35,7 @@ from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.staff import AdvisorHabits
 from callflow.providers.sim.stage import Stage, Tally
 from callflow.providers.sim.workload import Caller, Workload
-from callflow.service.calls import CallHandler
+from callflow.service.calls import CallHandler, fixed
 from callflow.store.calls import BufferedJournal
 from callflow.store.queue_places import give_up_places_of_run
 from callflow.store.session import Database
@@ -94,7 +94,7 @@ class Simulation:
         self.callbacks = Callbacks(self.stage, self.shifts, self.desk, owner=owner)
         handler = CallHandler(
             database,
-            FlowContext(config, calendar, capacity),
+            fixed(FlowContext(config, calendar, capacity)),
             floor,
             provider=PROVIDER,
             unit_of_work=batch.unit,

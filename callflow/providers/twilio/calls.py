@@ -90,7 +90,7 @@ from callflow.providers.twilio.store import (
 )
 from callflow.providers.twilio.twiml import Context, Cursor, Renderer
 from callflow.service.arrival import call_arrived
-from callflow.service.calls import CallHandler
+from callflow.service.calls import CallHandler, fixed
 from callflow.store.advisors import LegEnd, advisor_leg_ended
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioLeg
@@ -317,7 +317,7 @@ class InboundCalls:
     def _handler(self, session: Session, *, call_exists: bool) -> CallHandler:
         return CallHandler(
             self.database,
-            self.context,
+            fixed(self.context),
             self.queue_reads,
             provider="twilio",
             unit_of_work=lambda: nullcontext(session),

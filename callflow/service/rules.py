@@ -1,0 +1,278 @@
+"""The rules in force in this process, kept current while it runs.
+
+A line's rules are its configuration file with the settings admins stored
+laid over it (:mod:`callflow.config.layers`). Every part of a running
+process asks :class:`LineRules` for them when it decides — a call at each
+step, the dispatcher at each claim — rather than keeping the rules it
+started with, so a change is in force from the next decision on and no call
+is dropped for it.
+
+A change reaches a process three ways: made in it (in force at once), heard
+from another (PostgreSQL ``NOTIFY``, or SQLite's latest change id read every
+:data:`SQLITE_POLL_INTERVAL`; see :func:`follow_rules`), or found by the
+periodic check under the notifications (:data:`SAFETY_INTERVAL`). A request
+to read the files again (``callflow config reload``, or ``SIGHUP`` to this
+process) reads this process's file; a file that does not pass every check is
+refused whole: its problems are logged, the rules in force stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from callflow.config.load import checked, read_file
+from callflow.config.models import HotlineConfig
+from callflow.engine.calendar import Calendar
+from callflow.engine.flow import FlowContext
+from callflow.engine.forecast import RotaCapacity
+from callflow.errors import ConfigError
+from callflow.store.line_settings import (
+    CHANGES_CHANNEL,
+    RELOAD_KEY,
+    LineChangeView,
+    change_setting,
+    changes_since,
+    read_settings,
+    request_reload,
+    settings_version,
+    undo_change,
+)
+from callflow.store.listening import listen
+from callflow.store.session import Database, OutageLog
+
+log = structlog.get_logger("callflow.rules")
+
+SQLITE_POLL_INTERVAL = 0.5
+"""Seconds between reads of the latest change id on SQLite, which has no ``NOTIFY``."""
+SAFETY_INTERVAL = 15.0
+"""Seconds between checks on PostgreSQL for a change whose notification was lost."""
+
+
+@dataclass(frozen=True, slots=True)
+class RulesInForce:
+    """One consistent set of rules: what a decision is taken under, whole."""
+
+    config: HotlineConfig
+    calendar: Calendar
+    context: FlowContext
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, config: HotlineConfig, version: int = 0, settings: Mapping[str, Any] | None = None
+    ) -> RulesInForce:
+        calendar = Calendar.from_config(config)
+        capacity = RotaCapacity(calendar, config.staffing, config.callbacks.retry.allowed_hours)
+        context = FlowContext(config, calendar, capacity, version)
+        return cls(config, calendar, context, settings or {})
+
+    @property
+    def version(self) -> int:
+        """The latest stored change these include (0: none)."""
+        return self.context.version
+
+
+Listener = Callable[[RulesInForce], None]
+
+
+class LineRules:
+    """The rules in force, for everything in this process that decides.
+
+    Made with :meth:`fixed` (a configuration as it is: tests, a what-if run without
+    stored settings) or :meth:`load` (a file and a database: the running line).
+    """
+
+    def __init__(
+        self,
+        rules: RulesInForce,
+        *,
+        path: Path | None = None,
+        raw_file: Mapping[str, Any] | None = None,
+        database: Database | None = None,
+    ) -> None:
+        self._current = rules
+        self._path = path
+        self._raw_file = raw_file
+        self._database = database
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        """Refreshes take turns: the newest read always ends up in force."""
+        self._read_once = False
+
+    @classmethod
+    def fixed(cls, config: HotlineConfig) -> LineRules:
+        return cls(RulesInForce.of(config))
+
+    @classmethod
+    def load(cls, config: HotlineConfig, database: Database) -> LineRules:
+        """*config*'s file with the settings stored in *database* over it; a setting the
+        file no longer admits is logged and the file's rules are used (the line runs)."""
+        assert config.source is not None, "a line's rules come from a file"
+        raw_file = read_file(config.source)
+        rules = cls(
+            RulesInForce.of(config), path=config.source, raw_file=raw_file, database=database
+        )
+        rules.refresh()
+        return rules
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def current(self) -> RulesInForce:
+        return self._current
+
+    @property
+    def config(self) -> HotlineConfig:
+        return self._current.config
+
+    @property
+    def calendar(self) -> Calendar:
+        return self._current.calendar
+
+    @property
+    def raw_file(self) -> Mapping[str, Any]:
+        """The file as read, which a change is checked over."""
+        if self._raw_file is None:
+            raise RuntimeError("these rules are fixed: they have no file to change")
+        return self._raw_file
+
+    def on_change(self, listener: Listener) -> None:
+        """Tell *listener* each new set of rules, in the thread that put it in force."""
+        self._listeners.append(listener)
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def change(self, key: str, value: Any, *, by: str, now: datetime) -> LineChangeView:
+        """Store a change (see :func:`~callflow.store.line_settings.change_setting`) and put
+        it in force here at once; the other processes hear of it."""
+        database = self._store()
+        with database.transaction() as session:
+            change, _ = change_setting(session, self.raw_file, key, value, by=by, now=now)
+        self.refresh()
+        return change
+
+    def undo(self, change_id: int, *, by: str, now: datetime) -> LineChangeView:
+        database = self._store()
+        with database.transaction() as session:
+            change, _ = undo_change(session, self.raw_file, change_id, by=by, now=now)
+        self.refresh()
+        return change
+
+    def request_reload(self, *, by: str, now: datetime) -> int:
+        """Ask every process, this one too, to read its file again."""
+        with self._store().transaction() as session:
+            change_id = request_reload(session, by=by, now=now, note={"path": str(self._path)})
+        self.refresh()
+        return change_id
+
+    # -- keeping current ---------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Put the latest stored settings in force, reading the file again first if a reload
+        was asked for since; whether the rules changed."""
+        database = self._store()
+        with self._lock:
+            seen = self._current.version
+            with database.reading() as session:
+                if settings_version(session) == seen and self._read_once:
+                    return False
+                reloads = [c for c in changes_since(session, seen) if c.key == RELOAD_KEY]
+                settings = read_settings(session)
+            self._read_once = True
+            if reloads and seen:
+                self._read_file_again(reason="reload", by=reloads[-1].by)
+            return self._put_in_force(settings.version, settings.values)
+
+    def reload_file(self, *, reason: str = "sighup") -> bool:
+        """Read the file again (``SIGHUP``); a broken one changes nothing."""
+        with self._lock:
+            if not self._read_file_again(reason=reason, by="signal"):
+                return False
+            return self._put_in_force(self._current.version, self._current.settings)
+
+    def _read_file_again(self, *, reason: str, by: str) -> bool:
+        assert self._path is not None
+        try:
+            raw_file = read_file(self._path)
+            checked(self._path, raw_file, self._current.settings)
+        except ConfigError as exc:
+            log.error(
+                "config.reload_refused",
+                file=str(self._path),
+                reason=reason,
+                problems=[str(problem) for problem in exc.problems],
+                keeping="the rules in force",
+            )
+            return False
+        self._raw_file = raw_file
+        log.info("config.reloaded", file=str(self._path), reason=reason, by=by)
+        return True
+
+    def _put_in_force(self, version: int, settings: Mapping[str, Any]) -> bool:
+        assert self._path is not None and self._raw_file is not None
+        try:
+            config = checked(self._path, self._raw_file, settings)
+        except ConfigError as exc:
+            # Stored settings that this file does not admit (it was edited under them):
+            # the file's own rules, not none.
+            log.error(
+                "config.settings_refused",
+                version=version,
+                problems=[str(problem) for problem in exc.problems],
+                keeping="the file's rules",
+            )
+            config = checked(self._path, self._raw_file)
+            settings = {}
+        if config == self._current.config and version == self._current.version:
+            return False
+        self._current = rules = RulesInForce.of(config, version, settings)
+        if version:
+            log.info("config.in_force", version=version)
+        for listener in self._listeners:
+            listener(rules)
+        return True
+
+    def _store(self) -> Database:
+        if self._database is None:
+            raise RuntimeError("these rules are fixed: they have no store to follow")
+        return self._database
+
+
+async def follow_rules(rules: LineRules, database: Database, outage: OutageLog) -> None:
+    """Keep *rules* current until cancelled: at each notification of a change (PostgreSQL),
+    each read of a new change id (SQLite), and at the periodic check."""
+    loop = asyncio.get_running_loop()
+
+    async def refresh() -> None:
+        try:
+            await loop.run_in_executor(None, rules.refresh)
+        except Exception as exc:
+            outage.report(exc, "rules.refresh_failed")
+        else:
+            outage.succeeded()
+
+    if database.dialect != "postgresql":
+        while True:
+            await asyncio.sleep(SQLITE_POLL_INTERVAL)
+            await refresh()
+    heard = asyncio.Event()
+    listener = asyncio.create_task(
+        listen(database, CHANGES_CHANNEL, lambda _id: heard.set(), outage)
+    )
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), SAFETY_INTERVAL)
+            heard.clear()
+            await refresh()
+    finally:
+        listener.cancel()
