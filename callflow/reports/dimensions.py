@@ -7,12 +7,17 @@ Two dimensions, filled from Python for the local dates the event log spans
   weekday and hour (the time zone's rules live in Python, not in SQLite).
 - ``report_open_spans``: every opening span of the line (opening hours,
   holidays, closures and special hours applied by
-  :class:`~callflow.engine.calendar.Calendar`), with the open time accumulated
-  before it and the closing of its day.
+  :class:`~callflow.engine.calendar.Calendar`) under the calendar in force at
+  each moment (:class:`~callflow.reports.timeline.CalendarTimeline`: the
+  file's, with each stored calendar change from the moment it was made), with
+  the open time accumulated before it and the closing of its day.
 
-Each remembers a fingerprint of the configuration it was built from; when the
-time zone or the calendar changes, it is built again (and so is the roll-up
-that used it). Filling is idempotent: a range already covered is left alone.
+Each remembers a fingerprint of the file's settings it was built from; when
+the time zone or the file's hours or calendar change, it is built again (and
+so is the roll-up that used it). The open spans also remember the last
+stored calendar change they include (``watermark``): a newer one rewrites
+them, changing only the moments from when it was made on. Filling is
+idempotent: a range already covered is left alone.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
+from callflow.reports.timeline import CalendarTimeline, latest_calendar_change, local_midnight
 from callflow.store.report_models import ReportOpenSpan, ReportQuarterHour, ReportState
 
 QUARTER_HOUR_S = 900
@@ -44,21 +50,16 @@ def epoch_us(at: datetime) -> int:
     return (at - EPOCH) // timedelta(microseconds=1)
 
 
-def local_midnight(calendar: Calendar, day: date) -> datetime:
-    """The UTC instant at which local date *day* begins."""
-    return datetime(day.year, day.month, day.day, tzinfo=calendar.tz).astimezone(UTC)
-
-
 def ensure_quarter_hours(session: Session, config: HotlineConfig, first: date, last: date) -> None:
     """Make ``report_quarter_hours`` cover the local dates *first*..*last*."""
-    calendar = Calendar.from_config(config)
+    tz = ZoneInfo(config.line.timezone)
     fingerprint = _fingerprint({"timezone": config.line.timezone})
     for start, end in _missing(session, QUARTER_HOURS, fingerprint, first, last, ReportQuarterHour):
-        low = local_midnight(calendar, start)
-        high = local_midnight(calendar, end + timedelta(days=1))
+        low = local_midnight(tz, start)
+        high = local_midnight(tz, end + timedelta(days=1))
         rows = []
         for bucket in range(_bucket_of(low), _bucket_of(high)):
-            local = datetime.fromtimestamp(bucket * QUARTER_HOUR_S, calendar.tz)
+            local = datetime.fromtimestamp(bucket * QUARTER_HOUR_S, tz)
             rows.append(
                 {
                     "bucket": bucket,
@@ -71,28 +72,32 @@ def ensure_quarter_hours(session: Session, config: HotlineConfig, first: date, l
             session.execute(insert(ReportQuarterHour), rows)
 
 
-def ensure_open_spans(session: Session, config: HotlineConfig, first: date, last: date) -> None:
-    """Make ``report_open_spans`` cover the local dates *first*..*last*.
+def ensure_open_spans(
+    session: Session, timeline: CalendarTimeline, first: date, last: date
+) -> datetime | None:
+    """Make ``report_open_spans`` cover the local dates *first*..*last* under *timeline*;
+    return the earliest moment whose spans may differ from those written before, because
+    calendar changes were stored since (``None``: none were).
 
-    The spans are written afresh over the whole covered range whenever it
-    grows: the accumulated open time must run unbroken through it, and a few
-    thousand rows cost nothing.
+    The spans are written afresh over the whole covered range whenever it grows or a
+    calendar change is new: the accumulated open time must run unbroken through it, and a
+    few thousand rows cost nothing.
     """
-    calendar = Calendar.from_config(config)
+    config = timeline.config
     settings = config.model_dump(mode="json", include={"hours", "calendar"})
     settings |= {"timezone": config.line.timezone, "holidays": HOLIDAYS_VERSION}
-    fingerprint = _fingerprint(settings)
-    missing = _missing(session, OPEN_SPANS, fingerprint, first, last, ReportOpenSpan)
-    if not missing:
-        return
+    missing = _missing(session, OPEN_SPANS, _fingerprint(settings), first, last, ReportOpenSpan)
     state = session.get(ReportState, OPEN_SPANS)
     assert state is not None and state.first_day is not None and state.last_day is not None
+    changed_from = timeline.changed_after(state.watermark or 0)
+    if not missing and changed_from is None:
+        return None
     session.execute(delete(ReportOpenSpan))
     rows = []
     worked_us = 0
     day = state.first_day
     while day <= state.last_day:
-        spans = calendar.day(day).spans
+        spans = timeline.spans(day)
         for span in spans:
             start_us, end_us = epoch_us(span.start), epoch_us(span.end)
             rows.append(
@@ -107,6 +112,15 @@ def ensure_open_spans(session: Session, config: HotlineConfig, first: date, last
         day += timedelta(days=1)
     if rows:
         session.execute(insert(ReportOpenSpan), rows)
+    state.watermark = timeline.last_change
+    return changed_from
+
+
+def open_spans_behind(session: Session) -> bool:
+    """Whether a calendar change was stored since ``report_open_spans`` were last written."""
+    state = session.get(ReportState, OPEN_SPANS)
+    included = state.watermark if state is not None else None
+    return latest_calendar_change(session) > (included or 0)
 
 
 def _missing(
@@ -118,7 +132,8 @@ def _missing(
     table: type[ReportQuarterHour] | type[ReportOpenSpan],
 ) -> list[tuple[date, date]]:
     """The date ranges to add so *part* covers *first*..*last* in one unbroken range,
-    recording the new coverage; a changed fingerprint empties *table* first."""
+    recording the new coverage; a changed fingerprint empties *table* first (and forgets
+    the stored changes it included)."""
     state = session.get(ReportState, part)
     if state is None:
         state = ReportState(part=part)
@@ -126,6 +141,7 @@ def _missing(
     if state.fingerprint != fingerprint or state.first_day is None or state.last_day is None:
         session.execute(delete(table))
         state.fingerprint, state.first_day, state.last_day = fingerprint, first, last
+        state.watermark = None
         return [(first, last)]
     added = []
     if first < state.first_day:

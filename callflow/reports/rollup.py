@@ -11,9 +11,16 @@ events alone, and a cell of its facts.
 
 Facts and cells also depend on the configuration: the time zone places them
 in local hours, the calendar gives a request's working day and working time,
-the thresholds sort the calls. The roll-up remembers a fingerprint of those
-settings and is rebuilt when it changes, so a closure added after the fact
-counts in the next report.
+the thresholds sort the calls. The roll-up remembers a fingerprint of the
+file's settings among those and is rebuilt when it changes: an edited file is
+the baseline changed for all time, so a closure written into it after the
+fact counts in the next report. A calendar change stored while the line runs
+is in force only from the moment it was made (:mod:`.timeline`), so it
+alters no moment before: the facts already folded stay, and a refresh
+recomputes, besides those with new events, just the callback requests whose
+working day or working time it may move (:func:`_retimed`). A call's facts
+never depend on the calendar: whether it came while the line was closed is
+an event, logged under the rules then in force.
 
 The new watermark must be an id below which no event can still appear. On
 SQLite the refresh holds the write lock, so nothing is in flight. On
@@ -27,11 +34,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     delete,
@@ -46,15 +56,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
+from callflow.engine.vocabulary import EventKind
 from callflow.errors import StoreError
 from callflow.reports.cells import call_cells, callback_cells, coded_cells
 from callflow.reports.dimensions import (
+    EPOCH,
     HOLIDAYS_VERSION,
     ensure_open_spans,
     ensure_quarter_hours,
+    epoch_us,
+    open_spans_behind,
 )
 from callflow.reports.facts import call_facts, callback_facts
+from callflow.reports.timeline import CalendarTimeline, local_midnight
 from callflow.store.models import CallEvent
 from callflow.store.report_models import (
     ReportCallbackCell,
@@ -62,6 +76,7 @@ from callflow.store.report_models import (
     ReportCallCell,
     ReportCallFact,
     ReportCodedCell,
+    ReportOpenSpan,
     ReportState,
 )
 from callflow.store.session import Database, unreachable_as_store_error
@@ -83,7 +98,12 @@ _FACTS_AND_CELLS = (
 
 
 def refresh_rollup(database: Database, config: HotlineConfig) -> int:
-    """Fold every settled event into the roll-up; return the new watermark."""
+    """Fold every settled event into the roll-up; return the new watermark.
+
+    *config* is the file's configuration, without the stored settings laid over it: the
+    stored calendar changes are read from the database, each in force from when it was
+    made (:mod:`.timeline`).
+    """
     settled = _settled_event_id(database)
     with database.transaction() as session:
         _serialise(session)
@@ -95,21 +115,29 @@ def refresh_rollup(database: Database, config: HotlineConfig) -> int:
         if state.fingerprint != fingerprint:
             if state.fingerprint is not None:
                 structlog.get_logger("callflow.reports").info(
-                    "report.rollup_rebuilt", reason="time zone, calendar or thresholds changed"
+                    "report.rollup_rebuilt",
+                    reason="the file's time zone, hours, calendar or thresholds changed",
                 )
             state.fingerprint, state.watermark = fingerprint, 0
         watermark = state.watermark or 0
         if settled is None:  # SQLite: this transaction holds the write lock
             settled = _highest_event_id(session)
-        if settled > watermark:
+        settled = max(settled, watermark)
+        if settled > watermark or (watermark and open_spans_behind(session)):
             if watermark == 0:
                 _empty(session)
-            _cover_calendar(session, config)
-            _fold(session, config, watermark, settled)
+            changed_from = _cover_calendar(session, config)
+            retimed = None
+            if watermark and changed_from is not None:
+                structlog.get_logger("callflow.reports").info(
+                    "report.rollup_retimed", calendar_changed_from=changed_from.isoformat()
+                )
+                retimed = _retimed(session, config, changed_from)
+            _fold(session, config, watermark, settled, retimed)
             state.watermark = settled
     if settled - watermark >= LARGE_FOLD:
         _tidy(database)
-    return max(watermark, settled)
+    return settled
 
 
 def rebuild_rollup(database: Database, config: HotlineConfig) -> int:
@@ -122,7 +150,9 @@ def rebuild_rollup(database: Database, config: HotlineConfig) -> int:
 
 
 def rollup_fingerprint(config: HotlineConfig) -> str:
-    """What the facts and cells depend on besides the events."""
+    """What the facts and cells depend on besides the events, where a change alters the
+    past: the file's settings. Not the calendar changes stored while the line runs, which
+    alter only the moments after they were made (:func:`_retimed`)."""
     settings = config.model_dump(mode="json", include={"hours", "calendar", "reports"})
     settings |= {"timezone": config.line.timezone, "holidays": HOLIDAYS_VERSION}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
@@ -171,29 +201,69 @@ def _serialise(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
-def _cover_calendar(session: Session, config: HotlineConfig) -> None:
+def _cover_calendar(session: Session, config: HotlineConfig) -> datetime | None:
     """Make the dimensions cover every event, and the working day after the last: a request
-    made after the last closing needs the next day's spans."""
-    calendar = Calendar.from_config(config)
+    made after the last closing needs the next day's spans. Returns the earliest moment
+    from which the open spans changed for calendar changes stored since the last refresh
+    (``None``: none were)."""
     # Two queries: SQLite answers a lone min() or max() from the index, not both at once.
     first_at = session.scalar(select(func.min(CallEvent.at)))
     last_at = session.scalar(select(func.max(CallEvent.at)))
     if first_at is None or last_at is None:
-        return
-    first, last = calendar.local_date(first_at), calendar.local_date(last_at)
+        return None
+    timeline = CalendarTimeline.read(session, config)
+    first, last = timeline.local_date(first_at), timeline.local_date(last_at)
     ensure_quarter_hours(session, config, first, last)
-    ensure_open_spans(session, config, first, calendar.next_working_day(last))
+    return ensure_open_spans(session, timeline, first, timeline.next_working_day(last))
+
+
+def _retimed(session: Session, config: HotlineConfig, since: datetime) -> Select[Any]:
+    """The callback requests whose facts the calendar changed from *since* on may move.
+
+    The spans before *since* are as they were, and so is every day before *since*'s local
+    date, whole. A request's working day (and its closing) is the first opening span that
+    ends after it, so only a request made since the line's last closing before that date
+    can have a working day that changed; the working time up to an instant before *since*
+    is as it was, so only a dial since then can change a working response. The requests
+    made or dialled since that closing are recomputed from their events, as if their
+    events were new: a few more than strictly change (a working day that came out the
+    same, a dial between that closing and *since*), never fewer.
+    """
+    tz = ZoneInfo(config.line.timezone)
+    day = local_midnight(tz, since.astimezone(tz).date())
+    last_closing_us = session.scalar(
+        select(func.max(ReportOpenSpan.day_closes_us)).where(
+            ReportOpenSpan.day_closes_us <= epoch_us(day)
+        )
+    )
+    timed = select(CallEvent.callback_id).where(
+        CallEvent.kind.in_([EventKind.CALLBACK_REQUESTED, EventKind.CALLBACK_DIALLED])
+    )
+    if last_closing_us is None:  # the change reaches back before the first covered closing
+        return timed
+    return timed.where(CallEvent.at >= EPOCH + timedelta(microseconds=last_closing_us))
 
 
 # -- folding events into facts, facts into cells ---------------------------------------------
 
 
-def _fold(session: Session, config: HotlineConfig, after: int, upto: int) -> None:
+def _fold(
+    session: Session,
+    config: HotlineConfig,
+    after: int,
+    upto: int,
+    retimed: Select[Any] | None = None,
+) -> None:
     """Recompute the facts of every call and request with an event in (*after*, *upto*],
-    then the cells they fall in; from an empty roll-up, everything."""
+    and of the *retimed* requests, then the cells they fall in; from an empty roll-up,
+    everything."""
     new = and_(CallEvent.id > after, CallEvent.id <= upto)
     calls = select(CallEvent.call_id).where(new, CallEvent.call_id.is_not(None))
-    callbacks = select(CallEvent.callback_id).where(new, CallEvent.callback_id.is_not(None))
+    callbacks: Select[Any] | CompoundSelect[Any] = select(CallEvent.callback_id).where(
+        new, CallEvent.callback_id.is_not(None)
+    )
+    if retimed is not None:
+        callbacks = union(callbacks, retimed)
     if after:
         session.execute(delete(ReportCallFact).where(ReportCallFact.call_id.in_(calls)))
         session.execute(

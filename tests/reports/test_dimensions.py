@@ -11,6 +11,7 @@ from sqlalchemy import select
 from callflow.config.models import Closure, HotlineConfig
 from callflow.reports.dimensions import ensure_open_spans, ensure_quarter_hours, epoch_us
 from callflow.reports.kpis import compute_report
+from callflow.reports.timeline import CalendarTimeline
 from callflow.store.report_models import ReportOpenSpan, ReportQuarterHour
 from callflow.store.session import Database
 from tests.reports.eventlog import EventLog, local
@@ -56,7 +57,8 @@ def test_coverage_grows_to_take_in_a_gap_and_is_filled_once(
 def test_open_spans_accumulate_open_time(database: Database, config: HotlineConfig) -> None:
     """Fri 2026-01-16 and Mon 2026-01-19 are 6 h each; the weekend has no span."""
     with database.transaction() as session:
-        ensure_open_spans(session, config, date(2026, 1, 16), date(2026, 1, 19))
+        timeline = CalendarTimeline.read(session, config)
+        ensure_open_spans(session, timeline, date(2026, 1, 16), date(2026, 1, 19))
     with database.engine.connect() as connection:
         spans = connection.execute(
             select(ReportOpenSpan.__table__).order_by(ReportOpenSpan.end_us)
