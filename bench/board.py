@@ -101,6 +101,7 @@ from callflow.logging import configure_logging  # noqa: E402
 from callflow.providers.sim.simulation import Simulation  # noqa: E402
 from callflow.providers.sim.staff import with_advisors  # noqa: E402
 from callflow.reports.board import BoardReader  # noqa: E402
+from callflow.service.rules import LineRules  # noqa: E402
 from callflow.store.migrate import ensure_current  # noqa: E402
 from callflow.store.models import AdvisorState  # noqa: E402
 from callflow.store.queues import sync_queues  # noqa: E402
@@ -787,7 +788,7 @@ def refreshes_in_process(
     kept between reads as the app keeps them. With *profile*, their top functions."""
     database = Database.connect(url)
     clock = SystemClock()
-    context = WebContext(config=config, database=database, clock=clock)
+    context = WebContext(rules=LineRules.fixed(config), database=database, clock=clock)
     request = Request(
         {
             "type": "http",

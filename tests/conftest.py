@@ -47,6 +47,17 @@ pytest_plugins = ["pytester"]
 # -- the same process-wide state for every test ---------------------------------------------
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked ``slow_on_postgresql`` runs on SQLite in the fast lane and on
+    PostgreSQL with the slow ones: each web app a test builds costs a few hundred
+    milliseconds, and what differs between the databases is tested below the face."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgresql and item.get_closest_marker("slow_on_postgresql"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What import and collection built lives as long as the run: out of the collector's sight.
 

@@ -32,6 +32,7 @@ from callflow.engine.clock import Clock
 from callflow.engine.vocabulary import AttemptResult
 from callflow.errors import LeaseLost
 from callflow.providers.port import CallbackCall, CallbackDialler
+from callflow.service.rules import LineRules
 from callflow.store.advisors import LegEnd, advisor_leg_ended, begin_wrap_up
 from callflow.store.attempts import (
     AttemptClosed,
@@ -70,7 +71,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        config: HotlineConfig,
+        rules: LineRules,
         database: Database,
         dialler: CallbackDialler,
         *,
@@ -79,21 +80,32 @@ class Dispatcher:
         metrics: WorkerMetrics | None = None,
         timers: Timers | None = None,
     ) -> None:
-        self.config = config
+        self.rules = rules
+        """Read at each claim and each attempt: a change applies from the next one."""
         self.database = database
         self.dialler = dialler
         self.clock = clock
         self.owner = owner
         self.metrics = metrics or WorkerMetrics()
         self.timers = timers or Timers()
-        self.calendar = Calendar.from_config(config)
-        self.policy: RetryPolicy = retry_policy(config)
         self.attempts: dict[int, asyncio.Task[None]] = {}
         """Attempts in progress, by callback id."""
         self.outage = OutageLog(clock)
         """Shared with the worker's other loops (timers, wake-ups)."""
         self._woken = asyncio.Event()
         self._stopping = False
+
+    @property
+    def config(self) -> HotlineConfig:
+        return self.rules.config
+
+    @property
+    def calendar(self) -> Calendar:
+        return self.rules.calendar
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return retry_policy(self.rules.config)
 
     # -- waking --------------------------------------------------------------------------
 

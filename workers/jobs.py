@@ -18,6 +18,7 @@ import structlog
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
+from callflow.service.rules import LineRules
 from callflow.store.attempts import RetryPolicy, retry_policy
 from callflow.store.session import Database
 from callflow.store.upkeep import (
@@ -36,22 +37,32 @@ log = structlog.get_logger("callflow.jobs")
 
 @dataclass(frozen=True)
 class JobContext:
-    """What every job needs; built once per worker."""
+    """What every job needs; built once per worker. The rules are read as each job runs:
+    a closure stored while the worker runs moves its closing time."""
 
-    config: HotlineConfig
+    rules: LineRules
     database: Database
     clock: Clock
-    calendar: Calendar
-    policy: RetryPolicy
     owner: str
 
     @classmethod
     def create(
         cls, config: HotlineConfig, database: Database, clock: Clock, owner: str
     ) -> JobContext:
-        return cls(
-            config, database, clock, Calendar.from_config(config), retry_policy(config), owner
-        )
+        """A context on *config* as it is (rules that do not change)."""
+        return cls(LineRules.fixed(config), database, clock, owner)
+
+    @property
+    def config(self) -> HotlineConfig:
+        return self.rules.config
+
+    @property
+    def calendar(self) -> Calendar:
+        return self.rules.calendar
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return retry_policy(self.rules.config)
 
 
 def reap_expired_leases(context: JobContext) -> list[ReleasedLease]:

@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from callflow.errors import CalendarError
 from callflow.providers.port import CallbackDialler
+from callflow.service.rules import RulesInForce
 from workers.dispatcher import Dispatcher, Timers
 from workers.jobs import (
     JobContext,
@@ -62,7 +63,7 @@ class Worker:
         self.context = context
         self.scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
         self.dispatcher = Dispatcher(
-            context.config,
+            context.rules,
             context.database,
             dialler,
             clock=context.clock,
@@ -78,6 +79,13 @@ class Worker:
         self._every(dispatch.reaper_interval, "reaper", self._reap)
         self._every(dispatch.sweep_interval, "promise-watch", self._watch_promises)
         self._schedule_closing(self.context.clock.now())
+        loop = asyncio.get_running_loop()
+
+        def rules_changed(_rules: RulesInForce) -> None:
+            # A closure stored (or ended) moves the day's closing: the job follows it.
+            loop.call_soon_threadsafe(self._schedule_closing, self.context.clock.now())
+
+        self.context.rules.on_change(rules_changed)
         self.scheduler.add_job(
             self._purge,
             CronTrigger(
@@ -150,6 +158,8 @@ class Worker:
             closing = None
         if closing is None:
             log.info("worker.no_closing_ahead")
+            if self.scheduler.get_job("closing") is not None:
+                self.scheduler.remove_job("closing")
             return
         self.scheduler.add_job(
             self._close_the_day,

@@ -2,7 +2,9 @@
 
 ``serve`` runs the line, ``worker`` the callback dispatchers, ``web`` the advisor and
 admin APIs; ``config``, ``db``, ``advisors``, ``callbacks``, ``report``, ``simulate``,
-``phone``, ``prompts``, ``ari`` and ``twilio`` are what an admin runs around them.
+``phone``, ``prompts``, ``ari`` and ``twilio`` are what an admin runs around them, and
+``calendar``, ``emergency``, ``queues`` (with ``prompts set`` and ``config history|undo|
+reload``) change the line while it runs.
 :mod:`.common` holds what every command shares (``--config``, logging, the database, one
 way of saying an error); commands stay thin, and the work is in the packages they call.
 """
@@ -13,11 +15,14 @@ import click
 
 from callflow.cli.advisors_cmd import advisors_group
 from callflow.cli.ari_cmd import ari_group
+from callflow.cli.calendar_cmd import calendar_group
 from callflow.cli.callbacks_cmd import callbacks_group
 from callflow.cli.config_cmd import config_group
 from callflow.cli.db_cmd import db_group
+from callflow.cli.emergency_cmd import emergency_group
 from callflow.cli.phone_cmd import phone
 from callflow.cli.prompts_cmd import prompts_group
+from callflow.cli.queues_cmd import queues_group
 from callflow.cli.report_cmd import report
 from callflow.cli.serve_cmd import serve
 from callflow.cli.simulate_cmd import simulate
@@ -45,3 +50,6 @@ main.add_command(web)
 main.add_command(twilio_group)
 main.add_command(prompts_group)
 main.add_command(ari_group)
+main.add_command(calendar_group)
+main.add_command(emergency_group)
+main.add_command(queues_group)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 from pathlib import Path
-from urllib.parse import quote
 
 import click
-from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,6 +16,7 @@ from callflow.cli.common import (
     database_option,
     load,
     log_level_option,
+    open_to_read,
     reports_errors,
 )
 from callflow.config.load import database_url as resolve_database_url
@@ -27,7 +26,6 @@ from callflow.providers.ari.doctor import AdvisorReader, Finding, Status, Unread
 from callflow.providers.ari.settings import AriSettings
 from callflow.store.advisors import AdvisorView, list_advisors
 from callflow.store.migrate import revision_mismatch
-from callflow.store.session import Database
 from callflow.values.numbers import mask_numbers_in
 
 ASTERISK_ETC = Path("/etc/asterisk")
@@ -92,7 +90,7 @@ def _advisors(config: HotlineConfig, database_url: str | None) -> list[AdvisorVi
     cannot reach, or a URL it cannot read, is then one failed check, not the end of the
     others). Nothing is created or migrated: a diagnostic leaves the line as it was."""
     url = resolve_database_url(config, database_url)
-    database = _read_only(url)
+    database = open_to_read(url)
     if database is None:
         return Unread(
             f"there is no database file {make_url(url).database} (the doctor creates none)",
@@ -110,20 +108,6 @@ def _advisors(config: HotlineConfig, database_url: str | None) -> list[AdvisorVi
         raise StoreError(f"the line's database cannot be read: {reason}") from exc
     finally:
         database.close()
-
-
-def _read_only(url: str) -> Database | None:
-    """The database at *url*, opened to read; None for a SQLite file that is not there
-    (opening it as the line does would create it). SQLite opens the file read-only;
-    PostgreSQL gets a plain connection, through which the doctor only reads."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return Database.connect(url)
-    path = parsed.database
-    if not path or path == ":memory:" or not Path(path).is_file():
-        return None
-    read_only = parsed.set(database=f"file:{quote(path)}", query={"mode": "ro", "uri": "true"})
-    return Database(create_engine(read_only))
 
 
 async def _report(

@@ -8,9 +8,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import click
 import structlog
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from callflow.config.database_url import printable_url
 from callflow.config.load import CONFIG_ENV, DATABASE_ENV, config_path, database_url, load_config
@@ -24,6 +27,11 @@ from callflow.store.session import Database
 from callflow.values.numbers import mask_numbers_in
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = structlog.get_logger("callflow.cli")
+
+CHECK_CONNECT_TIMEOUT = "3"
+"""Seconds a command that only reads waits to reach PostgreSQL before saying it cannot."""
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -111,6 +119,41 @@ def open_database(config: HotlineConfig, override: str | None) -> Database:
     with database.transaction() as session:
         sync_queues(session, config, SystemClock().now())
     return database
+
+
+def with_stored_settings(config: HotlineConfig) -> HotlineConfig:
+    """*config* with the settings stored in the line's database laid over it, for the
+    commands that work from the line's rules without opening it as the line does:
+    ``callflow simulate`` (a rehearsal on a database of its own: a closure stored for
+    tomorrow closes a rehearsal of tomorrow too) and ``callflow prompts build`` (a text
+    changed live is rendered). Where they cannot be read (no
+    database yet, another release's schema, out of reach), the file alone, said once."""
+    from callflow.cli.settings_common import read_stored  # noqa: PLC0415 - a cycle
+    from callflow.config.layers import baseline_of  # noqa: PLC0415
+    from callflow.config.load import checked  # noqa: PLC0415
+
+    read = read_stored(config, None)
+    if read.settings is None:
+        log.info("settings.not_read", reason=read.why_not, using="the file alone")
+        return config
+    assert config.source is not None
+    return checked(config.source, baseline_of(config), read.settings.values)
+
+
+def open_to_read(url: str) -> Database | None:
+    """The database at *url*, opened to read: a SQLite file read-only (None when it is not
+    there: opening it as the line does would create it); PostgreSQL with a short connect
+    timeout, so a check does not hang on a host out of reach."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        if "connect_timeout" not in parsed.query:
+            parsed = parsed.update_query_dict({"connect_timeout": CHECK_CONNECT_TIMEOUT})
+        return Database.connect(parsed.render_as_string(hide_password=False))
+    path = parsed.database
+    if not path or path == ":memory:" or not Path(path).is_file():
+        return None
+    read_only = parsed.set(database=f"file:{quote(path)}", query={"mode": "ro", "uri": "true"})
+    return Database(create_engine(read_only))
 
 
 def shown_url(url: str) -> str:

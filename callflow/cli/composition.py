@@ -15,6 +15,7 @@ it reads that time too, so its board and desks show the simulated line's "now".
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -28,7 +29,8 @@ from callflow.config.load import database_url as configured_url
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock, SystemClock
 from callflow.providers.port import Provider, Webhooks
-from callflow.store.session import Database
+from callflow.service.rules import LineRules, kept_current
+from callflow.store.session import Database, OutageLog
 from workers.jobs import JobContext
 from workers.metrics import WorkerMetrics
 from workers.scheduler import Worker
@@ -59,8 +61,8 @@ class Choice:
     """Simulated callers and advisors, on no carrier (no webhooks)."""
     webhooks: bool
     """Its carrier calls the line's HTTP app (signed webhooks)."""
-    build: Callable[[HotlineConfig, Database, Clock], Provider]
-    """The provider on the line's store and clock; the account's secrets are read from
+    build: Callable[[LineRules, Database, Clock], Provider]
+    """The provider on the line's rules, store and clock; the account's secrets are read from
     the environment then, and a missing one is a :class:`~callflow.errors.ConfigError`."""
     line_clock: Callable[[HotlineConfig], Clock] = lambda _config: SystemClock()
     """The clock of the line when this process runs it (``callflow serve``): the wall
@@ -82,8 +84,8 @@ def choose(config: HotlineConfig, overrides: Overrides) -> Choice:
     )
 
 
-def _twilio(overrides: Overrides) -> Callable[[HotlineConfig, Database, Clock], Provider]:
-    def build(config: HotlineConfig, database: Database, clock: Clock) -> Provider:
+def _twilio(overrides: Overrides) -> Callable[[LineRules, Database, Clock], Provider]:
+    def build(rules: LineRules, database: Database, clock: Clock) -> Provider:
         from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
         from callflow.providers.twilio.settings import (  # noqa: PLC0415
             TwilioAccount,
@@ -92,26 +94,24 @@ def _twilio(overrides: Overrides) -> Callable[[HotlineConfig, Database, Clock], 
 
         account = TwilioAccount.from_environment()
         verify = overrides.verify_signatures
-        settings = twilio_settings(config, account, verify_signatures=verify)
-        return TwilioProvider(settings, database, clock)
+        settings = twilio_settings(rules.config, account, verify_signatures=verify)
+        return TwilioProvider(settings, database, clock, rules=rules)
 
     return build
 
 
-def _asterisk(config: HotlineConfig, database: Database, clock: Clock) -> Provider:
+def _asterisk(rules: LineRules, database: Database, clock: Clock) -> Provider:
     from callflow.providers.ari.provider import AriProvider  # noqa: PLC0415
     from callflow.providers.ari.settings import AriSettings  # noqa: PLC0415
 
-    return AriProvider(AriSettings.from_environment(config), database, clock)
+    return AriProvider(AriSettings.from_environment(rules.config), database, clock, rules=rules)
 
 
-def _simulator(overrides: Overrides) -> Callable[[HotlineConfig, Database, Clock], Provider]:
-    def build(config: HotlineConfig, database: Database, clock: Clock) -> Provider:
+def _simulator(overrides: Overrides) -> Callable[[LineRules, Database, Clock], Provider]:
+    def build(rules: LineRules, database: Database, clock: Clock) -> Provider:
         from callflow.providers.sim.provider import SimulatedProvider  # noqa: PLC0415
 
-        return SimulatedProvider(
-            config, database, clock, speed=overrides.speed, seed=overrides.seed
-        )
+        return SimulatedProvider(rules, database, clock, speed=overrides.speed, seed=overrides.seed)
 
     return build
 
@@ -135,6 +135,9 @@ class Line:
     provider: Provider
     shown_database: str
     """The database's URL as the log may show it (no password)."""
+    rules: LineRules
+    """The rules in force: the file with the stored settings over it, kept current by
+    :meth:`run` and by a worker."""
 
     def facts(self) -> Mapping[str, object]:
         """What the line's start and stop log about it."""
@@ -147,14 +150,24 @@ class Line:
     def apps(self, listening: Listening) -> list[tuple[Any, socket.socket]]:
         """The line's HTTP app, with the provider's webhooks, on *listening*."""
         return _http_apps(
-            self.config, self.database, self.clock, self.provider.webhooks(), listening
+            self.rules, self.database, self.clock, self.provider.webhooks(), listening
         )
+
+    async def run(self) -> None:
+        """The provider's calls, until cancelled, under the rules in force: changes made in
+        other processes heard, the file read again on ``SIGHUP``."""
+        async with kept_current(self.rules, self.database, OutageLog(self.clock)):
+            await self.provider.run()
 
     @asynccontextmanager
     async def worker(self, owner: str, metrics: WorkerMetrics) -> AsyncIterator[Worker]:
-        """A callback worker calling through the provider's dialler, named *owner*."""
-        async with self.provider.dialling() as dialler:
-            context = JobContext.create(self.config, self.database, self.clock, owner)
+        """A callback worker calling through the provider's dialler, named *owner*, under
+        the rules in force (kept current while it runs)."""
+        async with (
+            kept_current(self.rules, self.database, OutageLog(self.clock)),
+            self.provider.dialling() as dialler,
+        ):
+            context = JobContext(self.rules, self.database, self.clock, owner)
             yield Worker(context, dialler, metrics=metrics)
 
 
@@ -168,46 +181,67 @@ def open_line(
     database = open_database(config, overrides.database_url)
     try:
         clock = choice.line_clock(config) if running else SystemClock()
-        provider = choice.build(config, database, clock)
+        rules = LineRules.load(config, database)
+        provider = choice.build(rules, database, clock)
         shown = shown_url(configured_url(config, overrides.database_url))
-        yield Line(config, database, clock, provider, shown)
+        yield Line(config, database, clock, provider, shown, rules)
     finally:
         database.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Web:
+    """The line's HTTP apps without the line (``callflow web``), on its rules."""
+
+    apps: list[tuple[Any, socket.socket]]
+    rules: LineRules
+    database: Database
+    clock: Clock
+
+    async def run(self) -> None:
+        """Keep the rules current (other processes' changes, ``SIGHUP``) until cancelled."""
+        async with kept_current(self.rules, self.database, OutageLog(self.clock)):
+            await asyncio.Event().wait()
 
 
 @contextmanager
 def open_web(
     config: HotlineConfig, choice: Choice, overrides: Overrides, listening: Listening
-) -> Iterator[list[tuple[Any, socket.socket]]]:
+) -> Iterator[Web]:
     """The line's HTTP apps on *listening*, without the line: only the webhooks of a
     provider whose carrier calls it over HTTP (an Asterisk line needs none, nor its
     password)."""
     database = open_database(config, overrides.database_url)
     try:
         clock = SystemClock()
-        webhooks = choice.build(config, database, clock).webhooks() if choice.webhooks else None
-        yield _http_apps(config, database, clock, webhooks, listening)
+        rules = LineRules.load(config, database)
+        webhooks = choice.build(rules, database, clock).webhooks() if choice.webhooks else None
+        yield Web(_http_apps(rules, database, clock, webhooks, listening), rules, database, clock)
     finally:
         database.close()
 
 
 def _http_apps(
-    config: HotlineConfig,
+    rules: LineRules,
     database: Database,
     clock: Clock,
     webhooks: Webhooks | None,
     listening: Listening,
 ) -> list[tuple[Any, socket.socket]]:
     """The app (with *webhooks*) on its socket and, when ``[web]`` gives ``/metrics`` an
-    address of its own, the metrics app on that one."""
+    address of its own, the metrics app on that one. The app serves under *rules*, which
+    whoever runs it keeps current (``serve`` with its line; ``web`` below)."""
     # The web stack loads only here: the simulated line and the workers need not wait for it.
     from callflow.web.app import create_app, create_metrics_app  # noqa: PLC0415
 
     apps: list[tuple[Any, socket.socket]] = [
-        (create_app(config, database, clock=clock, webhooks=webhooks), listening.api)
+        (
+            create_app(rules.config, database, clock=clock, webhooks=webhooks, rules=rules),
+            listening.api,
+        )
     ]
     if listening.metrics is not None:
         https = webhooks is not None and webhooks.https
-        metrics = create_metrics_app(config, database, clock=clock, https=https)
+        metrics = create_metrics_app(rules.config, database, clock=clock, https=https)
         apps.append((metrics, listening.metrics))
     return apps

@@ -21,6 +21,7 @@ from callflow.cli.common import (
 from callflow.cli.times import in_line_zone, local_time_option
 from callflow.engine.clock import SystemClock
 from callflow.providers.sim.console import ConsolePhone, Keys, scripted_keys
+from callflow.service.rules import LineRules
 from callflow.values.durations import DURATION_HELP, parse_duration
 from callflow.values.numbers import check_callback_number, mask_digits
 
@@ -140,7 +141,7 @@ def phone(
     database = open_database(config, database_url)
     try:
         result = ConsolePhone(
-            config,
+            LineRules.load(config, database).config,  # the line as it runs, stored settings too
             database,
             start_at=start_at,
             caller_e164=caller_e164,

@@ -1,4 +1,5 @@
-"""``callflow prompts``: sound files for an Asterisk line, from the configuration's texts."""
+"""``callflow prompts``: a prompt's text changed while the line runs, and sound files for
+an Asterisk line from the texts."""
 
 from __future__ import annotations
 
@@ -6,17 +7,59 @@ from pathlib import Path
 
 import click
 
-from callflow.cli.common import config_option, load, log_level_option, reports_errors
+from callflow.cli.common import (
+    config_option,
+    load,
+    log_level_option,
+    reports_errors,
+    with_stored_settings,
+)
+from callflow.cli.settings_common import (
+    changed_by,
+    done,
+    line_options,
+    now,
+    open_line,
+    reports_changes,
+)
 from callflow.providers.ari.settings import ari_section
 from callflow.providers.ari.sounds import sound_files
-from callflow.providers.ari.speech import MANIFEST, Outcome, build_sounds
-
-ASTERISK_SOUNDS = Path("/var/lib/asterisk/sounds")
+from callflow.providers.ari.speech import ASTERISK_SOUNDS, MANIFEST, Outcome, build_sounds
 
 
 @click.group("prompts")
 def prompts_group() -> None:
-    """Prompt sound files."""
+    """Prompt texts and sound files."""
+
+
+@prompts_group.command("set")
+@click.argument("language")
+@click.argument("key")
+@click.argument("text")
+@line_options
+@reports_changes
+def set_prompt(
+    language: str,
+    key: str,
+    text: str,
+    config_file: Path | None,
+    database_url: str | None,
+    log_level: str,
+) -> None:
+    """Say TEXT for prompt KEY in LANGUAGE (e.g. `fi greeting "Tervetuloa …"`), in place
+    of the file's, with the placeholders that prompt takes (`{next_opening}`, …).
+    `callflow config undo` puts the earlier text back."""
+    with open_line(config_file, database_url, log_level) as line:
+        change = line.rules.change(
+            f"languages.{language}.prompts.{key}", text, by=changed_by(), now=now()
+        )
+        asterisk = line.rules.config.provider.ari is not None
+    click.echo(f"Prompt {key} in {language} set: {done(change)}")
+    if asterisk:
+        click.echo(
+            "On Asterisk its sound file is rendered again by `callflow prompts build` on the "
+            "Asterisk host (serve renders it itself where it runs there)."
+        )
 
 
 @prompts_group.command("build")
@@ -43,7 +86,7 @@ def build(out: Path | None, force: bool, config_file: Path | None, log_level: st
     (listed with their texts in <out>/.callflow-prompts.json) are rendered again when
     their text has changed, and with --force.
     """
-    config = load(config_file, log_level)
+    config = with_stored_settings(load(config_file, log_level))  # texts changed live too
     section = ari_section(config)
     if out is None:
         out = ASTERISK_SOUNDS

@@ -140,7 +140,7 @@ def serve(
             config.web,
             log_level,
             announce=lambda: log.info("serve.started", **urls, **pages, **line.facts()),
-            beside=line.provider.run,
+            beside=line.run,
         )
         log.info("serve.stopped", **line.facts())
 

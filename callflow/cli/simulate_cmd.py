@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 
-from callflow.cli.common import config_option, load, log_level_option, reports_errors
+from callflow.cli.common import (
+    config_option,
+    load,
+    log_level_option,
+    reports_errors,
+    with_stored_settings,
+)
 from callflow.cli.times import LocalDate
 from callflow.config.models import HotlineConfig
 from callflow.providers.sim.runs import calls_already_in, line_for, run_days, throwaway_database
@@ -96,7 +102,7 @@ def simulate(
     if unused:
         mode = "--stationary" if stationary else "a run of days (without --stationary)"
         raise click.UsageError(f"{', '.join(unused)} do(es) not apply to {mode}")
-    config = load(config_file, log_level)
+    config = with_stored_settings(load(config_file, log_level))
     if stationary:
         load_ = _stationary_load(calls_per_hour, mean_handle_s, advisors, hours, mean_patience_s)
         with _database(database_url) as database:

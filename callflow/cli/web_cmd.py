@@ -57,12 +57,13 @@ def web(
     shown = shown_url(configured_url(config, database_url))
     with (
         listening(host, port, config.web) as sockets,
-        open_web(config, choice, overrides, sockets) as apps,
+        open_web(config, choice, overrides, sockets) as web_apps,
     ):
         serve_apps(
-            apps,
+            web_apps.apps,
             config.web,
             log_level,
             announce=lambda: log.info("web.started", **sockets.urls(), database=shown),
+            beside=web_apps.run,
         )
     log.info("web.stopped")

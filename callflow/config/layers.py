@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callflow.config.check import check_data
-from callflow.config.models import HotlineConfig
+from callflow.config.models import HotlineConfig, emergency_prompt
 from callflow.errors import Problem
 
 QUEUE_KEYS = (
@@ -129,6 +129,17 @@ def lay_over(raw_file: Mapping[str, Any], settings: Mapping[str, Any]) -> Layere
                 table = table.setdefault(part, {})
             table[last] = value
     return Layered(raw, paths)
+
+
+def baseline_of(config: HotlineConfig) -> dict[str, Any]:
+    """*config* as a table the settings can be laid over, as its file would give it: what
+    a process started with, including what its code set on top of the file (a test's
+    provider, a rehearsal's staffing)."""
+    raw = config.model_dump(exclude={"source"})
+    spoken = {emergency_prompt(scope) for scope in config.emergency}
+    for language in raw["languages"].values():
+        language["prompts"] = {k: v for k, v in language["prompts"].items() if k not in spoken}
+    return raw
 
 
 def rules_in_force(

@@ -9,6 +9,7 @@ request per number: a caller who has one may keep it or cancel it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from callflow.engine import queueing
@@ -22,13 +23,10 @@ from callflow.engine.vocabulary import CallOutcome, EventKind
 from callflow.values.numbers import check_callback_number, finnish_groups
 
 
-def offer_after_hours(t: Turn) -> None:
-    """The line is closed: offer a callback for when it opens, if the queue allows one
-    and can keep its promise (which the queue's answer tells: :func:`offer_for_opening`)."""
-    queue = t.queue
-    if not (queue.callbacks.enabled and queue.callbacks.when_closed):
-        queueing.farewell_closed(t)
-        return
+def offer_instead_of_queue(t: Turn) -> None:
+    """The line or the queue is closed, or takes callbacks only, and this queue allows a
+    callback then: offer one if it can keep the queue's promise, which the queue's answer
+    tells (:func:`offer_for_opening`)."""
     queueing.look_up_queue(t, QueueNeed.AFTER_HOURS_OFFER)
 
 
@@ -194,15 +192,15 @@ def promised_number(s: CallState) -> str | None:
 
 
 def ask_keep_or_cancel(
-    t: Turn, lead: list[PromptRef] | None = None, *, greeting: bool = False
+    t: Turn, lead: list[PromptRef] | None = None, *, intro: Sequence[PromptRef] = ()
 ) -> None:
+    """Keep the open request or cancel it? *intro*: the first words of the call before it."""
     existing = t.s.existing
     assert existing is not None
     promised = existing.expected_at or existing.due_at
     # An overdue request is promised for the next half hour, not for the past.
     when = queueing.when_for(t, max(promised, round_up(t.now, queueing.SAID_TIME_STEP)))
-    prompts = [*(lead or []), *([t.p("greeting")] if greeting else [])]
-    prompts.append(t.p("pending_exists", when=when))
+    prompts = [*(lead or []), *intro, t.p("pending_exists", when=when)]
     t.ask(Menu.PENDING, prompts, fresh=lead is None)
 
 

@@ -108,6 +108,15 @@ class CallerHungUp:
     dropped: bool = False
 
 
+@dataclass(slots=True)
+class RulesChanged:
+    """The line's rules changed since the call's last step (a closure, special hours, an
+    emergency message, a queue's settings): a waiting caller's queue may be closed under
+    them now, or close at another time. Stepped by the service before a call's next event
+    under new rules, and pushed by a provider to its queued callers, who may hear no other
+    event for a while; hearing it twice changes nothing."""
+
+
 Event = (
     CallArrived
     | PlaybackFinished
@@ -121,4 +130,5 @@ Event = (
     | AdvisorConnected
     | AdvisorHungUp
     | CallerHungUp
+    | RulesChanged
 )

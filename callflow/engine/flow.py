@@ -5,6 +5,13 @@ the queue allows it) → language → topic → queue with music, position and
 wait announcements → callback offer when the queue overflows → number
 read-back or entry → stored request, or an advisor.
 
+An emergency message (:mod:`callflow.engine.emergency`) is said once the
+caller's language is known (the line's) or once they choose its queue; one
+that closes the line or the queue, or takes callbacks only, turns the queue
+into a callback offer or a goodbye. Rules that change while a caller waits
+reach them as ``RulesChanged``: a queue closed under them applies its closing
+policy.
+
 :func:`step` updates the call's state in place and returns what the shell
 must do. It never does I/O, never reads the clock and never raises on
 caller input: silence and wrong digits are answered with prompts, and after
@@ -17,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from callflow.engine import callbacks, queueing
+from callflow.engine import callbacks, emergency, queueing
 from callflow.engine.commands import (
     Answer,
     Command,
@@ -38,6 +45,7 @@ from callflow.engine.events import (
     PendingCallbackLookedUp,
     PlaybackFinished,
     QueueLookedUp,
+    RulesChanged,
     TimerFired,
 )
 from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
@@ -70,7 +78,8 @@ def _arrived(t: Turn, event: Any) -> None:
         return
     s.caller_e164 = event.caller_e164
     s.withheld = event.withheld
-    s.open_at_arrival = cal.is_open(t.now)
+    closure = emergency.closing_line(t)
+    s.open_at_arrival = cal.is_open(t.now) and closure is None
     s.phase = Phase.IVR
     t.out.append(Answer())
     t.record(
@@ -83,7 +92,9 @@ def _arrived(t: Turn, event: Any) -> None:
     if len(languages) == 1:
         _choose_language(t, languages[0], "only")
     if not s.open_at_arrival:
-        t.record(EventKind.CALL_CLOSED_HOURS, next_opening=cal.next_opening(t.now))
+        # A line closed by its emergency message is closed for the reports too: not offered.
+        by = {"emergency": closure.scope} if closure else {}
+        t.record(EventKind.CALL_CLOSED_HOURS, next_opening=cal.next_opening(t.now), **by)
     if s.caller_e164 is not None:
         s.phase = Phase.LOOKING_UP
         t.out.append(LookUpPendingCallback(s.caller_e164))
@@ -93,21 +104,20 @@ def _arrived(t: Turn, event: Any) -> None:
 
 def _begin(t: Turn) -> None:
     """First words to a caller with no open callback."""
-    s = t.s
-    if not s.open_at_arrival and not _closed_topics(t):
+    if t.s.language is not None:
+        _to_topics(t, greeting=True)
+    elif not _topics_now(t):
         _closed_goodbye(t, greeting=True)
-        return
-    if s.language is None:
-        _ask_language(t, greeting=True)
-        return
-    greeting = [t.p("greeting")]
-    if s.open_at_arrival:
-        t.play(greeting, After.TOPIC_MENU)
     else:
-        t.play([*greeting, *_closed_words(t)], After.TOPIC_MENU)
+        _ask_language(t, greeting=True)
 
 
 def _closed_topics(t: Turn) -> list[str]:
+    """The topics a closed line still takes: those whose queue calls back when closed, none
+    when the line's emergency message closes it without the after-hours offer."""
+    closure = emergency.closing_line(t)
+    if closure is not None and not closure.message.after_hours_offer:
+        return []
     return [
         name
         for name in t.config.topic_order
@@ -115,21 +125,24 @@ def _closed_topics(t: Turn) -> list[str]:
     ]
 
 
-def _closed_words(t: Turn) -> list[Any]:
-    opening = t.ctx.calendar.next_opening(t.now)
-    return [t.p("closed", next_opening=t.when(opening, "at")), t.p("closed_callback")]
+def _closed_words_in(t: Turn, language: str) -> list[Any]:
+    """When a line closed by its calendar next opens (a line its emergency message closes:
+    the message says why instead)."""
+    cal = t.ctx.calendar
+    if cal.is_open(t.now) or emergency.closing_line(t) is not None:
+        return []
+    return [t.p_in(language, "closed", next_opening=t.when(cal.next_opening(t.now), "at"))]
 
 
 def _closed_goodbye(t: Turn, *, greeting: bool) -> None:
-    """The line is closed and takes no callbacks: say so in the caller's language, or in
-    every language (each greeting its own) when they have not chosen one."""
-    opening = t.when(t.ctx.calendar.next_opening(t.now), "at")
+    """No topic to offer: say why in the caller's language, or in every language (each
+    greeting its own) when they have not chosen one."""
     codes = [t.s.language] if t.s.language else t.config.language_order
     prompts = []
     for code in codes:
         if greeting:
             prompts.append(t.p_in(code, "greeting"))
-        prompts.append(t.p_in(code, "closed", next_opening=opening))
+        prompts += [*emergency.line_message_in(t, code), *_closed_words_in(t, code)]
     t.farewell(CallOutcome.CLOSED, [*prompts, t.p("goodbye")])
 
 
@@ -145,39 +158,87 @@ def _choose_language(t: Turn, code: str, how: str) -> None:
     t.record(EventKind.LANGUAGE_CHOSEN, language=code, by=how)
 
 
-def _to_topics(t: Turn) -> None:
-    """On to the topic menu, with the closed-line words first if it is closed now."""
-    if t.ctx.calendar.is_open(t.now):
-        _ask_topic(t)
-    elif _closed_topics(t):
-        t.play(_closed_words(t), After.TOPIC_MENU)
+def _to_topics(t: Turn, *, greeting: bool = False) -> None:
+    """On to the topic menu, the caller's language known, with what they must hear first:
+    the greeting if asked, the line's emergency message, the closed-line words if it is
+    closed now; or goodbye, with those words, when no topic can be offered."""
+    if not _topics_now(t):
+        _closed_goodbye(t, greeting=greeting)
+        return
+    words = [t.p("greeting")] if greeting else []
+    words += [*emergency.tell_line_message(t), *_closed_words_in(t, t.language)]
+    if t.s.callback_after_hours:
+        words.append(t.p("closed_callback"))
+    if words:
+        t.play(words, After.TOPIC_MENU)
     else:
-        _closed_goodbye(t, greeting=False)
+        _ask_topic(t)
+
+
+def _topics_now(t: Turn) -> list[str]:
+    """The topics to offer from now on, the line's state now deciding which (and kept, so
+    the menu's answer is read against the menu said)."""
+    t.s.callback_after_hours = not emergency.line_open(t)
+    return _offered_topics(t)
 
 
 def _offered_topics(t: Turn) -> list[str]:
     if t.s.callback_after_hours:
         return _closed_topics(t)
+    if emergency.line_takes_callbacks_only(t):
+        return [name for name in t.config.topic_order if t.config.queues[name].callbacks.enabled]
     return t.config.topic_order
 
 
 def _ask_topic(t: Turn, lead: list[Any] | None = None) -> None:
-    s = t.s
-    if lead is None:
-        s.callback_after_hours = not t.ctx.calendar.is_open(t.now)
-    options = t.ctx.menus.topic_options(t.language, _offered_topics(t))
+    topics = _topics_now(t) if lead is None else _offered_topics(t)
+    if not topics:  # the rules changed since the menu was said
+        _closed_goodbye(t, greeting=False)
+        return
+    options = t.ctx.menus.topic_options(t.language, topics)
     t.ask(Menu.TOPIC, [*(lead or []), t.p("topic_intro"), *options], fresh=lead is None)
 
 
 def _choose_topic(t: Turn, topic: str, how: str) -> None:
-    t.s.topic = topic
-    t.record(EventKind.TOPIC_CHOSEN, topic=topic, language=t.language, by=how)
+    """The caller's queue, unless the line is closed or an emergency message keeps them
+    out of it: then a callback where one is allowed, else goodbye. What they have not yet
+    heard of the line's message, and the queue's message, come first."""
+    s = t.s
+    s.topic = topic
+    steering = emergency.steering(t)
+    by = {"emergency": steering.scope} if steering else {}
+    t.record(EventKind.TOPIC_CHOSEN, topic=topic, language=t.language, by=how, **by)
     # The line may have opened or closed while the menu was being said.
-    t.s.callback_after_hours = not t.ctx.calendar.is_open(t.now)
-    if t.s.callback_after_hours:
-        callbacks.offer_after_hours(t)
+    s.callback_after_hours = not emergency.line_open(t)
+    words = [*emergency.tell_line_message(t), *emergency.queue_message(t)]
+    then = _where_the_topic_leads(t, steering)
+    if then is None:
+        queueing.farewell_closed(t, words)
+    elif words:
+        t.play(words, then)
     else:
+        _after_topic(t, then)
+
+
+def _where_the_topic_leads(t: Turn, steering: emergency.Emergency | None) -> After | None:
+    """The queue, a callback offer instead of it, or (None) nothing but goodbye."""
+    callbacks_ = t.queue.callbacks
+    if steering is not None and steering.closes:
+        offered = steering.message.after_hours_offer and callbacks_.when_closed
+    elif t.s.callback_after_hours:
+        offered = callbacks_.when_closed
+    elif steering is not None:  # it takes callbacks only
+        offered = True
+    else:
+        return After.ENTER_QUEUE
+    return After.CALLBACK_OFFER if callbacks_.enabled and offered else None
+
+
+def _after_topic(t: Turn, then: After) -> None:
+    if then is After.ENTER_QUEUE:
         queueing.enter_queue(t)
+    else:
+        callbacks.offer_instead_of_queue(t)
 
 
 # -- menus ------------------------------------------------------------------------------
@@ -240,7 +301,10 @@ def _give_up(t: Turn, menu: Menu) -> None:
     elif menu is Menu.TOPIC:
         offered = _offered_topics(t)
         fallback = t.config.menu.fallback_topic
-        _choose_topic(t, fallback if fallback in offered else offered[0], "fallback")
+        if not offered:  # the rules changed since the menu was said
+            _closed_goodbye(t, greeting=False)
+        else:
+            _choose_topic(t, fallback if fallback in offered else offered[0], "fallback")
     elif menu is Menu.PENDING:
         callbacks.keep_existing(t)
     elif menu is Menu.OFFER:
@@ -324,6 +388,8 @@ def _playback_finished(t: Turn, event: Any) -> None:
         callbacks.start_number_flow(t)
     elif after is After.PROCEED:
         _to_topics(t)
+    elif after is After.ENTER_QUEUE or after is After.CALLBACK_OFFER:
+        _after_topic(t, after)
 
 
 def _timer(t: Turn, event: Any) -> None:
@@ -351,6 +417,14 @@ def _timer(t: Turn, event: Any) -> None:
         queueing.closing_time(t)
 
 
+def _rules_changed(t: Turn, event: Any) -> None:
+    """New rules: a waiting caller's queue may be closed under them, or close at another
+    time. Anyone else takes their next decision under them anyway."""
+    s = t.s
+    if s.phase is Phase.QUEUED and s.in_queue and not s.closing_handled:
+        queueing.follow_rules(t)
+
+
 def _looked_up(t: Turn, event: Any) -> None:
     s = t.s
     if s.phase is not Phase.LOOKING_UP:
@@ -362,7 +436,7 @@ def _looked_up(t: Turn, event: Any) -> None:
     s.existing = event.found
     if s.language is None:
         _choose_language(t, event.found.language, "existing_callback")
-    callbacks.ask_keep_or_cancel(t, greeting=True)
+    callbacks.ask_keep_or_cancel(t, intro=[t.p("greeting"), *emergency.tell_line_message(t)])
 
 
 def _queue_looked_up(t: Turn, event: Any) -> None:
@@ -502,4 +576,5 @@ _HANDLERS: dict[type, Callable[[Turn, Any], None]] = {
     AdvisorConnected: _advisor_connected,
     AdvisorHungUp: _advisor_hung_up,
     CallerHungUp: _caller_hung_up,
+    RulesChanged: _rules_changed,
 }

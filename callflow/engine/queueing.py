@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from callflow.engine import emergency
 from callflow.engine.commands import EnterQueue, LeaveQueue, LookUpQueue
 from callflow.engine.forecast import QueueSnapshot, estimated_wait, expected_callback_start
 from callflow.engine.promise import due_at
@@ -37,13 +38,31 @@ def enter_queue(t: Turn, *, returning: bool = False) -> None:
     t.out.append(EnterQueue(s.topic, s.language, s.queue_entered_at))
     t.record(EventKind.QUEUE_ENTERED, topic=s.topic, language=s.language, returning=returning)
     if not s.closing_handled:
-        if not t.ctx.calendar.is_open(t.now):
+        if not emergency.queue_open(t):
             closing_time(t)  # back in the queue after closing: the policy applies now
             return
-        closing = t.ctx.calendar.next_closing(t.now)
-        if closing is not None:
-            t.set_timer("closing", closing)
+        _time_closing(t)
     announce(t, first=True)
+
+
+def follow_rules(t: Turn) -> None:
+    """The rules changed while the caller waits: the closing policy if their queue is closed
+    under them now (a closure, an emergency message that closes it), else the closing timer
+    moved to when it closes now."""
+    if not emergency.queue_open(t):
+        closing_time(t)
+    else:
+        _time_closing(t)
+
+
+def _time_closing(t: Turn) -> None:
+    closing = emergency.next_closing(t)
+    if closing == t.s.closing_at:
+        return
+    if closing is None:
+        t.clear_timer("closing")
+    else:
+        t.set_timer("closing", closing)
 
 
 def leave_queue(t: Turn, reason: str) -> None:
@@ -220,14 +239,18 @@ def farewell_closed(t: Turn, extra: list[PromptRef] | None = None) -> None:
 
 
 def closing_time(t: Turn) -> None:
-    """The line closes with this caller still queued: apply the queue's policy."""
+    """The line (or an emergency message for it or the queue) closes with this caller still
+    queued: apply the queue's policy."""
     s = t.s
     if not s.in_queue:
         return  # agreeing a callback, or on the way out: nothing to close
     s.closing_handled = True
+    t.clear_timer("closing")  # closed before its time (a closure, an emergency): once is all
     queue = t.queue
     policy = queue.closing_policy if queue.callbacks.enabled else "serve"
-    t.record(EventKind.CLOSING_TIME, topic=s.topic, policy=policy)
+    closure = emergency.closing_queue(t)
+    by = {"emergency": closure.scope} if closure else {}
+    t.record(EventKind.CLOSING_TIME, topic=s.topic, policy=policy, **by)
     t.stop_asking()
     if policy == "serve":
         t.play([t.p("closing_serve")], After.WAIT)

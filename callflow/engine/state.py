@@ -3,7 +3,8 @@
 A provider keeps one :class:`CallState` per call and passes it to
 :func:`callflow.engine.flow.step` with each event. ``to_dict``/``from_dict``
 give a JSON-ready form, so a provider that restarts mid-call can rebuild it
-from the store and carry on.
+from the store and carry on; a field added since a state was stored takes its
+default when that state is read back.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class After(StrEnum):
     WAIT = "wait"  # back to music in the queue
     NUMBER_FLOW = "number_flow"
     PROCEED = "proceed"  # carry on after the pending-callback question
+    ENTER_QUEUE = "enter_queue"  # after an emergency message said on choosing a topic
+    CALLBACK_OFFER = "callback_offer"  # the same, where a callback is offered instead
 
 
 @dataclass(slots=True)
@@ -70,6 +73,8 @@ class CallState:
     caller_e164: str | None = None
     withheld: bool = False
     open_at_arrival: bool = True
+    rules_version: int = 0  # the version of the line's rules the call last stepped under
+    emergency_said: bool = False  # the line's emergency message, said once a call
     language: str | None = None
     topic: str | None = None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -38,9 +39,10 @@ from callflow.engine.events import (
     Event,
     PendingCallbackLookedUp,
     QueueLookedUp,
+    RulesChanged,
 )
 from callflow.engine.flow import FlowContext, step
-from callflow.engine.state import CallState
+from callflow.engine.state import CallState, Phase
 from callflow.errors import DuplicatePendingCallback
 from callflow.service.queue_reads import QueueReads
 from callflow.store.callbacks import cancel_callback, create_callback, describe, open_callback
@@ -59,6 +61,23 @@ QUEUE_MOVES = (EnterQueue, LeaveQueue, ConnectAdvisor)
 def fixed(context: FlowContext) -> Callable[[], FlowContext]:
     """Rules that never change: a rehearsal's, a test's."""
     return lambda: context
+
+
+@dataclass
+class _Work:
+    """What one event's steps have produced so far."""
+
+    media: list[Command] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    """Callback requests stored or cancelled."""
+
+
+def _behind(state: CallState, context: FlowContext) -> bool:
+    """Whether a live call last stepped under other rules than *context*'s (a new call
+    starts under them; an ended one has nothing left to decide)."""
+    live = state.phase is not Phase.NEW and state.phase is not Phase.ENDED
+    return live and state.rules_version != context.version
 
 
 class CallHandler:
@@ -97,41 +116,63 @@ class CallHandler:
         All the event's store work is one transaction. The engine steps a copy of
         the state; *state* takes the result only once that transaction commits, so
         a store that fails leaves the call exactly as it was (and raises).
+
+        The rules in force are asked once; a call that last stepped under others hears
+        ``RulesChanged`` first, in the same transaction, so a caller waiting in a queue a
+        closure has closed meanwhile gets its closing policy before anything else. (A
+        provider pushes ``RulesChanged`` to its queued callers too; heard again, it changes
+        nothing.)
         """
         with structlog.contextvars.bound_contextvars(call_id=state.call_id):
             working = state.copy()
-            media: list[Command] = []
-            records: list[Record] = []
-            changed: list[int] = []
+            work = _Work()
             context = self.rules()
+            # News of new rules first, with all that follows from it; then the event.
+            arriving: list[Event] = [event]
+            if _behind(working, context):
+                arriving.insert(0, RulesChanged())
+            working.rules_version = context.version
             with self._unit_of_work() as session:
-                events: deque[Event] = deque([event])
-                while events:
-                    current = events.popleft()
-                    commands = step(working, current, now, context)
-                    for command in commands:
-                        if isinstance(command, Record):
-                            records.append(command)
-                        elif isinstance(command, STORE_COMMANDS):
-                            if isinstance(command, StoreCallback):
-                                # The call's row first: the request refers to it.
-                                self._record(session, working, records, now, provider_ref)
-                                records = []
-                                self.journal.flush(session)
-                            answer = self._store(session, working, command, now)
-                            if isinstance(answer, CallbackStored | CallbackCancelled):
-                                changed.append(answer.callback_id)
-                            events.append(answer)
-                        else:
-                            if isinstance(command, QUEUE_MOVES):
-                                self._follow_queue(session, working, command)
-                            media.append(command)
-                self._record(session, working, records, now, provider_ref)
+                for news in arriving:
+                    self._step_through(session, working, news, now, context, work, provider_ref)
+                self._record(session, working, work.records, now, provider_ref)
             state.adopt(working)
             if self._on_callback_change is not None:
-                for callback_id in changed:
+                for callback_id in work.changed:
                     self._on_callback_change(callback_id)
-            return media
+            return work.media
+
+    def _step_through(
+        self,
+        session: Session,
+        working: CallState,
+        news: Event,
+        now: datetime,
+        context: FlowContext,
+        work: _Work,
+        provider_ref: str | None,
+    ) -> None:
+        """Step *news*, and the store's answers to what it asks, in order."""
+        events: deque[Event] = deque([news])
+        while events:
+            commands = step(working, events.popleft(), now, context)
+            for command in commands:
+                if isinstance(command, Record):
+                    work.records.append(command)
+                elif isinstance(command, STORE_COMMANDS):
+                    if isinstance(command, StoreCallback):
+                        # The call's row first: the request refers to it.
+                        self._record(session, working, work.records, now, provider_ref)
+                        work.records = []
+                        self.journal.flush(session)
+                    answer = self._store(session, working, command, now)
+                    if isinstance(answer, CallbackStored | CallbackCancelled):
+                        work.changed.append(answer.callback_id)
+                    events.append(answer)
+                else:
+                    if isinstance(command, QUEUE_MOVES):
+                        self._follow_queue(session, working, command)
+                    work.media.append(command)
 
     def _record(
         self,

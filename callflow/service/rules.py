@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import Any
 
 import structlog
 
+from callflow.config.layers import baseline_of
 from callflow.config.load import checked, read_file
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
@@ -81,7 +84,7 @@ class RulesInForce:
         return self.context.version
 
 
-Listener = Callable[[RulesInForce], None]
+Listener = Callable[[RulesInForce], object]
 
 
 class LineRules:
@@ -100,6 +103,7 @@ class LineRules:
         database: Database | None = None,
     ) -> None:
         self._current = rules
+        self._baseline = rules.config
         self._path = path
         self._raw_file = raw_file
         self._database = database
@@ -114,10 +118,11 @@ class LineRules:
 
     @classmethod
     def load(cls, config: HotlineConfig, database: Database) -> LineRules:
-        """*config*'s file with the settings stored in *database* over it; a setting the
-        file no longer admits is logged and the file's rules are used (the line runs)."""
+        """*config* (its file as read, and whatever the process set over it) with the
+        settings stored in *database* over it; settings it does not admit are logged and
+        *config* alone is used (the line runs). A reload reads *config*'s file again."""
         assert config.source is not None, "a line's rules come from a file"
-        raw_file = read_file(config.source)
+        raw_file = baseline_of(config)
         rules = cls(
             RulesInForce.of(config), path=config.source, raw_file=raw_file, database=database
         )
@@ -137,6 +142,18 @@ class LineRules:
     @property
     def calendar(self) -> Calendar:
         return self._current.calendar
+
+    @property
+    def baseline(self) -> HotlineConfig:
+        """The file's rules alone, as this process read it (no stored setting): what the
+        reports take, since a stored calendar change counts only from when it was made
+        (:mod:`callflow.reports.timeline`), never for the past."""
+        return self._baseline
+
+    @property
+    def path(self) -> Path | None:
+        """The file the rules come from (None: fixed rules)."""
+        return self._path
 
     @property
     def raw_file(self) -> Mapping[str, Any]:
@@ -187,9 +204,10 @@ class LineRules:
                     return False
                 reloads = [c for c in changes_since(session, seen) if c.key == RELOAD_KEY]
                 settings = read_settings(session)
-            self._read_once = True
-            if reloads and seen:
+            # A reload asked before this process read its file is already in what it read.
+            if reloads and self._read_once:
                 self._read_file_again(reason="reload", by=reloads[-1].by)
+            self._read_once = True
             return self._put_in_force(settings.version, settings.values)
 
     def reload_file(self, *, reason: str = "sighup") -> bool:
@@ -204,6 +222,7 @@ class LineRules:
         try:
             raw_file = read_file(self._path)
             checked(self._path, raw_file, self._current.settings)
+            baseline = checked(self._path, raw_file)
         except ConfigError as exc:
             log.error(
                 "config.reload_refused",
@@ -213,7 +232,7 @@ class LineRules:
                 keeping="the rules in force",
             )
             return False
-        self._raw_file = raw_file
+        self._raw_file, self._baseline = raw_file, baseline
         log.info("config.reloaded", file=str(self._path), reason=reason, by=by)
         return True
 
@@ -276,3 +295,37 @@ async def follow_rules(rules: LineRules, database: Database, outage: OutageLog) 
             await refresh()
     finally:
         listener.cancel()
+
+
+@asynccontextmanager
+async def following(rules: LineRules, database: Database, outage: OutageLog) -> AsyncIterator[None]:
+    """*rules* followed (:func:`follow_rules`) while the block runs."""
+    task = asyncio.create_task(follow_rules(rules, database, outage), name="line-rules")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@asynccontextmanager
+async def kept_current(
+    rules: LineRules, database: Database, outage: OutageLog
+) -> AsyncIterator[None]:
+    """*rules* followed while the block runs, and the file read again on ``SIGHUP``: what
+    ``callflow serve``, ``web`` and ``worker`` run under (in the main thread, which alone
+    may take signals)."""
+    loop = asyncio.get_running_loop()
+
+    def hang_up() -> None:
+        log.info("config.sighup", file=str(rules.path))
+        loop.run_in_executor(None, rules.reload_file)
+
+    async with following(rules, database, outage):
+        loop.add_signal_handler(signal.SIGHUP, hang_up)
+        log.info("config.following", file=str(rules.path), database=database.dialect)
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)

@@ -35,7 +35,8 @@ class ReportState(Base):
     ``fingerprint`` the configuration they were computed for.
     ``quarter_hours`` and ``open_spans``: ``fingerprint`` identifies the time
     zone or calendar they were filled for, ``first_day``..``last_day`` the
-    local dates they cover.
+    local dates they cover; for ``open_spans``, ``watermark`` is the last stored
+    calendar change (``line_changes.id``) they include.
     """
 
     __tablename__ = "report_state"

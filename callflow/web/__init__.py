@@ -4,10 +4,13 @@ people use (:mod:`.pages`: sign-in, the desk, the wallboard, admin), the API bes
 provider's webhooks, when it has any. What people do is :mod:`.actions`, once for both
 faces; the live pages follow the store through :mod:`.live`.
 
-Every router reaches the line's configuration, database and clock through
+Every router reaches the line's rules, database and clock through
 :data:`Context`, a dependency reading what ``create_app`` stored on the app;
 nothing is global, so a test builds an app on its own database and a
-:class:`~callflow.engine.clock.FakeClock`. Start with :mod:`.app`; how a refusal is
+:class:`~callflow.engine.clock.FakeClock`. The rules are the ones in force
+(:class:`~callflow.service.rules.LineRules`: the file with the settings admins
+changed while the line runs), read afresh at each use, so a page shows a
+change the moment it is made, here or in another process. Start with :mod:`.app`; how a refusal is
 answered is :mod:`.errors`.
 """
 
@@ -20,6 +23,7 @@ from fastapi import Depends, Request
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
+from callflow.service.rules import LineRules
 from callflow.store.session import Database
 
 
@@ -27,9 +31,15 @@ from callflow.store.session import Database
 class WebContext:
     """What a request is served with."""
 
-    config: HotlineConfig
+    rules: LineRules
     database: Database
     clock: Clock
+
+    @property
+    def config(self) -> HotlineConfig:
+        """The configuration in force now (take :attr:`rules` ``.current`` once where a
+        configuration and its calendar must agree)."""
+        return self.rules.config
 
 
 def web_context(request: Request) -> WebContext:

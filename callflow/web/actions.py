@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import AttemptResult
 from callflow.errors import UnknownAdvisor
 from callflow.http.bounds import NUL
@@ -106,7 +105,8 @@ def record_callback_outcome(
 ) -> Recorded:
     """The assigned advisor's outcome of their callback, with a short note (numbers in it
     masked before it is stored: the note outlives the retention of the number)."""
-    config = context.config
+    rules = context.rules.current  # one configuration with its own calendar
+    config = rules.config
     kept_note = masked_note(note)
     with context.database.transaction() as session:
         closed = record_outcome(
@@ -117,7 +117,7 @@ def record_callback_outcome(
             coding,
             context.clock.now(),
             policy=retry_policy(config),
-            calendar=Calendar.from_config(config),
+            calendar=rules.calendar,
             wrap_up=config.dispatch.wrap_up,
         )
         if kept_note is not None:

@@ -1,4 +1,7 @@
-"""How the API says no: every refusal is JSON ``{"error": slug, "detail": message}``.
+"""How the API says no: every refusal is JSON ``{"error": slug, "detail": message}``; a
+refused change of the line's settings (or a configuration file refused whole) adds
+``problems``, each naming the setting's key, the value and the reason, as ``callflow
+config check`` lists them.
 
 This is the one place that decides which HTTP status each callflow error
 becomes, so routes simply let the store's errors rise. Details go through
@@ -15,6 +18,7 @@ providers' webhooks answer in too).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -23,22 +27,28 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callflow.errors import (
+    MISSING,
     AdvisorDisabled,
     AssignmentError,
     CallbackClosed,
     CallflowError,
+    ConfigError,
     DuplicatePendingCallback,
     LeaseLost,
     NotYourAssignment,
+    Problem,
     StoreError,
     UnknownAdvisor,
     UnknownCallback,
+    UnknownChange,
 )
-from callflow.http.errors import ApiError, ErrorBody, error_response, shown
+from callflow.http.errors import MAX_SHOWN, ApiError, ErrorBody, error_response, shown
+from callflow.values.numbers import mask_numbers_in
 
 log = structlog.get_logger("callflow.web")
 
@@ -47,6 +57,8 @@ INVALID_REQUEST = "invalid-request"
 STATUS_OF: Mapping[type[CallflowError], int] = {
     UnknownAdvisor: 404,
     UnknownCallback: 404,
+    UnknownChange: 404,
+    ConfigError: 422,  # SettingRefused, and a configuration file refused whole
     NotYourAssignment: 403,
     AssignmentError: 409,  # AdvisorBusy, OutcomeNotAllowed
     AdvisorDisabled: 409,
@@ -61,6 +73,8 @@ UNAVAILABLE = "the database is not available; try again shortly"
 
 MAX_DESCRIBED = 5
 """Validation errors described in one answer; the rest are counted."""
+MAX_PROBLEMS = 50
+"""Problems of a refused setting or file listed in one answer; the detail counts them all."""
 SECRET_WORDS = ("token", "password", "secret", "authorization")
 """A field whose name holds one of these is never echoed."""
 
@@ -71,6 +85,33 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "The database is not available."},
 }
 """Documented on every authenticated router, so the OpenAPI schema shows the real shape."""
+
+
+class ProblemOut(BaseModel):
+    """One reason a change of a setting (or a file) was refused."""
+
+    key: str
+    """The setting's key, down to the field at fault: ``calendar.closures.2026-12-08T10:00.end``."""
+    value: str | None
+    """What was found there, as text (cut); null when it was missing."""
+    reason: str
+
+
+class RefusedBody(ErrorBody):
+    """A refused change of the line's settings: every problem, named by its key."""
+
+    problems: list[ProblemOut]
+
+
+def _problem_out(problem: Problem) -> ProblemOut:
+    """*problem* as the API shows it: numbers masked (first: a cut number could escape the
+    mask) and its value cut, like any echo."""
+    value = problem.value
+    text = None
+    if value is not MISSING:
+        text = mask_numbers_in(value if isinstance(value, str) else repr(value))
+        text = text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 1]}…"
+    return ProblemOut(key=problem.path, value=text, reason=mask_numbers_in(problem.allowed))
 
 
 def not_allowed_value(field: str, value: str, allowed: Iterable[str], what: str) -> ApiError:
@@ -100,11 +141,21 @@ async def answer(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CallflowError)
     status_code = status_of(exc)
     detail = str(exc)
+    if isinstance(exc, ConfigError):
+        return _refused(status_code, exc)
     if status_code >= 500:
         log.warning("web.refused", path=request.url.path, slug=exc.slug, error=detail)
         if status_code == 503:
             detail = UNAVAILABLE  # the real message names the database's host
     return error_response(status_code, exc.slug, detail)
+
+
+def _refused(status_code: int, exc: ConfigError) -> JSONResponse:
+    """The usual answer, with :class:`RefusedBody`'s ``problems``."""
+    plain = json.loads(bytes(error_response(status_code, exc.slug, str(exc)).body))
+    problems = [_problem_out(problem) for problem in exc.problems[:MAX_PROBLEMS]]
+    body = RefusedBody(**plain, problems=problems)
+    return JSONResponse(body.model_dump(), status_code=status_code)
 
 
 def status_of(exc: CallflowError) -> int:

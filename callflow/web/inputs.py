@@ -18,6 +18,9 @@ from callflow.http.errors import shown
 
 AdvisorId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="An advisor's id.")]
 CallbackId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="A callback request's id.")]
+ChangeId = Annotated[
+    int, Path(ge=1, le=MAX_BIGINT, description="A change's id, from the settings' history.")
+]
 
 
 class StrictBody(BaseModel):
@@ -36,7 +39,7 @@ class StrictBody(BaseModel):
                     f"unknown field {', '.join(map(shown, unknown))}; "
                     f"the fields are: {', '.join(cls.model_fields)}"
                 )
-            with_nul = [name for name, value in data.items() if _holds_nul(value)]
+            with_nul = [name for name, value in data.items() if holds_nul(value)]
             if with_nul:
                 raise ValueError(
                     f"{', '.join(with_nul)}: "
@@ -45,9 +48,13 @@ class StrictBody(BaseModel):
         return data
 
 
-def _holds_nul(value: Any) -> bool:
+def holds_nul(value: Any) -> bool:
+    """Whether *value* holds a NUL character in any of its text, at any depth: neither
+    database keeps one."""
     if isinstance(value, str):
         return NUL in value
     if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
+        return any(holds_nul(item) for item in value)
+    if isinstance(value, dict):  # a setting's value, an emergency message's texts
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
     return False

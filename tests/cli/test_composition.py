@@ -87,9 +87,9 @@ def routes_of(config: HotlineConfig, database: Database) -> set[str]:
     overrides = overrides_on(database)
     with (
         listening("127.0.0.1", 0, config.web) as sockets,
-        open_web(config, choose(config, overrides), overrides, sockets) as apps,
+        open_web(config, choose(config, overrides), overrides, sockets) as web,
     ):
-        ((app, _),) = apps
+        ((app, _),) = web.apps
         return {getattr(route, "path", "") for route in app.routes} | set(app.openapi()["paths"])
 
 

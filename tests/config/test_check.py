@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from callflow.cli import main
 from callflow.config.check import check_data, check_text
+from callflow.config.load import DATABASE_ENV
 from callflow.config.models import PROMPT_PLACEHOLDERS, HotlineConfig
 from callflow.errors import MISSING, Problem
 from tests.conftest import EXAMPLE_CONFIG
@@ -684,8 +685,13 @@ class TestEveryProblemListed:
 # -- the command -----------------------------------------------------------------------------
 
 
+NO_DATABASE = "sqlite:////nonexistent/callflow.sqlite3"
+"""Where the line's database is said to be: nowhere, so no stored setting of a machine's own
+line shows in what these tests read."""
+
+
 def run_check(*args: str) -> Any:
-    return CliRunner().invoke(main, ["config", "check", *args])
+    return CliRunner().invoke(main, ["config", "check", *args], env={DATABASE_ENV: NO_DATABASE})
 
 
 WEEK_ROW = re.compile(r"^  \w{3} \d{4}-\d{2}-\d{2}  ", re.MULTILINE)

@@ -36,6 +36,7 @@ from callflow.engine.events import (
     PendingCallbackLookedUp,
     PlaybackFinished,
     QueueLookedUp,
+    RulesChanged,
     TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call, step
@@ -139,6 +140,20 @@ class Caller:
 
     def later(self, delta: timedelta) -> None:
         self.now += delta
+
+    # -- the line's side -----------------------------------------------------------------
+
+    def rules_become(self, config: HotlineConfig, *, told: bool = True) -> Caller:
+        """The line's rules change to *config*'s (a stored setting, a reloaded file); *told*:
+        the call hears of it at once, as a shell tells its queued callers. Untold, the call
+        takes its next decision under them all the same."""
+        self.config = config
+        self.calendar = Calendar.from_config(config)
+        self.queue.calendar = self.calendar
+        self.context = FlowContext(config, self.calendar, self.queue, self.context.version + 1)
+        if told:
+            self.send(RulesChanged())
+        return self
 
     # -- what happened -----------------------------------------------------------------
 

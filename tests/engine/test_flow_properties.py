@@ -32,6 +32,7 @@ from callflow.engine.events import (
     PendingCallbackLookedUp,
     PlaybackFinished,
     QueueLookedUp,
+    RulesChanged,
     TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call, step
@@ -43,6 +44,7 @@ from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
 from tests.engine.caller import Caller
+from tests.engine.conftest import with_settings
 from tests.fakes.queue import FakeQueue
 
 STARTS = [
@@ -53,6 +55,32 @@ STARTS = [
     datetime(2026, 12, 25, 9, 0, tzinfo=UTC),  # Christmas Day
 ]
 
+
+def _message(mode: str, **fields: Any) -> dict[str, Any]:
+    texts = {"fi": "Häiriö.", "sv": "Störning.", "en": "Outage."}
+    return {"texts": texts, "mode": mode, "start": datetime(2026, 1, 12, 9), **fields}
+
+
+LIVE_RULES = [
+    with_settings(settings)
+    for settings in (
+        {},
+        {
+            "calendar.closures.2026-01-12T10:30": {
+                "start": datetime(2026, 1, 12, 10, 30),
+                "end": datetime(2026, 1, 12, 14),
+                "reason": "Sähkökatko",
+            }
+        },
+        {"emergency.line": _message("close", after_hours_offer=False)},
+        {"emergency.line": _message("callbacks_only")},
+        {"emergency.health": _message("close"), "emergency.line": _message("serve")},
+        {"emergency.other": _message("callbacks_only"), "emergency.social": _message("close")},
+    )
+]
+"""Rules an admin may put in force while calls are in the line: the file's, a closure, and
+emergency messages of every mode."""
+
 actions = st.one_of(
     st.tuples(st.just("press"), st.sampled_from([*"0123456789*#", "", "12", "x"])),
     st.tuples(st.just("hear_out"), st.none()),
@@ -61,6 +89,7 @@ actions = st.one_of(
     st.tuples(st.just("advisor_done"), st.none()),
     st.tuples(st.just("hang_up"), st.none()),
     st.tuples(st.just("wait"), st.integers(1, 900)),
+    st.tuples(st.just("rules"), st.tuples(st.integers(0, len(LIVE_RULES) - 1), st.booleans())),
 )
 
 queues = st.fixed_dictionaries(
@@ -140,9 +169,15 @@ def test_engine_alone_never_crashes_or_strands_a_caller(
         if action == "wait":
             c.later(timedelta(seconds=arg))
             continue
-        event, c.now = event_for(c.state, action, arg, c.now)
         was_ended = c.ended
-        out = c.send(event)
+        if action == "rules":
+            rules, told = arg
+            before = len(c.commands)
+            c.rules_become(LIVE_RULES[rules], told=told)
+            out = c.commands[before:]
+        else:
+            event, c.now = event_for(c.state, action, arg, c.now)
+            out = c.send(event)
         assert has_next_step(c.state), (action, c.state.to_dict())
         if was_ended:
             assert all(isinstance(x, ReleaseAdvisor) for x in out), out
@@ -200,8 +235,9 @@ def test_with_the_store_one_number_never_has_two_open_callbacks(
             sync_queues(session, config, start)
         calendar = _calendar(config)
         fake = FakeQueue(calendar, **queue)
-        context = FlowContext(config, calendar, fake)
-        world = Line(CallHandler(database, lambda: context, fake, provider="property"), start)
+        contexts = [FlowContext(config, calendar, fake)]
+        handler = CallHandler(database, lambda: contexts[-1], fake, provider="property")
+        world = Line(handler, start)
         for i, number in enumerate(callers):
             world.calls.append(new_call(f"call-{i}", start))
             world.media.append([])
@@ -211,7 +247,15 @@ def test_with_the_store_one_number_never_has_two_open_callbacks(
             if action == "wait":
                 world.now += timedelta(seconds=arg)
                 continue
-            event, world.now = event_for(world.calls[index], action, arg, world.now)
+            if action == "rules":  # in force for every call; told to the chosen one
+                rules, told = arg
+                live = LIVE_RULES[rules]
+                contexts.append(FlowContext(live, _calendar(live), fake, len(contexts)))
+                if not told:
+                    continue
+                event: Event = RulesChanged()
+            else:
+                event, world.now = event_for(world.calls[index], action, arg, world.now)
             world.step(index, event)
             assert has_next_step(world.calls[index])
             with database.transaction() as session:
@@ -297,6 +341,7 @@ def test_every_event_in_every_phase_is_answered(config: HotlineConfig) -> None:
             AdvisorConnected("a"),
             AdvisorHungUp(),
             CallerHungUp(),
+            RulesChanged(),
         ]
         for event in events:
             state = CallState.from_dict(original.to_dict())

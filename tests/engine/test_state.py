@@ -58,6 +58,8 @@ def full_state() -> CallState:
         caller_e164=MOBILE,
         withheld=True,
         open_at_arrival=False,
+        rules_version=12,
+        emergency_said=True,
         language="sv",
         topic="health",
         menu=Menu.READBACK,
@@ -140,6 +142,16 @@ class TestRoundTrip:
         data = state.to_dict()
         assert data["menu"] is None and data["existing"] is None and data["input_at"] is None
         assert through_json(state) == state
+
+    def test_a_state_stored_before_live_rules_loads(self) -> None:
+        """A queued caller's state stored by the release before live rules (no rules version,
+        no emergency flag) is read back as one that has heard no emergency message and
+        stepped under no stored change, so its next step hears of the rules in force."""
+        stored = full_state().to_dict()
+        del stored["rules_version"], stored["emergency_said"]
+        restored = CallState.from_dict(json.loads(json.dumps(stored)))
+        assert (restored.rules_version, restored.emergency_said) == (0, False)
+        assert restored.phase is Phase.CALLBACK and restored.existing == EXISTING
 
     def test_an_existing_callback_without_an_expected_time_survives(self) -> None:
         """An open callback with no expected time keeps expected_at None."""

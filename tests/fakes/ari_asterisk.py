@@ -17,6 +17,11 @@ are single channels whose far end does what :attr:`Asterisk.devices` says.
 Durations (ringing, talking, a prompt's length) are in seconds times
 ``time_scale``, so a test can run the lab's scenarios in milliseconds.
 
+Sounds are the ones registered (a name and a length), and, as Asterisk finds a
+file when it plays it, the files in :attr:`Asterisk.sounds_dir` (``fi/callflow/greeting.wav``
+is ``sound:fi/callflow/greeting``, as long as the WAV says). Asterisk's sound index
+(``GET /sounds``) is read at its start, so it lists only the registered ones.
+
 Not modelled: ``ChannelVarset`` (except for an explicit set), ``ChannelDialplan``,
 ``ChannelCallerId``, ``ChannelConnectedLine`` — noise the adapter ignores —
 recordings, snoops, external media, transfers.
@@ -27,9 +32,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+import wave
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 CAUSES = {
@@ -81,6 +88,8 @@ DEFAULT_SOUNDS: dict[str, float | None] = {
     "beep": 0.3,
 }
 SECONDS_PER_CHARACTER = 0.5
+SOUND_FORMATS = frozenset({"wav", "WAV", "gsm", "ulaw", "alaw", "g722", "sln", "sln16", "g729"})
+"""Extensions of the sound files Asterisk plays (its format modules')."""
 SAY_SCHEMES = frozenset({"digits", "number", "characters"})
 """Media Asterisk says with its say functions, whose ``ast_waitstream`` swallows a stop."""
 DEFAULT_MODULES: dict[str, tuple[str, str]] = {
@@ -325,6 +334,7 @@ class Asterisk:
         devices: Mapping[str, Phone],
         sounds: Mapping[str, float | None],
         epoch: int,
+        sounds_dir: Path | None = None,
         modules: Mapping[str, tuple[str, str]] = DEFAULT_MODULES,
         endpoints: Mapping[str, str] | None = None,
     ) -> None:
@@ -335,6 +345,8 @@ class Asterisk:
         self.dialplan = dict(dialplan)
         self.devices = dict(devices)
         self.sounds = dict(sounds)
+        self.sounds_dir = sounds_dir
+        """Asterisk's sounds directory, if the test gives one: its files play too."""
         self.modules = dict(modules)
         self.endpoints = dict(endpoints or {})
         """Endpoints configured (``PJSIP/advisor-12``) → state, one of :data:`ENDPOINT_STATES`."""
@@ -1022,10 +1034,13 @@ class Asterisk:
         scheme, _, what = uri.partition(":")
         seconds: float | None
         if scheme == "sound":
-            if what not in self.sounds:
+            if what in self.sounds:
+                seconds = self.sounds[what]
+            elif (found := self._sound_file(what)) is not None:
+                seconds = found
+            else:
                 self._finish(playback, "failed")
                 return
-            seconds = self.sounds[what]
         elif scheme in ("digits", "number", "characters"):
             seconds = SECONDS_PER_CHARACTER * max(len(what), 1)
         elif scheme == "tone":
@@ -1039,6 +1054,21 @@ class Asterisk:
             seconds = None
         if seconds is not None:
             self._time_media(playback, seconds)
+
+    def _sound_file(self, name: str) -> float | None:
+        """The length of the file *name* in :attr:`sounds_dir`, in any format Asterisk plays;
+        None if there is none (a WAV says its length; other formats count a second)."""
+        if self.sounds_dir is None:
+            return None
+        path = self.sounds_dir / name
+        for found in sorted(path.parent.glob(f"{path.name}.*")):
+            if found.stem != path.name or found.suffix[1:] not in SOUND_FORMATS:
+                continue
+            if found.suffix.lower() != ".wav":
+                return 1.0
+            with wave.open(str(found), "rb") as sound:
+                return sound.getnframes() / sound.getframerate()
+        return None
 
     def _time_media(self, playback: Play, seconds: float) -> None:
         playback.remaining = seconds

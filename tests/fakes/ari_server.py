@@ -43,6 +43,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -148,10 +149,12 @@ class FakeAsterisk:
         dialplan: Mapping[tuple[str, str], Behaviour] | None = None,
         devices: Mapping[str, Phone] | None = None,
         sounds: Mapping[str, float | None] | None = None,
+        sounds_dir: Path | None = None,
         endpoints: Mapping[str, str] | None = None,
         history: bool = True,
     ) -> None:
-        """*history* False keeps no event history and, of the requests, only those with
+        """*sounds_dir*: Asterisk's sounds directory, whose files play as well as *sounds*.
+        *history* False keeps no event history and, of the requests, only those with
         violations: a long run's memory and time stay flat."""
         self.username = username
         self.password = password
@@ -161,6 +164,7 @@ class FakeAsterisk:
         self.dialplan = dict(LAB_DIALPLAN if dialplan is None else dialplan)
         self.devices = dict(devices or {})
         self.sounds = dict(DEFAULT_SOUNDS if sounds is None else sounds)
+        self.sounds_dir = sounds_dir
         self.modules = dict(DEFAULT_MODULES)
         self.endpoints = dict(endpoints or {})
         self.requests: list[RecordedRequest] = []
@@ -203,6 +207,7 @@ class FakeAsterisk:
             dialplan=self.dialplan,
             devices=self.devices,
             sounds=self.sounds,
+            sounds_dir=self.sounds_dir,
             epoch=self._epoch,
             modules=self.modules,
             endpoints=self.endpoints,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
+import wave
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -246,3 +249,44 @@ class TestPlaybackStop:
             ("PlaybackStarted", "sound:endless"),
             ("PlaybackFinished", "sound:endless"),
         ]
+
+
+class TestSoundsDirectory:
+    """A ``sound:`` file Asterisk finds in its sounds directory plays for as long as it
+    lasts; one it does not find fails the playback (trace 06)."""
+
+    async def played(self, fake: FakeAsterisk, media: str) -> tuple[str, float]:
+        """Play *media* to a caller: how its playback finished, and in how many seconds."""
+        async with fake:
+            url = f"ws://127.0.0.1:{httpx.URL(fake.url).port}/ari/events"
+            async with connect(f"{url}?app={APP}&api_key={USERNAME}:{PASSWORD}"):
+                await fake.wait_until(fake.is_connected)
+                inbound = await fake.start_inbound_call()
+                path = f"/ari/channels/{inbound.channel_id}"
+                assert (await call(fake, "POST", f"{path}/answer")).status_code == 204
+                started = time.monotonic()
+                params = {"media": media, "playbackId": "pb"}
+                assert (await call(fake, "POST", f"{path}/play", params=params)).status_code == 201
+                await fake.wait_until(lambda: "pb" not in fake.model.playbacks)
+                took = time.monotonic() - started
+        (finished,) = [e for e in fake.sent() if e["type"] == "PlaybackFinished"]
+        return finished["playback"]["state"], took
+
+    def test_a_file_there_plays_for_as_long_as_it_lasts(self, tmp_path: Path) -> None:
+        target = tmp_path / "fi" / "callflow" / "emergency_line.wav"
+        target.parent.mkdir(parents=True)
+        with wave.open(str(target), "wb") as sound:
+            sound.setnchannels(1)
+            sound.setsampwidth(2)
+            sound.setframerate(8000)
+            sound.writeframes(b"\0\0" * 8000 * 4)  # four seconds
+        fake = FakeAsterisk(time_scale=0.1, sounds_dir=tmp_path)
+        state, took = run(self.played(fake, "sound:fi/callflow/emergency_line"))
+        assert state == "done" and took >= 0.4
+
+    def test_a_file_not_there_fails(self, tmp_path: Path) -> None:
+        (tmp_path / "fi" / "callflow").mkdir(parents=True)
+        (tmp_path / "fi" / "callflow" / ".emergency_line.wav.partial").write_bytes(b"")
+        fake = FakeAsterisk(time_scale=0.1, sounds_dir=tmp_path)
+        state, _ = run(self.played(fake, "sound:fi/callflow/emergency_line"))
+        assert state == "failed"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.commands import Ask, Command, Hangup, LookUpQueue, Play
+from callflow.engine.commands import Ask, Command, Hangup, LeaveQueue, LookUpQueue, Play
 from callflow.engine.events import (
     AdvisorConnected,
     CallArrived,
@@ -19,6 +19,8 @@ from callflow.engine.events import (
     DigitPressed,
     Event,
     PlaybackFinished,
+    RulesChanged,
+    TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call
 from callflow.engine.forecast import QueueSnapshot
@@ -31,6 +33,7 @@ from callflow.store.calls import load_call_state
 from callflow.store.models import Call, CallbackRequest, CallEvent
 from callflow.store.queue_places import QueuePlace
 from callflow.store.session import Database
+from tests.engine.conftest import with_settings
 from tests.fakes.queue import FakeQueue
 
 T0 = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)  # Monday 10:00 in Helsinki
@@ -275,3 +278,116 @@ def test_a_caller_taking_a_callback_leaves_their_place(
     """Their place in line goes with the request (its ``queue_entered_at``), not the queue."""
     request_callback(handler, "call-a", T0)
     assert places(database) == []
+
+
+# -- rules that change while the call is in the line ----------------------------------------
+
+
+class ChangingRules:
+    """The rules in force as the running line keeps them: a test changes them as an admin
+    would, and the handler asks for them at each event."""
+
+    def __init__(self, config: HotlineConfig, queue: FakeQueue) -> None:
+        self.queue = queue
+        self.context = FlowContext(config, queue.calendar, queue)
+
+    def __call__(self) -> FlowContext:
+        return self.context
+
+    def become(self, config: HotlineConfig) -> None:
+        calendar = Calendar.from_config(config)
+        self.queue.calendar = calendar
+        self.context = FlowContext(config, calendar, self.queue, self.context.version + 1)
+
+
+CLOSED_FOR_AN_HOUR = {
+    "calendar.closures.2026-01-12T10:00": {
+        "start": datetime(2026, 1, 12, 10),
+        "end": datetime(2026, 1, 12, 11),
+        "reason": "Sähkökatko",
+    }
+}
+
+
+@pytest.fixture
+def rules(config: HotlineConfig) -> ChangingRules:
+    return ChangingRules(config, FakeQueue(Calendar.from_config(config), staffed=2, planned=2))
+
+
+@pytest.fixture
+def live(rules: ChangingRules, database: Database) -> CallHandler:
+    return CallHandler(database, rules, rules.queue, provider="test")
+
+
+def waiting(handler: CallHandler, call_id: str = "call-a") -> Phone:
+    """A Finnish caller in the health queue, the offer declined, music playing."""
+    phone = Phone(handler, call_id, T0).send(CallArrived(MOBILE)).press("1").press("1")
+    phone.press("2")
+    assert phone.state.in_queue and phone.state.announce_at is not None
+    return phone
+
+
+def test_a_closure_reaches_a_queued_caller_at_their_next_event(
+    live: CallHandler, rules: ChangingRules, database: Database
+) -> None:
+    """The closure starts while they wait; the next thing that happens to their call (here,
+    the announcement's timer) first applies the queue's closing policy, in that step."""
+    phone = waiting(live)
+    rules.become(with_settings(CLOSED_FOR_AN_HOUR))
+    phone.now = phone.state.announce_at or phone.now
+    phone.send(TimerFired("announce", phone.now))
+    assert LeaveQueue("health") in phone.commands and phone.heard()[-1] == "closing_callback"
+    assert kinds(database, "call-a")[-2:] == ["call.closing_time", "call.queue_left"]
+    assert places(database) == []
+    assert phone.state.rules_version == 1
+    with database.reading() as session:
+        stored = load_call_state(session, "call-a")
+    assert stored is not None and stored.rules_version == 1
+
+
+def test_told_at_once_and_again_at_the_next_event_it_applies_once(
+    live: CallHandler, rules: ChangingRules, database: Database
+) -> None:
+    """A provider pushes the news to its queued callers; the next event finds the call
+    already under the new rules, and a second push changes nothing."""
+    phone = waiting(live)
+    rules.become(with_settings(CLOSED_FOR_AN_HOUR))
+    phone.send(RulesChanged())
+    assert phone.heard()[-1] == "closing_callback"
+    logged = kinds(database, "call-a")
+    before = phone.state.to_dict()
+    assert live.handle(phone.state, RulesChanged(), phone.now) == []
+    assert phone.state.to_dict() == before and kinds(database, "call-a") == logged
+    phone.press("1")  # the read-back: yes
+    assert kinds(database, "call-a").count("call.closing_time") == 1
+    assert phone.heard()[-1] == "callback_confirmed"
+
+
+def test_a_new_call_starts_under_the_rules_in_force(
+    live: CallHandler, rules: ChangingRules, database: Database
+) -> None:
+    rules.become(with_settings(CLOSED_FOR_AN_HOUR))
+    phone = Phone(live, "call-a", T0).send(CallArrived(MOBILE))
+    assert phone.state.rules_version == 1
+    assert "call.closed_hours" in kinds(database, "call-a")
+    assert "call.closing_time" not in kinds(database, "call-a")
+
+
+def test_a_call_stored_by_the_release_before_live_rules_carries_on(
+    live: CallHandler, rules: ChangingRules, database: Database
+) -> None:
+    """Its stored state has no rules version: read back, the call steps under the rules in
+    force, hearing of them first."""
+    phone = waiting(live)
+    with database.transaction() as session:
+        call = session.get(Call, "call-a")
+        assert call is not None and call.flow_state is not None
+        call.flow_state = {k: v for k, v in call.flow_state.items() if k != "rules_version"}
+    with database.reading() as session:
+        restored = load_call_state(session, "call-a")
+    assert restored is not None and restored.rules_version == 0
+    rules.become(with_settings(CLOSED_FOR_AN_HOUR))
+    rules.become(with_settings(CLOSED_FOR_AN_HOUR))  # version 2: two changes since
+    phone.state = restored
+    phone.send(DigitPressed("5"))
+    assert phone.heard()[-1] == "closing_callback" and phone.state.rules_version == 2

@@ -18,6 +18,8 @@ from callflow.web.errors import describe_validation
 from tests.store.helpers import number
 from tests.web.conftest import Api, Someone, assign, snapshot
 
+pytestmark = pytest.mark.slow_on_postgresql
+
 CHUNK = 65_536
 NEW_ADVISOR = {"name": "Eve", "skills": ["nurse"], "languages": ["fi"]}
 

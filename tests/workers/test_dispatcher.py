@@ -24,6 +24,7 @@ from callflow.engine.vocabulary import (
     Referral,
     Resolution,
 )
+from callflow.service.rules import LineRules
 from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.attempts import retry_policy
 from callflow.store.callbacks import cancel_callback
@@ -53,7 +54,7 @@ class Desk:
         self.dialler = ScriptedDialler()
         self.wakes: list[datetime] = []
         self.dispatcher = Dispatcher(
-            config,
+            LineRules.fixed(config),
             database,
             self.dialler,
             clock=self.clock,

@@ -14,6 +14,7 @@ from structlog.testing import capture_logs
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
 from callflow.engine.vocabulary import CallbackStatus, EventKind
+from callflow.service.rules import LineRules
 from callflow.store.callbacks import cancel_callback
 from callflow.store.claims import claim_next_callback
 from callflow.store.models import CallbackRequest, CallEvent
@@ -225,7 +226,9 @@ def test_an_outage_under_the_dispatcher_is_two_lines_not_a_traceback_a_pass(
 ) -> None:
     """The dispatcher woken again and again while the database is down, then once after."""
     clock = FakeClock(T0)
-    dispatcher = Dispatcher(config, database, ScriptedDialler(), clock=clock, owner="w1")
+    dispatcher = Dispatcher(
+        LineRules.fixed(config), database, ScriptedDialler(), clock=clock, owner="w1"
+    )
     server = Restarting(database)
 
     async def passes() -> list[MutableMapping[str, Any]]:

@@ -17,6 +17,14 @@ holds in step with what the engine believes:
   finished.
 - **Restart.** Every step stores the engine's state with the call, so a
   new adapter process takes over the calls still up (:meth:`restore`).
+- **Live rules.** Each step is taken under the line's rules in force when it
+  starts (:class:`~callflow.service.rules.LineRules`). When they change, every
+  caller waiting in a queue hears ``RulesChanged`` at once, through their own
+  inbox: music on hold brings no other event until their next announcement,
+  and a closure that starts while they wait applies the queue's closing
+  policy to them now.
+  Prompt files whose text changed are rendered again, or asked for
+  (:mod:`~callflow.providers.ari.live_sounds`).
 - **Dropped, not abandoned.** A caller's line the exchange lost is no
   abandon: the engine hears ``CallerHungUp(dropped=True)``. Asterisk says so
   in the ``ChannelHangupRequest`` before the ``StasisEnd``: a soft hang-up
@@ -47,24 +55,23 @@ import structlog
 from sqlalchemy import select
 
 from callflow.config.models import AriConfig, HotlineConfig
-from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
-from callflow.engine.commands import Command
-from callflow.engine.events import DigitPressed, Event
-from callflow.engine.flow import FlowContext, new_call
-from callflow.engine.forecast import RotaCapacity
+from callflow.engine.events import DigitPressed, Event, RulesChanged
+from callflow.engine.flow import new_call
 from callflow.engine.state import CallState, Phase
 from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari import events as ari_events
-from callflow.providers.ari.calls import InboundCall
+from callflow.providers.ari.calls import InboundCall, Stepped
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.connector import AdvisorLegs
+from callflow.providers.ari.live_sounds import LiveSounds
 from callflow.providers.ari.models import Channel, Snapshot
-from callflow.providers.ari.playbacks import ari_playback_id, engine_playback
+from callflow.providers.ari.playbacks import MOST_PLAYBACKS, ari_playback_id, engine_playback
 from callflow.providers.ari.queue_reads import PROVIDER, AriQueueReads
 from callflow.providers.ari.stream import Connected
 from callflow.service.arrival import call_arrived
 from callflow.service.calls import CallHandler, fixed
+from callflow.service.rules import LineRules, RulesInForce
 from callflow.store.calls import DirectJournal
 from callflow.store.models import Call
 from callflow.store.queue_places import keep_only
@@ -90,25 +97,26 @@ class AsteriskAdapter:
         clock: Clock,
         client: AriClient,
         *,
+        rules: LineRules | None = None,
+        sounds: LiveSounds | None = None,
         on_callback_change: Callable[[int], None] | None = None,
     ) -> None:
+        """*config* says how to reach Asterisk (``[provider.ari]``, kept as it was at
+        start); *rules* are the line's rules in force (*config*'s, unchanging, if none);
+        *sounds* keeps their prompt files on Asterisk (rendered into Asterisk's own
+        sounds directory where it is here, if none)."""
         assert config.provider.ari is not None
-        self.config = config
+        self.rules = rules or LineRules.fixed(config)
         self.ari: AriConfig = config.provider.ari
         self.database = database
         self.clock = clock
         self.client = client
-        calendar = Calendar.from_config(config)
-        capacity = RotaCapacity(calendar, config.staffing, config.callbacks.retry.allowed_hours)
+        self.sounds = sounds or LiveSounds(self.rules, self.ari)
+        # What it reads of the configuration (skills, promises, default handle times) is
+        # not changed while the line runs.
         self.queue_reads = AriQueueReads(config)
-        self.handler = CallHandler(
-            database,
-            fixed(FlowContext(config, calendar, capacity)),
-            self.queue_reads,
-            provider=PROVIDER,
-            journal=DirectJournal(),
-            on_callback_change=on_callback_change,
-        )
+        self._journal = DirectJournal()
+        self._on_callback_change = on_callback_change
         self.calls: dict[str, InboundCall] = {}
         """By the caller's channel id."""
         self.advisors = AdvisorLegs(self)
@@ -122,12 +130,21 @@ class AsteriskAdapter:
         """Callers' channels whose hang-up request named a fault of the exchange."""
         self._asterisk_started: datetime | None = None
         """Asterisk's ``startup_time`` at the last connection."""
+        self._serving = False
+        """:meth:`run` is running: changes of the rules are followed."""
+
+    @property
+    def config(self) -> HotlineConfig:
+        """The line's rules in force."""
+        return self.rules.config
 
     # -- running ----------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Take over the calls a previous process left, then serve events until cancelled."""
         events = self.client.events.subscribe()
+        self._serving = True
+        self._follow_rules(asyncio.get_running_loop())
         await self.restore()
         stream = asyncio.create_task(self.client.events.run(on_connected=self.resync))
         connector = asyncio.create_task(self.advisors.run())
@@ -135,6 +152,7 @@ class AsteriskAdapter:
             async for event in events:
                 self.on_event(event)
         finally:
+            self._serving = False
             events.close()
             connector.cancel()
             await self.client.events.stop()
@@ -189,16 +207,59 @@ class AsteriskAdapter:
         call.start()
         call.deliver(call_arrived(number, self.config))
 
+    # -- the rules changing -------------------------------------------------------------------
+
+    def _follow_rules(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hear of new rules (in whichever thread put them in force) on *loop*."""
+        self.sounds.follow()  # settings stored before this process started
+
+        def heard(_rules: RulesInForce) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the line has stopped
+                loop.call_soon_threadsafe(self._rules_changed)
+
+        self.rules.on_change(heard)
+
+    def _rules_changed(self) -> None:
+        """New rules: their prompt files on their way to Asterisk, and every caller waiting
+        in a queue told (see the module docstring)."""
+        if not self._serving:
+            return
+        self.sounds.follow()
+        waiting = [
+            call
+            for call in self.calls.values()
+            if call.state.in_queue and not (call.gone or call.failed)
+        ]
+        for call in waiting:
+            call.deliver(RulesChanged())
+        if waiting:
+            log.info("ari.rules_told", version=self.rules.current.version, waiting=len(waiting))
+
     # -- what a call asks of us (InboundCall's Exchange) ---------------------------------------
 
-    async def step(self, state: CallState, event: Event, channel_id: str) -> list[Command]:
+    async def step(self, state: CallState, event: Event, channel_id: str) -> Stepped:
+        """One step, under the rules in force as it starts: what it decides and the words
+        its prompts are said in are of the same rules."""
         now = self.clock.now()
+        rules = self.rules.current
+        handler = self.handler(rules)
         loop = asyncio.get_running_loop()
         commands = await loop.run_in_executor(
-            self.executor, lambda: self.handler.handle(state, event, now, provider_ref=channel_id)
+            self.executor, lambda: handler.handle(state, event, now, provider_ref=channel_id)
         )
         self.outage.succeeded()
-        return commands
+        return Stepped(commands, rules.config)
+
+    def handler(self, rules: RulesInForce) -> CallHandler:
+        """The engine with the store, for one step under *rules*."""
+        return CallHandler(
+            self.database,
+            fixed(rules.context),
+            self.queue_reads,
+            provider=PROVIDER,
+            journal=self._journal,
+            on_callback_change=self._on_callback_change,
+        )
 
     async def join_queue(self, call: InboundCall, topic: str) -> None:
         bridge_id = QUEUE_BRIDGE_PREFIX + topic
@@ -339,10 +400,11 @@ class AsteriskAdapter:
 
     async def _pick_up_playback(self, call: InboundCall, playback_id: str) -> None:
         """A restored call whose engine waits for a playback: follow its ARI playbacks
-        still under way, or tell the engine it is over. (There is one per language in
-        the prompts at most, and finished ones are unknown to Asterisk.)"""
+        still under way, or tell the engine it is over. (An engine playback is
+        :data:`~callflow.providers.ari.playbacks.MOST_PLAYBACKS` ARI playbacks at most, and
+        finished ones are unknown to Asterisk.)"""
         alive = []
-        for n in range(len(self.config.languages) + 1):
+        for n in range(MOST_PLAYBACKS):
             ari_id = ari_playback_id(call.channel_id, playback_id, n)
             try:
                 await self.client.playbacks.get(ari_id)

@@ -12,6 +12,10 @@ A refusal saying the channel is gone is that race, not a fault: the call
 stops sending requests and waits for its ``StasisEnd`` (or the resync that
 stands in for a lost one).
 
+A step is taken under the rules in force when it starts, and its prompts are
+said in that step's words (:class:`Stepped`): a prompt changed or an emergency
+message switched off meanwhile cannot leave it without its words.
+
 Each call's task is supervised, as wazo-calld returns a channel whose
 handler failed to the dialplan: a step that fails (a bug, the database
 raising), the first one included, ends the engine's part. The failure is
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -53,6 +58,7 @@ from callflow.engine.prompts import prompt
 from callflow.engine.state import CallState, Phase
 from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.live_sounds import LiveSounds
 from callflow.providers.ari.playbacks import chunks
 from callflow.store.session import OutageLog
 
@@ -67,16 +73,30 @@ APOLOGY_LONGEST = timedelta(seconds=20)
 Asterisk never finishes must not hold them)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Stepped:
+    """What one step asks of Asterisk, and the line's rules it was taken under."""
+
+    commands: list[Command]
+    config: HotlineConfig
+    """Its prompts' words."""
+
+
 class Exchange(Protocol):
     """What a call needs of the adapter around it."""
 
     client: AriClient
-    config: HotlineConfig
     ari: AriConfig
     clock: Clock
     outage: OutageLog
+    sounds: LiveSounds
 
-    async def step(self, state: CallState, event: Event, channel_id: str) -> list[Command]:
+    @property
+    def config(self) -> HotlineConfig:
+        """The rules in force."""
+        ...
+
+    async def step(self, state: CallState, event: Event, channel_id: str) -> Stepped:
         """Step the engine (with the store) off the event loop."""
         ...
 
@@ -174,9 +194,9 @@ class InboundCall:
         try:
             while self.state.phase is not Phase.ENDED:
                 event = await self._inbox.get()
-                commands = await self.exchange.step(self.state, event, self.channel_id)
-                for command in commands:
-                    await self._carry_out(command)
+                stepped = await self.exchange.step(self.state, event, self.channel_id)
+                for command in stepped.commands:
+                    await self._carry_out(command, stepped.config)
         except Exception as exc:  # not CancelledError: stop() keeps the call for a restart
             await self._fail(exc)
         self._cancel_timers()
@@ -222,8 +242,9 @@ class InboundCall:
         self._playing.clear()
         # A call failing on arrival is not answered yet; answering an answered one is a no-op.
         await self._request(self.exchange.client.channels.answer(self.channel_id))
-        language = self.state.language or self.exchange.config.line.default_language
-        await self._play(Play(APOLOGY_PLAYBACK, (prompt(APOLOGY, language),)))
+        config = self.exchange.config
+        language = self.state.language or config.line.default_language
+        await self._play(Play(APOLOGY_PLAYBACK, (prompt(APOLOGY, language),)), config)
         clock = self.exchange.clock
         heard = PlaybackFinished(APOLOGY_PLAYBACK)
         with contextlib.suppress(TimeoutError):
@@ -252,7 +273,7 @@ class InboundCall:
 
     # -- carrying out commands ------------------------------------------------------------
 
-    async def _carry_out(self, command: Command) -> None:
+    async def _carry_out(self, command: Command, config: HotlineConfig) -> None:
         exchange, channel = self.exchange, self.channel_id
         if isinstance(command, SetTimer):
             self._set_timer(command.name, command.at)
@@ -264,7 +285,7 @@ class InboundCall:
             for ari_id in self._playing.pop(command.playback_id, set()):
                 await self._request(exchange.client.playbacks.stop(ari_id))
         elif isinstance(command, Play | Ask):
-            await self._play(command)
+            await self._play(command, config)
         elif isinstance(command, Answer):
             await self._request(exchange.client.channels.answer(channel))
         elif isinstance(command, EnterQueue):
@@ -278,13 +299,15 @@ class InboundCall:
         elif isinstance(command, Hangup):
             await self._request(exchange.client.channels.hangup(channel, reason="normal"))
 
-    async def _play(self, command: Play | Ask) -> None:
+    async def _play(self, command: Play | Ask, config: HotlineConfig) -> None:
+        exchange = self.exchange
         pieces = chunks(
             self.channel_id,
             command.playback_id,
             command.prompts,
-            self.exchange.config,
-            self.exchange.ari,
+            config,
+            exchange.ari,
+            exchange.sounds.unverified(),
         )
         if not pieces:
             self.deliver(PlaybackFinished(command.playback_id))

@@ -50,6 +50,7 @@ from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.sounds import media_for
 from callflow.providers.ari.stream import Connected
 from callflow.providers.port import AdvisorLeg, CallbackCall, ResidentCall
+from callflow.service.rules import LineRules
 
 log = structlog.get_logger("callflow.ari")
 
@@ -93,14 +94,28 @@ class AriDialler:
     """Implements :class:`~callflow.providers.port.CallbackDialler`; run :meth:`run` beside
     the dispatcher (it holds the application's websocket)."""
 
-    def __init__(self, config: HotlineConfig, client: AriClient, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: HotlineConfig,
+        client: AriClient,
+        clock: Clock,
+        *,
+        rules: LineRules | None = None,
+    ) -> None:
+        """*config* says how to reach Asterisk (kept as it was at start); *rules* are the
+        line's rules in force (*config*'s, unchanging, if none)."""
         assert config.provider.ari is not None
-        self.config = config
+        self.rules = rules or LineRules.fixed(config)
         self.ari = config.provider.ari
         self.client = client
         self.clock = clock
         self._legs: dict[str, _Leg] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def config(self) -> HotlineConfig:
+        """The line's rules in force: the whisper's words, ring timeouts, detection."""
+        return self.rules.config
 
     @staticmethod
     def application(line_app: str) -> str:
@@ -137,8 +152,9 @@ class AriDialler:
             )
             if leg is None:
                 return None
-            said = whisper(self.config, call.topic, call.language, call.waited)
-            media = media_for(said, self.config, self.ari)
+            config = self.config
+            said = whisper(config, call.topic, call.language, call.waited)
+            media = media_for(said, config, self.ari)
             if not await self._answered(leg) or not await self._play(
                 channel_id, leg, media, said.language
             ):

@@ -13,25 +13,42 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from callflow.engine.clock import Clock
 from callflow.providers.ari.adapter import AsteriskAdapter
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.dialler import AriDialler
+from callflow.providers.ari.live_sounds import LiveSounds
 from callflow.providers.ari.settings import AriSettings
+from callflow.providers.ari.speech import ASTERISK_SOUNDS
 from callflow.providers.port import Webhooks
+from callflow.service.rules import LineRules
 from callflow.store.session import Database
 
 
 class AriProvider:
-    """One line's Asterisk, reached with *settings* (its password checked already)."""
+    """One line's Asterisk, reached with *settings* (its password checked already), under
+    *rules* (the line's rules in force; *settings*' configuration, unchanging, if none).
+    Prompts changed while it runs are rendered into *sounds_dir* where that is Asterisk's
+    sounds directory on this host."""
 
     name = "ari"
 
-    def __init__(self, settings: AriSettings, database: Database, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: AriSettings,
+        database: Database,
+        clock: Clock,
+        *,
+        rules: LineRules | None = None,
+        sounds_dir: Path = ASTERISK_SOUNDS,
+    ) -> None:
         self.settings = settings
         self.database = database
         self.clock = clock
+        self.rules = rules or LineRules.fixed(settings.config)
+        self.sounds_dir = sounds_dir
 
     def facts(self) -> Mapping[str, object]:
         return {"asterisk": self.settings.ari.url, "app": self.settings.ari.app}
@@ -42,8 +59,17 @@ class AriProvider:
     async def run(self) -> None:
         """The line's calls, until cancelled (a restarted process takes over those
         still up)."""
+        sounds = LiveSounds(self.rules, self.settings.ari, self.sounds_dir)
         async with self.settings.client() as client:
-            await AsteriskAdapter(self.settings.config, self.database, self.clock, client).run()
+            adapter = AsteriskAdapter(
+                self.settings.config,
+                self.database,
+                self.clock,
+                client,
+                rules=self.rules,
+                sounds=sounds,
+            )
+            await adapter.run()
 
     @asynccontextmanager
     async def dialling(self) -> AsyncIterator[AriDialler]:
@@ -52,7 +78,7 @@ class AriProvider:
         ari = self.settings.ari
         application = AriDialler.application(ari.app)
         client = AriClient(ari.url, ari.username, self.settings.password, application)
-        dialler = AriDialler(self.settings.config, client, self.clock)
+        dialler = AriDialler(self.settings.config, client, self.clock, rules=self.rules)
         hearing = asyncio.create_task(dialler.run(), name="ari-dialler")
         try:
             yield dialler

@@ -66,6 +66,8 @@ from callflow.providers.ari.number_words import GRAMMARS, NumberGrammar
 
 NUMBER = "number-"
 """The names of the number pieces: ``number-20``, ``number-thousand``."""
+SOUND = "sound:"
+"""The scheme of every medium we play; the rest of the URI is the sound's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,7 @@ class _Speaker:
         self.code = code
         self.language: LanguageConfig = config.languages[code]
         self.grammar: NumberGrammar = GRAMMARS[code]
-        self.base = f"sound:{code}/{ari.sounds}"
+        self.base = f"{SOUND}{code}/{ari.sounds}"
 
     def sound(self, name: str) -> str:
         return f"{self.base}/{name}"

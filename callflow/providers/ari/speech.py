@@ -30,6 +30,8 @@ from pathlib import Path
 from callflow.errors import CallflowError
 from callflow.providers.ari.sounds import SoundFile
 
+ASTERISK_SOUNDS = Path("/var/lib/asterisk/sounds")
+"""Asterisk's sounds directory, where the files go on the Asterisk host."""
 MANIFEST = ".callflow-prompts.json"
 TOOLS = ("espeak-ng", "sox")
 INSTALL = "apt-get install espeak-ng sox"

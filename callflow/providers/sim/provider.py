@@ -13,6 +13,7 @@ themselves available on the desk is given simulated callers and callbacks
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from callflow.providers.port import Webhooks
 from callflow.providers.sim.dialler import SimulatedDialler
 from callflow.providers.sim.runs import prepare, run_in_real_time
 from callflow.providers.sim.simulation import Simulation
+from callflow.service.rules import LineRules
 from callflow.store.session import Database
 
 log = structlog.get_logger("callflow.sim")
@@ -59,14 +61,15 @@ class SimulatedProvider:
 
     def __init__(
         self,
-        config: HotlineConfig,
+        rules: LineRules,
         database: Database,
         clock: Clock,
         *,
         speed: float,
         seed: int | None = None,
     ) -> None:
-        self.config = config
+        self.rules = rules
+        config = self.config = rules.config
         self.database = database
         self.clock = clock
         self.speed = speed
@@ -101,8 +104,16 @@ class SimulatedProvider:
         prepare(self.database, self.config, start)
         seed = self.seed if self.seed is not None else secrets.randbits(32)
         self.simulation = Simulation(
-            self.config, self.database, seed=seed, start=start, people_at_the_desk=True
+            self.config,
+            self.database,
+            seed=seed,
+            start=start,
+            people_at_the_desk=True,
+            rules=self.rules,
         )
+        loop = asyncio.get_running_loop()
+        simulation = self.simulation
+        self.rules.on_change(lambda _rules: loop.call_soon_threadsafe(simulation.rules_changed))
         if isinstance(self.clock, AcceleratedClock):
             self.clock.start_running()  # it stood at the line's start while the app started
         await run_in_real_time(self.simulation, self.clock)

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import FakeClock
+from callflow.engine.events import RulesChanged
 from callflow.engine.flow import FlowContext
 from callflow.engine.forecast import RotaCapacity
 from callflow.providers.sim.arrivals import Arrivals
@@ -36,6 +37,7 @@ from callflow.providers.sim.staff import AdvisorHabits
 from callflow.providers.sim.stage import Stage, Tally
 from callflow.providers.sim.workload import Caller, Workload
 from callflow.service.calls import CallHandler, fixed
+from callflow.service.rules import LineRules
 from callflow.store.calls import BufferedJournal
 from callflow.store.queue_places import give_up_places_of_run
 from callflow.store.session import Database
@@ -59,12 +61,16 @@ class Simulation:
         habits: AdvisorHabits | None = None,
         owner: str = "sim",
         people_at_the_desk: bool = False,
+        rules: LineRules | None = None,
     ) -> None:
         """*people_at_the_desk*: advisors in the store who are not the plan's seats are
         looked for at each :meth:`run_until` and given work while they are free, and the
         seats' states are written to the store as they change, for the board; for a line
         run in real time, where someone can answer and watch (a run of whole days takes
-        seconds, and would leave their callbacks waiting for outcomes)."""
+        seconds, and would leave their callbacks waiting for outcomes).
+
+        *rules*: the line's rules in force, asked at each step of a call (a line served live,
+        where admins change them); without, *config*'s, fixed (a what-if run)."""
         self.config = config
         rng = random.Random(seed)
         self.clock = FakeClock(start)
@@ -94,7 +100,9 @@ class Simulation:
         self.callbacks = Callbacks(self.stage, self.shifts, self.desk, owner=owner)
         handler = CallHandler(
             database,
-            fixed(FlowContext(config, calendar, capacity)),
+            (lambda: rules.current.context)
+            if rules is not None
+            else fixed(FlowContext(config, calendar, capacity)),
             floor,
             provider=PROVIDER,
             unit_of_work=batch.unit,
@@ -179,6 +187,15 @@ class Simulation:
                 batch.commit()
                 return True
             loop.run_next()
+
+    def rules_changed(self) -> None:
+        """The line's rules changed: each caller waiting in a queue hears of it now (a
+        closure that starts while they wait closes the queue on them); everyone else
+        meets the new rules at their next step."""
+        for call in list(self.calls.values()):
+            if call.state.in_queue:
+                self.arrivals.deliver(call, RulesChanged())
+        self.stage.batch.commit()
 
     def close(self) -> None:
         """Stop: a callback being dialled goes back to the queue (its attempt ended as

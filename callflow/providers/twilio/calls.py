@@ -29,6 +29,12 @@ hang up, and nothing of it is stored.
 The dequeue (``<Queue url>``) hands out no URL and keeps no answer: it happens
 once because the advisor's call that made it is marked joined, and the same
 request again, even after the call ended, finds it so and changes nothing.
+
+**Live rules.** Each webhook is stepped under the line's rules in force when it
+comes (:class:`~callflow.service.rules.LineRules`), and its TwiML says their words.
+A call that last stepped under older rules hears of the change first
+(:class:`~callflow.service.calls.CallHandler`): a caller waiting in a queue, at
+their next turn of hold music (see :mod:`~callflow.providers.twilio.twiml`).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
-from callflow.engine.calendar import Calendar
+from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
 from callflow.engine.commands import (
     Command,
@@ -60,10 +66,10 @@ from callflow.engine.events import (
     DigitPressed,
     Event,
     PlaybackFinished,
+    RulesChanged,
     TimerFired,
 )
-from callflow.engine.flow import FlowContext, new_call
-from callflow.engine.forecast import RotaCapacity
+from callflow.engine.flow import new_call
 from callflow.engine.state import CallState, Phase
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.journal import WebhookJournal
@@ -91,6 +97,7 @@ from callflow.providers.twilio.store import (
 from callflow.providers.twilio.twiml import Context, Cursor, Renderer
 from callflow.service.arrival import call_arrived
 from callflow.service.calls import CallHandler, fixed
+from callflow.service.rules import LineRules, RulesInForce
 from callflow.store.advisors import LegEnd, advisor_leg_ended
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioLeg
@@ -135,25 +142,30 @@ class InboundCalls:
         database: Database,
         clock: Clock,
         *,
+        rules: LineRules | None = None,
         on_queue_joined: Callable[[], None] | None = None,
         writes: Writes | None = None,
     ) -> None:
+        """*rules*: the line's rules in force (*settings*' configuration's, unchanging, if
+        none)."""
         self.settings = settings
-        self.config = settings.config
+        self.rules = rules or LineRules.fixed(settings.config)
         self.database = database
         self.clock = clock
-        calendar = Calendar.from_config(self.config)
-        capacity = RotaCapacity(
-            calendar, self.config.staffing, self.config.callbacks.retry.allowed_hours
-        )
-        self.context = FlowContext(self.config, calendar, capacity)
-        self.queue_reads = TwilioQueueReads(self.config)
-        self.renderer = Renderer(settings)
+        # What it reads of the configuration (skills, promises, default handle times) is
+        # not changed while the line runs.
+        self.queue_reads = TwilioQueueReads(settings.config)
+        self.renderer = Renderer(settings, self.rules)
         self.writes = writes or Writes(database)
         """Shared with the line's other writers in this process, so they take turns."""
         self._on_queue_joined = on_queue_joined
         """Told after a caller joins a queue (once that is committed): whoever connects
         callers can look at once."""
+
+    @property
+    def config(self) -> HotlineConfig:
+        """The line's rules in force."""
+        return self.rules.config
 
     # -- the webhooks ---------------------------------------------------------------------
 
@@ -221,7 +233,10 @@ class InboundCalls:
             leg.ready_at = leg.updated_at = now
             save_call(session, leg)
             connected = [_event(AdvisorConnected(str(params.advisor_id)))]
-            media = self._step(session, state, params.call_sid, connected, now, call_exists=True)
+            rules = self.rules.current
+            media = self._step(
+                session, rules, state, params.call_sid, connected, now, call_exists=True
+            )
             self._release_unwanted(session, media, now)
             row.updated_at = now
             save_call(session, row)
@@ -238,7 +253,7 @@ class InboundCalls:
             state = call_state(session, row.call_id)
             now = self.clock.now()
             if state is not None and state.phase is not Phase.ENDED:
-                handler = self._handler(session, call_exists=True)
+                handler = self._handler(session, self.rules.current, call_exists=True)
                 gone = CallerHungUp(dropped=status == "failed")
                 handler.handle(state, gone, now, provider_ref=call_sid)
             row.updated_at = now
@@ -250,6 +265,7 @@ class InboundCalls:
     def _answer(self, step: Step, *, create: bool = False) -> str:
         with self.writes.transaction() as session:
             now = self.clock.now()
+            rules = self.rules.current  # what the step decides and its words: the same rules
             row = locked_call(session, step.call_sid)
             state: CallState
             new = row is None and create
@@ -277,10 +293,12 @@ class InboundCalls:
                         current=row.next_step - 1,
                     )
                     return _nothing()
-            media = self._step(session, state, step.call_sid, step.events, now, call_exists=not new)
+            media = self._step(
+                session, rules, state, step.call_sid, step.events, now, call_exists=not new
+            )
             joined = _joined_queue(media)
             cursor = Cursor(row.next_step, row.queue_visit)
-            rendered = self.renderer.render(media, state, cursor, step.context)
+            rendered = self.renderer.render(media, state, cursor, step.context, rules.config)
             row.next_step, row.queue_visit = cursor.step, cursor.visit
             row.updated_at = now
             if new:  # after the call's own row, which it refers to
@@ -295,6 +313,7 @@ class InboundCalls:
     def _step(
         self,
         session: Session,
+        rules: RulesInForce,
         state: CallState,
         call_sid: str,
         events: Sequence[EventSource],
@@ -302,22 +321,26 @@ class InboundCalls:
         *,
         call_exists: bool,
     ) -> list[Command]:
-        """The engine hears *events* and the call's timers now due; its media commands."""
-        handler = self._handler(session, call_exists=call_exists)
+        """The engine hears *events*, the news of *rules* if a caller in a queue has heard
+        nothing else under them, and the call's timers now due; its media commands."""
+        handler = self._handler(session, rules, call_exists=call_exists)
         media: list[Command] = []
         with structlog.contextvars.bound_contextvars(call_sid=call_sid):
             for source in events:
                 event = source(state)
                 if event is not None:
                     media += handler.handle(state, event, now, provider_ref=call_sid)
+            if state.in_queue and state.rules_version != rules.version:
+                # A turn of hold music brings no event, so the handler has not told them.
+                media += handler.handle(state, RulesChanged(), now, provider_ref=call_sid)
             while (due := _next_due(state, now)) is not None:
                 media += handler.handle(state, due, now, provider_ref=call_sid)
         return media
 
-    def _handler(self, session: Session, *, call_exists: bool) -> CallHandler:
+    def _handler(self, session: Session, rules: RulesInForce, *, call_exists: bool) -> CallHandler:
         return CallHandler(
             self.database,
-            fixed(self.context),
+            fixed(rules.context),
             self.queue_reads,
             provider="twilio",
             unit_of_work=lambda: nullcontext(session),
@@ -353,7 +376,7 @@ class InboundCalls:
             assert state.language is not None and state.queue_entered_at is not None
             cursor = Cursor(row.next_step, row.queue_visit)
             rejoin = EnterQueue(state.topic, state.language, state.queue_entered_at)
-            rendered = self.renderer.render([rejoin], state, cursor, "call")
+            rendered = self.renderer.render([rejoin], state, cursor, "call", self.config)
             row.next_step, row.queue_visit = cursor.step, cursor.visit
             row.updated_at = now
             save_call(session, row)

@@ -30,6 +30,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
 from callflow.engine.matching import Queue
 from callflow.errors import ProviderRejected, ProviderUnavailable
@@ -40,6 +41,7 @@ from callflow.providers.twilio.rest import rest_call
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.store import Writes, add_call
 from callflow.service.passes import run_passes
+from callflow.service.rules import LineRules
 from callflow.store.advisors import LegEnd, advisor_leg_ended, take_matched_advisors
 from callflow.store.queue_places import waiting_by_topic
 from callflow.store.session import Database, OutageLog
@@ -68,10 +70,13 @@ class QueueConnector:
         clock: Clock,
         client: Any,
         *,
+        rules: LineRules | None = None,
         writes: Writes | None = None,
     ) -> None:
+        """*rules*: the line's rules in force (*settings*' configuration's, unchanging, if
+        none)."""
         self.settings = settings
-        self.config = settings.config
+        self.rules = rules or LineRules.fixed(settings.config)
         self.database = database
         self.clock = clock
         self.outage = OutageLog(clock)
@@ -80,6 +85,11 @@ class QueueConnector:
         self.writes = writes or Writes(database)
         self._woken: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def config(self) -> HotlineConfig:
+        """The line's rules in force."""
+        return self.rules.config
 
     def wake(self) -> None:
         """Look now (safe from any thread): a caller has joined a queue."""

@@ -42,6 +42,7 @@ from callflow.providers.twilio.store import (
     save_call,
 )
 from callflow.service.passes import woken_or_after
+from callflow.service.rules import LineRules
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioLeg
 
@@ -71,8 +72,13 @@ class TwilioDialler:
         clock: Clock,
         client: Any,
         watch: LegWatch,
+        *,
+        rules: LineRules | None = None,
     ) -> None:
+        """*rules*: the line's rules in force (*settings*' configuration's, unchanging, if
+        none)."""
         self.settings = settings
+        self.rules = rules or LineRules.fixed(settings.config)
         self.database = database
         self.clock = clock
         self.client = client
@@ -105,7 +111,7 @@ class TwilioDialler:
         return None
 
     async def dial_resident(self, call: CallbackCall, leg: AdvisorLeg) -> ResidentCall:
-        connect = self.settings.config.connect
+        connect = self.rules.config.connect
         ring = connect.resident_ring_timeout
         try:
             sid = await self._place(

@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, VoiceResponse  # type: ignore[import-untyped]
 
+from callflow.config.models import HotlineConfig
 from callflow.engine.clock import Clock
 from callflow.engine.prompts import PromptRef
 from callflow.engine.vocabulary import AttemptResult
@@ -140,13 +141,18 @@ class PlacedCalls:
         watch: LegWatch,
     ) -> None:
         self.settings = settings
-        self.config = settings.config
+        self.rules = inbound.rules
         self.database = database
         self.clock = clock
         self.inbound = inbound
         self.watch = watch
         self.writes = inbound.writes  # one queue of writers per process (see .store)
-        self.speech = Speech(settings)
+        self.speech = Speech(settings, self.rules)
+
+    @property
+    def config(self) -> HotlineConfig:
+        """The line's rules in force: the whisper's words, the advisors' wrap-up."""
+        return self.rules.config
 
     # -- status callbacks ---------------------------------------------------------------
 
@@ -317,4 +323,5 @@ class PlacedCalls:
         return str(response)
 
     def _whisper(self, parent: object, topic: str, language: str, waited: timedelta) -> None:
-        self.speech.add(parent, [whisper(self.config, topic, language, waited)])
+        config = self.config
+        self.speech.add(parent, [whisper(config, topic, language, waited)], config)

@@ -27,11 +27,13 @@ from callflow.providers.twilio.settings import TwilioSettings
 from callflow.providers.twilio.signatures import WebhookVerifier
 from callflow.providers.twilio.store import Writes
 from callflow.providers.twilio.webhooks import twilio_webhooks
+from callflow.service.rules import LineRules
 from callflow.store.session import Database
 
 
 class TwilioProvider:
-    """Everything of one line's Twilio number."""
+    """Everything of one line's Twilio number, under *rules* (the line's rules in force;
+    *settings*' configuration's, unchanging, if none)."""
 
     name = "twilio"
 
@@ -42,10 +44,12 @@ class TwilioProvider:
         clock: Clock,
         *,
         http: HttpxTwilioClient | None = None,
+        rules: LineRules | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
         self.clock = clock
+        self.rules = rules or LineRules.fixed(settings.config)
         self.http = http or HttpxTwilioClient()
         self.rest: Any = make_client(settings.account, self.http)
         self.watch = LegWatch()
@@ -55,9 +59,16 @@ class TwilioProvider:
             enabled=settings.verify_signatures,
         )
         writes = Writes(database)  # the process's writers take turns on one queue
-        self.connector = QueueConnector(settings, database, clock, self.rest, writes=writes)
+        self.connector = QueueConnector(
+            settings, database, clock, self.rest, rules=self.rules, writes=writes
+        )
         self.calls = InboundCalls(
-            settings, database, clock, on_queue_joined=self.connector.wake, writes=writes
+            settings,
+            database,
+            clock,
+            rules=self.rules,
+            on_queue_joined=self.connector.wake,
+            writes=writes,
         )
         self.placed = PlacedCalls(settings, database, clock, self.calls, self.watch)
         self.batches: WebhookBatches[str] = WebhookBatches(writes)
@@ -84,7 +95,9 @@ class TwilioProvider:
 
     def dialler(self) -> TwilioDialler:
         """Callbacks placed through this account."""
-        return TwilioDialler(self.settings, self.database, self.clock, self.rest, self.watch)
+        return TwilioDialler(
+            self.settings, self.database, self.clock, self.rest, self.watch, rules=self.rules
+        )
 
     @asynccontextmanager
     async def dialling(self) -> AsyncIterator[TwilioDialler]:
@@ -97,7 +110,7 @@ class TwilioProvider:
     async def serving(self) -> AsyncIterator[None]:
         """While the app serves: queued callers are connected with free advisors."""
         connecting = None
-        if self.settings.config.connect.queued:
+        if self.rules.config.connect.queued:
             connecting = asyncio.create_task(self.connector.run(), name="twilio-connector")
         try:
             yield

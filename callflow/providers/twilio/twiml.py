@@ -18,7 +18,14 @@ the request that will come for it.
 Timers the engine sets are not Twilio's business: the input timeout is the
 ``<Gather>`` timeout, and the queue's announcements and closing time are
 checked on each turn of waiting, so the hold music's length is how late an
-announcement can be.
+announcement can be. So is a change of the line's rules for a waiting caller
+(a closure, an emergency message): Twilio runs only the ``waitUrl``'s answers
+while the caller is in its queue, and taking them out of it to say something
+sooner would lose their place in Twilio's line.
+
+The words are those of the rules a step was taken under
+(:class:`~callflow.service.rules.LineRules`): a prompt's text changed live is
+said from the next step on.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
+from callflow.config.models import HotlineConfig
 from callflow.engine.commands import (
     Ask,
     Command,
@@ -42,6 +50,7 @@ from callflow.engine.commands import (
 from callflow.engine.prompts import PromptRef, render_text
 from callflow.engine.state import CallState, Phase
 from callflow.providers.twilio.settings import TwilioSettings
+from callflow.service.rules import LineRules
 
 Context = Literal["call", "wait"]
 """Where a document runs: on the call itself, or as a turn of a queue's waiting."""
@@ -96,12 +105,18 @@ class Rendered:
 class Speech:
     """Prompts as ``<Say>`` in each language's voice, or ``<Play>`` of a recording."""
 
-    def __init__(self, settings: TwilioSettings) -> None:
-        self._config = settings.config
+    def __init__(self, settings: TwilioSettings, rules: LineRules | None = None) -> None:
+        """The voices and recordings are *settings*'; the words *rules*' in force
+        (*settings*' configuration's, unchanging, if none)."""
+        self._rules = rules or LineRules.fixed(settings.config)
         self._twilio = settings.twilio
 
-    def add(self, parent: Any, prompts: Sequence[PromptRef]) -> None:
-        """Nest *prompts* in *parent*; consecutive sentences in one voice are one ``<Say>``."""
+    def add(
+        self, parent: Any, prompts: Sequence[PromptRef], config: HotlineConfig | None = None
+    ) -> None:
+        """Nest *prompts* in *parent*, in the words of *config* (the rules in force if none);
+        consecutive sentences in one voice are one ``<Say>``."""
+        config = config or self._rules.config
         words: list[str] = []
         language: str | None = None
         for ref in prompts:
@@ -114,7 +129,7 @@ class Speech:
             if ref.language != language:
                 self._say(parent, language, words)
                 words, language = [], ref.language
-            words.append(render_text(ref, self._config))
+            words.append(render_text(ref, config))
         self._say(parent, language, words)
 
     def _say(self, parent: Any, language: str | None, words: list[str]) -> None:
@@ -144,35 +159,52 @@ class _Doc:
         self.parts = [p for p in self.parts if p.playback_id != playback_id]
 
 
+Kept = dict[Hashable, tuple[Rendered, int, int]]
+
+
 class Renderer:
     """Turns one step's media commands into TwiML documents."""
 
-    def __init__(self, settings: TwilioSettings) -> None:
+    def __init__(self, settings: TwilioSettings, rules: LineRules | None = None) -> None:
         self.settings = settings
-        self.speech = Speech(settings)
-        self._kept: dict[Hashable, tuple[Rendered, int, int]] = {}
-        """Documents of fixed words by what they were made of: every call hears the same
-        greeting and menus, and building TwiML costs more than the rest of a webhook."""
+        self.speech = Speech(settings, rules)
+        self._kept: tuple[HotlineConfig | None, Kept] = (None, {})
+        """Documents of fixed words by what they were made of, and the rules whose words
+        they say: every call hears the same greeting and menus, and building TwiML costs
+        more than the rest of a webhook. New rules start afresh (replacing the pair whole,
+        so a step under older rules finishing meanwhile keeps nothing for the new)."""
 
     def render(
-        self, commands: Sequence[Command], state: CallState, cursor: Cursor, context: Context
+        self,
+        commands: Sequence[Command],
+        state: CallState,
+        cursor: Cursor,
+        context: Context,
+        config: HotlineConfig,
     ) -> Rendered:
         """The answer to a webhook running in *context*, for the media commands of its step
-        (*state* is the call after the step)."""
+        taken under *config* (*state* is the call after the step)."""
         key = _fixed_words(commands, state, cursor, context)
         if key is None:
-            return self._render(commands, state, cursor, context)
-        kept = self._kept.get(key)
+            return self._render(commands, state, cursor, context, config)
+        kept_under, kept_documents = self._kept
+        if kept_under is not config or len(kept_documents) >= KEPT_DOCUMENTS:
+            kept_documents = {}
+            self._kept = (config, kept_documents)
+        kept = kept_documents.get(key)
         if kept is None:
-            rendered = self._render(commands, state, cursor, context)
-            if len(self._kept) >= KEPT_DOCUMENTS:
-                self._kept.clear()
-            kept = self._kept[key] = (rendered, cursor.step, cursor.visit)
+            rendered = self._render(commands, state, cursor, context, config)
+            kept = kept_documents[key] = (rendered, cursor.step, cursor.visit)
         rendered, cursor.step, cursor.visit = kept
         return Rendered(rendered.twiml, dict(rendered.ahead))
 
     def _render(
-        self, commands: Sequence[Command], state: CallState, cursor: Cursor, context: Context
+        self,
+        commands: Sequence[Command],
+        state: CallState,
+        cursor: Cursor,
+        context: Context,
+        config: HotlineConfig,
     ) -> Rendered:
         doc = _Doc(context, None)
         docs = [doc]
@@ -201,10 +233,10 @@ class Renderer:
                 continue  # nothing to say in advance: that request is answered when it comes
             if current.key == WAIT_TURN:
                 assert wait_step is not None
-                twiml, _ = self._document(current, state, cursor, wait_step)
+                twiml, _ = self._document(current, state, cursor, config, wait_step)
                 rendered.ahead[step_key("wait", {"s": wait_step})] = twiml
                 continue
-            twiml, enqueued_at = self._document(current, state, cursor, None)
+            twiml, enqueued_at = self._document(current, state, cursor, config, None)
             wait_step = enqueued_at if enqueued_at is not None else wait_step
             if current.key is None:
                 rendered.twiml = twiml
@@ -213,7 +245,7 @@ class Renderer:
         return rendered
 
     def _document(
-        self, doc: _Doc, state: CallState, cursor: Cursor, step: int | None
+        self, doc: _Doc, state: CallState, cursor: Cursor, config: HotlineConfig, step: int | None
     ) -> tuple[str, int | None]:
         """The document's TwiML, and the step of the ``waitUrl`` it hands out, if any."""
         if step is None:
@@ -255,7 +287,7 @@ class Renderer:
                     method="POST",
                     action_on_empty_result=True,
                 )
-                self.speech.add(gather, ask.prompts)
+                self.speech.add(gather, ask.prompts, config)
                 return str(response), enqueued_at
             assert isinstance(part.command, Play)
             play = part.command
@@ -263,9 +295,9 @@ class Renderer:
             if doc.context == "wait" and offer_open:
                 # The offer stands while they listen: 1 takes it at any moment.
                 gather = self._key_catcher(response, step, "play", play.playback_id)
-                self.speech.add(gather, play.prompts)
+                self.speech.add(gather, play.prompts, config)
             else:
-                self.speech.add(response, play.prompts)
+                self.speech.add(response, play.prompts, config)
             response.redirect(url(heard, s=step, pb=play.playback_id), method="POST")
             return str(response), enqueued_at
         if state.phase is Phase.ENDED:

@@ -28,7 +28,6 @@ from starlette.datastructures import FormData, QueryParams
 
 from callflow.config.addresses import password_link_url
 from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, CallbackStatus
 from callflow.errors import CallflowError, UnknownAdvisor, UnknownCallback
 from callflow.http.bounds import NUL
@@ -477,8 +476,8 @@ def _callback(
 
 def _common(context: WebContext, path: str, state: FormState) -> dict[str, Any]:
     """What every admin page shows: the line's offer, its times, the form's answer."""
-    config = context.config
-    calendar = Calendar.from_config(config)
+    rules = context.rules.current
+    config, calendar = rules.config, rules.calendar
 
     def stamp(at: datetime | None) -> str:
         return "" if at is None else calendar.local(at).strftime("%Y-%m-%d %H:%M")

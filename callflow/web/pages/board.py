@@ -234,8 +234,9 @@ def _cache(request: Request, context: WebContext) -> BoardCache:
     """The app's :class:`BoardCache`, made on first use (and again for a new configuration)."""
     with _creating:
         cache: BoardCache | None = getattr(request.app.state, "board_cache", None)
-        if cache is None or cache.config is not context.config:
-            cache = request.app.state.board_cache = BoardCache(context.config)
+        baseline = context.rules.baseline  # the reports count stored changes their own way
+        if cache is None or cache.config is not baseline:
+            cache = request.app.state.board_cache = BoardCache(baseline)
         return cache
 
 

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 
-from callflow.engine.calendar import Calendar
 from callflow.engine.prompts import render_text
 from callflow.engine.vocabulary import AttemptResult, ReasonCategory, Referral, Resolution
 from callflow.engine.whisper import whisper
@@ -130,7 +129,7 @@ def _desk_values(
 ) -> dict[str, Any]:
     """What the desk's templates show, read in *session* (else a read of its own)."""
     locale = locale_of(request, context, person)
-    calendar = Calendar.from_config(context.config)
+    calendar = context.rules.calendar
     now = context.clock.now()
     day_start = calendar.at_minute(calendar.local_date(now), 0)
     if session is None:

@@ -177,7 +177,14 @@ def safe_next(path: str | None) -> str:
     return path
 
 
-PAGE_PREFIXES = ("/desk", "/board", "/admin/people", "/admin/callback-requests", "/password")
+PAGE_PREFIXES = (
+    "/desk",
+    "/board",
+    "/admin/people",
+    "/admin/callback-requests",
+    "/admin/line",
+    "/password",
+)
 """Where the pages are, beside the API (whose ``/admin/advisors`` and ``/admin/callbacks``
 answer JSON)."""
 

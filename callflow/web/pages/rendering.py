@@ -18,10 +18,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from callflow.engine.calendar import Calendar
+from callflow.config.models import EMERGENCY_SCOPE_LINE, HotlineConfig
 from callflow.store.sign_ins import Person
 from callflow.web import WebContext
-from callflow.web.pages.text import LOCALE_NAMES, LOCALES, best_locale, translator
+from callflow.web.pages.text import LOCALE_NAMES, LOCALES, Translate, best_locale, translator
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -50,7 +50,9 @@ def page_values(
 ) -> dict[str, Any]:
     """What every template may use."""
     locale = locale or locale_of(request, context, person)
-    calendar = Calendar.from_config(context.config)
+    rules = context.rules.current
+    calendar = rules.calendar
+    now = context.clock.now()
 
     def clock_time(at: datetime | None) -> str:
         return "" if at is None else calendar.local(at).strftime("%H:%M")
@@ -79,9 +81,24 @@ def page_values(
         "clock_time": clock_time,
         "clock_time_s": clock_time_s,
         "span": span,
-        "now": context.clock.now(),
+        "now": now,
+        "emergency_now": _emergency_now(rules.config, calendar.local(now), locale, t),
         "iso": lambda at: "" if at is None else at.isoformat(),
     }
+
+
+def _emergency_now(
+    config: HotlineConfig, local_now: datetime, locale: str, t: Translate
+) -> list[str]:
+    """The scopes whose emergency message is said now, by name: the whole line, a queue."""
+    naive = local_now.replace(tzinfo=None)
+    return [
+        t("line_scope_line")
+        if scope == EMERGENCY_SCOPE_LINE
+        else t("line_scope_queue", name=config.queues[scope].names.get(locale, scope))
+        for scope, message in config.emergency.items()
+        if message.in_force(naive)
+    ]
 
 
 def render_fragment(template: str, values: dict[str, Any]) -> str:

@@ -21,7 +21,9 @@ from callflow.engine.state import Phase
 from callflow.providers.ari.adapter import AsteriskAdapter
 from callflow.providers.ari.calls import InboundCall
 from callflow.providers.ari.client import AriClient
+from callflow.providers.ari.live_sounds import LiveSounds
 from callflow.providers.ari.sounds import sound_files
+from callflow.service.rules import LineRules
 from callflow.store.session import Database
 from tests.fakes.ari_server import APP, PASSWORD, USERNAME, FakeAsterisk
 from tests.store.helpers import T0
@@ -68,16 +70,23 @@ class AdapterRig:
 
 @asynccontextmanager
 async def running_line(
-    fake: FakeAsterisk, config: HotlineConfig, database: Database, start: datetime = T0
+    fake: FakeAsterisk,
+    config: HotlineConfig,
+    database: Database,
+    start: datetime = T0,
+    *,
+    rules: LineRules | None = None,
+    sounds: LiveSounds | None = None,
 ) -> AsyncIterator[AdapterRig]:
     """An adapter process on the (listening) fake, its clock from *start* (a Monday
-    morning); leaving stops the process, not Asterisk."""
+    morning), under *rules* (*config*'s, unchanging, if none) with *sounds* (the files
+    of *config* are on the fake); leaving stops the process, not Asterisk."""
     assert config.provider.ari is not None
     for sound in sound_files(config, config.provider.ari):
         fake.add_sound(sound.name, 1.0)
     clock = AcceleratedClock(start, speed=1 / fake.time_scale)
     async with AriClient(fake.url, USERNAME, PASSWORD, APP) as client:
-        line = AsteriskAdapter(config, database, clock, client)
+        line = AsteriskAdapter(config, database, clock, client, rules=rules, sounds=sounds)
         task = asyncio.create_task(line.run())
         try:
             await fake.wait_until(fake.is_connected, WAIT)

@@ -29,6 +29,8 @@ from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import CallOutcome
 from callflow.providers.ari.adapter import AsteriskAdapter
 from callflow.providers.ari.calls import InboundCall
+from callflow.service.calls import CallHandler
+from callflow.service.rules import RulesInForce
 from callflow.store.models import AdvisorState
 from callflow.store.session import Database
 from tests.fakes.ari_asterisk import Phone
@@ -59,18 +61,25 @@ def database_error() -> OperationalError:
 
 def store_fails(line: AsteriskAdapter, when: Failing, *, times: int = 1) -> list[str]:
     """The store raises on the first *times* steps *when* picks; the channels it failed."""
-    handle = line.handler.handle
+    handler_for = line.handler
     failed: list[str] = []
 
-    def handle_or_fail(
-        state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None
-    ) -> list[Command]:
-        if len(failed) < times and when(state, event):
-            failed.append(provider_ref or "")
-            raise database_error()
-        return handle(state, event, now, provider_ref=provider_ref)
+    def failing_handler(rules: RulesInForce) -> CallHandler:
+        handler = handler_for(rules)
+        handle = handler.handle
 
-    line.handler.handle = handle_or_fail  # type: ignore[method-assign]
+        def handle_or_fail(
+            state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None
+        ) -> list[Command]:
+            if len(failed) < times and when(state, event):
+                failed.append(provider_ref or "")
+                raise database_error()
+            return handle(state, event, now, provider_ref=provider_ref)
+
+        handler.handle = handle_or_fail  # type: ignore[method-assign]
+        return handler
+
+    line.handler = failing_handler  # type: ignore[method-assign]
     return failed
 
 

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
 from callflow.providers.sim.provider import SimulatedProvider, line_clock
+from callflow.service.rules import LineRules
 from callflow.store.models import Call
 from callflow.store.session import Database
 from tests.store.helpers import T0
@@ -40,7 +41,7 @@ class TestLineClock:
         """Starting the web app takes no line time: the log says the line starts at its
         start, exactly."""
         clock = line_clock(config, FakeClock(SUNDAY_NOON), speed=SPEED)
-        line = SimulatedProvider(config, database, clock, speed=SPEED, seed=7)
+        line = SimulatedProvider(LineRules.fixed(config), database, clock, speed=SPEED, seed=7)
         assert line.facts() == {"speed": SPEED, "line_time": "2026-01-12T09:00:00+02:00"}
         assert clock.speed == SPEED
 
@@ -50,7 +51,7 @@ def test_stopped_the_line_has_stored_every_call_it_counted_on_its_own_time(
 ) -> None:
     """The simulation runs on the line's clock, the one the web app reads."""
     clock = line_clock(config, FakeClock(T0), speed=SPEED)
-    line = SimulatedProvider(config, database, clock, speed=SPEED, seed=7)
+    line = SimulatedProvider(LineRules.fixed(config), database, clock, speed=SPEED, seed=7)
 
     async def run_a_while() -> None:
         running = asyncio.create_task(line.run())

@@ -23,14 +23,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from callflow.config.load import load_config
 from callflow.config.models import HotlineConfig, ProviderConfig, TwilioConfig, TwilioVoice
 from callflow.engine.clock import FakeClock
 from callflow.providers.twilio.provider import TwilioProvider
 from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, TwilioSettings, twilio_settings
+from callflow.service.rules import LineRules
 from callflow.store.base import Base
 from callflow.store.session import Database
 from callflow.web.app import create_app
+from tests.conftest import EXAMPLE_CONFIG
 from tests.conftest import _empty_postgres as empty_postgres
 from tests.fakes.twilio_server import (
     ACCOUNT_SID,
@@ -147,11 +150,52 @@ class TwilioRig:
 def line(
     settings: TwilioSettings, database: Database, clock: FakeClock, fake: FakeTwilio
 ) -> TwilioRig:
-    provider = TwilioProvider(settings, database, clock, http=HttpxTwilioClient(route=fake.route))
+    return twilio_line(settings, database, clock, fake)
+
+
+@pytest.fixture
+def live_line(tmp_path: Path, database: Database, clock: FakeClock, fake: FakeTwilio) -> TwilioRig:
+    """The line under the rules ``callflow serve`` runs it by: its file, with the settings
+    admins store (``line.provider.rules.change``) laid over it."""
+    rules = LineRules.load(load_config(twilio_line_file(tmp_path)), database)
+    settings = twilio_settings(rules.config, TwilioAccount(ACCOUNT_SID, AUTH_TOKEN))
+    return twilio_line(settings, database, clock, fake, rules=rules)
+
+
+def twilio_line(
+    settings: TwilioSettings,
+    database: Database,
+    clock: FakeClock,
+    fake: FakeTwilio,
+    rules: LineRules | None = None,
+) -> TwilioRig:
+    http = HttpxTwilioClient(route=fake.route)
+    provider = TwilioProvider(settings, database, clock, http=http, rules=rules)
     app = create_app(settings.config, database, clock=clock, webhooks=provider.webhooks())
     webhooks = Webhooks(public_url=PUBLIC_URL, app=app)
     fake.webhooks = webhooks
     return TwilioRig(app, provider, webhooks, database, clock, fake)
+
+
+def twilio_line_file(folder: Path) -> Path:
+    """The example configuration file with the ``[provider.twilio]`` of :func:`twilio_section`."""
+    section = "\n".join(
+        [
+            "",
+            "[provider.twilio]",
+            f'public_url = "{PUBLIC_URL}"',
+            'hold_music = "https://media.example.fi/odotus.mp3"',
+            "[provider.twilio.voices]",
+            *(
+                f'{code} = {{ voice = "{voice.voice}", language = "{voice.language}" }}'
+                for code, voice in twilio_section().voices.items()
+            ),
+            "",
+        ]
+    )
+    path = folder / "hotline.toml"
+    path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8") + section, encoding="utf-8")
+    return path
 
 
 def says(document: ET.Element) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from callflow.engine.vocabulary import CallOutcome, EventKind
+from callflow.service.rules import LineRules
 from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.models import Advisor, AdvisorState
 from tests.fakes.twilio_server import FakeCall
@@ -249,8 +250,10 @@ def test_an_outage_under_the_connector_is_two_lines_not_a_traceback_a_pass(line:
     # Passes only when woken: the safety-net sweep runs on real time, and a pass of its own
     # between two of ours would be a refusal the ten-second steps below do not account for.
     config = connector.config
-    connector.config = config.model_copy(
-        update={"connect": config.connect.model_copy(update={"interval": timedelta(hours=1)})}
+    connector.rules = LineRules.fixed(
+        config.model_copy(
+            update={"connect": config.connect.model_copy(update={"interval": timedelta(hours=1)})}
+        )
     )
 
     async def until(condition: Callable[[], bool]) -> None:

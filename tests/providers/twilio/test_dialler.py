@@ -21,6 +21,7 @@ from callflow.providers.twilio.dialler import TwilioDialler
 from callflow.providers.twilio.provider import TwilioProvider
 from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, twilio_settings
+from callflow.service.rules import LineRules
 from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.models import AdvisorState, CallbackAttempt, CallbackRequest
 from tests.fakes.twilio_server import (
@@ -453,7 +454,7 @@ class TestTheDispatcherOverTwilio:
 
     def dispatcher(self, line: TwilioRig) -> Dispatcher:
         return Dispatcher(
-            line.provider.settings.config,
+            LineRules.fixed(line.provider.settings.config),
             line.database,
             line.provider.dialler(),
             clock=line.clock,

@@ -31,6 +31,8 @@ from tests.store.helpers import T0, add_callback, number
 from tests.web.conftest import Api, assign, enrol, snapshot
 from tests.web.pages.browsing import PASSWORD, Visitor, csrf_of, person
 
+pytestmark = pytest.mark.slow_on_postgresql
+
 EN = TEXT["en"]
 Fields = Mapping[str, str | list[str]]
 NEW_NURSE: Fields = {"name": "Eeva", "skills": ["nurse"], "languages": ["fi", "sv"]}

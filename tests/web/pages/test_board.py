@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+import structlog
 from fastapi import FastAPI, Request
 from sqlalchemy import update
 
@@ -383,3 +384,19 @@ def figure_classes(html: str, element_id: str, label: str) -> set[str]:
     found = re.compile(rf'>{re.escape(label)}</dt>\s*<dd class="([^"]*)"').search(html, start)
     assert found is not None, f"no {label!r} in #{element_id}"
     return set(found.group(1).split())
+
+
+def test_a_closure_stored_while_boards_are_open_does_not_rebuild_the_reports(
+    app: FastAPI, supervisor: Visitor, clock: FakeClock
+) -> None:
+    """The board's today figures come from the roll-up, which counts a stored calendar
+    change from when it was made: storing one must not rebuild it (a month of events
+    folded again, under every open board)."""
+    assert supervisor.get("/board").status_code == 200
+    rules = app.state.context.rules
+    closure = {"start": "2026-01-12T10:30:00", "end": "2026-01-12T11:00:00", "reason": "Meeting"}
+    rules.change("calendar.closures.2026-01-12T10:30", closure, by="saara", now=clock.now())
+    clock.advance(FRESH_FOR * 2)
+    with structlog.testing.capture_logs() as logs:
+        assert supervisor.get("/board").status_code == 200
+    assert "report.rollup_rebuilt" not in [entry["event"] for entry in logs]
