@@ -77,6 +77,11 @@ class ConfigError(CallflowError):
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
 
+    @property
+    def headline(self) -> str:
+        """What a person is told above the problems."""
+        return f"configuration {self.source} has {len(self.problems)} problem(s):"
+
 
 class SettingRefused(ConfigError):
     """A change to the line's live settings that would break a rule of ``callflow config
@@ -86,6 +91,10 @@ class SettingRefused(ConfigError):
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         super().__init__("change refused", problems)
+
+    @property
+    def headline(self) -> str:
+        return f"change refused, nothing stored; {len(self.problems)} problem(s):"
 
 
 class StoreError(CallflowError):

@@ -26,21 +26,17 @@ from typing import TypeVar
 
 import structlog
 
-from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
 from callflow.engine.vocabulary import AttemptResult
 from callflow.errors import LeaseLost
 from callflow.providers.port import CallbackCall, CallbackDialler
-from callflow.service.rules import LineRules
+from callflow.service.rules import LineRules, ReadsRules
 from callflow.store.advisors import LegEnd, advisor_leg_ended, begin_wrap_up
 from callflow.store.attempts import (
     AttemptClosed,
-    RetryPolicy,
     finish_attempt,
     mark_dialled,
     renew_lease,
-    retry_policy,
 )
 from callflow.store.claims import ClaimedCallback, claim_callbacks
 from callflow.store.outcomes import await_outcome
@@ -66,7 +62,7 @@ class Timers:
     wake_at: Callable[[datetime], None] = field(default=lambda _at: None)
 
 
-class Dispatcher:
+class Dispatcher(ReadsRules):
     """Claims and runs callback attempts; see the module docstring."""
 
     def __init__(
@@ -94,18 +90,6 @@ class Dispatcher:
         """Shared with the worker's other loops (timers, wake-ups)."""
         self._woken = asyncio.Event()
         self._stopping = False
-
-    @property
-    def config(self) -> HotlineConfig:
-        return self.rules.config
-
-    @property
-    def calendar(self) -> Calendar:
-        return self.rules.calendar
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return retry_policy(self.rules.config)
 
     # -- waking --------------------------------------------------------------------------
 

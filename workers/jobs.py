@@ -16,10 +16,8 @@ from datetime import datetime
 import structlog
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
-from callflow.service.rules import LineRules
-from callflow.store.attempts import RetryPolicy, retry_policy
+from callflow.service.rules import LineRules, ReadsRules
 from callflow.store.session import Database
 from callflow.store.upkeep import (
     Purged,
@@ -36,7 +34,7 @@ log = structlog.get_logger("callflow.jobs")
 
 
 @dataclass(frozen=True)
-class JobContext:
+class JobContext(ReadsRules):
     """What every job needs; built once per worker. The rules are read as each job runs:
     a closure stored while the worker runs moves its closing time."""
 
@@ -51,18 +49,6 @@ class JobContext:
     ) -> JobContext:
         """A context on *config* as it is (rules that do not change)."""
         return cls(LineRules.fixed(config), database, clock, owner)
-
-    @property
-    def config(self) -> HotlineConfig:
-        return self.rules.config
-
-    @property
-    def calendar(self) -> Calendar:
-        return self.rules.calendar
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return retry_policy(self.rules.config)
 
 
 def reap_expired_leases(context: JobContext) -> list[ReleasedLease]:

@@ -12,13 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
 from callflow.cli.settings_common import (
-    CLOSURE_PREFIX,
-    SPECIAL_PREFIX,
     Line,
     LocalTimeOrNow,
     capitalised,
@@ -36,6 +33,8 @@ from callflow.cli.settings_common import (
     source,
 )
 from callflow.cli.times import LocalDate, LocalTime
+from callflow.config import live_keys
+from callflow.config.live_keys import CLOSURE_PREFIX, SPECIAL_PREFIX
 from callflow.config.models import Closure, SpecialHours
 from callflow.store.line_settings import Settings
 from callflow.values.durations import DURATION_HELP, parse_duration
@@ -95,8 +94,7 @@ def close(
     with open_line(config_file, database_url, log_level) as line:
         at = now()
         if day is not None:
-            key = f"{CLOSURE_PREFIX}{day.isoformat()}"
-            value: dict[str, Any] = {"date": day.isoformat(), "reason": reason}
+            setting = live_keys.day_closure(day, reason)
         else:
             assert start is not None
             first = line_minute(start, line.zone, at)
@@ -105,8 +103,8 @@ def close(
             else:
                 assert end is not None
                 last = line_minute(end, line.zone, at)
-            key = f"{CLOSURE_PREFIX}{first:%Y-%m-%dT%H:%M}"
-            value = {"start": first.isoformat(), "end": last.isoformat(), "reason": reason}
+            setting = live_keys.closure(first, last, reason)
+        key, value = setting.key, setting.value
         change = line.rules.change(key, value, by=changed_by(), now=at)
     replaced = f" in place of {described(key, change.old_value)}" if change.old_value else ""
     click.echo(f"{capitalised(described(key, value))}{replaced}: {done(change)}")
@@ -136,8 +134,8 @@ def special_hours(
     (09:00-11:00,12:00-14:00), or closed. Hours on a day the line is usually closed are an
     extra opening; they replace the file's special hours for DATE, if it has some."""
     ranges = [] if hours.strip().lower() == CLOSED else [h.strip() for h in hours.split(",")]
-    key = f"{SPECIAL_PREFIX}{day.isoformat()}"
-    value = {"hours": ranges, "reason": reason}
+    setting = live_keys.special_hours(day, ranges, reason)
+    key, value = setting.key, setting.value
     with open_line(config_file, database_url, log_level) as line:
         in_file = file_value(line.rules.raw_file, key)
         change = line.rules.change(key, value, by=changed_by(), now=now())

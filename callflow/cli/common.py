@@ -88,9 +88,7 @@ def reports_errors(function: F) -> F:
             os.dup2(devnull, sys.stdout.fileno())
             raise SystemExit(EXIT_FAILURE) from None
         except ConfigError as exc:
-            click.echo(
-                f"error: configuration {exc.source} has {len(exc.problems)} problem(s):", err=True
-            )
+            click.echo(f"error: {exc.headline}", err=True)
             for problem in exc.problems:
                 click.echo(f"  {problem}", err=True)
             raise SystemExit(EXIT_CONFIG) from None

@@ -31,6 +31,7 @@ from callflow.cli.settings_common import (
     source,
 )
 from callflow.cli.times import LocalTime
+from callflow.config import live_keys
 from callflow.config.models import EMERGENCY_SCOPE_LINE, HotlineConfig
 
 MODES = ("serve", "callbacks-only", "close")
@@ -116,18 +117,17 @@ def emergency_on(
 ) -> None:
     """Switch the emergency message on (in place of one already on for that scope)."""
     scope = queue or EMERGENCY_SCOPE_LINE
-    key = f"emergency.{scope}"
     with open_line(config_file, database_url, log_level) as line:
         at = now()
-        value: dict[str, Any] = {
-            "texts": texts,
-            "mode": mode.replace("-", "_"),
-            "after_hours_offer": not no_after_hours_offer,
-            "start": line_minute(start, line.zone, at).isoformat(),
-        }
-        if end is not None:
-            value["end"] = line_minute(end, line.zone, at).isoformat()
-        change = line.rules.change(key, value, by=changed_by(), now=at)
+        setting = live_keys.emergency(
+            scope,
+            texts,
+            mode=mode.replace("-", "_"),
+            after_hours_offer=not no_after_hours_offer,
+            start=line_minute(start, line.zone, at),
+            end=None if end is None else line_minute(end, line.zone, at),
+        )
+        change = line.rules.change(setting.key, setting.value, by=changed_by(), now=at)
         message = line.rules.config.emergency[scope]
         asterisk = line.rules.config.provider.ari is not None
     click.echo(
@@ -147,7 +147,7 @@ def emergency_off(
     """Switch the stored emergency message off (the file's own, if any, is changed in the
     file)."""
     scope = queue or EMERGENCY_SCOPE_LINE
-    key = f"emergency.{scope}"
+    key = live_keys.emergency_key(scope)
     with open_line(config_file, database_url, log_level) as line:
         if scope not in (EMERGENCY_SCOPE_LINE, *line.rules.config.queues):
             raise click.BadParameter(
@@ -179,7 +179,7 @@ def emergency_show(config_file: Path | None, database_url: str | None, log_level
         local_now = now().astimezone(line.zone).replace(tzinfo=None)
         rows = []
         for scope in _scopes(config):
-            where = source(f"emergency.{scope}", stored, line.zone)
+            where = source(live_keys.emergency_key(scope), stored, line.zone)
             rows.extend(_message_rows(config, scope, local_now, where))
     click.echo("\n".join(rows) if rows else "No emergency message.")
 

@@ -22,6 +22,7 @@ from callflow.cli.settings_common import (
     open_line,
     reports_changes,
 )
+from callflow.config import live_keys
 from callflow.providers.ari.settings import ari_section
 from callflow.providers.ari.sounds import sound_files
 from callflow.providers.ari.speech import ASTERISK_SOUNDS, MANIFEST, Outcome, build_sounds
@@ -51,7 +52,7 @@ def set_prompt(
     `callflow config undo` puts the earlier text back."""
     with open_line(config_file, database_url, log_level) as line:
         change = line.rules.change(
-            f"languages.{language}.prompts.{key}", text, by=changed_by(), now=now()
+            live_keys.prompt_key(language, key), text, by=changed_by(), now=now()
         )
         asterisk = line.rules.config.provider.ari is not None
     click.echo(f"Prompt {key} in {language} set: {done(change)}")

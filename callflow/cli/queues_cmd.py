@@ -27,6 +27,7 @@ from callflow.cli.settings_common import (
     shown,
     source,
 )
+from callflow.config import live_keys
 from callflow.config.layers import QUEUE_KEYS, key_problem
 from callflow.config.models import HotlineConfig
 from callflow.errors import SettingRefused
@@ -83,7 +84,7 @@ def queues_set(
     For example `health overflow.queue_length 5`, `health overflow.estimated_wait 4m`,
     `other closing_policy callback`, `social callbacks.when_closed false`.
     """
-    setting = f"queues.{queue}.{key}"
+    setting = live_keys.queue_key(queue, key)
     with open_line(config_file, database_url, log_level) as line:
         before = queue_value(line.rules.config, queue, key)
         change = line.rules.change(setting, toml_value(value), by=changed_by(), now=now())
@@ -100,7 +101,7 @@ def queues_unset(
     queue: str, key: str, config_file: Path | None, database_url: str | None, log_level: str
 ) -> None:
     """Put QUEUE's KEY back to the file's value."""
-    setting = f"queues.{queue}.{key}"
+    setting = live_keys.queue_key(queue, key)
     with open_line(config_file, database_url, log_level) as line:
         if setting not in line.stored().values:
             problem = key_problem(setting, line.rules.raw_file)
@@ -138,7 +139,7 @@ def queues_show(
         for name in [queue] if queue else config.topic_order:
             rows.append(f"{name}:")
             for key in QUEUE_KEYS:
-                setting = f"queues.{name}.{key}"
+                setting = live_keys.queue_key(name, key)
                 if setting in in_force:
                     where = source(setting, stored, line.zone)
                 elif file_value(line.rules.raw_file, setting) is not None:

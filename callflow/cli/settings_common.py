@@ -37,6 +37,7 @@ from callflow.cli.common import (
     shown_url,
 )
 from callflow.cli.times import LocalTime
+from callflow.config.live_keys import CLOSURE_PREFIX, SPECIAL_PREFIX
 from callflow.config.load import checked, database_url
 from callflow.config.models import (
     EMERGENCY_SCOPE_LINE,
@@ -48,7 +49,7 @@ from callflow.config.models import (
 )
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import SystemClock
-from callflow.errors import ConfigError, SettingRefused, StoreError, UnknownChange
+from callflow.errors import ConfigError, StoreError, UnknownChange
 from callflow.service.rules import LineRules
 from callflow.store.line_settings import LineChangeView, Settings, read_settings
 from callflow.store.migrate import revision_mismatch
@@ -59,8 +60,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 IN_FORCE_SOON = "In force on every running process within 2 s."
 NOW = "now"
-CLOSURE_PREFIX = "calendar.closures."
-SPECIAL_PREFIX = "calendar.special_hours."
 
 
 # -- who and when ----------------------------------------------------------------------------
@@ -178,20 +177,13 @@ def line_of(config: HotlineConfig, url: str | None) -> Iterator[Line]:
 
 
 def reports_changes(function: F) -> F:
-    """:func:`reports_errors`, and a refused change said as ``config check`` says a problem:
-    ``KEY: VALUE — REASON`` for each, exit 2, nothing stored; an unknown change id, exit 2."""
+    """:func:`reports_errors` (which says a refused change as ``config check`` says a
+    problem: ``KEY: VALUE — REASON`` for each, exit 2), and an unknown change id, exit 2."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except SettingRefused as exc:
-            click.echo(
-                f"error: change refused, nothing stored; {len(exc.problems)} problem(s):", err=True
-            )
-            for problem in exc.problems:
-                click.echo(f"  {problem}", err=True)
-            raise SystemExit(EXIT_CONFIG) from None
         except UnknownChange as exc:
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(EXIT_CONFIG) from None

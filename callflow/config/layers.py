@@ -28,11 +28,12 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from callflow.config.check import check_data
-from callflow.config.models import HotlineConfig, emergency_prompt
-from callflow.errors import Problem
+from callflow.config.models import PROMPT_PLACEHOLDERS, HotlineConfig, emergency_prompt
+from callflow.errors import ConfigError, Problem
 
 QUEUE_KEYS = (
     "overflow.queue_length",
@@ -90,6 +91,89 @@ def key_problem(key: str, raw_file: Mapping[str, Any]) -> Problem | None:
     )
 
 
+def setting_problem(key: str, value: Any, raw_file: Mapping[str, Any]) -> Problem | None:
+    """Why *key* cannot be set to *value* live, if it cannot, beyond what the checks of the
+    whole configuration say: a key that is not live (:func:`key_problem`), a closure or
+    special hours whose key does not name its own start or date, a prompt the line does not
+    have, or an empty text."""
+    problem = key_problem(key, raw_file)
+    if problem is not None or value is None:
+        return problem
+    closure, special, prompt = (
+        _CLOSURE.fullmatch(key),
+        _SPECIAL.fullmatch(key),
+        _PROMPT.fullmatch(key),
+    )
+    if (closure or special) and not isinstance(value, dict):
+        return Problem(key, value, "a table, as the file writes one")
+    if closure:
+        named = closure.group(1)
+        starts = str(value.get("start") or value.get("date") or "")
+        if not starts.startswith(named) or ("T" in named) != (value.get("start") is not None):
+            return Problem(
+                key, starts or value, f"the key names the closure's start or date ({named})"
+            )
+    if special and value.get("date") is not None and str(value["date"]) != special.group(1):
+        return Problem(key, value["date"], f"the key names the date ({special.group(1)})")
+    if prompt:
+        code, name = prompt.groups()
+        known = set(PROMPT_PLACEHOLDERS) | set(
+            _table(_table(raw_file, "languages").get(code) or {}, "prompts")
+        )
+        if name not in known or name.startswith("emergency_"):
+            return Problem(key, name, f"the line has no prompt {name!r} in {code}")
+        if not isinstance(value, str) or not value.strip():
+            return Problem(key, value, "say something: an empty text is silence to a caller")
+    return None
+
+
+def is_about(path: str, key: str) -> bool:
+    """Whether a problem at *path* is about the setting (or entry) at *key*."""
+    return path == key or path.startswith((f"{key}.", f"{key}["))
+
+
+def restart_needed(old: HotlineConfig, new: HotlineConfig, path: Path) -> None:
+    """Refuse (:class:`ConfigError`) a file read again that changes what a running process
+    set up once, at its start — the line's number and zone, its languages and queues,
+    skills, staffing, provider, web server, connections — naming each: those need a
+    restart, which a reload must not pretend to do."""
+    problems = [
+        Problem(section, "(changed)", "read once at start: restart callflow to apply it")
+        for section in _READ_AT_START
+        if _part(old, section) != _part(new, section)
+    ]
+    if problems:
+        raise ConfigError(str(path), problems)
+
+
+_READ_AT_START = (
+    "line",
+    "skills",
+    "staffing",
+    "provider",
+    "web",
+    "connect",
+    "simulation",
+    "languages",
+    "queues",
+)
+
+
+def _part(config: HotlineConfig, section: str) -> Any:
+    """What of *section* a running process took at its start: everything, but the prompts
+    and the queues' live settings, which are read as they are used."""
+    value = config.model_dump(include={section})[section]
+    if section == "languages":
+        for language in value.values():
+            language.pop("prompts")
+    if section == "queues":
+        for queue in value.values():
+            queue.pop("closing_policy")
+            queue.pop("callbacks")
+            queue.pop("overflow")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Layered:
     """The file with the settings laid over it, as the file would write it."""
@@ -115,7 +199,7 @@ def lay_over(raw_file: Mapping[str, Any], settings: Mapping[str, Any]) -> Layere
             closures.append(value)
         elif special:
             entries = _list(raw, "calendar", "special_hours")
-            entry = {"date": special.group(1), **value}
+            entry = {**value, "date": special.group(1)}
             same_date = [
                 i for i, old in enumerate(entries) if str(old.get("date")) == special.group(1)
             ]
@@ -154,7 +238,7 @@ def rules_in_force(
 
 def _named(problem: Problem, paths: Mapping[str, str]) -> Problem:
     for path, key in paths.items():
-        if problem.path == path or problem.path.startswith((f"{path}.", f"{path}[")):
+        if is_about(problem.path, path):
             return Problem(key + problem.path[len(path) :], problem.value, problem.allowed)
     return problem
 

@@ -76,8 +76,9 @@ class FlowContext:
     calendar: Calendar
     capacity: PlannedCapacity
     version: int = 0
-    """Which rules these are: the latest stored change to the line's settings they include.
-    A call stepped under an older version hears :class:`~.events.RulesChanged` first."""
+    """Which rules these are: a number that changes whenever the rules in force do (a
+    stored change, the file read again). A call last stepped under another number hears
+    :class:`~.events.RulesChanged` first."""
     menus: MenuPrompts = field(init=False)
 
     def __post_init__(self) -> None:

@@ -31,20 +31,21 @@ from typing import Any
 
 import structlog
 
-from callflow.config.layers import baseline_of
+from callflow.config.layers import baseline_of, is_about, restart_needed, rules_in_force
 from callflow.config.load import checked, read_file
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
 from callflow.engine.flow import FlowContext
 from callflow.engine.forecast import RotaCapacity
 from callflow.errors import ConfigError
+from callflow.service.passes import woken_or_after
+from callflow.store.attempts import RetryPolicy, retry_policy
 from callflow.store.line_settings import (
     CHANGES_CHANNEL,
-    RELOAD_KEY,
     LineChangeView,
     change_setting,
-    changes_since,
     read_settings,
+    reload_asked_since,
     request_reload,
     settings_version,
     undo_change,
@@ -68,23 +69,52 @@ class RulesInForce:
     calendar: Calendar
     context: FlowContext
     settings: Mapping[str, Any] = field(default_factory=dict)
+    """The stored settings in force (all of those stored, but any the file refuses)."""
+    version: int = 0
+    """The latest stored change these include (0: none)."""
 
     @classmethod
     def of(
-        cls, config: HotlineConfig, version: int = 0, settings: Mapping[str, Any] | None = None
+        cls,
+        config: HotlineConfig,
+        version: int = 0,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        generation: int = 0,
     ) -> RulesInForce:
         calendar = Calendar.from_config(config)
         capacity = RotaCapacity(calendar, config.staffing, config.callbacks.retry.allowed_hours)
-        context = FlowContext(config, calendar, capacity, version)
-        return cls(config, calendar, context, settings or {})
+        context = FlowContext(config, calendar, capacity, generation)
+        return cls(config, calendar, context, settings or {}, version)
 
     @property
-    def version(self) -> int:
-        """The latest stored change these include (0: none)."""
+    def generation(self) -> int:
+        """Which rules these are in this process: a new number for each new set (a stored
+        change, or the file read again), which a call compares with the one it last
+        stepped under (:class:`~callflow.engine.events.RulesChanged`)."""
         return self.context.version
 
 
 Listener = Callable[[RulesInForce], object]
+
+
+class ReadsRules:
+    """What the callback side reads from the rules in force, as it decides: its
+    configuration, calendar and retry policy (a closure stored moves its windows)."""
+
+    rules: LineRules
+
+    @property
+    def config(self) -> HotlineConfig:
+        return self.rules.config
+
+    @property
+    def calendar(self) -> Calendar:
+        return self.rules.calendar
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return retry_policy(self.rules.config)
 
 
 class LineRules:
@@ -111,6 +141,8 @@ class LineRules:
         self._lock = threading.Lock()
         """Refreshes take turns: the newest read always ends up in force."""
         self._read_once = False
+        self._stored: Mapping[str, Any] = {}
+        self._stored_version = 0
 
     @classmethod
     def fixed(cls, config: HotlineConfig) -> LineRules:
@@ -162,34 +194,48 @@ class LineRules:
             raise RuntimeError("these rules are fixed: they have no file to change")
         return self._raw_file
 
-    def on_change(self, listener: Listener) -> None:
-        """Tell *listener* each new set of rules, in the thread that put it in force."""
+    @property
+    def stored(self) -> Mapping[str, Any]:
+        """The settings last read from the store, whether or not all are in force (a file
+        edited under them may refuse some): what there is to take away."""
+        return self._stored
+
+    def on_change(self, listener: Listener) -> Callable[[], None]:
+        """Tell *listener* each new set of rules, in the thread that put it in force (never
+        while holding this object's lock); call what this returns to stop."""
         self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # -- changing ----------------------------------------------------------------------------
 
     def change(self, key: str, value: Any, *, by: str, now: datetime) -> LineChangeView:
         """Store a change (see :func:`~callflow.store.line_settings.change_setting`) and put
         it in force here at once; the other processes hear of it."""
-        database = self._store()
-        with database.transaction() as session:
+        with self._store().transaction() as session:
             change, _ = change_setting(session, self.raw_file, key, value, by=by, now=now)
-        self.refresh()
+        self._refresh_after(change.id)
         return change
 
     def undo(self, change_id: int, *, by: str, now: datetime) -> LineChangeView:
-        database = self._store()
-        with database.transaction() as session:
+        with self._store().transaction() as session:
             change, _ = undo_change(session, self.raw_file, change_id, by=by, now=now)
-        self.refresh()
+        self._refresh_after(change.id)
         return change
 
     def request_reload(self, *, by: str, now: datetime) -> int:
         """Ask every process, this one too, to read its file again."""
         with self._store().transaction() as session:
             change_id = request_reload(session, by=by, now=now, note={"path": str(self._path)})
-        self.refresh()
+        self._refresh_after(change_id)
         return change_id
+
+    def _refresh_after(self, change_id: int) -> None:
+        """The change is stored whatever happens here: a failure to put it in force at once
+        is the following's to mend (:func:`follow_rules`), not a refusal."""
+        try:
+            self.refresh()
+        except Exception as exc:
+            log.warning("config.not_in_force_yet", change_id=change_id, error=str(exc))
 
     # -- keeping current ---------------------------------------------------------------------
 
@@ -198,31 +244,34 @@ class LineRules:
         was asked for since; whether the rules changed."""
         database = self._store()
         with self._lock:
-            seen = self._current.version
             with database.reading() as session:
-                if settings_version(session) == seen and self._read_once:
+                if settings_version(session) == self._stored_version and self._read_once:
                     return False
-                reloads = [c for c in changes_since(session, seen) if c.key == RELOAD_KEY]
+                reload_by = reload_asked_since(session, self._stored_version)
                 settings = read_settings(session)
             # A reload asked before this process read its file is already in what it read.
-            if reloads and self._read_once:
-                self._read_file_again(reason="reload", by=reloads[-1].by)
+            if reload_by is not None and self._read_once:
+                self._read_file_again(reason="reload", by=reload_by)
             self._read_once = True
-            return self._put_in_force(settings.version, settings.values)
+            self._stored_version, self._stored = settings.version, settings.values
+            rules = self._put_in_force()
+        return self._tell(rules)
 
     def reload_file(self, *, reason: str = "sighup") -> bool:
         """Read the file again (``SIGHUP``); a broken one changes nothing."""
         with self._lock:
             if not self._read_file_again(reason=reason, by="signal"):
                 return False
-            return self._put_in_force(self._current.version, self._current.settings)
+            rules = self._put_in_force()
+        return self._tell(rules)
 
     def _read_file_again(self, *, reason: str, by: str) -> bool:
         assert self._path is not None
         try:
             raw_file = read_file(self._path)
-            checked(self._path, raw_file, self._current.settings)
             baseline = checked(self._path, raw_file)
+            checked(self._path, raw_file, self._stored)
+            restart_needed(self._baseline, baseline, self._path)
         except ConfigError as exc:
             log.error(
                 "config.reload_refused",
@@ -236,28 +285,46 @@ class LineRules:
         log.info("config.reloaded", file=str(self._path), reason=reason, by=by)
         return True
 
-    def _put_in_force(self, version: int, settings: Mapping[str, Any]) -> bool:
+    def _put_in_force(self) -> RulesInForce | None:
+        """The file with the stored settings over it, in force if it differs from what is.
+        Settings this file refuses (it was edited under them) are left out, each logged,
+        and the rest applies."""
         assert self._path is not None and self._raw_file is not None
-        try:
-            config = checked(self._path, self._raw_file, settings)
-        except ConfigError as exc:
-            # Stored settings that this file does not admit (it was edited under them):
-            # the file's own rules, not none.
+        version, settings = self._stored_version, dict(self._stored)
+        config, problems = rules_in_force(self._raw_file, settings)
+        if config is None:
+            refused = {key for key in settings for p in problems if is_about(p.path, key)}
             log.error(
                 "config.settings_refused",
                 version=version,
-                problems=[str(problem) for problem in exc.problems],
-                keeping="the file's rules",
+                refused=sorted(refused) or sorted(settings),
+                problems=[str(problem) for problem in problems],
+                keeping="the file's rules for those",
             )
-            config = checked(self._path, self._raw_file)
-            settings = {}
-        if config == self._current.config and version == self._current.version:
-            return False
-        self._current = rules = RulesInForce.of(config, version, settings)
+            settings = {k: v for k, v in settings.items() if k not in refused}
+            config, _ = rules_in_force(self._raw_file, settings)
+            if config is None:
+                config, settings = self._baseline, {}
+        config = config.model_copy(update={"source": self._path.resolve()})
+        current = self._current
+        if config == current.config and version == current.version:
+            return None
+        self._current = rules = RulesInForce.of(
+            config, version, settings, generation=current.generation + 1
+        )
         if version:
             log.info("config.in_force", version=version)
-        for listener in self._listeners:
-            listener(rules)
+        return rules
+
+    def _tell(self, rules: RulesInForce | None) -> bool:
+        """Tell the listeners of *rules* (None: nothing new); one failing stops no other."""
+        if rules is None:
+            return False
+        for listener in list(self._listeners):
+            try:
+                listener(rules)
+            except Exception:
+                log.exception("config.listener_failed", listener=repr(listener))
         return True
 
     def _store(self) -> Database:
@@ -289,12 +356,12 @@ async def follow_rules(rules: LineRules, database: Database, outage: OutageLog) 
     )
     try:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(heard.wait(), SAFETY_INTERVAL)
-            heard.clear()
+            await woken_or_after(heard, SAFETY_INTERVAL)
             await refresh()
     finally:
         listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
 
 
 @asynccontextmanager

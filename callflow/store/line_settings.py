@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from callflow.config.layers import key_problem, rules_in_force
+from callflow.config.layers import rules_in_force, setting_problem
 from callflow.config.models import HotlineConfig
 from callflow.errors import SettingRefused, UnknownChange
 from callflow.store.base import Base
@@ -106,12 +106,27 @@ def settings_version(session: Session) -> int:
 
 
 def read_settings(session: Session) -> Settings:
+    """The settings in force and their version. The version is read first: on PostgreSQL
+    each statement sees the latest commits, so a change landing between the two reads
+    comes with an older version, and is read again at the next look, never missed."""
+    version = settings_version(session)
     rows = session.execute(select(LineSetting, LineChange).join(LineChange)).all()
     return Settings(
-        settings_version(session),
+        version,
         {setting.key: setting.value for setting, _ in rows},
         {setting.key: LineChangeView.of(change) for setting, change in rows},
     )
+
+
+def reload_asked_since(session: Session, version: int) -> str | None:
+    """Who asked last for the files to be read again after change *version*, if anyone."""
+    query = (
+        select(LineChange.by)
+        .where(LineChange.key == RELOAD_KEY, LineChange.id > version)
+        .order_by(LineChange.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
 
 
 def change_setting(
@@ -128,7 +143,7 @@ def change_setting(
     file *raw_file* with every setting and this one passes every check; else raise
     :class:`SettingRefused` with each problem, and nothing is stored. Returns the change
     and the configuration it puts in force."""
-    problem = key_problem(key, raw_file)
+    problem = setting_problem(key, value, raw_file)
     if problem is not None:
         raise SettingRefused([problem])
     _take_turns(session)
@@ -172,17 +187,11 @@ def undo_change(
 
 def request_reload(session: Session, *, by: str, now: datetime, note: Mapping[str, Any]) -> int:
     """Ask every running process to read its configuration file again; the change's id."""
+    _take_turns(session)  # ids in the order they commit: none is passed over
     change = LineChange(at=now, by=by, key=RELOAD_KEY, new_value=dict(note))
     session.add(change)
     session.flush()
     return change.id
-
-
-def changes_since(session: Session, version: int) -> list[LineChangeView]:
-    rows = session.scalars(
-        select(LineChange).where(LineChange.id > version).order_by(LineChange.id)
-    )
-    return [LineChangeView.of(row) for row in rows]
 
 
 def history(

@@ -9,20 +9,28 @@ other within seconds. A change that breaks a rule raises
 nothing is stored. The API answers it as JSON, the pages beside the form.
 
 The convenient shapes (a closure, special hours for a date, an emergency message)
-are built here into a setting's key and value as the file writes them
-(:mod:`callflow.config.layers`), so the API's and the pages' forms cannot disagree
-on a key.
+are built into a setting's key and value by :mod:`callflow.config.live_keys`, as the
+command line builds them, so no two faces can disagree on a key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import structlog
 
+from callflow.config.live_keys import (
+    Setting,
+    closure,
+    day_closure,
+    emergency,
+    emergency_key,
+    prompt_key,
+    queue_key,
+    special_hours,
+)
 from callflow.config.load import checked, read_file
 from callflow.http.errors import ApiError
 from callflow.store.line_settings import LineChangeView
@@ -31,76 +39,22 @@ from callflow.web.inputs import holds_nul
 
 log = structlog.get_logger("callflow.web")
 
+__all__ = [  # the shapes, offered with the actions to the API and the pages
+    "Setting",
+    "change",
+    "closure",
+    "day_closure",
+    "emergency",
+    "emergency_key",
+    "prompt_key",
+    "queue_key",
+    "special_hours",
+]
+
 FIXED = (
     "this app runs a configuration read from no file, so nothing can be changed while it "
     "runs; start it with --config FILE"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """One live setting: its key and its value, as the file would write them."""
-
-    key: str
-    value: Any
-
-
-def closure(start: datetime, end: datetime, reason: str) -> Setting:
-    """Closed from *start* to *end* (the line's local time); its key is its start, to the
-    minute."""
-    return Setting(
-        f"calendar.closures.{start:%Y-%m-%dT%H:%M}",
-        {"start": _local(start), "end": _local(end), "reason": reason},
-    )
-
-
-def day_closure(day: date, reason: str) -> Setting:
-    """Closed all of *day*."""
-    return Setting(
-        f"calendar.closures.{day.isoformat()}", {"date": day.isoformat(), "reason": reason}
-    )
-
-
-def special_hours(day: date, hours: Sequence[str], reason: str) -> Setting:
-    """*hours* (``"09:00-12:00"``; none: closed) in place of the usual ones on *day*."""
-    return Setting(
-        f"calendar.special_hours.{day.isoformat()}", {"hours": list(hours), "reason": reason}
-    )
-
-
-def emergency(
-    scope: str,
-    texts: Mapping[str, str],
-    *,
-    mode: str,
-    after_hours_offer: bool,
-    start: datetime,
-    end: datetime | None,
-) -> Setting:
-    """An emergency message for *scope* (``line`` or a queue), said from *start* until *end*
-    (local time; none: until it is switched off)."""
-    value: dict[str, Any] = {
-        "texts": dict(texts),
-        "mode": mode,
-        "after_hours_offer": after_hours_offer,
-        "start": _local(start),
-    }
-    if end is not None:
-        value["end"] = _local(end)
-    return Setting(f"emergency.{scope}", value)
-
-
-def queue_key(queue: str, name: str) -> str:
-    """The key of *queue*'s setting *name* (one of :data:`~callflow.config.layers.QUEUE_KEYS`)."""
-    return f"queues.{queue}.{name}"
-
-
-def prompt_key(language: str, prompt: str) -> str:
-    return f"languages.{language}.prompts.{prompt}"
-
-
-def emergency_key(scope: str) -> str:
-    return f"emergency.{scope}"
 
 
 def local_now(context: WebContext) -> datetime:
@@ -130,7 +84,7 @@ def change(context: WebContext, setting: Setting, *, by: str) -> LineChangeView:
         raise ApiError(
             422, "invalid-request", f"{setting.key}: the NUL character is not allowed; remove it"
         )
-    if setting.value is None and setting.key not in context.rules.current.settings:
+    if setting.value is None and setting.key not in context.rules.stored:
         raise ApiError(
             404,
             "setting-not-stored",
@@ -162,13 +116,7 @@ def reload(context: WebContext, *, by: str) -> int:
     raw_file(context)
     source = context.config.source
     assert source is not None  # rules with a file were read from one
-    checked(source, read_file(source), context.rules.current.settings)
+    checked(source, read_file(source), context.rules.stored)
     change_id = context.rules.request_reload(by=by, now=context.clock.now())
     log.info("line.reload_requested", change_id=change_id, file=str(source), by=by)
     return change_id
-
-
-def _local(at: datetime) -> str:
-    """A local time as the file writes it (an offset, if given, is kept: the checks refuse
-    it with their own words)."""
-    return at.isoformat(timespec="seconds")

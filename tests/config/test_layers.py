@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callflow.config.layers import key_problem, lay_over, rules_in_force
+from callflow.config.layers import key_problem, lay_over, rules_in_force, setting_problem
 from tests.conftest import EXAMPLE_CONFIG
 
 
@@ -114,3 +114,40 @@ def test_keys_that_cannot_be_set_live(raw: dict[str, Any], key: str, says: str) 
 )
 def test_keys_that_can(raw: dict[str, Any], key: str) -> None:
     assert key_problem(key, raw) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        (
+            "calendar.closures.2026-12-08T10:00",
+            CLOSURE | {"start": "2026-12-09T10:00:00", "end": "2026-12-09T11:00:00"},
+            "the key names the closure's start or date (2026-12-08T10:00)",
+        ),
+        (
+            "calendar.closures.2026-12-08",
+            CLOSURE,
+            "the key names the closure's start or date (2026-12-08)",
+        ),
+        (
+            "calendar.special_hours.2026-12-24",
+            {"date": "2026-12-28", "hours": ["09:00-12:00"], "reason": "x"},
+            "the key names the date (2026-12-24)",
+        ),
+        ("languages.fi.prompts.greting", "Hei.", "the line has no prompt 'greting' in fi"),
+        ("languages.fi.prompts.emergency_line", "Hei.", "the line has no prompt"),
+        ("languages.fi.prompts.greeting", "  ", "an empty text is silence to a caller"),
+    ],
+)
+def test_a_value_that_does_not_fit_its_key_is_refused(
+    raw: dict[str, Any], key: str, value: Any, says: str
+) -> None:
+    problem = setting_problem(key, value, raw)
+    assert problem is not None and problem.path == key
+    assert says in problem.allowed
+
+
+def test_a_value_that_fits_its_key_passes(raw: dict[str, Any]) -> None:
+    assert setting_problem("calendar.closures.2026-12-08T10:00", CLOSURE, raw) is None
+    assert setting_problem("languages.sv.prompts.health_urgent", "Ring 112.", raw) is None
+    assert setting_problem("languages.fi.prompts.greeting", None, raw) is None

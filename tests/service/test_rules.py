@@ -185,3 +185,77 @@ def test_the_baseline_is_the_files_alone(database: Database, line_file: Path) ->
     assert rules.reload_file()
     assert rules.baseline.queues["health"].overflow.queue_length == 4
     assert rules.baseline.calendar.closures == config.calendar.closures
+
+
+def test_settings_a_file_refused_are_back_once_the_file_is_mended(
+    database: Database, line_file: Path
+) -> None:
+    """A line started on a file edited under a stored setting leaves that one out (the
+    others stay in force, and it is still there to take away); started again on the
+    mended file, it is in force again."""
+    config = load_config(line_file)
+    LineRules.load(config, database).change(
+        "calendar.special_hours.2026-12-09",
+        {"hours": ["09:00-11:30"], "reason": "Training"},
+        by="anna",
+        now=T0,
+    )
+    LineRules.load(config, database).change(LENGTH, 6, by="anna", now=T0)
+    good = line_file.read_text(encoding="utf-8")
+    line_file.write_text(good.replace('late_margin = "2h"', 'late_margin = "165m"'), "utf-8")
+
+    with structlog.testing.capture_logs() as logs:
+        rules = LineRules.load(load_config(line_file), database)
+    (refused,) = [e for e in logs if e["event"] == "config.settings_refused"]
+    assert refused["refused"] == ["calendar.special_hours.2026-12-09"]
+    assert set(rules.current.settings) == {LENGTH}, "the rest stays in force"
+    assert set(rules.stored) == {LENGTH, "calendar.special_hours.2026-12-09"}
+
+    line_file.write_text(good, "utf-8")
+    restarted = LineRules.load(load_config(line_file), database)
+    assert set(restarted.current.settings) == set(restarted.stored) == set(rules.stored)
+
+
+def test_a_file_changing_what_is_set_up_at_start_is_refused(
+    database: Database, line_file: Path
+) -> None:
+    rules = LineRules.load(load_config(line_file), database)
+    text = line_file.read_text(encoding="utf-8")
+    line_file.write_text(text.replace('skill = "nurse"', 'skill = "social_counsellor"', 1), "utf-8")
+    with structlog.testing.capture_logs() as logs:
+        assert not rules.reload_file()
+    (refused,) = [e for e in logs if e["event"] == "config.reload_refused"]
+    assert refused["problems"] == [
+        "queues: '(changed)' — read once at start: restart callflow to apply it"
+    ]
+    assert rules.config.queues["health"].skill == "nurse"
+
+
+def test_each_new_set_of_rules_has_a_new_generation(database: Database, line_file: Path) -> None:
+    """Calls compare generations: a file read again must reach them as a change would."""
+    rules = LineRules.load(load_config(line_file), database)
+    first = rules.current.generation
+    rules.change(LENGTH, 6, by="anna", now=T0)
+    changed = rules.current.generation
+    text = line_file.read_text(encoding="utf-8")
+    line_file.write_text(text.replace('input_timeout = "6s"', 'input_timeout = "7s"'), "utf-8")
+    assert rules.reload_file()
+    assert first < changed < rules.current.generation
+
+
+def test_a_listener_failing_stops_no_other(database: Database, config: HotlineConfig) -> None:
+    rules = LineRules.load(config, database)
+    heard: list[int] = []
+
+    def broken(_rules: RulesInForce) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    stop = rules.on_change(broken)
+    rules.on_change(lambda new: heard.append(new.version))
+    with structlog.testing.capture_logs() as logs:
+        made = rules.change(LENGTH, 6, by="anna", now=T0)
+    assert heard == [made.id]
+    assert "config.listener_failed" in [e["event"] for e in logs]
+    stop()
+    rules.change(LENGTH, 7, by="anna", now=T0)
+    assert len(heard) == 2

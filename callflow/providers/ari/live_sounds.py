@@ -31,7 +31,6 @@ from pathlib import Path
 
 import structlog
 
-from callflow.config.load import checked
 from callflow.config.models import AriConfig, HotlineConfig
 from callflow.errors import CallflowError, ConfigError
 from callflow.providers.ari.sounds import SoundFile, sound_files
@@ -69,7 +68,7 @@ class LiveSounds:
         self.sounds_dir = sounds_dir
         self._render = render
         """How a file is rendered (espeak-ng and sox unless told)."""
-        self._seen = _file_rules(rules)
+        self._seen = rules.baseline
         self._files = self._files_of(self._seen) or {}
         """Each file by name, as last rendered or taken to be there."""
         self._unverified: set[str] = set()
@@ -140,16 +139,6 @@ class LiveSounds:
             log.error("ari.prompts_unsayable", problems=[str(p) for p in exc.problems])
             return None
         return {file.name: file for file in files}
-
-
-def _file_rules(rules: LineRules) -> HotlineConfig:
-    """The line's file without the stored settings: what ``callflow prompts build`` made."""
-    if rules.path is None or not rules.current.settings:
-        return rules.config
-    try:
-        return checked(rules.path, rules.raw_file)
-    except ConfigError:
-        return rules.config
 
 
 def _writable(folder: Path) -> bool:

@@ -138,8 +138,24 @@ def espeak_renderer() -> Renderer:
     return render
 
 
+RENDER_TIMEOUT_S = 60
+"""Seconds one espeak-ng or sox run may take (a prompt takes well under one): a tool that
+hangs must not hold a line's renders, or its shutdown, for ever."""
+
+
 def _run(command: list[str], file: SoundFile, *, stdin: str = "", hint: str = "") -> None:
-    done = subprocess.run(command, input=stdin.encode(), capture_output=True, check=False)
+    try:
+        done = subprocess.run(
+            command,
+            input=stdin.encode(),
+            capture_output=True,
+            check=False,
+            timeout=RENDER_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise CallflowError(
+            f"{command[0]} took over {RENDER_TIMEOUT_S} s for {file.name} and was stopped"
+        ) from None
     if done.returncode != 0:
         said = (done.stderr or done.stdout).decode(errors="replace").strip()
         advice = f"; {hint}" if hint else ""

@@ -330,7 +330,7 @@ class InboundCalls:
                 event = source(state)
                 if event is not None:
                     media += handler.handle(state, event, now, provider_ref=call_sid)
-            if state.in_queue and state.rules_version != rules.version:
+            if state.in_queue and state.rules_version != rules.generation:
                 # A turn of hold music brings no event, so the handler has not told them.
                 media += handler.handle(state, RulesChanged(), now, provider_ref=call_sid)
             while (due := _next_due(state, now)) is not None:

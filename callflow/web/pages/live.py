@@ -71,7 +71,9 @@ def live_stream(request: Request, render: Callable[[], Sections | None]) -> Even
 async def _next_change(changes: Subscription) -> bool:
     """Until the store changed or :data:`REFRESH` passed; False once the feed has ended."""
     try:
-        await asyncio.wait_for(anext(changes), REFRESH)
+        # Not wait_for: on Python 3.11 it can lose a cancellation that meets the change.
+        async with asyncio.timeout(REFRESH):
+            await anext(changes)
     except TimeoutError:
         pass
     except StopAsyncIteration:

@@ -29,6 +29,7 @@ from callflow.providers.ari.speech import TOOLS, Renderer, espeak_renderer
 from callflow.service.rules import LineRules
 from callflow.store.models import Advisor, AdvisorState, CallEvent
 from callflow.store.session import Database
+from tests.cli.settings_helpers import run as run_command
 from tests.fakes.ari_server import FakeAsterisk
 from tests.providers.ari.adapter_rig import AdapterRig, running_line
 from tests.providers.ari.lines import ari_line_file
@@ -247,5 +248,41 @@ def test_a_closure_stored_while_a_caller_waits_applies_the_closing_policy_at_onc
             assert request.queue_entered_at == call.state.queue_entered_at
             assert (await closed_in_store(rig, database, channel)).outcome == "callback_requested"
             assert EventKind.CLOSING_TIME in kinds_logged(database, call.state.call_id)
+
+    run(scenario())
+
+
+def test_an_emergency_message_switched_on_and_off_with_the_command_line(
+    fake_ari: FakeAsterisk, rules: LineRules, database: Database, tmp_path: Path
+) -> None:
+    """``callflow emergency on`` run on the Asterisk host, against the line's database: the
+    running line hears of it, renders the message and the next caller hears it; ``off``,
+    and the one after does not."""
+    assert fake_ari.sounds_dir is not None
+    fake_ari.sounds_dir.mkdir()
+    sounds = LiveSounds(rules, section(rules), fake_ari.sounds_dir, render=speaking())
+    url = database.engine.url.render_as_string(hide_password=False)
+
+    async def command(*args: str) -> None:
+        result = await asyncio.to_thread(
+            run_command, url, "emergency", *args, config=ari_line_file(tmp_path)
+        )
+        assert result.exit_code == 0, result.output
+        assert await asyncio.to_thread(rules.refresh)  # as following the store does
+
+    async def scenario() -> None:
+        async with (
+            fake_ari,
+            running_line(fake_ari, rules.config, database, rules=rules, sounds=sounds) as rig,
+        ):
+            texts = [f"--text={code}={text}" for code, text in OUTAGE.items()]
+            await command("on", *texts, "--from", "2026-01-12 09:00")
+            await rig.until(lambda: not sounds.unverified(), "the message rendered")
+            told = await at_topic_menu(rig, "+358401000001")
+            assert EMERGENCY in played(fake_ari, told)
+
+            await command("off")
+            untold = await at_topic_menu(rig, "+358401000002")
+            assert EMERGENCY not in played(fake_ari, untold)
 
     run(scenario())

@@ -9,10 +9,12 @@ queue's hold music follow a change.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from callflow.engine.vocabulary import EventKind
 from callflow.store.models import Advisor, AdvisorState
-from tests.providers.twilio.conftest import BOTH_DATABASES, Caller, TwilioRig
+from tests.cli.settings_helpers import run as run_command
+from tests.providers.twilio.conftest import BOTH_DATABASES, Caller, TwilioRig, twilio_line_file
 from tests.store.helpers import T0, add_advisor
 
 OUTAGE = {
@@ -104,3 +106,28 @@ def test_a_closure_stored_while_callers_wait_applies_the_closing_policy_at_their
     assert request["queue_entered_at"] == T0
     kinds = [row["kind"] for row in live_line.rows("call_events")]
     assert EventKind.CLOSING_TIME in kinds
+
+
+def emergency_command(line: TwilioRig, tmp_path: Path, *args: str) -> None:
+    """``callflow emergency ARGS`` as an admin runs it on the line's host, against the
+    line's database; the running line then hears of it (as ``follow_rules`` makes it)."""
+    url = line.database.engine.url.render_as_string(hide_password=False)
+    result = run_command(url, "emergency", *args, config=twilio_line_file(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert line.provider.rules.refresh()
+
+
+@BOTH_DATABASES
+def test_an_emergency_message_switched_on_and_off_with_the_command_line(
+    live_line: TwilioRig, tmp_path: Path
+) -> None:
+    texts = [f"--text={code}={text}" for code, text in OUTAGE.items()]
+    emergency_command(live_line, tmp_path, "on", *texts, "--from", "2026-01-12 09:00")
+    told = live_line.call("+358401000001").dial()
+    told.press("1")
+    assert told.text.index(OUTAGE["fi"]) < told.text.index("Valitse, mitä asiasi koskee.")
+
+    emergency_command(live_line, tmp_path, "off")
+    untold = live_line.call("+358401000002").dial()
+    untold.press("1")
+    assert OUTAGE["fi"] not in untold.text
