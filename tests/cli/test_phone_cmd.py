@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from callflow.cli import main
+from callflow.config.load import load_config
 from callflow.engine.vocabulary import CallbackStatus
 from callflow.providers.sim import console as phone
+from callflow.service.rules import LineRules
 from callflow.store.migrate import head_revision
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
@@ -155,3 +158,25 @@ def test_an_unexpected_failure_prints_no_number(monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 1
     assert "error: unexpected RuntimeError: lost call from +*********567" in result.stderr
     assert "358401234567" not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_a_closure_stored_for_tomorrow_closes_a_rehearsal_of_tomorrow(tmp_path: Path) -> None:
+    """The console phone rehearses the line as it will run: a closure stored for Tuesday
+    10-12 closes a call at Tuesday 10:30, and Tuesday 12:30 is open again."""
+    url = f"sqlite:///{tmp_path / 'line.sqlite3'}"
+    assert callflow("db", "upgrade", database_url=url).returncode == 0
+    database = Database.connect(url)
+    closure = {"start": "2026-01-13T10:00:00", "end": "2026-01-13T12:00:00", "reason": "Drill"}
+    LineRules.load(load_config(EXAMPLE_CONFIG), database).change(
+        "calendar.closures.2026-01-13T10:00", closure, by="test", now=datetime.now(UTC)
+    )
+    database.close()
+
+    def outcome(at: str, keys: str) -> str:
+        result = callflow("phone", "--at", at, "--withheld", "--digits", keys, database_url=url)
+        assert result.returncode == 0, result.stderr
+        return str(json.loads(result.stdout.strip().splitlines()[-1])["outcome"])
+
+    assert outcome("2026-01-13T10:30", "1") == "closed"
+    assert outcome("2026-01-13T12:30", "1,1") == "answered"
