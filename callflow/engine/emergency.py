@@ -62,13 +62,13 @@ def in_force(
 
 def line_open(t: Turn) -> bool:
     """Whether the line takes calls now: open by its calendar, and not closed by its message."""
-    return t.ctx.calendar.is_open(t.now) and closing_line(t) is None
+    return t.calendar_open and (not t.config.emergency or closing_line(t) is None)
 
 
 def queue_open(t: Turn) -> bool:
     """Whether the caller's queue takes callers now: the line open, the queue not closed by
     its own message."""
-    return t.ctx.calendar.is_open(t.now) and closing_queue(t) is None
+    return t.calendar_open and (not t.config.emergency or closing_queue(t) is None)
 
 
 def closing_line(t: Turn) -> Emergency | None:
@@ -84,6 +84,8 @@ def closing_queue(t: Turn) -> Emergency | None:
 def steering(t: Turn) -> Emergency | None:
     """Of the messages in force for the line and the caller's queue, the one that keeps the
     caller out of the queue (the strictest, the line's on a tie); None when none does."""
+    if not t.config.emergency:
+        return None  # the usual day: every step asks, so answer at once
     in_force_now = (_now(t, scope) for scope in _scopes(t))
     keeping_out = [found for found in in_force_now if found and found.message.mode != "serve"]
     return max(keeping_out, key=lambda found: found.strictness, default=None)
@@ -98,6 +100,8 @@ def next_closing(t: Turn) -> datetime | None:
     """When the caller's queue next closes: the line's next closing by its calendar, or
     sooner, the start of a message that closes the line or the queue (None: never)."""
     closing = t.ctx.calendar.next_closing(t.now)
+    if not t.config.emergency:
+        return closing
     for scope in _scopes(t):
         message = t.config.emergency.get(scope)
         if message is None or message.mode != "close":
@@ -139,11 +143,15 @@ def _scopes(t: Turn) -> tuple[str, ...]:
 
 
 def _now(t: Turn, scope: str) -> Emergency | None:
+    if scope not in t.config.emergency:
+        return None  # the usual day: every step asks, so answer at once
     message = in_force(t.config, t.ctx.calendar, scope, t.now)
     return None if message is None else Emergency(scope, message)
 
 
 def _closing(t: Turn, scopes: tuple[str, ...]) -> Emergency | None:
+    if not t.config.emergency:
+        return None
     for scope in scopes:
         found = _now(t, scope)
         if found is not None and found.closes:

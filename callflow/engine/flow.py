@@ -79,7 +79,7 @@ def _arrived(t: Turn, event: Any) -> None:
     s.caller_e164 = event.caller_e164
     s.withheld = event.withheld
     closure = emergency.closing_line(t)
-    s.open_at_arrival = cal.is_open(t.now) and closure is None
+    s.open_at_arrival = t.calendar_open and closure is None
     s.phase = Phase.IVR
     t.out.append(Answer())
     t.record(
@@ -129,7 +129,7 @@ def _closed_words_in(t: Turn, language: str) -> list[Any]:
     """When a line closed by its calendar next opens (a line its emergency message closes:
     the message says why instead)."""
     cal = t.ctx.calendar
-    if cal.is_open(t.now) or emergency.closing_line(t) is not None:
+    if t.calendar_open or emergency.closing_line(t) is not None:
         return []
     return [t.p_in(language, "closed", next_opening=t.when(cal.next_opening(t.now), "at"))]
 

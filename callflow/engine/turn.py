@@ -86,7 +86,7 @@ class FlowContext:
 
 
 class Turn:
-    __slots__ = ("_today", "config", "ctx", "now", "out", "s")
+    __slots__ = ("_open", "_today", "config", "ctx", "now", "out", "s")
 
     def __init__(self, state: CallState, now: datetime, ctx: FlowContext) -> None:
         self.s = state
@@ -95,6 +95,15 @@ class Turn:
         self.config = ctx.config
         self.out: list[Command] = []
         self._today: date | None = None
+        self._open: bool | None = None
+
+    @property
+    def calendar_open(self) -> bool:
+        """Whether the line's calendar has it open at this step (asked several times a
+        step, answered once)."""
+        if self._open is None:
+            self._open = self.ctx.calendar.is_open(self.now)
+        return self._open
 
     @property
     def today(self) -> date:
