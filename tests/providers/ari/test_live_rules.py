@@ -223,10 +223,19 @@ def test_a_queue_threshold_changed_live_changes_the_next_offer(
 
 
 def test_a_closure_stored_while_a_caller_waits_applies_the_closing_policy_at_once(
-    fake_ari: FakeAsterisk, rules: LineRules, database: Database
+    fake_ari: FakeAsterisk, database: Database, tmp_path: Path
 ) -> None:
     """Health turns its queued callers into callbacks when it closes: a closure from now
-    does so before the caller's next announcement, keeping their place, dropping nobody."""
+    does so before the caller's next announcement, keeping their place, dropping nobody.
+    Announcements ten minutes apart (six real seconds here): "at once" must not depend on
+    how busy the machine running the test is."""
+    line_file = ari_line_file(tmp_path)
+    text = line_file.read_text(encoding="utf-8")
+    assert 'announce_interval = "60s"' in text
+    line_file.write_text(
+        text.replace('announce_interval = "60s"', 'announce_interval = "10m"'), "utf-8"
+    )
+    rules = LineRules.load(load_config(line_file), database)
 
     async def scenario() -> None:
         async with fake_ari, running_line(fake_ari, rules.config, database, rules=rules) as rig:
