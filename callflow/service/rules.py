@@ -151,8 +151,9 @@ class LineRules:
     @classmethod
     def load(cls, config: HotlineConfig, database: Database) -> LineRules:
         """*config* (its file as read, and whatever the process set over it) with the
-        settings stored in *database* over it; settings it does not admit are logged and
-        *config* alone is used (the line runs). A reload reads *config*'s file again."""
+        settings stored in *database* over it; a setting it does not admit is logged and
+        left out, the others applying (the line runs). A reload reads *config*'s file
+        again."""
         assert config.source is not None, "a line's rules come from a file"
         raw_file = baseline_of(config)
         rules = cls(
