@@ -31,7 +31,6 @@ from callflow.cli.common import (
     database_option,
     load,
     log_level_option,
-    open_database,
     open_to_read,
     reports_errors,
     shown_url,
@@ -52,7 +51,7 @@ from callflow.engine.clock import SystemClock
 from callflow.errors import ConfigError, StoreError, UnknownChange
 from callflow.service.rules import LineRules
 from callflow.store.line_settings import LineChangeView, Settings, read_settings
-from callflow.store.migrate import revision_mismatch
+from callflow.store.migrate import ensure_current, revision_mismatch
 from callflow.store.session import Database
 from callflow.values.durations import format_duration
 
@@ -168,9 +167,12 @@ def open_line(config_file: Path | None, url: str | None, log_level: str) -> Iter
 
 @contextmanager
 def line_of(config: HotlineConfig, url: str | None) -> Iterator[Line]:
-    """The line of *config*, already loaded, on its database at *url*."""
-    database = open_database(config, url)
+    """The line of *config*, already loaded, on its database at *url* (brought to this
+    release's schema). The queues' rows are left as the running line wrote them: this
+    admin's copy of the file may differ, and a setting needs none of them."""
+    database = Database.connect(database_url(config, url))
     try:
+        ensure_current(database)
         yield Line(config, database)
     finally:
         database.close()
