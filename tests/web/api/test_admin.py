@@ -16,6 +16,8 @@ from callflow.store.session import Database
 from tests.store.helpers import T0, add_callback, number
 from tests.web.conftest import Api, Someone, assign, snapshot
 
+pytestmark = pytest.mark.slow_on_postgresql
+
 ADMIN_CALLS = [
     ("GET", "/admin/advisors", None),
     ("POST", "/admin/advisors", {"name": "Eve", "skills": ["nurse"], "languages": ["fi"]}),

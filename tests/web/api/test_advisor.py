@@ -20,6 +20,8 @@ from callflow.store.session import Database
 from tests.store.helpers import T0, number
 from tests.web.conftest import WORKER, Api, Someone, assign, enrol, snapshot
 
+pytestmark = pytest.mark.slow_on_postgresql
+
 REACHED = {
     "result": "reached",
     "resolution": "simple_need",

@@ -27,6 +27,8 @@ from callflow.web.app import create_app
 from tests.store.helpers import T0, add_callback
 from tests.web.pages.browsing import Visitor, person
 
+pytestmark = pytest.mark.slow_on_postgresql
+
 NUMBER = "+358401234567"
 
 
