@@ -27,6 +27,7 @@ from tests.providers.leg_policy import EXPECTED, readiness
 
 WRAP_UP = timedelta(hours=1)
 """Long enough that a wrap-up cannot be over, however slow the machine, before it is read."""
+RINGS_FOR = timedelta(minutes=10)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,10 @@ def test_how_the_leg_ended_decides_the_advisor_s_state(
         fake_ari.model.devices[ADVISOR_PHONE] = phone
     advisor_id = advisor_with_phone(database, dial_string)
     dispatch = config.dispatch.model_copy(update={"wrap_up": WRAP_UP})
-    line = with_ari(config).model_copy(update={"dispatch": dispatch})
+    # An advisor's phone rings for as long as the test needs: the caller, not the ring
+    # timeout (0.2 real seconds at this speed), ends the leg that rings unanswered.
+    connect = config.connect.model_copy(update={"advisor_ring_timeout": RINGS_FOR})
+    line = with_ari(config).model_copy(update={"dispatch": dispatch, "connect": connect})
 
     async def scenario() -> None:
         async with fake_ari, running_line(fake_ari, line, database) as rig:
