@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ class AdapterRig:
                 while not condition():
                     await asyncio.sleep(0.002)
         except TimeoutError:
+            _where_everything_was()
             raise AssertionError(f"never happened: {what or condition}") from None
 
     async def call_in(self, number: str = "+358401234567") -> str:
@@ -95,3 +98,11 @@ async def running_line(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _where_everything_was() -> None:
+    """Every thread's and every task's stack on stderr: a step that never came back under a
+    loaded machine says where it waited (pytest shows it beside the failure)."""
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
