@@ -1,34 +1,42 @@
-"""Twilio webhooks: signed-webhook throughput and latency of one uvicorn process.
+"""Twilio webhooks: signed webhooks against the least an endpoint must do for them.
 
-Run: ``python bench/twilio.py [--clients 200] [--seconds 10] [--warm-up 2]
-[--database-url URL]``. Progress goes to stderr; the last stdout line is one
-JSON object.
+Run: ``python bench/twilio.py [--clients 200] [--seconds 5] [--rounds 3]
+[--warm-up 2] [--databases sqlite postgresql]``. Progress goes to stderr; the last stdout
+line is one JSON object.
 
-One uvicorn process serves the real app — the Twilio webhooks mounted on the
-HTTP app exactly as ``callflow serve`` mounts them, on SQLite in a temporary
-folder (the line's default database) unless ``--database-url`` names another
-— and, through the same uvicorn server, a bare endpoint: the least a real
-endpoint does, a Starlette app that routes the POST, reads its body and
-answers the very TwiML the webhook answers, built in advance, without our
-stack (no signature, no parameters, no engine, no store). The load is
-``--clients`` concurrent keep-alive HTTP/1.1 connections from this process
-on loopback, each sending its next request when the last is answered.
+For each database — SQLite in a temporary folder (the line's default), then
+PostgreSQL in a database of the bench's own on ``$CALLFLOW_BENCH_POSTGRES``
+(:mod:`bench.postgres`), made and dropped — one uvicorn process serves, as
+``callflow serve`` serves them (:func:`~callflow.cli.http_server.serve_apps`:
+h11, the limits of ``[web]``), three endpoints, and each is loaded in turn
+by ``--clients`` concurrent keep-alive HTTP/1.1 connections from this
+process on loopback, each sending its next request when the last is
+answered. Every request is a new call to the line, as Twilio posts it: its
+parameters, a fresh CallSid and caller, signed as Twilio signs.
 
-- **Signed webhooks**: each request is a new call to the line — ``POST
-  /twilio/voice`` with Twilio's parameters, a fresh CallSid and caller, signed
-  as Twilio signs — so every one is checked, parsed, stepped through the
-  engine and stored (the call's row, its events, its TwiML step), the line
-  open (its clock is set to a Monday 10:00).
-- **Bare endpoint**: the same requests, made the same way (only the path
-  differs), from the same number of clients, in the same run.
+- **Signed webhooks**: ``POST /twilio/voice`` of the real app, the webhooks
+  mounted on the HTTP app as ``callflow serve`` mounts them, so each is
+  checked, parsed, stepped through the engine and stored (the call's row, its
+  events, its TwiML steps), the line open (its clock is set to a Monday 10:00).
+- **Baseline**, the work no webhook can do without: a Starlette endpoint that
+  checks the signature with the provider's own verifier (which parses the
+  form), then commits one row (the CallSid and the caller) to the same
+  database in a transaction of its own, off the event loop, and answers the
+  webhook's TwiML, built in advance. On SQLite its writers take turns on a
+  lock in the process, as any writer must there (SQLite's own wait is a
+  growing sleep).
+- **Hello world**: a Starlette endpoint that reads the body and answers the
+  same TwiML; no signature, no parameters, no store. Its ratio is the second
+  figure: what our stack costs over HTTP alone.
 
 Requests answered between the warm-up and the end of the window are
 counted; latency is from sending a request to its last byte. The server's
 CPU per answer and the load generator's CPU are reported too: the machine's
 cores are shared with the load generator (and whatever else runs — the load
 average at the start is in the result), and a client near a whole core
-would be what sets the pace. Targets: webhooks ≥ 1,500 requests/s and ≥ 0.6
-of the bare endpoint.
+would be what sets the pace. After the run the rows stored are counted: each
+answered webhook and baseline request has its row. Target: webhooks ≥ 0.6 of
+the baseline on each database (heading for 0.8).
 """
 
 from __future__ import annotations
@@ -39,10 +47,12 @@ import json
 import multiprocessing
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.queues import Queue
@@ -55,18 +65,48 @@ HERE = Path(__file__).resolve().parent
 # This file is named like the twilio package: its own folder must not shadow it.
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+from bench.postgres import bench_database  # noqa: E402
 from callflow.config.load import load_config  # noqa: E402
 from callflow.config.models import HotlineConfig, ProviderConfig, TwilioConfig  # noqa: E402
-from callflow.providers.twilio.signatures import SIGNATURE_HEADER, sign  # noqa: E402
+from callflow.providers.twilio.signatures import (  # noqa: E402
+    SIGNATURE_HEADER,
+    WebhookVerifier,
+    sign,
+)
+from callflow.store.session import Database  # noqa: E402
+from callflow.store.twilio_tables import TwilioCall  # noqa: E402
 
 EXAMPLE_CONFIG = ROOT / "config" / "hotline.toml"
 PUBLIC_URL = "https://bench.hotline.example"
 ACCOUNT_SID = "AC" + "be" * 16
 AUTH_TOKEN = "bench-auth-token"
 LINE_TIME = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)  # Monday 10:00 in Helsinki: open
-BARE_PATH = "/bare"
-TARGET_PER_S = 1500.0
+WEBHOOK_PATH = "/twilio/voice"
+BASELINE_PATH = "/baseline"
+HELLO_PATH = "/hello"
+FORM = "application/x-www-form-urlencoded"
+ENDPOINTS = {"webhook": WEBHOOK_PATH, "baseline": BASELINE_PATH, "hello": HELLO_PATH}
+"""Loaded in this order, round after round: a drift in the machine's speed meets each."""
+DATABASES = ("sqlite", "postgresql")
+POSTGRES_NAME = "callflow_bench_twilio"
 TARGET_RATIO = 0.6
+DIRECTION_RATIO = 0.8
+
+BASELINE_ROWS = Table(
+    "bench_baseline_arrivals",
+    MetaData(),
+    Column("call_sid", String(34), primary_key=True),
+    Column("caller", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""The baseline's one row per request, in the bench's database beside the line's tables."""
 
 
 def progress(message: str) -> None:
@@ -86,33 +126,40 @@ class LineClock:
         return LINE_TIME + timedelta(seconds=time.monotonic() - self._started)
 
 
-def bench_config() -> HotlineConfig:
+def bench_config(clients: int) -> HotlineConfig:
+    """The example line on a Twilio number, callers never held for an advisor, and room
+    for every client's connection (``[web] max_connections`` answers 503 beyond it)."""
     config = load_config(EXAMPLE_CONFIG)
     voices = {
         "fi": {"voice": "Polly.Suvi", "language": "fi-FI"},
         "sv": {"voice": "Polly.Astrid", "language": "sv-SE"},
         "en": {"voice": "Polly.Amy", "language": "en-GB"},
     }
-    twilio = TwilioConfig(public_url=PUBLIC_URL, voices=voices)  # type: ignore[arg-type]
+    twilio = TwilioConfig(public_url=PUBLIC_URL, voices=voices)
     connect = config.connect.model_copy(update={"queued": False})
-    return config.model_copy(update={"provider": ProviderConfig(twilio=twilio), "connect": connect})
+    web = config.web.model_copy(update={"max_connections": 2 * clients + 50})
+    return config.model_copy(
+        update={"provider": ProviderConfig(twilio=twilio), "connect": connect, "web": web}
+    )
 
 
-def serve(database_url: str, ports: Queue[Any]) -> None:
-    """The one uvicorn process: the app, and the bare endpoint beside it."""
+def serve(database_url: str, clients: int, ports: Queue[Any]) -> None:
+    """The one uvicorn process: the app, and the baseline and hello-world endpoints."""
     import httpx  # noqa: PLC0415
-    import uvicorn  # noqa: PLC0415
 
+    from callflow.cli.http_server import listen, serve_apps  # noqa: PLC0415
+    from callflow.logging import configure_logging  # noqa: PLC0415
     from callflow.providers.twilio.provider import TwilioProvider  # noqa: PLC0415
     from callflow.providers.twilio.settings import TwilioAccount, twilio_settings  # noqa: PLC0415
     from callflow.store.migrate import ensure_current  # noqa: PLC0415
     from callflow.store.queues import sync_queues  # noqa: PLC0415
-    from callflow.store.session import Database  # noqa: PLC0415
     from callflow.web.app import create_app  # noqa: PLC0415
 
-    config = bench_config()
+    configure_logging("info")  # as callflow serve logs (stderr: stdout is the result)
+    config = bench_config(clients)
     database = Database.connect(database_url)
     ensure_current(database)
+    BASELINE_ROWS.create(database.engine)
     clock = LineClock()
     with database.transaction() as session:
         sync_queues(session, config, clock.now())
@@ -121,8 +168,8 @@ def serve(database_url: str, ports: Queue[Any]) -> None:
     app = create_app(config, database, clock=clock, webhooks=provider.webhooks())
 
     async def greeting() -> bytes:
-        """The webhook's answer to a new call, to serve bare."""
-        path, body, signature = arrival()
+        """The webhook's answer to a new call, for the other two to answer."""
+        path, body, signature = arrival(WEBHOOK_PATH)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             answer = await client.post(
@@ -134,48 +181,66 @@ def serve(database_url: str, ports: Queue[Any]) -> None:
         return answer.content
 
     twiml = asyncio.run(greeting())
-    bare = bare_endpoint(twiml)
+    others = {
+        BASELINE_PATH: baseline_endpoint(twiml, provider.verifier, database, clock),
+        HELLO_PATH: hello_endpoint(twiml),
+    }
 
-    async def both(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == BARE_PATH:
-            await bare(scope, receive, send)
-            return
-        await app(scope, receive, send)
+    async def all_three(scope: Any, receive: Any, send: Any) -> None:
+        other = others.get(scope["path"]) if scope["type"] == "http" else None
+        await (other or app)(scope, receive, send)
 
-    listening = socket.socket()
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind(("127.0.0.1", 0))
-    listening.listen(1024)
-    ports.put(listening.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(both, log_config=None, log_level="warning", access_log=False, backlog=1024)
-    )
-    server.run(sockets=[listening])
+    with listen("127.0.0.1", 0) as sock:
+        port = int(sock.getsockname()[1])
+        serve_apps([(all_three, sock)], config.web, "warning", announce=lambda: ports.put(port))
+    database.close()
 
 
-def bare_endpoint(twiml: bytes) -> Any:
-    """The least a real endpoint does for Twilio: a Starlette app that routes the POST,
-    reads its body and answers the TwiML (built beforehand); no signature, no
-    parameters, no store."""
-    from starlette.applications import Starlette  # noqa: PLC0415
-    from starlette.requests import Request  # noqa: PLC0415
-    from starlette.responses import Response  # noqa: PLC0415
-    from starlette.routing import Route  # noqa: PLC0415
+def baseline_endpoint(
+    twiml: bytes, verifier: WebhookVerifier, database: Database, clock: LineClock
+) -> Starlette:
+    """The work no webhook can do without: the provider's signature check and form, one
+    row committed in a transaction of its own, and the answer (built beforehand)."""
+    insert = BASELINE_ROWS.insert()
+    # SQLite takes one writer at a time: one thread writes, rather than many queueing.
+    writer = ThreadPoolExecutor(1) if database.dialect == "sqlite" else None
+
+    def commit(call_sid: str, caller: str) -> None:
+        with database.engine.begin() as connection:
+            connection.execute(
+                insert, {"call_sid": call_sid, "caller": caller, "created_at": clock.now()}
+            )
+
+    async def answer(request: Request) -> Response:
+        body = await request.body()
+        query = request.scope["query_string"].decode("latin-1")
+        form = verifier.parameters(request.scope["path"], query, request.headers, body)
+        if writer is None:
+            await run_in_threadpool(commit, form["CallSid"], form["From"])
+        else:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(writer, commit, form["CallSid"], form["From"])
+        return Response(twiml, media_type="application/xml")
+
+    return Starlette(routes=[Route(BASELINE_PATH, answer, methods=["POST"])])
+
+
+def hello_endpoint(twiml: bytes) -> Starlette:
+    """HTTP alone: a Starlette app that routes the POST, reads its body and answers the
+    TwiML (built beforehand); no signature, no parameters, no store."""
 
     async def answer(request: Request) -> Response:
         await request.body()
         return Response(twiml, media_type="application/xml")
 
-    return Starlette(routes=[Route(BARE_PATH, answer, methods=["POST"])])
+    return Starlette(routes=[Route(HELLO_PATH, answer, methods=["POST"])])
 
 
 # -- the load ----------------------------------------------------------------------------------
 
-FORM = "application/x-www-form-urlencoded"
 
-
-def arrival() -> tuple[str, str, str]:
-    """A new call to the line, as Twilio posts it: path, body, signature."""
+def arrival(path: str) -> tuple[str, str, str]:
+    """A new call to the line, as Twilio posts it to *path*: path, body, signature."""
     caller = f"+35840{secrets.randbelow(10_000_000):07d}"
     params = {
         "AccountSid": ACCOUNT_SID,
@@ -188,19 +253,17 @@ def arrival() -> tuple[str, str, str]:
         "To": "+358291234500",
         "Called": "+358291234500",
     }
-    path = "/twilio/voice"
     return path, urlencode(params), sign(AUTH_TOKEN, PUBLIC_URL + path, list(params.items()))
 
 
-def request_bytes(port: int, path: str, body: str, signature: str | None) -> bytes:
+def request_bytes(port: int, path: str, body: str, signature: str) -> bytes:
     lines = [
         f"POST {path} HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
         f"Content-Type: {FORM}",
         f"Content-Length: {len(body.encode())}",
+        f"{SIGNATURE_HEADER}: {signature}",
     ]
-    if signature is not None:
-        lines.append(f"{SIGNATURE_HEADER}: {signature}")
     return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
 
 
@@ -213,6 +276,22 @@ class Phase:
     server_cpu_s: float | None
     """CPU seconds the server process spent in the window (None where /proc is not)."""
     client_cpu_s: float
+
+    def __add__(self, other: Phase) -> Phase:
+        """Two windows' figures as one's."""
+        server_cpu = (
+            None
+            if self.server_cpu_s is None or other.server_cpu_s is None
+            else self.server_cpu_s + other.server_cpu_s
+        )
+        return Phase(
+            self.answered + other.answered,
+            self.latencies + other.latencies,
+            self.failures + other.failures,
+            self.window + other.window,
+            server_cpu,
+            self.client_cpu_s + other.client_cpu_s,
+        )
 
     @property
     def per_s(self) -> float:
@@ -259,24 +338,21 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 async def load(
-    port: int, server_pid: int, *, signed: bool, clients: int, warm_up: float, seconds: float
+    port: int, server_pid: int, path: str, *, clients: int, warm_up: float, seconds: float
 ) -> Phase:
-    """*clients* connections posting new calls' webhooks, signed as Twilio signs them, to
-    the webhook or (the same requests, byte for byte but the path) to the bare endpoint."""
+    """*clients* connections posting new calls' webhooks to *path*, signed for it."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     counted_from, until = start + warm_up, start + warm_up + seconds
     latencies: list[float] = []
     failures = 0
-    path = "/twilio/voice" if signed else BARE_PATH
 
     async def client() -> None:
         nonlocal failures
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while (sent := loop.time()) < until:
-                _, body, signature = arrival()
-                writer.write(request_bytes(port, path, body, signature))
+                writer.write(request_bytes(port, *arrival(path)))
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in head.split(b"\r\n"):
@@ -305,53 +381,113 @@ async def load(
     return Phase(len(latencies), latencies, failures, seconds, server_cpu, client_cpu)
 
 
+def stored_rows(url: str) -> tuple[int, int]:
+    """How many calls the webhooks stored and how many rows the baseline committed."""
+    database = Database.connect(url)
+    try:
+        with database.reading() as session:
+            calls = session.scalar(select(func.count()).select_from(TwilioCall))
+            rows = session.scalar(select(func.count()).select_from(BASELINE_ROWS))
+        return int(calls or 0), int(rows or 0)
+    finally:
+        database.close()
+
+
+def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The three endpoints' figures on the database at *url*, in one server's run."""
+    context = multiprocessing.get_context("spawn")
+    ports: Queue[Any] = context.Queue()
+    server = context.Process(target=serve, args=(url, args.clients, ports), daemon=True)
+    server.start()
+    rounds: list[dict[str, Phase]] = []
+    try:
+        port = ports.get(timeout=120)
+        db = url.split(":", 1)[0].split("+", 1)[0]
+        progress(f"{db}: server on 127.0.0.1:{port}; {args.clients} clients")
+        options = {"clients": args.clients, "warm_up": args.warm_up, "seconds": args.seconds}
+        assert server.pid is not None
+        for number in range(1, args.rounds + 1):
+            phases = {}
+            for name, path in ENDPOINTS.items():
+                phases[name] = asyncio.run(load(port, server.pid, path, **options))
+                progress(f"{db} round {number} {name}: {phases[name].summary()}")
+            rounds.append(phases)
+    finally:
+        server.terminate()
+        server.join(30)
+    calls, rows = stored_rows(url)
+    webhook, baseline, hello = (sum_of(rounds, name) for name in ENDPOINTS)
+    # Each counted answer was stored (and more were, in the warm-up and after the window).
+    assert calls >= webhook.answered and rows >= baseline.answered, (calls, rows)
+    return {
+        "webhook_per_s": round(webhook.per_s, 1),
+        "webhook_p99_ms": round(webhook.p99_ms, 2),
+        "baseline_per_s": round(baseline.per_s, 1),
+        "baseline_p99_ms": round(baseline.p99_ms, 2),
+        "hello_per_s": round(hello.per_s, 1),
+        "hello_p99_ms": round(hello.p99_ms, 2),
+        "ratio": _ratio(webhook.per_s, baseline.per_s),
+        "ratio_by_round": [_ratio(r["webhook"].per_s, r["baseline"].per_s) for r in rounds],
+        "ratio_to_hello": _ratio(webhook.per_s, hello.per_s),
+        "failures": webhook.failures + baseline.failures + hello.failures,
+        "webhook_server_cpu_ms": webhook.server_ms_per_request,
+        "baseline_server_cpu_ms": baseline.server_ms_per_request,
+        "hello_server_cpu_ms": hello.server_ms_per_request,
+        "client_cpu_cores": max(phase.client_cores for r in rounds for phase in r.values()),
+    }
+
+
+def sum_of(rounds: list[dict[str, Phase]], name: str) -> Phase:
+    """Endpoint *name*'s figures over all *rounds*."""
+    total = rounds[0][name]
+    for phases in rounds[1:]:
+        total += phases[name]
+    return total
+
+
+def _ratio(part: float, whole: float) -> float:
+    return round(part / whole, 3) if whole else 0.0
+
+
+@contextmanager
+def database_url(db: str) -> Iterator[str]:
+    """A fresh database of kind *db* for one server's run, gone afterwards."""
+    if db == "postgresql":
+        with bench_database(POSTGRES_NAME) as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="callflow-bench-twilio-") as folder:
+        yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds counted per phase")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds counted per phase")
+    parser.add_argument("--rounds", type=int, default=3, help="of the three phases, in turn")
     parser.add_argument("--warm-up", type=float, default=2.0, help="seconds before counting")
-    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
+    parser.add_argument("--databases", nargs="+", choices=DATABASES, default=list(DATABASES))
     args = parser.parse_args()
     load_at_start = round(os.getloadavg()[0], 2)  # others' work on these cores skews it all
     progress(f"load average (1 min) {load_at_start}")
-    context = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="callflow-bench-twilio-") as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        ports: Queue[Any] = context.Queue()
-        server = context.Process(target=serve, args=(url, ports), daemon=True)
-        server.start()
-        try:
-            port = ports.get(timeout=120)
-            progress(f"server on 127.0.0.1:{port}; {args.clients} clients")
-            options = {"clients": args.clients, "warm_up": args.warm_up, "seconds": args.seconds}
-            assert server.pid is not None
-            webhooks = asyncio.run(load(port, server.pid, signed=True, **options))
-            progress(f"signed webhooks: {webhooks.summary()}")
-            bare = asyncio.run(load(port, server.pid, signed=False, **options))
-            progress(f"bare endpoint: {bare.summary()}")
-        finally:
-            server.terminate()
-            server.join(30)
-    ratio = webhooks.per_s / bare.per_s if bare.per_s else 0.0
+    figures: dict[str, dict[str, Any]] = {}
+    for db in args.databases:
+        with database_url(db) as url:
+            figures[db] = measure(url, args)
     print(
         json.dumps(
             {
                 "bench": "twilio",
-                "db": url.split(":", 1)[0].split("+", 1)[0],
                 "clients": args.clients,
-                "webhook_per_s": round(webhooks.per_s, 1),
-                "webhook_p99_ms": round(webhooks.p99_ms, 2),
-                "webhook_failures": webhooks.failures,
-                "bare_per_s": round(bare.per_s, 1),
-                "bare_p99_ms": round(bare.p99_ms, 2),
-                "ratio": round(ratio, 3),
-                "webhook_server_cpu_ms": webhooks.server_ms_per_request,
-                "bare_server_cpu_ms": bare.server_ms_per_request,
-                "client_cpu_cores": max(webhooks.client_cores, bare.client_cores),
+                "seconds": args.seconds,
+                "rounds": args.rounds,
+                **figures,
                 "load_1m": load_at_start,
-                "target_per_s": TARGET_PER_S,
                 "target_ratio": TARGET_RATIO,
-                "targets_met": webhooks.per_s >= TARGET_PER_S and ratio >= TARGET_RATIO,
+                "direction_ratio": DIRECTION_RATIO,
+                "targets_met": all(
+                    f["ratio"] >= TARGET_RATIO and not f["failures"] for f in figures.values()
+                ),
             }
         )
     )

@@ -19,6 +19,15 @@ webhooks runs again alone, in a transaction of its own, so a failure stays
 with the webhook that met it and takes nobody's answer with it. A webhook's
 work reads all it needs from the database, so running it again after a
 rollback is running it once.
+
+On PostgreSQL a few batches run at once (:data:`BATCHES_AT_ONCE`), each in a
+transaction and on a connection of its own: most of a batch's time there is
+waiting for the server's answers, a round trip per statement, and one batch
+waiting need not keep the next from being sent. Two webhooks of one call in
+batches at once take turns on the call's row, as two processes' would; a
+deadlock between two batches, which PostgreSQL breaks, fails one of them, and
+its webhooks run again alone. SQLite lets one transaction write at a time, so
+there one batch runs at a time.
 """
 
 from __future__ import annotations
@@ -37,6 +46,10 @@ T = TypeVar("T")
 BATCH_LIMIT = 64
 """Webhooks at most in one transaction: enough to share commits under any load, few
 enough that the last of them is not kept long."""
+BATCHES_AT_ONCE = 4
+"""Batches in flight at once on PostgreSQL: enough to keep the process busy while others
+wait for the server, few enough to leave the connection pool (5, and 10 more when
+needed) to the line's other work. One on SQLite."""
 
 
 class _Spoilt(Exception):
@@ -72,7 +85,10 @@ class _Queue(Generic[T]):
     """The webhooks of one event loop waiting for the database, and who runs them."""
 
     jobs: list[tuple[Callable[[], T], asyncio.Future[T]]] = field(default_factory=list)
-    draining: asyncio.Task[None] | None = None
+    drains: set[asyncio.Task[None]] = field(default_factory=set)
+    """Tasks running batches of these webhooks."""
+    busy: int = 0
+    """Those of them running a batch now; the others are about to take one."""
 
 
 class WebhookBatches(Generic[T]):
@@ -80,6 +96,7 @@ class WebhookBatches(Generic[T]):
 
     def __init__(self, writes: Writes) -> None:
         self._writes = writes
+        self._at_once = 1 if writes.database.dialect == "sqlite" else BATCHES_AT_ONCE
         self._queues: WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T]] = WeakKeyDictionary()
         """One per event loop: a future belongs to its loop (a server has one; tests may
         run each request in a loop of its own)."""
@@ -92,17 +109,19 @@ class WebhookBatches(Generic[T]):
             queue = self._queues[loop] = _Queue()
         future: asyncio.Future[T] = loop.create_future()
         queue.jobs.append((work, future))
-        if queue.draining is None:
-            queue.draining = loop.create_task(self._drain(queue), name="twilio-webhook-batches")
+        drains = len(queue.drains)
+        if drains == queue.busy and drains < self._at_once:  # none is free to take it
+            queue.drains.add(loop.create_task(self._drain(queue), name="twilio-webhook-batches"))
         return await future
 
     async def _drain(self, queue: _Queue[T]) -> None:
         """Run what waits, a batch at a time, until nothing does; webhooks that arrive
-        meanwhile form the next batch."""
+        meanwhile form the next batch (this drain's, or another's already free)."""
         try:
             while queue.jobs:
                 batch = queue.jobs[:BATCH_LIMIT]
                 del queue.jobs[:BATCH_LIMIT]
+                queue.busy += 1
                 try:
                     outcomes = await run_in_threadpool(self._run, [work for work, _ in batch])
                 except Exception as exc:
@@ -110,10 +129,12 @@ class WebhookBatches(Generic[T]):
                 except BaseException:  # shutting down: nobody may wait for an answer forever
                     queue.jobs[:0] = batch
                     raise
+                finally:
+                    queue.busy -= 1
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     outcome.settle(future)
         finally:
-            queue.draining = None
+            queue.drains.discard(asyncio.current_task())
             for _, future in queue.jobs:  # left only when draining was cut short
                 future.cancel()
             queue.jobs.clear()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from callflow.errors import MalformedWebhook
 from callflow.providers.twilio.batches import WebhookBatches
-from callflow.providers.twilio.store import Writes
+from callflow.providers.twilio.store import Writes, locked_call
 from callflow.store.base import Base
 from callflow.store.session import Database
 from callflow.store.twilio_tables import TwilioLeg
@@ -158,3 +160,40 @@ def test_a_request_that_went_away_takes_no_answer_but_its_work_is_done(
 
     asyncio.run(impatient())
     assert stored(database) == {"CA-late", "CA1"}
+
+
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_webhook_waiting_for_its_call_holds_up_no_other_call(
+    database: Database,
+) -> None:
+    """Another process holds a call's row: the webhook for that call waits for it, and a
+    webhook for another call arriving meanwhile is answered all the same."""
+    writes = Writes(database)
+    batches: WebhookBatches[str] = WebhookBatches(writes)
+    with writes.transaction() as session:
+        add_row(session, "CA-held")
+    waiting = threading.Event()
+
+    def held_call() -> str:
+        waiting.set()
+        with writes.transaction() as session:
+            assert locked_call(session, "CA-held") is not None
+        return "CA-held"
+
+    async def meanwhile() -> None:
+        with database.transaction() as other_process:
+            assert locked_call(other_process, "CA-held") is not None
+            held = asyncio.ensure_future(batches.run(held_call))
+            assert await asyncio.to_thread(waiting.wait, 30)
+            answered = await asyncio.wait_for(batches.run(writing(writes, "CA-free")), 30)
+            assert answered == "CA-free"
+            assert not held.done()
+        assert await asyncio.wait_for(held, 30) == "CA-held"
+
+    asyncio.run(meanwhile())
+    assert stored(database) == {"CA-held", "CA-free"}
