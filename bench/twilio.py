@@ -1,42 +1,47 @@
 """Twilio webhooks: signed webhooks against the least an endpoint must do for them.
 
 Run: ``python bench/twilio.py [--clients 200] [--seconds 5] [--rounds 3]
-[--warm-up 2] [--databases sqlite postgresql]``. Progress goes to stderr; the last stdout
-line is one JSON object.
+[--warm-up 2] [--databases sqlite postgresql]``. Progress goes to stderr; the
+last stdout line is one JSON object, with a part for each database.
 
 For each database — SQLite in a temporary folder (the line's default), then
 PostgreSQL in a database of the bench's own on ``$CALLFLOW_BENCH_POSTGRES``
-(:mod:`bench.postgres`), made and dropped — one uvicorn process serves, as
-``callflow serve`` serves them (:func:`~callflow.cli.http_server.serve_apps`:
-h11, the limits of ``[web]``), three endpoints, and each is loaded in turn
-by ``--clients`` concurrent keep-alive HTTP/1.1 connections from this
-process on loopback, each sending its next request when the last is
-answered. Every request is a new call to the line, as Twilio posts it: its
+(:mod:`bench.postgres`), made and dropped — one uvicorn process serves three
+endpoints as ``callflow serve`` serves its app
+(:func:`~callflow.cli.http_server.serve_apps`: h11, the limits of ``[web]``,
+``max_connections`` raised for the clients). Each endpoint in turn is loaded
+by ``--clients`` concurrent keep-alive HTTP/1.1 connections from this process
+on loopback, each sending its next request when the last is answered; the
+three take turns ``--rounds`` times, so a change in the machine's speed meets
+each of them. Every request is a new call to the line, as Twilio posts it: its
 parameters, a fresh CallSid and caller, signed as Twilio signs.
 
 - **Signed webhooks**: ``POST /twilio/voice`` of the real app, the webhooks
   mounted on the HTTP app as ``callflow serve`` mounts them, so each is
   checked, parsed, stepped through the engine and stored (the call's row, its
-  events, its TwiML steps), the line open (its clock is set to a Monday 10:00).
-- **Baseline**, the work no webhook can do without: a Starlette endpoint that
-  checks the signature with the provider's own verifier (which parses the
-  form), then commits one row (the CallSid and the caller) to the same
-  database in a transaction of its own, off the event loop, and answers the
-  webhook's TwiML, built in advance. On SQLite its writers take turns on a
-  lock in the process, as any writer must there (SQLite's own wait is a
-  growing sleep).
+  event, its TwiML step), the line open (its clock is set to a Monday 10:00).
+- **Baseline**, the work no webhook can do without: a Starlette endpoint
+  beside the app that checks the signature with the provider's own verifier
+  (which parses the form), commits one row (the CallSid and the caller) to the
+  same database in a transaction of its own, off the event loop, and answers
+  the webhook's TwiML, built in advance. On PostgreSQL the transactions run in
+  Starlette's thread pool on the line's connection pool; on SQLite, which
+  takes one writer at a time, in one thread (threads queueing on a lock there
+  cost some 70 % more server CPU a request).
 - **Hello world**: a Starlette endpoint that reads the body and answers the
-  same TwiML; no signature, no parameters, no store. Its ratio is the second
-  figure: what our stack costs over HTTP alone.
+  same TwiML; no signature, no parameters, no store: HTTP alone.
 
-Requests answered between the warm-up and the end of the window are
-counted; latency is from sending a request to its last byte. The server's
-CPU per answer and the load generator's CPU are reported too: the machine's
-cores are shared with the load generator (and whatever else runs — the load
-average at the start is in the result), and a client near a whole core
-would be what sets the pace. After the run the rows stored are counted: each
-answered webhook and baseline request has its row. Target: webhooks ≥ 0.6 of
-the baseline on each database (heading for 0.8).
+Requests answered between the warm-up and the end of each window are
+counted; latency is from sending a request to its last byte. ``ratio`` is the
+webhooks' rate over the baseline's, all rounds together (each round's is in
+``ratio_by_round``); ``ratio_to_hello`` the same over HTTP alone, the second
+figure; ``cpu_ratio`` the baseline's server CPU per answer over the webhook's,
+which the machine's other work sways less than the rates. The load
+generator's CPU is reported too: the cores are shared with it (and whatever
+else runs — the load average at the start is in the result), and a client near
+a whole core would be what sets the pace. After the run the rows stored are
+counted: each answered webhook and baseline request has its row. Target:
+webhooks ≥ 0.6 of the baseline on each database (heading for 0.8).
 """
 
 from __future__ import annotations
@@ -429,6 +434,11 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "ratio": _ratio(webhook.per_s, baseline.per_s),
         "ratio_by_round": [_ratio(r["webhook"].per_s, r["baseline"].per_s) for r in rounds],
         "ratio_to_hello": _ratio(webhook.per_s, hello.per_s),
+        # The baseline's server CPU per answer over the webhook's: less swayed than the rates
+        # by whatever else the machine's cores run meanwhile.
+        "cpu_ratio": _ratio(
+            baseline.server_ms_per_request or 0.0, webhook.server_ms_per_request or 0.0
+        ),
         "failures": webhook.failures + baseline.failures + hello.failures,
         "webhook_server_cpu_ms": webhook.server_ms_per_request,
         "baseline_server_cpu_ms": baseline.server_ms_per_request,
