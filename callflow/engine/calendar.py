@@ -85,6 +85,9 @@ class Calendar:
         self._closures = tuple(closures)
         self._days: dict[date, Day] = {}
         self._closings: dict[datetime, datetime | None] = {}
+        self._last_open: Span | None = None
+        """The open span last asked about: every step asks whether the line is open, and
+        nearly always it is the same span as the step before."""
 
     @classmethod
     def from_config(cls, config: HotlineConfig) -> Calendar:
@@ -159,8 +162,12 @@ class Calendar:
     # -- questions about instants -----------------------------------------------
 
     def open_span_at(self, at: datetime) -> Span | None:
+        last = self._last_open
+        if last is not None and last.start <= at < last.end:
+            return last
         for span in self.day(self.local_date(at)).spans:
             if span.start <= at < span.end:
+                self._last_open = span
                 return span
         return None
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from callflow.engine import queueing
 from callflow.engine.commands import CancelCallback, StoreCallback
+from callflow.engine.expectations import SAID_TIME_STEP
 from callflow.engine.forecast import QueueSnapshot
 from callflow.engine.promise import deadline_class, due_at
 from callflow.engine.prompts import DigitGroups, PromptRef, round_up
@@ -199,7 +200,7 @@ def ask_keep_or_cancel(
     assert existing is not None
     promised = existing.expected_at or existing.due_at
     # An overdue request is promised for the next half hour, not for the past.
-    when = queueing.when_for(t, max(promised, round_up(t.now, queueing.SAID_TIME_STEP)))
+    when = queueing.when_for(t, max(promised, round_up(t.now, SAID_TIME_STEP)))
     prompts = [*(lead or []), *intro, t.p("pending_exists", when=when)]
     t.ask(Menu.PENDING, prompts, fresh=lead is None)
 

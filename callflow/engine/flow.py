@@ -49,7 +49,7 @@ from callflow.engine.events import (
     TimerFired,
 )
 from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
-from callflow.engine.turn import TIMERS, FlowContext, Turn
+from callflow.engine.turn import TIMER_FIELDS, FlowContext, Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
 __all__ = ["FlowContext", "new_call", "step"]
@@ -394,9 +394,9 @@ def _playback_finished(t: Turn, event: Any) -> None:
 
 def _timer(t: Turn, event: Any) -> None:
     s = t.s
-    if event.name not in TIMERS:
+    attr = TIMER_FIELDS.get(event.name)
+    if attr is None:
         return
-    attr = f"{event.name}_at"
     if getattr(s, attr) != event.at:
         return  # replaced or cleared since
     setattr(s, attr, None)

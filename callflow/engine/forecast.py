@@ -9,6 +9,7 @@ estimates: with nobody staffed, the answer is "unknown".
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,9 +18,14 @@ from typing import Protocol
 
 from callflow.config.models import WEEKDAYS, DailyRange, StaffingBlock
 from callflow.engine.calendar import Calendar, Span
+from callflow.engine.memo import Memo
 
 HORIZON = timedelta(days=14)
 """How far ahead a callback time is promised; beyond it, none is offered."""
+
+REMEMBERED_OPEN_SPANS = 1024
+"""Open spans whose planned capacity a :class:`RotaCapacity` keeps: years of ordinary
+days for every skill and language, and a bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,26 +78,47 @@ class Backlogged:
 
 class BacklogIndex:
     """Open requests in claim order per topic and language, for counting places fast:
-    every announcement asks, and a busy line's backlog runs to thousands."""
+    every announcement asks, and a busy line's backlog runs to thousands.
 
-    def __init__(self, backlog: Iterable[Backlogged] = ()) -> None:
-        self._order: dict[tuple[str, str], list[tuple[int, datetime]]] = {}
-        for b in backlog:
-            self._order.setdefault((b.topic, b.language), []).append(
-                (b.deadline_class, b.queue_entered_at)
-            )
+    A reader that knows which request changed puts or drops just that
+    one: reading the whole backlog again at every change costs a busy day more than the
+    rest of its store work."""
+
+    def __init__(self, backlog: Iterable[tuple[int, Backlogged]] = ()) -> None:
+        self._order: dict[tuple[str, str], list[tuple[int, datetime, int]]] = {}
+        self._places: dict[int, tuple[tuple[str, str], tuple[int, datetime, int]]] = {}
+        for callback_id, b in backlog:
+            key, place = (b.topic, b.language), (b.deadline_class, b.queue_entered_at, callback_id)
+            self._order.setdefault(key, []).append(place)
+            self._places[callback_id] = (key, place)
         for places in self._order.values():
             places.sort()
 
     def __len__(self) -> int:
-        return sum(len(places) for places in self._order.values())
+        return len(self._places)
+
+    def put(self, callback_id: int, b: Backlogged) -> None:
+        """Request *callback_id* is open, in place *b*."""
+        self.drop(callback_id)
+        key, place = (b.topic, b.language), (b.deadline_class, b.queue_entered_at, callback_id)
+        bisect.insort(self._order.setdefault(key, []), place)
+        self._places[callback_id] = (key, place)
+
+    def drop(self, callback_id: int) -> None:
+        """Request *callback_id* is no longer open (if it was)."""
+        known = self._places.pop(callback_id, None)
+        if known is None:
+            return
+        key, place = known
+        places = self._order[key]
+        del places[bisect.bisect_left(places, place)]
 
     def ahead(self, topic: str, language: str, deadline_class: int, entered: datetime) -> int:
         """Open requests for *topic* in *language* that a new one (of *deadline_class*,
         caller queued at *entered*) would be served after: a better class, or the same
         and earlier."""
         places = self._order.get((topic, language), [])
-        return bisect.bisect_right(places, (deadline_class, entered))
+        return bisect.bisect_right(places, (deadline_class, entered, math.inf))
 
 
 def estimated_wait(snapshot: QueueSnapshot) -> timedelta | None:
@@ -110,14 +137,19 @@ def estimated_wait(snapshot: QueueSnapshot) -> timedelta | None:
 
 
 def expected_callback_start(
-    now: datetime, snapshot: QueueSnapshot, capacity: Iterable[CapacitySpan]
+    now: datetime,
+    snapshot: QueueSnapshot,
+    capacity: Iterable[CapacitySpan],
+    by: datetime | None = None,
 ) -> datetime | None:
-    """When a callback requested now can be expected to ring, or None beyond :data:`HORIZON`.
+    """When a callback requested now can be expected to ring, or None beyond :data:`HORIZON`
+    (and, given *by*, None if it would ring after *by*).
 
     Work ahead of it: the live callers ahead, the callbacks ahead in the
     same deadline class, and what busy advisors are finishing (half a handle
     time each on average). It is served at the rate the planned advisors
-    have left over after live calls.
+    have left over after live calls. *by* stops the walk at the promise: on a busy
+    line most offers cannot keep it, and they need not read the days after it.
     """
     busy = max(snapshot.staffed - snapshot.free, 0)
     jobs_ahead = snapshot.callbacks_ahead + max(snapshot.position - 1, 0)
@@ -125,7 +157,7 @@ def expected_callback_start(
     limit = now + HORIZON
     for span in capacity:
         start = max(span.start, now)
-        if start >= limit:
+        if start >= limit or (by is not None and start > by):
             return None
         if span.end <= start:
             continue
@@ -134,7 +166,8 @@ def expected_callback_start(
             continue
         available = rate * (span.end - start).total_seconds()
         if work <= available:
-            return start + timedelta(seconds=work / rate)
+            expected = start + timedelta(seconds=work / rate)
+            return None if by is not None and expected > by else expected
         work -= available
     return None
 
@@ -152,8 +185,12 @@ class RotaCapacity:
         self.calendar = calendar
         self._blocks = blocks
         self._window = dial_window
-        self._split: dict[tuple[datetime, datetime, str, str], list[CapacitySpan]] = {}
-        """Capacity per dialling window, remembered: every offer walks days ahead."""
+        self._matching_blocks: dict[tuple[str, str], list[StaffingBlock]] = {}
+        self._planned: Memo[tuple[datetime, str, str], tuple[CapacitySpan, ...]] = Memo(
+            REMEMBERED_OPEN_SPANS
+        )
+        """Capacity in each open span (keyed by its end), remembered: every offer walks
+        the days ahead, and the plan for a day never changes under one set of rules."""
 
     def blocks_at(self, at: datetime) -> list[StaffingBlock]:
         """The staffing blocks planned at instant *at* (the line being open or not)."""
@@ -168,21 +205,43 @@ class RotaCapacity:
 
     def spans(self, skill: str, language: str, start: datetime) -> Iterator[CapacitySpan]:
         """Planned capacity from *start* on, in order, up to :data:`HORIZON` ahead."""
-        blocks = self._matching(skill, language)
-        if not blocks:
+        if not self._matching(skill, language):
             return
         for open_span in self.calendar.spans_from(start):
             if open_span.start >= start + HORIZON:
                 return
-            for window in self._dial_windows(open_span):
-                key = (window.start, window.end, skill, language)
-                split = self._split.get(key)
-                if split is None:
-                    split = self._split[key] = list(self._split_by_blocks(window, blocks))
-                yield from split
+            for span in self._planned_in(open_span, skill, language):
+                if span.start >= start:
+                    yield span
+                elif span.end > start:  # *start* falls inside it: the rest of it
+                    yield CapacitySpan(start, span.end, span.advisors)
 
     def _matching(self, skill: str, language: str) -> list[StaffingBlock]:
-        return [b for b in self._blocks if b.skill == skill and language in b.languages]
+        blocks = self._matching_blocks.get((skill, language))
+        if blocks is None:
+            blocks = self._matching_blocks[skill, language] = [
+                b for b in self._blocks if b.skill == skill and language in b.languages
+            ]
+        return blocks
+
+    def _planned_in(self, open_span: Span, skill: str, language: str) -> tuple[CapacitySpan, ...]:
+        """The capacity in the whole of the open span *open_span* is part of (it may start
+        later, as the first span from an instant does)."""
+        key = (open_span.end, skill, language)
+        planned = self._planned.get(key)
+        if planned is None:
+            whole = self.calendar.open_span_at(open_span.start)
+            assert whole is not None and whole.end == open_span.end
+            blocks = self._matching(skill, language)
+            planned = self._planned.keep(
+                key,
+                tuple(
+                    span
+                    for window in self._dial_windows(whole)
+                    for span in self._split_by_blocks(window, blocks)
+                ),
+            )
+        return planned
 
     def _dial_windows(self, span: Span) -> list[Span]:
         if self._window is None:

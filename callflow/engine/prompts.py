@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from callflow.config.models import HotlineConfig, LanguageConfig
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class When:
     """An instant to be said relative to the day of the call.
 
@@ -29,7 +29,7 @@ class When:
     style: Literal["at", "by", "morning"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class DigitGroups:
     """A phone number to read back in groups: ``040 123 4567``."""
 
@@ -42,7 +42,7 @@ class DigitGroups:
 PromptValue = int | str | When | DigitGroups
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PromptRef:
     key: str
     language: str

@@ -14,15 +14,12 @@ from datetime import datetime, timedelta
 
 from callflow.engine import emergency
 from callflow.engine.commands import EnterQueue, LeaveQueue, LookUpQueue
-from callflow.engine.forecast import QueueSnapshot, estimated_wait, expected_callback_start
-from callflow.engine.promise import due_at
-from callflow.engine.prompts import PromptRef, When, round_up
+from callflow.engine.expectations import Expectation
+from callflow.engine.forecast import QueueSnapshot, estimated_wait
+from callflow.engine.prompts import PromptRef, When
 from callflow.engine.state import After, Menu, Phase, QueueNeed
 from callflow.engine.turn import Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
-
-SAID_TIME_STEP = timedelta(minutes=30)
-"""Promised times are said rounded up to this step ("by 14.00", "by 14.30")."""
 
 MORNING_ENDS = 12 * 60
 
@@ -189,19 +186,14 @@ def withhold_offer(t: Turn, due: datetime) -> PromptRef | None:
     return None
 
 
-def callback_expectation(t: Turn, snap: QueueSnapshot) -> tuple[datetime | None, datetime]:
+def callback_expectation(t: Turn, snap: QueueSnapshot) -> Expectation:
     """When to say a callback would come, and its due time.
 
     The first is None when the callback cannot keep the queue's promise.
     """
-    s, queue = t.s, t.queue
+    s = t.s
     assert s.topic is not None and s.language is not None
-    due = due_at(t.ctx.calendar, queue.promise, t.now)
-    capacity = t.ctx.capacity.spans(queue.skill, s.language, t.now)
-    start = expected_callback_start(t.now, snap, capacity)
-    if start is None or start > due:
-        return None, due
-    return min(round_up(start, SAID_TIME_STEP), due), due
+    return t.ctx.expectations.at(s.topic, s.language, t.now, snap)
 
 
 def when_for(t: Turn, at: datetime) -> When:

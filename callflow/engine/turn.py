@@ -24,12 +24,16 @@ from callflow.engine.commands import (
     SetTimer,
     StopPlayback,
 )
+from callflow.engine.expectations import CallbackExpectations
 from callflow.engine.forecast import PlannedCapacity
 from callflow.engine.prompts import PromptRef, PromptValue, When
 from callflow.engine.state import After, CallState, Menu, Phase
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
-TIMERS = frozenset({"input", "announce", "closing"})
+TIMER_FIELDS = {name: f"{name}_at" for name in ("announce", "closing", "input")}
+"""The engine's timers, each with the :class:`CallState` field that holds when it fires."""
+
+TIMERS = frozenset(TIMER_FIELDS)
 """The engine's timers; a ``TimerFired`` with any other name is ignored."""
 
 
@@ -80,9 +84,12 @@ class FlowContext:
     stored change, the file read again). A call last stepped under another number hears
     :class:`~.events.RulesChanged` first."""
     menus: MenuPrompts = field(init=False)
+    expectations: CallbackExpectations = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "menus", MenuPrompts(self.config))
+        expectations = CallbackExpectations(self.config, self.calendar, self.capacity)
+        object.__setattr__(self, "expectations", expectations)
 
 
 class Turn:
@@ -181,11 +188,11 @@ class Turn:
     # -- timers ---------------------------------------------------------------------
 
     def set_timer(self, name: str, at: datetime) -> None:
-        setattr(self.s, f"{name}_at", at)
+        setattr(self.s, TIMER_FIELDS[name], at)
         self.out.append(SetTimer(name, at))
 
     def clear_timer(self, name: str) -> None:
-        attr = f"{name}_at"
+        attr = TIMER_FIELDS[name]
         if getattr(self.s, attr) is not None:
             setattr(self.s, attr, None)
             self.out.append(ClearTimer(name))
@@ -197,7 +204,7 @@ class Turn:
 
     def finish(self) -> None:
         """Close the call's books: every timer off, the outcome logged."""
-        for name in sorted(TIMERS):
+        for name in TIMER_FIELDS:
             self.clear_timer(name)
         self.s.menu = None
         self.s.playback = None

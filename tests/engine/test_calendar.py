@@ -238,3 +238,16 @@ class TestDiallingWindow:
         assert calendar.first_instant_within(local(2026, 12, 24, 8), window) == local(
             2026, 12, 28, 9
         )
+
+
+class TestQuestionsInTurn:
+    def test_open_at_answers_each_instant_for_its_own_day(self, config: HotlineConfig) -> None:
+        """Asked in any order, each instant gets the span of its own day (or none)."""
+        calendar = Calendar.from_config(config)
+        monday = calendar.open_span_at(local(2026, 1, 12, 10))
+        assert monday is not None and monday.start == local(2026, 1, 12, 9)
+        assert calendar.open_span_at(local(2026, 1, 12, 15)) is None
+        tuesday = calendar.open_span_at(local(2026, 1, 13, 14, 59))
+        assert tuesday is not None and tuesday.start == local(2026, 1, 13, 9)
+        assert calendar.open_span_at(local(2026, 1, 12, 14, 59)) == monday
+        assert calendar.open_span_at(local(2026, 1, 13, 8, 59)) is None

@@ -216,6 +216,31 @@ class TestExpectedCallbackStart:
         assert read[-1].start >= MONDAY_10 + HORIZON
         assert len(read) <= HORIZON.days + 2
 
+    def test_a_time_past_the_promise_is_none(self) -> None:
+        """Given the promise, a callback that would come after it has no time: the same
+        time as without it otherwise."""
+        snap = snapshot(position=1, free=2, staffed=2, callbacks_ahead=150)  # Tuesday 11:30
+        spans = workdays(12, 3)
+        assert expected_callback_start(MONDAY_10, snap, spans, by=local(2026, 1, 12, 15)) is None
+        assert expected_callback_start(MONDAY_10, snap, spans, by=local(2026, 1, 13, 11)) is None
+        for by in (local(2026, 1, 13, 11, 30), local(2026, 1, 13, 15)):
+            start = expected_callback_start(MONDAY_10, snap, spans, by=by)
+            assert start == local(2026, 1, 13, 11, 30)
+
+    def test_a_promise_today_reads_no_further_than_tomorrow(self) -> None:
+        """A busy line's offer that cannot keep today's promise stops at the first span
+        after it, however much capacity is planned beyond."""
+        read: list[CapacitySpan] = []
+
+        def rota() -> Iterator[CapacitySpan]:
+            for span in workdays(12, 14):
+                read.append(span)
+                yield span
+
+        snap = snapshot(position=1, free=2, staffed=2, callbacks_ahead=1000)
+        assert expected_callback_start(MONDAY_10, snap, rota(), by=local(2026, 1, 12, 15)) is None
+        assert len(read) == 2
+
 
 @pytest.fixture(scope="module")
 def rota(config: HotlineConfig) -> RotaCapacity:
@@ -267,6 +292,21 @@ class TestRotaCapacity:
             "2026-01-19",
         ]
         assert {(h[1], h[2], h[3]) for h in hours(rota, spans)} == {("09:00", "14:45", 1)}
+
+    def test_an_earlier_instant_after_a_later_one_has_the_whole_span(
+        self, config: HotlineConfig
+    ) -> None:
+        """Capacity is kept per open span, whole: from 12:00 it is 12:00–14:45, and asked
+        afterwards from 09:30 it is 09:30–14:45, not what was left at noon."""
+        fresh = RotaCapacity(
+            Calendar.from_config(config), config.staffing, config.callbacks.retry.allowed_hours
+        )
+        noon = next(iter(fresh.spans("nurse", "fi", local(2026, 1, 12, 12))))
+        morning = next(iter(fresh.spans("nurse", "fi", local(2026, 1, 12, 9, 30))))
+        assert hours(fresh, [noon, morning]) == [
+            ("2026-01-12", "12:00", "14:45", 2),
+            ("2026-01-12", "09:30", "14:45", 2),
+        ]
 
     def test_after_the_dial_window_capacity_is_tomorrows(self, rota: RotaCapacity) -> None:
         """At 14:50 no callback can be dialled today; capacity resumes tomorrow at 09:00."""

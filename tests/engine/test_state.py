@@ -89,6 +89,22 @@ def full_state() -> CallState:
     )
 
 
+class TestCopy:
+    def test_a_copy_has_every_field_and_is_its_own(self) -> None:
+        """A step works on a copy: equal to the state, and changing it leaves the state be."""
+        state = full_state()
+        working = state.copy()
+        assert working == state
+        working.phase = Phase.ENDED
+        assert state.phase is Phase.CALLBACK
+
+    def test_adopting_takes_every_field(self) -> None:
+        """The stored step's result becomes the call's state, whole."""
+        state = CallState(call_id="call-42", started_at=MONDAY_10)
+        state.adopt(full_state())
+        assert state == full_state()
+
+
 class TestRoundTrip:
     def test_the_full_example_sets_every_field(self) -> None:
         """The example state leaves no field at its default, so the round trip covers all."""
