@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from callflow.config.models import HotlineConfig, LanguageConfig
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class When:
     """An instant to be said relative to the day of the call.
 
@@ -29,7 +29,7 @@ class When:
     style: Literal["at", "by", "morning"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DigitGroups:
     """A phone number to read back in groups: ``040 123 4567``."""
 
@@ -42,8 +42,16 @@ class DigitGroups:
 PromptValue = int | str | When | DigitGroups
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PromptRef:
+    """A prompt to say, and what fills it in.
+
+    Prompts are values, never changed once made, and hashable (a provider may keep what
+    it worked out for one, as the simulator keeps how long each takes to say). They are
+    not frozen dataclasses because a frozen one costs three times as much to build, and
+    every step builds several: so are :class:`When` and :class:`DigitGroups` in them.
+    """
+
     key: str
     language: str
     params: tuple[tuple[str, PromptValue], ...] = ()
