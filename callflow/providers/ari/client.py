@@ -1,4 +1,5 @@
-"""A thin asynchronous ARI client: REST over httpx, events over one websocket.
+"""A thin asynchronous ARI client: REST over HTTP/1.1 keep-alive connections, events over one
+websocket.
 
 ::
 
@@ -19,20 +20,23 @@ request and the websocket go to the configured URL only (no redirects are
 followed, ids are quoted whole into their path segment); the password
 travels in the Basic ``Authorization`` header, never in a URL, and is
 never logged. The client knows nothing of calls or the engine.
+
+REST goes through :mod:`~callflow.providers.ari.http`, not a general HTTP
+client: a line under load sends a request for nearly every event, and the
+general pool's bookkeeping cost more than the requests themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import random as random_module
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
-
-import httpx
 
 from callflow.errors import (
     ChannelGone,
@@ -41,6 +45,7 @@ from callflow.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from callflow.providers.ari.http import Connections, HttpFailed, Reply
 from callflow.providers.ari.models import Snapshot
 from callflow.providers.ari.resources import (
     ApiDocs,
@@ -100,14 +105,12 @@ class AriClient:
         self.app = app
         self.username = username
         authorization = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": authorization},
+        self._base_path = urlsplit(self.base_url).path
+        self._http = Connections(
+            self.base_url,
+            [("Authorization", authorization)],
             timeout=timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            follow_redirects=False,
+            max_connections=max_connections,
         )
         self.channels = Channels(self)
         self.bridges = Bridges(self)
@@ -159,37 +162,42 @@ class AriClient:
     ) -> Any:
         """Send one operation; the decoded JSON answer, or None for 204 (and for a 404 the
         operation declares as "absent")."""
-        url = _expand(operation, path or {})
+        target = self._base_path + _expand(operation, path or {})
         params = _query(operation, query or {})
+        if params:
+            target += "?" + urlencode(params)
+        payload = None
         if body is not None:
             unknown = set(body) - set(operation.body)
             if unknown:
                 raise ValueError(f"{operation} takes no body field {sorted(unknown)}")
-        try:
-            response = await self._http.request(operation.method, url, params=params, json=body)
-        except httpx.TransportError as exc:
-            raise ProviderUnavailable(
-                f"Asterisk at {self.base_url} did not answer {operation}: {type(exc).__name__}"
-            ) from exc
-        if response.status_code < 400:
-            return _json(response, operation) if response.status_code != 204 else None
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        response = await self._send(operation, target, payload)
+        if response.status < 400:
+            return _json(response, operation) if response.status != 204 else None
         message = _message(response)
-        if response.status_code == 404 and operation.absent and message == operation.absent:
+        if response.status == 404 and operation.absent and message == operation.absent:
             return None
-        raise _refusal(operation, response.status_code, message)
+        raise _refusal(operation, response.status, message)
 
     async def get_document(self, name: str) -> Any:
         """One of the server's api-docs (``resources.json``, ``channels.json``)."""
         operation = Operation("api-docs", name, "GET", f"/api-docs/{name}")
-        try:
-            response = await self._http.get(f"api-docs/{quote(name, safe='')}")
-        except httpx.TransportError as exc:
-            raise ProviderUnavailable(
-                f"Asterisk at {self.base_url} did not answer {operation}: {type(exc).__name__}"
-            ) from exc
-        if response.status_code >= 400:
-            raise _refusal(operation, response.status_code, _message(response))
+        target = f"{self._base_path}api-docs/{quote(name, safe='')}"
+        response = await self._send(operation, target, None)
+        if response.status >= 400:
+            raise _refusal(operation, response.status, _message(response))
         return _json(response, operation)
+
+    async def _send(self, operation: Operation, target: str, body: bytes | None) -> Reply:
+        try:
+            return await self._http.request(
+                operation.method, target, body, content_type="application/json"
+            )
+        except HttpFailed as exc:
+            raise ProviderUnavailable(
+                f"Asterisk at {self.base_url} did not answer {operation}: {exc}"
+            ) from exc
 
 
 def _ari_base(url: str) -> str:
@@ -242,26 +250,26 @@ def _wire(value: str | int | bool | Sequence[str]) -> str:
     return ",".join(value)
 
 
-def _json(response: httpx.Response, operation: Operation) -> Any:
+def _json(response: Reply, operation: Operation) -> Any:
     try:
         return response.json()
     except ValueError as exc:
         raise ProviderError(
-            f"Asterisk answered {operation} with {response.status_code} and a body that is not JSON"
+            f"Asterisk answered {operation} with {response.status} and a body that is not JSON"
         ) from exc
 
 
-def _message(response: httpx.Response) -> str:
+def _message(response: Reply) -> str:
     """Asterisk's reason: ``{"message": ...}``, or ``{"error": ...}`` for its 500s."""
     try:
         body = response.json()
     except ValueError:
-        return response.reason_phrase or f"HTTP {response.status_code}"
+        return response.reason or f"HTTP {response.status}"
     if isinstance(body, dict):
         for key in ("message", "error"):
             if isinstance(body.get(key), str):
                 return str(body[key])
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    return response.reason or f"HTTP {response.status}"
 
 
 def _refusal(operation: Operation, status: int, message: str) -> ProviderError:
