@@ -3,8 +3,9 @@
 :class:`AsteriskAdapter` routes each ARI event to the call it concerns
 (:class:`~callflow.providers.ari.calls.InboundCall`) or to the advisor's
 leg it concerns (:mod:`callflow.providers.ari.connector`), runs the
-engine's steps with the store off the event loop, and keeps what Asterisk
-holds in step with what the engine believes:
+engine's steps with the store off the event loop (the steps of calls that
+wait together share a commit: :mod:`~callflow.providers.ari.group_commit`),
+and keeps what Asterisk holds in step with what the engine believes:
 
 - **Queues** are one holding bridge per topic with music on hold; each
   waiting caller hears their own announcements on their own channel.
@@ -50,12 +51,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 import structlog
 from sqlalchemy import select
 
 from callflow.config.models import AriConfig, HotlineConfig
 from callflow.engine.clock import Clock
+from callflow.engine.commands import Command
 from callflow.engine.events import DigitPressed, Event, RulesChanged
 from callflow.engine.flow import new_call
 from callflow.engine.state import CallState, Phase
@@ -64,6 +67,7 @@ from callflow.providers.ari import events as ari_events
 from callflow.providers.ari.calls import InboundCall, Stepped
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.connector import AdvisorLegs
+from callflow.providers.ari.group_commit import GroupCommit
 from callflow.providers.ari.live_sounds import LiveSounds
 from callflow.providers.ari.models import Channel, Snapshot
 from callflow.providers.ari.playbacks import MOST_PLAYBACKS, ari_playback_id, engine_playback
@@ -123,6 +127,7 @@ class AsteriskAdapter:
         # SQLite takes one writer at a time: more threads would only queue for its lock.
         threads = 1 if database.engine.dialect.name == "sqlite" else 4
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="callflow-ari")
+        self.steps = GroupCommit(database, self.executor)
         self._bridged_queues: set[str] = set()
         self.outage = OutageLog(clock)
         """A database outage is two log lines, however many calls and passes fail in it."""
@@ -161,6 +166,7 @@ class AsteriskAdapter:
                     await task
             for call in list(self.calls.values()):
                 await call.stop()
+            await self.steps.close()
             self.executor.shutdown(wait=True)
 
     def on_event(self, event: ari_events.Event) -> None:
@@ -239,27 +245,40 @@ class AsteriskAdapter:
 
     async def step(self, state: CallState, event: Event, channel_id: str) -> Stepped:
         """One step, under the rules in force as it starts: what it decides and the words
-        its prompts are said in are of the same rules."""
+        its prompts are said in are of the same rules. Its store work shares a commit with
+        other calls' steps (:mod:`~callflow.providers.ari.group_commit`); *state* takes
+        the result once that has committed."""
         now = self.clock.now()
         rules = self.rules.current
         handler = self.handler(rules)
-        loop = asyncio.get_running_loop()
-        commands = await loop.run_in_executor(
-            self.executor, lambda: handler.handle(state, event, now, provider_ref=channel_id)
-        )
+
+        def work() -> tuple[CallState, list[Command]]:
+            stepped = state.copy()  # the call's own state waits for the commit
+            return stepped, handler.handle(stepped, event, now, provider_ref=channel_id)
+
+        stepped, commands = await self.steps.run(work)
+        state.adopt(stepped)
         self.outage.succeeded()
         return Stepped(commands, rules.config)
 
     def handler(self, rules: RulesInForce) -> CallHandler:
-        """The engine with the store, for one step under *rules*."""
+        """The engine with the store, for one step under *rules*, inside
+        :attr:`steps`."""
         return CallHandler(
             self.database,
             fixed(rules.context),
             self.queue_reads,
             provider=PROVIDER,
+            unit_of_work=self.steps.unit,
             journal=self._journal,
-            on_callback_change=self._on_callback_change,
+            on_callback_change=self._callback_changed,
         )
+
+    def _callback_changed(self, callback_id: int) -> None:
+        """Whoever dispatches callbacks hears of a request stored or cancelled once that
+        is committed."""
+        if self._on_callback_change is not None:
+            self.steps.after_commit(partial(self._on_callback_change, callback_id))
 
     async def join_queue(self, call: InboundCall, topic: str) -> None:
         bridge_id = QUEUE_BRIDGE_PREFIX + topic

@@ -1,0 +1,186 @@
+"""The calls' steps: many calls' store work to one commit.
+
+Every step of every call is store work (the call's row and events, its place in
+a queue, the queue read for an announcement), and in a transaction of its own
+the commit and the transaction's set-up cost as much as the work. Under a
+stampede the steps queued for the store thread, and every caller's next prompt
+waited behind the others' commits. So the steps that wait when the store comes
+free run one after another in one transaction, committed once, as Twilio's
+webhooks are (:mod:`callflow.providers.twilio.batches`).
+
+- **Each step alone.** A step runs in a savepoint of its own: one that fails
+  (the store refusing it, a bug) is rolled back alone and fails alone (its call
+  apologises and is handed back to the dialplan, as any failed step), while
+  the others' work is committed.
+- **Nothing before its commit.** A step's result (the call's new state and the
+  commands for Asterisk) is handed back only once the transaction holding it
+  has committed: no caller hears what was not stored.
+- **A failed commit.** If the batch cannot be committed (the database gone),
+  none of its work was stored, so each step runs again alone, in a transaction
+  of its own: a failure stays with the steps that meet it. A step reads all it
+  needs from the store and from a copy of its call's state, so running it
+  again is running it once.
+
+One batch runs at a time, on the adapter's store executor: SQLite takes one
+writer at a time anyway, and steps arriving meanwhile form the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from callflow.store.session import Database, unreachable_as_store_error
+
+T = TypeVar("T")
+BATCH_LIMIT = 64
+"""Steps at most in one transaction: enough to share commits under any load, few enough
+that the first of them is not kept long."""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """How one step's work ended."""
+
+    value: Any = None
+    error: Exception | None = None
+
+    def settle(self, future: asyncio.Future[Any]) -> None:
+        if future.done():  # its call stopped waiting (the adapter is stopping)
+            return
+        if self.error is not None:
+            future.set_exception(self.error)
+        else:
+            future.set_result(self.value)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    work: Callable[[], Any]
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Running:
+    """The transaction a work runs in, and what waits for it to commit."""
+
+    session: Session
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+
+class GroupCommit:
+    """Runs store work in shared transactions, a batch at a time, on *executor*.
+
+    A work reaches its transaction through :meth:`unit` and asks for what must wait
+    for the commit with :meth:`after_commit`.
+    """
+
+    def __init__(self, database: Database, executor: Executor) -> None:
+        self._database = database
+        self._executor = executor
+        self._steps: list[_Waiting] = []
+        self._draining: asyncio.Task[None] | None = None
+        self._running = threading.local()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """*work*'s result once the transaction it ran in has committed (or its error)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._steps.append(_Waiting(work, future))
+        if self._draining is None:
+            self._draining = loop.create_task(self._drain(), name="ari-group-commit")
+        return await future
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """The session of the work running now on this thread (a unit of work for
+        :class:`~callflow.service.calls.CallHandler`)."""
+        running: _Running | None = getattr(self._running, "work", None)
+        if running is None:
+            raise RuntimeError("store work of a step runs inside GroupCommit.run")
+        yield running.session
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Do *action* (on the store thread) once the running work has committed; never
+        if it is rolled back."""
+        running: _Running | None = getattr(self._running, "work", None)
+        if running is None:
+            raise RuntimeError("after_commit is for store work inside GroupCommit.run")
+        running.committed.append(action)
+
+    async def close(self) -> None:
+        """Until the work handed in has run (its callers may have stopped waiting)."""
+        if self._draining is not None:
+            await asyncio.shield(self._draining)
+
+    async def _drain(self) -> None:
+        """Run what waits, a batch at a time, until nothing does."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._steps:
+                batch = self._steps[:BATCH_LIMIT]
+                del self._steps[:BATCH_LIMIT]
+                works = [waiting.work for waiting in batch]
+                try:
+                    outcomes = await loop.run_in_executor(self._executor, self._run, works)
+                except Exception as exc:  # the executor refused (shut down)
+                    outcomes = [_Outcome(error=exc)] * len(batch)
+                for waiting, outcome in zip(batch, outcomes, strict=True):
+                    outcome.settle(waiting.future)
+        finally:
+            self._draining = None
+            for waiting in self._steps:  # left only when draining was cut short
+                waiting.future.cancel()
+            self._steps.clear()
+
+    def _run(self, works: list[Callable[[], Any]]) -> list[_Outcome]:
+        if len(works) > 1:
+            try:
+                return self._together(works)
+            except Exception:  # not committed: each again, alone
+                pass
+        return [self._alone(work) for work in works]
+
+    def _together(self, works: list[Callable[[], Any]]) -> list[_Outcome]:
+        """Each work in a savepoint of one transaction; raises if that cannot commit."""
+        outcomes = []
+        committed: list[Callable[[], None]] = []
+        with self._database.transaction() as session:
+            for work in works:
+                running = _Running(session)
+                try:
+                    with unreachable_as_store_error(self._database.engine), session.begin_nested():
+                        value = self._within(running, work)
+                except Exception as exc:
+                    outcomes.append(_Outcome(error=exc))
+                    continue
+                outcomes.append(_Outcome(value=value))
+                committed += running.committed
+        for action in committed:
+            action()
+        return outcomes
+
+    def _alone(self, work: Callable[[], Any]) -> _Outcome:
+        try:
+            with self._database.transaction() as session:
+                running = _Running(session)
+                value = self._within(running, work)
+        except Exception as exc:
+            return _Outcome(error=exc)
+        for action in running.committed:
+            action()
+        return _Outcome(value=value)
+
+    def _within(self, running: _Running, work: Callable[[], T]) -> T:
+        self._running.work = running
+        try:
+            return work()
+        finally:
+            self._running.work = None
