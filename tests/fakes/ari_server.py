@@ -231,6 +231,9 @@ class FakeAsterisk:
             access_log=False,
             ws="websockets-sansio",
             ws_ping_interval=None,
+            # Asterisk's websocket takes no extension: its 101 names none (traces 00, 07), so
+            # every event crosses uncompressed whatever the client offers.
+            ws_per_message_deflate=False,
         )
         config.load()
         server = uvicorn.Server(config)

