@@ -93,6 +93,7 @@ class CallHandler:
         unit_of_work: Callable[[], AbstractContextManager[Session]] | None = None,
         journal: CallJournal | None = None,
         on_callback_change: Callable[[int], None] | None = None,
+        shows_places: bool = True,
     ) -> None:
         self.database = database
         self.rules = rules
@@ -107,6 +108,10 @@ class CallHandler:
         """Told of each callback request stored or cancelled once the step's unit of work is
         done (committed, for a live provider): whoever dispatches callbacks can look at once
         instead of at its next sweep."""
+        self._shows_places = shows_places
+        """Whether callers' places in the queues are written for others to read (the
+        board, a live line's matcher and estimates); a what-if simulation, which nobody
+        watches and which answers its queue questions from memory, writes none."""
 
     def handle(
         self, state: CallState, event: Event, now: datetime, *, provider_ref: str | None = None
@@ -123,7 +128,10 @@ class CallHandler:
         provider pushes ``RulesChanged`` to its queued callers too; heard again, it changes
         nothing.)
         """
-        with structlog.contextvars.bound_contextvars(call_id=state.call_id):
+        # Bound and reset by token: bound_contextvars reads every bound variable first, and a
+        # simulated day steps millions of times.
+        bound = structlog.contextvars.bind_contextvars(call_id=state.call_id)
+        try:
             working = state.copy()
             work = _Work()
             context = self.rules()
@@ -141,6 +149,8 @@ class CallHandler:
                 for callback_id in work.changed:
                     self._on_callback_change(callback_id)
             return work.media
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
 
     def _step_through(
         self,
@@ -164,13 +174,13 @@ class CallHandler:
                         # The call's row first: the request refers to it.
                         self._record(session, working, work.records, now, provider_ref)
                         work.records = []
-                        self.journal.flush(session)
+                        self.journal.write_call(session, working.call_id)
                     answer = self._store(session, working, command, now)
                     if isinstance(answer, CallbackStored | CallbackCancelled):
                         work.changed.append(answer.callback_id)
                     events.append(answer)
                 else:
-                    if isinstance(command, QUEUE_MOVES):
+                    if self._shows_places and isinstance(command, QUEUE_MOVES):
                         self._follow_queue(session, working, command)
                     work.media.append(command)
 

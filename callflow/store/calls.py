@@ -15,6 +15,7 @@ the same either way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from callflow.engine.state import CallState
 from callflow.engine.vocabulary import EventKind
 from callflow.store.base import Base
 from callflow.store.models import Call, CallEvent
+from callflow.store.prepared import Prepared
 
 CALLS = Base.metadata.tables[Call.__tablename__]
 
@@ -45,8 +47,9 @@ class CallJournal(Protocol):
     ) -> None:
         """Log *records* for the call and bring its summary row up to *state*."""
 
-    def flush(self, session: Session) -> None:
-        """Make everything recorded so far visible to queries in *session*."""
+    def write_call(self, session: Session, call_id: str) -> None:
+        """Make call *call_id*'s summary row visible to queries in *session*: a callback
+        request is about to refer to it."""
 
 
 class DirectJournal:
@@ -80,16 +83,20 @@ class DirectJournal:
             connection.execute(insert(CALLS), {**row, **fields})
         append_events(session, state.call_id, records, now)
 
-    def flush(self, session: Session) -> None:
-        session.flush()
+    def write_call(self, session: Session, call_id: str) -> None:
+        """Nothing to do: every row is written when recorded."""
 
 
 class BufferedJournal:
-    """Rows held in memory, written with one multi-row statement per table on :meth:`flush`."""
+    """Rows held in memory, written with one multi-row statement per table on :meth:`flush`.
+
+    A call's summary row is worked out at the flush from the last state recorded for it: a
+    call steps dozens of times between flushes, and only its last row is written. (A
+    handler steps a fresh copy of the state at each event, and records it last once the
+    event is done with it.)"""
 
     def __init__(self) -> None:
-        self._new: dict[str, dict[str, Any]] = {}
-        self._changed: dict[str, dict[str, Any]] = {}
+        self._calls: dict[str, _HeldCall] = {}
         self._events: list[dict[str, Any]] = []
         self._written: set[str] = set()
 
@@ -103,24 +110,25 @@ class BufferedJournal:
         provider: str,
         provider_ref: str | None,
     ) -> None:
-        fields = summary(state, now, records, keep_flow_state=False)
-        pending = self._new.get(state.call_id)
-        if pending is not None:
-            pending.update(fields)
-        elif state.call_id in self._changed:
-            self._changed[state.call_id].update(fields)
-        elif state.call_id not in self._written:
-            self._new[state.call_id] = {
-                "id": state.call_id,
-                "provider": provider,
-                "provider_ref": provider_ref,
-                "answered_at": None,
-                "ended_at": None,
-                **fields,
-            }
-        else:
-            self._changed[state.call_id] = fields
+        held = self._calls.get(state.call_id)
+        if held is None:
+            held = self._calls[state.call_id] = _HeldCall(state, now, provider, provider_ref)
+        held.state, held.updated_at = state, now
+        for record in records:
+            if record.kind is EventKind.ANSWERED:
+                held.moments["answered_at"] = now
+            elif record.kind is EventKind.ENDED:
+                held.moments["ended_at"] = now
         self._events += event_rows(state.call_id, records, now)
+
+    def write_call(self, session: Session, call_id: str) -> None:
+        """Write the call's row now if it has none yet; its events, and the rest, wait for
+        :meth:`flush` (the batch's commit)."""
+        held = self._calls.get(call_id)
+        if held is None or call_id in self._written:
+            return
+        _insert_many(session, Call, [self._new_row(call_id, held)])
+        self._written.add(call_id)
 
     def log(self, rows: Sequence[dict[str, Any]]) -> None:
         """Events from outside a call's steps (an advisor's coding), written with the rest."""
@@ -128,11 +136,18 @@ class BufferedJournal:
 
     def flush(self, session: Session) -> None:
         """Write what is held; it is let go first, so a failed write is not tried twice."""
-        new, changed, events = self._new, self._changed, self._events
-        self._new, self._changed, self._events = {}, {}, []
+        calls, events = self._calls, self._events
+        self._calls, self._events = {}, []
+        new: list[dict[str, Any]] = []
+        changed: dict[str, dict[str, Any]] = {}
+        for call_id, held in calls.items():
+            if call_id in self._written:
+                changed[call_id] = {**_summary_of(held.state, held.updated_at), **held.moments}
+            else:
+                new.append(self._new_row(call_id, held))
         if new:
-            _insert_many(session, Call, list(new.values()))
-            self._written.update(new)
+            _insert_many(session, Call, new)
+            self._written.update(row["id"] for row in new)
         for keys, rows in _grouped(changed).items():
             session.connection().execute(
                 update(Call)
@@ -143,13 +158,49 @@ class BufferedJournal:
         if events:
             _insert_many(session, CallEvent, events)
 
+    @staticmethod
+    def _new_row(call_id: str, held: _HeldCall) -> dict[str, Any]:
+        return {
+            "id": call_id,
+            "provider": held.provider,
+            "provider_ref": held.provider_ref,
+            "answered_at": None,
+            "ended_at": None,
+            **_summary_of(held.state, held.updated_at),
+            **held.moments,
+        }
+
+
+@dataclass(slots=True)
+class _HeldCall:
+    """A call's summary row as far as it is known, until the journal's next flush."""
+
+    state: CallState
+    updated_at: datetime
+    provider: str
+    provider_ref: str | None
+    moments: dict[str, datetime] = field(default_factory=dict)
+    """``answered_at`` and ``ended_at``, once recorded since the last flush."""
+
 
 def summary(
     state: CallState, now: datetime, records: Sequence[Record], *, keep_flow_state: bool
 ) -> dict[str, Any]:
     """The summary row's columns for *state*; ``flow_state`` lets a provider resume a call
     after a restart, which a simulation never needs."""
-    fields: dict[str, Any] = {
+    fields = _summary_of(state, now)
+    fields["flow_state"] = state.to_dict() if keep_flow_state else None
+    for record in records:
+        if record.kind is EventKind.ANSWERED:
+            fields["answered_at"] = now
+        elif record.kind is EventKind.ENDED:
+            fields["ended_at"] = now
+    return fields
+
+
+def _summary_of(state: CallState, now: datetime) -> dict[str, Any]:
+    """The summary row's columns every step sets (``flow_state`` as None)."""
+    return {
         "started_at": state.started_at,
         "caller_e164": state.caller_e164,
         "withheld": state.withheld,
@@ -157,15 +208,9 @@ def summary(
         "topic": state.topic,
         "queue_entered_at": state.queue_entered_at,
         "outcome": state.outcome,
-        "flow_state": state.to_dict() if keep_flow_state else None,
+        "flow_state": None,
         "updated_at": now,
     }
-    for record in records:
-        if record.kind is EventKind.ANSWERED:
-            fields["answered_at"] = now
-        elif record.kind is EventKind.ENDED:
-            fields["ended_at"] = now
-    return fields
 
 
 def load_call_state(session: Session, call_id: str) -> CallState | None:
@@ -207,13 +252,16 @@ def append_events(
         _insert_many(session, CallEvent, event_rows(call_id, records, at))
 
 
+_INSERTS = {model: Prepared(insert(model)) for model in (Call, CallEvent)}
+
+
 def _insert_many(
     session: Session, model: type[Call] | type[CallEvent], rows: list[dict[str, Any]]
 ) -> None:
-    """A plain multi-row INSERT on the session's connection: the ORM's bulk path costs
-    many times more per row, and these rows need nothing from it. Every row must have
-    the same keys."""
-    session.connection().execute(insert(model), rows)
+    """A multi-row INSERT on the driver (:mod:`~callflow.store.prepared`): SQLAlchemy's
+    own executemany costs more per row than the database does, and a simulated day
+    writes hundreds of thousands. Every row must have the same keys."""
+    _INSERTS[model].execute_many(session, rows)
 
 
 def _grouped(changed: dict[str, dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:

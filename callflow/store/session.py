@@ -14,9 +14,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -94,11 +95,19 @@ def unreachable_as_store_error(engine: Engine) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        if not is_unreachable(exc):
+        said = _said_plainly(engine, exc)
+        if said is None:
             raise  # a bug (no such table, a cancelled query) keeps its own error and traceback
-        where = hide_passwords_in(engine.url.render_as_string(hide_password=True))
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StoreError(f"database {where} is not available: {reason}") from exc
+        raise said from exc
+
+
+def _said_plainly(engine: Engine, error: BaseException) -> StoreError | None:
+    """*error* as a :class:`StoreError` if it says the database cannot be reached."""
+    if not isinstance(error, OperationalError) or not is_unreachable(error):
+        return None
+    where = hide_passwords_in(engine.url.render_as_string(hide_password=True))
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    return StoreError(f"database {where} is not available: {reason}")
 
 
 PG_UNREACHABLE = ("08", "53300", "57P01", "57P02", "57P03")
@@ -231,22 +240,37 @@ class Batch:
         self.before_commit: list[Callable[[Session], None]] = []
         """Run with the session just before each commit (write-behind buffers flush here)."""
 
-    @contextmanager
-    def unit(self) -> Iterator[Session]:
-        with unreachable_as_store_error(self._engine):
-            if self._session is None:
+    def unit(self) -> AbstractContextManager[Session]:
+        """One unit of work in the batch's transaction (the context manager is the batch
+        itself: a simulated day opens millions of units, and a generator's context
+        manager costs more than the little each does)."""
+        return self
+
+    def __enter__(self) -> Session:
+        if self._session is None:
+            with unreachable_as_store_error(self._engine):
                 self._session = self._sessions()
                 self._session.begin()
-            try:
-                yield self._session
-            except BaseException:
+        return self._session
+
+    def __exit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is not None:
+            if self._session is not None:
                 self._session.rollback()
                 self._session.close()
                 self._session = None
-                raise
-            self._units += 1
-            if self._units >= self._units_per_commit:
-                self.commit()
+            said = _said_plainly(self._engine, error)
+            if said is not None:
+                raise said from error
+            return
+        self._units += 1
+        if self._units >= self._units_per_commit:
+            self.commit()
 
     def commit(self) -> None:
         session, self._session, self._units = self._session, None, 0

@@ -62,7 +62,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> MatcherSpy:
 
 def test_the_simulator_pairs_through_the_matcher(config: HotlineConfig, spy: MatcherSpy) -> None:
     line = SimulatedFloor(config, RotaCapacity(Calendar.from_config(config), config.staffing))
-    line.advisors["nurse-1"] = SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0)
+    line.sign_in(SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0))
     line.enqueue("call-1", "health", "fi", T0)
     assert line.match() == spy.last_pass() == [("call-1", "nurse-1")]
 
@@ -115,7 +115,7 @@ def test_a_what_if_run_of_a_twilio_line_measures_its_in_order_queues(
     Swedish one, nobody is connected. The simulator runs the line's own policy."""
     line_config = with_twilio(config) if twilio else config
     line = SimulatedFloor(line_config, RotaCapacity(Calendar.from_config(config), config.staffing))
-    line.advisors["nurse-1"] = SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0)
+    line.sign_in(SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0))
     line.enqueue("call-1", "health", "sv", T0)
     line.enqueue("call-2", "health", "fi", T0 + timedelta(seconds=1))
     assert line.match() == paired

@@ -280,6 +280,23 @@ def test_a_caller_taking_a_callback_leaves_their_place(
     assert places(database) == []
 
 
+
+def test_a_handler_that_shows_no_places_writes_none_and_steps_the_same(
+    config: HotlineConfig, database: Database
+) -> None:
+    """A what-if simulation answers its queue questions from memory and nobody watches
+    it: its callers queue, hear the same words and leave no place in the store."""
+    calendar = Calendar.from_config(config)
+    fake = FakeQueue(calendar, ahead=2, staffed=4, planned=4)
+    context = fixed(FlowContext(config, calendar, fake))
+    shown = CallHandler(database, context, fake, provider="test")
+    unseen = CallHandler(database, context, fake, provider="test", shows_places=False)
+    seen_phone = Phone(shown, "call-a", T0).send(CallArrived(MOBILE)).press("1").press("1")
+    unseen_phone = Phone(unseen, "call-b", T0).send(CallArrived(MOBILE)).press("1").press("1")
+    assert places(database) == ["call-a"]
+    assert unseen_phone.heard() == seen_phone.heard()
+    assert unseen_phone.state.in_queue
+
 # -- rules that change while the call is in the line ----------------------------------------
 
 

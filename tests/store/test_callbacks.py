@@ -10,9 +10,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from callflow.config.load import load_config
+from callflow.engine.forecast import BacklogIndex
 from callflow.engine.vocabulary import CallbackStatus, EventKind
 from callflow.errors import DuplicatePendingCallback
 from callflow.store.callbacks import (
+    backlog_place,
     callbacks_ahead,
     cancel_by_admin,
     cancel_callback,
@@ -118,6 +120,39 @@ def test_counting_the_requests_ahead_keeps_class_and_place(database: Database) -
         }
     assert {(lang, cls): index.ahead("health", lang, cls, at) for lang, cls in expected} == expected
     assert counted == expected
+
+
+def test_an_index_kept_one_request_at_a_time_counts_as_one_read_whole(
+    database: Database,
+) -> None:
+    """The simulator puts or drops the one request that changed instead of reading the
+    backlog again: the counts must be the same."""
+    with database.transaction() as session:
+        ids = [
+            add_callback(session, "+358401000001", entered=T0, deadline_class=1),
+            add_callback(session, "+358401000002", entered=T0 + timedelta(minutes=10)),
+            add_callback(session, "+358401000003", entered=T0, deadline_class=2),
+            add_callback(session, "+358401000004", entered=T0),  # the same place as the first
+        ]
+    kept = BacklogIndex()
+    with database.reading() as session:
+        for callback_id in ids:
+            place = backlog_place(session, callback_id)
+            assert place is not None
+            kept.put(callback_id, place)
+    with database.transaction() as session:
+        finish(session, ids[0], T0)
+    with database.reading() as session:
+        place = backlog_place(session, ids[0])
+        assert place is None
+        kept.drop(ids[0])
+        kept.drop(ids[0])  # told twice: nothing more changes
+        whole = open_backlog(session)
+    at = T0 + timedelta(minutes=5)
+    for cls in (0, 1, 2):
+        assert kept.ahead("health", "fi", cls, at) == whole.ahead("health", "fi", cls, at)
+    assert kept.ahead("health", "fi", 1, T0) == 1  # the one left at the same place is ahead
+    assert len(kept) == len(whole) == 3
 
 
 def test_times_come_back_as_the_same_utc_instant(database: Database) -> None:

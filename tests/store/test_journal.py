@@ -20,7 +20,7 @@ from callflow.engine.commands import Record
 from callflow.engine.flow import new_call
 from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import CallOutcome, EventKind
-from callflow.store.calls import BufferedJournal, CallJournal, DirectJournal
+from callflow.store.calls import BufferedJournal, DirectJournal
 from callflow.store.models import Call, CallEvent
 from callflow.store.session import Database
 from tests.store.helpers import T0, add_callback, number
@@ -166,10 +166,16 @@ def two_calls(callback_id: int) -> list[Step]:
 
 
 def play(
-    database: Database, journal: CallJournal, prefix: str, steps: list[Step], flush_after: set[int]
+    database: Database,
+    journal: DirectJournal | BufferedJournal,
+    prefix: str,
+    steps: list[Step],
+    flush_after: set[int],
+    row_after: set[int] = frozenset(),
 ) -> None:
     """Each step in its own transaction, as a live line runs; *flush_after* says after which
-    steps the journal is flushed (it always is at the end)."""
+    steps a buffer is flushed (it always is at the end), *row_after* after which the call's
+    row is asked for (as before a callback request that refers to it)."""
     states: dict[str, CallState] = {}
     for index, step in enumerate(steps):
         call_id = f"{prefix}-{step.call}"
@@ -180,10 +186,13 @@ def play(
             journal.record(
                 session, state, step.records, now, provider="sim", provider_ref=f"{call_id}-ref"
             )
-            if index in flush_after:
+            if index in row_after:
+                journal.write_call(session, call_id)
+            if index in flush_after and isinstance(journal, BufferedJournal):
                 journal.flush(session)
-    with database.transaction() as session:
-        journal.flush(session)
+    if isinstance(journal, BufferedJournal):
+        with database.transaction() as session:
+            journal.flush(session)
 
 
 def stored(database: Database, prefix: str) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
@@ -217,9 +226,11 @@ def stored(database: Database, prefix: str) -> tuple[list[dict[str, Any]], list[
 
 
 SCHEDULES = {
-    "at the end": set(),
-    "after every step": set(range(11)),
-    "now and then": {1, 4, 8},
+    "at the end": (set(), set()),
+    "after every step": (set(range(11)), set()),
+    "now and then": ({1, 4, 8}, set()),
+    "rows early": (set(), {0, 1, 5}),
+    "rows between": ({2, 6}, {1, 3, 7, 9}),
 }
 
 
@@ -231,9 +242,9 @@ def test_buffered_and_direct_journals_store_the_same_rows(database: Database) ->
     play(database, DirectJournal(), "direct", steps, set())
     expected_calls, expected_log = stored(database, "direct")
     assert len(expected_calls) == 2 and len(expected_log) == 14
-    for name, flush_after in SCHEDULES.items():
+    for name, (flush_after, row_after) in SCHEDULES.items():
         prefix = f"buffered-{name.replace(' ', '-')}"
-        play(database, BufferedJournal(), prefix, steps, flush_after)
+        play(database, BufferedJournal(), prefix, steps, flush_after, row_after)
         assert stored(database, prefix) == (expected_calls, expected_log), name
 
 

@@ -240,9 +240,10 @@ class TestSimulator:
     def test_a_caller_has_a_place_while_waiting_and_none_once_answered(
         self, config: HotlineConfig, database: Database
     ) -> None:
-        """Nobody is signed in: the caller waits, and has a place. An advisor signs in and
-        takes them: the place is gone."""
-        sim = Simulation(config, database, seed=1, start=T0)
+        """The simulated line `callflow serve` runs, for the board. Nobody is signed in: the
+        caller waits, and has a place. An advisor signs in and takes them: the place is
+        gone."""
+        sim = Simulation(config, database, seed=1, start=T0, people_at_the_desk=True)
         sim.schedule_callers([health_caller(patience=timedelta(hours=2))])
         sim.run_until(T0 + timedelta(minutes=3))
         ((call_id, provider, topic, language, _),) = places(database)
@@ -251,6 +252,16 @@ class TestSimulator:
         sim.sign_in_everyone()
         sim.run_until(T0 + timedelta(minutes=4))
         assert sim.calls[call_id].state.phase is Phase.CONNECTED
+        assert places(database) == []
+
+    def test_a_what_if_run_shows_no_places(self, config: HotlineConfig, database: Database) -> None:
+        """A simulation nobody watches (``callflow simulate``, the benchmarks) answers its
+        queue questions from memory: a caller waits, and no place is written."""
+        sim = Simulation(config, database, seed=1, start=T0)
+        sim.schedule_callers([health_caller(patience=timedelta(hours=2))])
+        sim.run_until(T0 + timedelta(minutes=3))
+        (call,) = sim.calls.values()
+        assert call.state.in_queue
         assert places(database) == []
 
     def test_a_caller_whose_patience_runs_out_has_no_place(
@@ -274,7 +285,7 @@ class TestSimulator:
             take_place(
                 session, "ari-call", provider="ari", topic="health", language="fi", entered_at=T0
             )
-        sim = Simulation(config, database, seed=1, start=T0)
+        sim = Simulation(config, database, seed=1, start=T0, people_at_the_desk=True)
         sim.schedule_callers([health_caller(patience=timedelta(hours=2))])
         sim.run_until(T0 + timedelta(minutes=3))
         assert {p[0] for p in places(database)} == {"0therrun1", "ari-call", *sim.calls}

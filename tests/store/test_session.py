@@ -31,3 +31,49 @@ class TestUnreachable:
             session.execute(text("SELECT * FROM no_such_table"))
         assert not isinstance(failed.value, StoreError)
         assert not is_unreachable(failed.value)
+
+
+class TestBatch:
+    """A simulation's units of work, committed together."""
+
+    def test_a_failed_unit_undoes_the_open_batch_and_keeps_what_was_committed(
+        self, database: Database
+    ) -> None:
+        batch = database.batch(units_per_commit=2)
+        for value in ("kept-1", "kept-2", "lost-3"):
+            with batch.unit() as session:
+                session.execute(_KEEP, {"value": value})
+        with pytest.raises(ZeroDivisionError), batch.unit() as session:
+            session.execute(_KEEP, {"value": "lost-4"})
+            _ = 1 / 0
+        with batch.unit() as session:  # the batch goes on, in a new transaction
+            session.execute(_KEEP, {"value": "kept-5"})
+        batch.commit()
+        assert _kept(database) == ["kept-1", "kept-2", "kept-5"]
+
+    def test_a_database_out_of_reach_in_a_unit_is_said_plainly(self, database: Database) -> None:
+        batch = database.batch(units_per_commit=1)
+        with batch.unit() as session:
+            session.execute(text("SELECT 1"))
+        server = Restarting(database)
+        server.stop()
+        try:
+            with pytest.raises(StoreError, match="is not available"), batch.unit() as session:
+                session.execute(text("SELECT 1"))
+        finally:
+            server.start()
+
+
+_KEEP = text("INSERT INTO batch_probe (value) VALUES (:value)")
+
+
+def _kept(database: Database) -> list[str]:
+    with database.reading() as session:
+        return list(session.scalars(text("SELECT value FROM batch_probe ORDER BY value")))
+
+
+@pytest.fixture(autouse=True)
+def _probe_table(database: Database) -> None:
+    with database.transaction() as session:
+        session.execute(text("CREATE TABLE IF NOT EXISTS batch_probe (value TEXT)"))
+        session.execute(text("DELETE FROM batch_probe"))

@@ -28,7 +28,7 @@ from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.stage import Stage
 from callflow.store.advisors import begin_wrap_up
 from callflow.store.attempts import finish_attempt, mark_dialled, renew_lease, retry_policy
-from callflow.store.callbacks import open_backlog
+from callflow.store.callbacks import backlog_place, open_backlog
 from callflow.store.claims import ClaimedCallback, claim_next_callback
 from callflow.store.outcomes import await_outcome, record_callback_coding
 
@@ -48,7 +48,9 @@ class Callbacks:
         """The lease owner the simulation claims as."""
         self._in_flight: dict[str, ClaimedCallback] = {}
         """Callbacks claimed and not yet over, by advisor."""
-        self._backlog_stale = True
+        self._whole_backlog_unread = True
+        self._changed_requests: set[int] = set()
+        """Requests changed since the floor's backlog was brought up to date."""
 
     def dial_when_window_opens(self, day: date) -> None:
         """Requests made overnight become due when the day's dialling window opens."""
@@ -61,19 +63,39 @@ class Callbacks:
     def changed(self, callback_id: int) -> None:
         """A caller stored or cancelled a request: the backlog changed, and a free advisor
         may take it now (the simulation's in-process wake-up)."""
-        self._backlog_stale = True
+        self._changed_requests.add(callback_id)
         pending = self.stage.workload.numbers.pending
         for number in [n for n, known in pending.items() if known == callback_id]:
             del pending[number]  # cancelled; a new request is entered again by the caller's step
         self.stage.loop.call_at(self.stage.clock.now(), self.dispatch)
 
     def refresh_backlog(self) -> None:
-        """Read the open requests onto the floor again if one changed since the last read."""
-        if not self._backlog_stale:
-            return
-        with self.stage.batch.unit() as session:
-            self.stage.floor.backlog = open_backlog(session)
-        self._backlog_stale = False
+        """Bring the open requests on the floor up to date: read again the ones that changed
+        since the last look (all of them the first time, and after :meth:`reread_backlog`).
+
+        One request at a time: a busy day's backlog runs to thousands, and reading all of
+        it at each of its thousands of changes would cost more than the rest of the day."""
+        stage = self.stage
+        if self._whole_backlog_unread:
+            with stage.batch.unit() as session:
+                stage.floor.backlog = open_backlog(session)
+            self._whole_backlog_unread = False
+            self._changed_requests.clear()
+        elif self._changed_requests:
+            backlog = stage.floor.backlog
+            with stage.batch.unit() as session:
+                for callback_id in sorted(self._changed_requests):
+                    place = backlog_place(session, callback_id)
+                    if place is None:
+                        backlog.drop(callback_id)
+                    else:
+                        backlog.put(callback_id, place)
+            self._changed_requests.clear()
+
+    def reread_backlog(self) -> None:
+        """Read the whole backlog at the next look: others (people on the web pages) may
+        have changed requests the simulation was not told of."""
+        self._whole_backlog_unread = True
 
     def dispatch(self) -> None:
         """Free advisors with nobody waiting for them claim the next due callback, longest
@@ -93,8 +115,13 @@ class Callbacks:
         ]
         free += [(p.idle_since, p.advisor_id, p.skills, p.languages) for p in self.desk.free()]
         free.sort(key=lambda advisor: advisor[:2])
+        # Skills and languages a free seat found nothing due for: a seat alike would find
+        # nothing either, and this is asked each time an advisor is free. (A person at the
+        # desk always asks: their state in the store is their own.)
+        nothing_for: set[tuple[frozenset[str], frozenset[str]]] = set()
         for _, advisor_id, skills, languages in free:
-            if self._someone_waits_for(skills, languages):
+            able = (frozenset(skills), languages)
+            if able in nothing_for or self._someone_waits_for(skills, languages):
                 continue
             with stage.batch.unit() as session:
                 claimed = claim_next_callback(
@@ -105,8 +132,10 @@ class Callbacks:
                     lease=stage.config.callbacks.lease,
                 )
             if claimed is not None:
-                self._backlog_stale = True
+                self._changed_requests.add(claimed.callback_id)
                 self._start_attempt(advisor_id, claimed)
+            elif not self.desk.is_person(advisor_id):
+                nothing_for.add(able)
 
     def interrupt(self) -> None:
         """Stop: a callback being dialled goes back to the queue (its attempt ended as
@@ -200,7 +229,7 @@ class Callbacks:
         wrap_up = stage.config.dispatch.wrap_up if person else timedelta(0)
         with stage.batch.unit() as session:
             begin_wrap_up(session, self.desk.store_id(advisor_id), stage.clock.now(), wrap_up)
-        self._backlog_stale = True
+        self._changed_requests.add(lost.callback_id)
         self._after_attempt(advisor_id, NOT_REACHED_WRAP_UP)
 
     def _attempt_over(
@@ -236,7 +265,7 @@ class Callbacks:
                 record_callback_coding(
                     session, claimed.callback_id, claimed.attempt_no, coding, now
                 )
-        self._backlog_stale = True
+        self._changed_requests.add(claimed.callback_id)
         if closed.next_attempt_at is not None:
             stage.loop.call_at(closed.next_attempt_at, self.dispatch)
         elif claimed.number_e164 is not None:
@@ -272,7 +301,7 @@ class Callbacks:
             except LeaseLost as lost:  # raised before any write: the unit stays good
                 self._let_go(advisor_id, lost)
                 return
-        self._backlog_stale = True
+        self._changed_requests.add(claimed.callback_id)
         self._in_flight.pop(advisor_id, None)
         stage.tell("callback.awaiting_outcome", callback_id=claimed.callback_id, advisor=advisor_id)
 

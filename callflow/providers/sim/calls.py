@@ -28,6 +28,7 @@ from callflow.engine.commands import (
     StopPlayback,
 )
 from callflow.engine.events import CallerHungUp, DigitPressed, Event, PlaybackFinished, TimerFired
+from callflow.engine.memo import Memo
 from callflow.engine.prompts import PromptRef, render_text
 from callflow.engine.state import CallState, Menu, Phase
 from callflow.providers.sim.loop import Scheduled, VirtualLoop
@@ -35,6 +36,8 @@ from callflow.providers.sim.workload import Caller
 
 CHARACTERS_PER_SECOND = 15
 """Speaking rate used to time prompts."""
+REMEMBERED_PROMPTS = 4096
+"""Prompt lengths kept: every position, wait and callback time a day's callers hear."""
 THINKING = timedelta(seconds=1.5)
 """How long after a question a caller presses a key (under every input timeout)."""
 KEY_INTERVAL = timedelta(milliseconds=300)
@@ -74,23 +77,19 @@ class SimulatedCall:
 
 
 class Speech:
-    """How long saying a prompt takes; fixed prompts are measured once."""
+    """How long saying a prompt takes, measured once per prompt and its values: callers
+    hear the same positions, waits and times again and again."""
 
     def __init__(self, config: HotlineConfig) -> None:
         self.config = config
-        self._fixed: dict[tuple[str, str], timedelta] = {}
+        self._lengths: Memo[PromptRef, timedelta] = Memo(REMEMBERED_PROMPTS)
 
     def length(self, prompt: PromptRef) -> timedelta:
-        if prompt.params:
-            return self._measure(prompt)
-        key = (prompt.key, prompt.language)
-        known = self._fixed.get(key)
+        known = self._lengths.get(prompt)
         if known is None:
-            known = self._fixed[key] = self._measure(prompt)
+            said = render_text(prompt, self.config)
+            known = self._lengths.keep(prompt, timedelta(seconds=len(said) / CHARACTERS_PER_SECOND))
         return known
-
-    def _measure(self, prompt: PromptRef) -> timedelta:
-        return timedelta(seconds=len(render_text(prompt, self.config)) / CHARACTERS_PER_SECOND)
 
 
 def carry_out(switchboard: Switchboard, call: SimulatedCall, command: Command) -> None:

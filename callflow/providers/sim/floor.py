@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -75,16 +76,44 @@ class SimulatedFloor:
         self._capacity = capacity
         self.backlog = BacklogIndex()
         """Open callback requests; the shell refreshes it from the store between steps."""
-        self.advisors: dict[str, SimAdvisor] = {}
+        self._advisors: dict[str, SimAdvisor] = {}
+        self._able: dict[tuple[str, str], list[SimAdvisor]] = {}
+        """Those signed in who can serve a skill in a language, by both: every snapshot
+        counts them, and sign-ins are rare beside snapshots."""
         self.queues: dict[str, list[WaitingCaller]] = {name: [] for name in config.queues}
         self._handles: dict[str, deque[float]] = {
             name: deque(maxlen=RECENT_HANDLES) for name in config.queues
         }
         self._arrivals: dict[str, deque[datetime]] = {name: deque() for name in config.queues}
+        self._promise_classes = {
+            name: int(deadline_class(queue.promise)) for name, queue in config.queues.items()
+        }
         self._entered: dict[str, datetime] = {}
         self._arrived: set[str] = set()
 
     # -- staffing -----------------------------------------------------------------
+
+    @property
+    def advisors(self) -> Mapping[str, SimAdvisor]:
+        """The advisors signed in, by id."""
+        return self._advisors
+
+    def sign_in(self, advisor: SimAdvisor) -> None:
+        self._advisors[advisor.advisor_id] = advisor
+        self._able.clear()
+
+    def sign_out(self, advisor_id: str) -> None:
+        del self._advisors[advisor_id]
+        self._able.clear()
+
+    def able_to_serve(self, skill: str, language: str) -> list[SimAdvisor]:
+        """The advisors signed in who can serve *skill* in *language*, free or not."""
+        able = self._able.get((skill, language))
+        if able is None:
+            able = self._able[skill, language] = [
+                a for a in self._advisors.values() if a.can_serve(skill, language)
+            ]
+        return able
 
     def staff_from_rota(self, at: datetime) -> list[SimAdvisor]:
         """Sign in the advisors the ``[[staffing]]`` blocks plan for *at*."""
@@ -101,7 +130,7 @@ class SimulatedFloor:
                     languages=frozenset(block.languages),
                     idle_since=at,
                 )
-                self.advisors[advisor.advisor_id] = advisor
+                self.sign_in(advisor)
                 added.append(advisor)
         return added
 
@@ -199,11 +228,11 @@ class SimulatedFloor:
         else:  # the queue is kept in order: those strictly before this caller
             position = 1 + bisect.bisect_left(waiting, WaitingCaller(entered_at, call_id, ""))
         skill = self.config.queues[topic].skill
-        eligible = [a for a in self.advisors.values() if a.can_serve(skill, language)]
+        eligible = self.able_to_serve(skill, language)
         handle = self.mean_handle(topic)
         recent = self._recent_arrivals(topic, now)
         live_load = recent / ARRIVAL_WINDOW.total_seconds() * handle.total_seconds()
-        promise_class = int(deadline_class(self.config.queues[topic].promise))
+        promise_class = self._promise_classes[topic]
         return QueueSnapshot(
             position=position,
             free=sum(1 for a in eligible if a.free),

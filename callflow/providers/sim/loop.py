@@ -10,18 +10,20 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from callflow.engine.clock import FakeClock
 
 
-@dataclass(order=True)
 class Scheduled:
-    at: datetime
-    seq: int
-    action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    """An action due at an instant; :meth:`cancel` keeps it from running."""
+
+    __slots__ = ("action", "at", "cancelled")
+
+    def __init__(self, at: datetime, action: Callable[[], None]) -> None:
+        self.at = at
+        self.action = action
+        self.cancelled = False
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -30,19 +32,24 @@ class Scheduled:
 class VirtualLoop:
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
-        self._heap: list[Scheduled] = []
+        self._heap: list[tuple[datetime, int, Scheduled]] = []
+        """Ordered by instant, then by scheduling order: plain tuples, because a day's
+        run pushes and pops millions of them and a dataclass's comparison costs several
+        times more."""
         self._seq = itertools.count()
 
     def call_at(self, at: datetime, action: Callable[[], None]) -> Scheduled:
         """Run *action* at *at* (or now, if *at* has passed); ties run in scheduling order."""
-        entry = Scheduled(max(at, self.clock.now()), next(self._seq), action)
-        heapq.heappush(self._heap, entry)
+        now = self.clock.now()
+        entry = Scheduled(at if at > now else now, action)
+        heapq.heappush(self._heap, (entry.at, next(self._seq), entry))
         return entry
 
     def run_next(self) -> bool:
         """Run the earliest pending action; False when nothing is left."""
-        while self._heap:
-            entry = heapq.heappop(self._heap)
+        heap = self._heap
+        while heap:
+            entry = heapq.heappop(heap)[2]
             if entry.cancelled:
                 continue
             self.clock.set(entry.at)
@@ -51,6 +58,7 @@ class VirtualLoop:
         return False
 
     def next_at(self) -> datetime | None:
-        while self._heap and self._heap[0].cancelled:
-            heapq.heappop(self._heap)
-        return self._heap[0].at if self._heap else None
+        heap = self._heap
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None

@@ -87,9 +87,7 @@ class Shifts:
         self._leaving.discard(seat.advisor_id)
         if seat.advisor_id not in floor.advisors:
             now = self.stage.clock.now()
-            floor.advisors[seat.advisor_id] = SimAdvisor(
-                seat.advisor_id, seat.skill, seat.languages, idle_since=now
-            )
+            floor.sign_in(SimAdvisor(seat.advisor_id, seat.skill, seat.languages, idle_since=now))
             self.states.free(seat.advisor_id, now)
         self.became_free()
 
@@ -106,7 +104,7 @@ class Shifts:
 
     def _leave(self, advisor_id: str) -> None:
         self._leaving.discard(advisor_id)
-        del self.stage.floor.advisors[advisor_id]
+        self.stage.floor.sign_out(advisor_id)
         self.states.signed_out(advisor_id)
 
     def _lunch(self, advisor_id: str) -> None:

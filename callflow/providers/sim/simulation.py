@@ -42,7 +42,9 @@ from callflow.store.calls import BufferedJournal
 from callflow.store.queue_places import give_up_places_of_run
 from callflow.store.session import Database
 
-UNITS_PER_COMMIT = 2000
+UNITS_PER_COMMIT = 20_000
+"""Units of work per commit: each commit rewrites the rows of the calls in progress, and a
+what-if run that fails can be run again."""
 PROVIDER = "sim"
 """The provider the simulated calls are stored under."""
 
@@ -65,7 +67,8 @@ class Simulation:
     ) -> None:
         """*people_at_the_desk*: advisors in the store who are not the plan's seats are
         looked for at each :meth:`run_until` and given work while they are free, and the
-        seats' states are written to the store as they change, for the board; for a line
+        seats' states and the callers' places in the queues are written to the store as
+        they change, for the board; for a line
         run in real time, where someone can answer and watch (a run of whole days takes
         seconds, and would leave their callbacks waiting for outcomes).
 
@@ -108,6 +111,7 @@ class Simulation:
             unit_of_work=batch.unit,
             journal=journal,
             on_callback_change=self.callbacks.changed,
+            shows_places=people_at_the_desk,
         )
         self.arrivals = Arrivals(
             self.stage,
@@ -168,12 +172,14 @@ class Simulation:
     def run_until(self, deadline: datetime | None) -> bool:
         """Run everything due up to *deadline* (all of it when None); False once nothing is left.
 
-        With people at the desk, who of them is free is read first: a line in real time
-        runs on a tick at a time, so they are read once a tick."""
+        With people at the desk, who of them is free is read first, and the callback
+        backlog they may have changed on their pages: a line in real time runs on a tick
+        at a time, so both are read once a tick."""
         loop, batch = self.stage.loop, self.stage.batch
         if self._people_at_the_desk:
             for callback_id in self.desk.take_back_forgotten():
                 self.callbacks.changed(callback_id)
+            self.callbacks.reread_backlog()
             self.desk.look()
         while True:
             at = loop.next_at()

@@ -56,8 +56,8 @@ class WebhookJournal:
             self._exists = True
         _INSERT_EVENTS.execute_many(session, event_rows(state.call_id, records, now))
 
-    def flush(self, session: Session) -> None:
-        """Nothing is held back: every row is written when recorded."""
+    def write_call(self, session: Session, call_id: str) -> None:
+        """Nothing to do: every row is written when recorded."""
 
 
 _UNSET = {"answered_at": None, "ended_at": None}

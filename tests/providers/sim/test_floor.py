@@ -40,7 +40,7 @@ def aino(idle_since: timedelta) -> FreeAdvisor[str]:
 @pytest.fixture
 def floor(config: HotlineConfig) -> SimulatedFloor:
     floor = SimulatedFloor(config, RotaCapacity(Calendar.from_config(config), config.staffing))
-    floor.advisors["nurse-1"] = SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0)
+    floor.sign_in(SimAdvisor("nurse-1", "nurse", frozenset({"fi"}), T0))
     floor.enqueue("call-1", "health", "fi", T0)
     return floor
 
