@@ -35,7 +35,9 @@ KEEPALIVE_EXPIRY = 4.0
 5 s of httpx's pool, which this replaces, and Asterisk's ``session_keep_alive`` (15 s
 by default), so a server's close of an idle connection does not race our next
 request on it."""
-READ_SIZE = 65536
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""Methods whose request says how long its body is even when it has none, as the general
+client this replaces said it to Asterisk (a server may refuse such a request without)."""
 
 
 class HttpFailed(Exception):
@@ -90,6 +92,8 @@ class Connections:
         headers = list(self._headers)
         if body is not None:
             headers += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        elif method in BODY_METHODS:
+            headers.append(("Content-Length", "0"))
         request = h11.Request(method=method, target=target, headers=headers)
         try:
             async with asyncio.timeout(self._timeout), self._turns:

@@ -28,6 +28,8 @@ class Server:
     open_now: int = 0
     most_open: int = 0
     targets: list[str] = field(default_factory=list)
+    lengths: list[bytes | None] = field(default_factory=list)
+    """Each request's ``Content-Length``."""
     url: str = ""
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -45,6 +47,7 @@ class Server:
                     return
                 if isinstance(event, h11.Request):
                     self.targets.append(event.target.decode())
+                    self.lengths.append(dict(event.headers).get(b"content-length"))
                 if not isinstance(event, h11.EndOfMessage):
                     continue
                 if self.gate is not None:
@@ -184,3 +187,18 @@ def test_a_server_too_slow_is_a_failure_and_its_connection_is_not_reused() -> No
             return server
 
     assert run(scenario()).connections == 2
+
+
+def test_a_request_says_how_long_its_body_is() -> None:
+    """A POST without a body says it has none; a GET says nothing."""
+
+    async def scenario() -> Server:
+        async with serving(Server()) as server:
+            http = connections(server)
+            await http.request("POST", "/ari/channels/c1/answer")
+            await http.request("POST", "/ari/channels", b'{"a":1}', content_type="application/json")
+            await http.request("GET", "/ari/channels")
+            await http.aclose()
+            return server
+
+    assert run(scenario()).lengths == [b"0", b"7", None]
