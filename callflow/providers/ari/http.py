@@ -84,6 +84,7 @@ class Connections:
         self._idle: deque[_Connection] = deque()
         """Free connections, the one that finished last at the right."""
         self._clock = clock
+        self._closed = False
 
     async def request(
         self, method: str, target: str, body: bytes | None = None, *, content_type: str = ""
@@ -103,7 +104,7 @@ class Connections:
                 except BaseException:
                     connection.close()  # half an exchange: its next bytes are not ours
                     raise
-                if connection.reusable():
+                if connection.reusable() and not self._closed:
                     connection.idle_since = self._clock()
                     self._idle.append(connection)
                 else:
@@ -119,6 +120,7 @@ class Connections:
 
     async def aclose(self) -> None:
         """Close the free connections (those under way close when they are done)."""
+        self._closed = True
         while self._idle:
             self._idle.pop().close()
 

@@ -202,3 +202,22 @@ def test_a_request_says_how_long_its_body_is() -> None:
             return server
 
     assert run(scenario()).lengths == [b"0", b"7", None]
+
+
+def test_a_request_under_way_when_closing_leaves_no_connection_open() -> None:
+    async def scenario() -> Server:
+        gate = asyncio.Event()
+        async with serving(Server(gate=gate)) as server:
+            http = connections(server)
+            under_way = asyncio.create_task(http.request("GET", "/ari/channels"))
+            while not server.open_now:
+                await asyncio.sleep(0.001)
+            await http.aclose()
+            gate.set()
+            assert (await under_way).status == 200
+            async with asyncio.timeout(2):
+                while server.open_now:  # until our close has reached the server
+                    await asyncio.sleep(0.001)
+            return server
+
+    assert run(scenario()).open_now == 0
