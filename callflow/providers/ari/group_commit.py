@@ -72,7 +72,17 @@ class _Running:
     """The transaction a work runs in, and what waits for it to commit."""
 
     session: Session
-    committed: list[Callable[[], None]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def settled(self, outcome: _Outcome) -> _Outcome:
+        """*outcome* once what waited for the commit is done (the error of the first that
+        raises, if one does)."""
+        try:
+            for action in self.after_commit:
+                action()
+        except Exception as exc:
+            return _Outcome(error=exc)
+        return outcome
 
 
 class GroupCommit:
@@ -102,18 +112,19 @@ class GroupCommit:
     def unit(self) -> Iterator[Session]:
         """The session of the work running now on this thread (a unit of work for
         :class:`~callflow.service.calls.CallHandler`)."""
-        running: _Running | None = getattr(self._running, "work", None)
-        if running is None:
-            raise RuntimeError("store work of a step runs inside GroupCommit.run")
-        yield running.session
+        yield self._current().session
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Do *action* (on the store thread) once the running work has committed; never
-        if it is rolled back."""
+        if it is rolled back. If it raises, the work's caller gets that error, as if the
+        work had raised it after its commit."""
+        self._current().after_commit.append(action)
+
+    def _current(self) -> _Running:
         running: _Running | None = getattr(self._running, "work", None)
         if running is None:
-            raise RuntimeError("after_commit is for store work inside GroupCommit.run")
-        running.committed.append(action)
+            raise RuntimeError("a step's store work runs inside GroupCommit.run")
+        return running
 
     async def close(self) -> None:
         """Until the work handed in has run (its callers may have stopped waiting)."""
@@ -132,6 +143,9 @@ class GroupCommit:
                     outcomes = await loop.run_in_executor(self._executor, self._run, works)
                 except Exception as exc:  # the executor refused (shut down)
                     outcomes = [_Outcome(error=exc)] * len(batch)
+                except BaseException:  # cancelled (the loop is closing): nobody waits forever
+                    self._steps[:0] = batch
+                    raise
                 for waiting, outcome in zip(batch, outcomes, strict=True):
                     outcome.settle(waiting.future)
         finally:
@@ -143,40 +157,35 @@ class GroupCommit:
     def _run(self, works: list[Callable[[], Any]]) -> list[_Outcome]:
         if len(works) > 1:
             try:
-                return self._together(works)
+                done = self._together(works)
             except Exception:  # not committed: each again, alone
                 pass
+            else:
+                return [running.settled(outcome) for outcome, running in done]
         return [self._alone(work) for work in works]
 
-    def _together(self, works: list[Callable[[], Any]]) -> list[_Outcome]:
+    def _together(self, works: list[Callable[[], Any]]) -> list[tuple[_Outcome, _Running]]:
         """Each work in a savepoint of one transaction; raises if that cannot commit."""
-        outcomes = []
-        committed: list[Callable[[], None]] = []
+        done = []
         with self._database.transaction() as session:
             for work in works:
                 running = _Running(session)
                 try:
                     with unreachable_as_store_error(self._database.engine), session.begin_nested():
-                        value = self._within(running, work)
-                except Exception as exc:
-                    outcomes.append(_Outcome(error=exc))
-                    continue
-                outcomes.append(_Outcome(value=value))
-                committed += running.committed
-        for action in committed:
-            action()
-        return outcomes
+                        outcome = _Outcome(value=self._within(running, work))
+                except Exception as exc:  # rolled back: nothing of it follows the commit
+                    outcome, running = _Outcome(error=exc), _Running(session)
+                done.append((outcome, running))
+        return done
 
     def _alone(self, work: Callable[[], Any]) -> _Outcome:
         try:
             with self._database.transaction() as session:
                 running = _Running(session)
-                value = self._within(running, work)
+                outcome = _Outcome(value=self._within(running, work))
         except Exception as exc:
             return _Outcome(error=exc)
-        for action in running.committed:
-            action()
-        return _Outcome(value=value)
+        return running.settled(outcome)
 
     def _within(self, running: _Running, work: Callable[[], T]) -> T:
         self._running.work = running

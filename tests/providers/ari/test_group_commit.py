@@ -132,6 +132,39 @@ def test_a_step_is_answered_only_once_it_is_committed(database: Database) -> Non
     assert told == ["a", "b"]
 
 
+def test_a_failure_after_the_commit_is_its_own_steps_alone(database: Database) -> None:
+    """What a step asked to follow its commit raises: that step's caller gets the error, its
+    work stays stored, and no step is run twice."""
+    runs: list[str] = []
+
+    def step(steps: GroupCommit, call_id: str) -> Callable[[], str]:
+        store = a_step(steps, call_id)
+
+        def tell() -> None:
+            raise Refused(call_id)
+
+        def work() -> str:
+            runs.append(call_id)
+            if call_id == "told-badly":
+                steps.after_commit(tell)
+            return store()
+
+        return work
+
+    async def scenario() -> list[str | BaseException]:
+        with group_commit(database) as steps:
+            return await asyncio.gather(
+                *(steps.run(step(steps, c)) for c in ("a", "told-badly", "b")),
+                return_exceptions=True,
+            )
+
+    a, told_badly, b = run(scenario())
+    assert (a, b) == ("a", "b")
+    assert isinstance(told_badly, Refused)
+    assert sorted(runs) == ["a", "b", "told-badly"]
+    assert stored_calls(database) == {"a", "b", "told-badly"}
+
+
 def test_a_batch_that_cannot_commit_runs_each_step_again_alone(database: Database) -> None:
     """The first commit fails (the database went away at that moment): nothing of the batch
     was stored, so each step runs again in a transaction of its own and is stored once."""
