@@ -9,6 +9,7 @@ estimates: with nobody staffed, the answer is "unknown".
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,26 +78,47 @@ class Backlogged:
 
 class BacklogIndex:
     """Open requests in claim order per topic and language, for counting places fast:
-    every announcement asks, and a busy line's backlog runs to thousands."""
+    every announcement asks, and a busy line's backlog runs to thousands.
 
-    def __init__(self, backlog: Iterable[Backlogged] = ()) -> None:
-        self._order: dict[tuple[str, str], list[tuple[int, datetime]]] = {}
-        for b in backlog:
-            self._order.setdefault((b.topic, b.language), []).append(
-                (b.deadline_class, b.queue_entered_at)
-            )
+    A reader that knows which request changed puts or drops just that
+    one: reading the whole backlog again at every change costs a busy day more than the
+    rest of its store work."""
+
+    def __init__(self, backlog: Iterable[tuple[int, Backlogged]] = ()) -> None:
+        self._order: dict[tuple[str, str], list[tuple[int, datetime, int]]] = {}
+        self._places: dict[int, tuple[tuple[str, str], tuple[int, datetime, int]]] = {}
+        for callback_id, b in backlog:
+            key, place = (b.topic, b.language), (b.deadline_class, b.queue_entered_at, callback_id)
+            self._order.setdefault(key, []).append(place)
+            self._places[callback_id] = (key, place)
         for places in self._order.values():
             places.sort()
 
     def __len__(self) -> int:
-        return sum(len(places) for places in self._order.values())
+        return len(self._places)
+
+    def put(self, callback_id: int, b: Backlogged) -> None:
+        """Request *callback_id* is open, in place *b*."""
+        self.drop(callback_id)
+        key, place = (b.topic, b.language), (b.deadline_class, b.queue_entered_at, callback_id)
+        bisect.insort(self._order.setdefault(key, []), place)
+        self._places[callback_id] = (key, place)
+
+    def drop(self, callback_id: int) -> None:
+        """Request *callback_id* is no longer open (if it was)."""
+        known = self._places.pop(callback_id, None)
+        if known is None:
+            return
+        key, place = known
+        places = self._order[key]
+        del places[bisect.bisect_left(places, place)]
 
     def ahead(self, topic: str, language: str, deadline_class: int, entered: datetime) -> int:
         """Open requests for *topic* in *language* that a new one (of *deadline_class*,
         caller queued at *entered*) would be served after: a better class, or the same
         and earlier."""
         places = self._order.get((topic, language), [])
-        return bisect.bisect_right(places, (deadline_class, entered))
+        return bisect.bisect_right(places, (deadline_class, entered, math.inf))
 
 
 def estimated_wait(snapshot: QueueSnapshot) -> timedelta | None:
