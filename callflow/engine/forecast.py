@@ -59,7 +59,11 @@ class CapacitySpan:
 
 class PlannedCapacity(Protocol):
     """The advisors planned ahead, which a callback's time is promised from: a plan, not
-    a read of the line, so a step may consult it (:class:`RotaCapacity` is the rota's)."""
+    a read of the line, so a step may consult it (:class:`RotaCapacity` is the rota's).
+
+    A plan answers the same question the same way for as long as it lives: what is worked
+    out from it is kept (:mod:`~callflow.engine.expectations`), so another plan comes as
+    another object, with the rules it belongs to."""
 
     def spans(self, skill: str, language: str, start: datetime) -> Iterable[CapacitySpan]:
         """Capacity for *skill* and *language* from *start* on, in order."""
