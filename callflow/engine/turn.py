@@ -31,10 +31,8 @@ from callflow.engine.state import After, CallState, Menu, Phase
 from callflow.engine.vocabulary import CallOutcome, EventKind
 
 TIMER_FIELDS = {name: f"{name}_at" for name in ("announce", "closing", "input")}
-"""The engine's timers, each with the :class:`CallState` field that holds when it fires."""
-
-TIMERS = frozenset(TIMER_FIELDS)
-"""The engine's timers; a ``TimerFired`` with any other name is ignored."""
+"""The engine's timers, each with the :class:`CallState` field that holds when it fires,
+in the order a finished call clears them; a ``TimerFired`` with any other name is ignored."""
 
 
 class MenuPrompts:
