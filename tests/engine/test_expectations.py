@@ -143,7 +143,12 @@ def test_new_rules_give_new_answers(config: HotlineConfig, rota: CountedRota) ->
 
 
 def test_answers_kept_are_bounded(expectations: CallbackExpectations, rota: CountedRota) -> None:
-    """A caller asks every minute of a long day: the answers kept stay within the bound."""
-    for minute in range(REMEMBERED_EXPECTATIONS + 10):
-        expectations.at("health", "fi", MONDAY_10 + timedelta(seconds=minute), WAITING)
-    assert len(expectations._known) <= REMEMBERED_EXPECTATIONS
+    """Callers ask at ever new instants: once the bound is reached the oldest answers are
+    let go (asked again, they are worked out again) rather than kept for ever."""
+    instants = [MONDAY_10 + timedelta(seconds=s) for s in range(REMEMBERED_EXPECTATIONS + 1)]
+    for at in instants:
+        expectations.at("health", "fi", at, WAITING)
+    expectations.at("health", "fi", instants[-1], WAITING)
+    assert rota.walks == len(instants)
+    expectations.at("health", "fi", instants[0], WAITING)
+    assert rota.walks == len(instants) + 1
