@@ -280,7 +280,6 @@ def test_a_caller_taking_a_callback_leaves_their_place(
     assert places(database) == []
 
 
-
 def test_a_handler_that_shows_no_places_writes_none_and_steps_the_same(
     config: HotlineConfig, database: Database
 ) -> None:
@@ -296,6 +295,7 @@ def test_a_handler_that_shows_no_places_writes_none_and_steps_the_same(
     assert places(database) == ["call-a"]
     assert unseen_phone.heard() == seen_phone.heard()
     assert unseen_phone.state.in_queue
+
 
 # -- rules that change while the call is in the line ----------------------------------------
 
