@@ -418,7 +418,7 @@ def simulate(
     config = bench_config(sim_advisors)
     database = Database.connect(url)
     now = datetime.now(UTC)
-    simulation = Simulation(config, database, seed=1, start=now)
+    simulation = Simulation(config, database, seed=1, start=now, shows_places=True)
     simulation.sign_in_everyone()
     workload = simulation.stage.workload
     hours = 1.0  # far longer than a run

@@ -118,9 +118,12 @@ class CallHandler:
     ) -> list[Command]:
         """Apply *event*; return the commands the provider must carry out, in order.
 
-        All the event's store work is one transaction. The engine steps a copy of
-        the state; *state* takes the result only once that transaction commits, so
-        a store that fails leaves the call exactly as it was (and raises).
+        All the event's store work is one unit of work (a transaction of its own by
+        default). The engine steps a copy of the state; *state* takes the result only
+        once that unit is done, so a store that fails leaves the call exactly as it was
+        (and raises). A unit that is part of a larger transaction (a group commit, a
+        simulation's batch) leaves the rest to its owner: the Asterisk adapter keeps its
+        calls' states until the commit, and a failed batch ends a simulation.
 
         The rules in force are asked once; a call that last stepped under others hears
         ``RulesChanged`` first, in the same transaction, so a caller waiting in a queue a

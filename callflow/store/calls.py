@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.commands import Record
-from callflow.engine.state import CallState
+from callflow.engine.state import CallState, Phase
 from callflow.engine.vocabulary import EventKind
 from callflow.store.base import Base
 from callflow.store.models import Call, CallEvent
@@ -99,6 +99,8 @@ class BufferedJournal:
         self._calls: dict[str, _HeldCall] = {}
         self._events: list[dict[str, Any]] = []
         self._written: set[str] = set()
+        """Calls with a row in the database, until they end: a line simulated for months
+        must not remember every call it ever had."""
 
     def record(
         self,
@@ -114,11 +116,7 @@ class BufferedJournal:
         if held is None:
             held = self._calls[state.call_id] = _HeldCall(state, now, provider, provider_ref)
         held.state, held.updated_at = state, now
-        for record in records:
-            if record.kind is EventKind.ANSWERED:
-                held.moments["answered_at"] = now
-            elif record.kind is EventKind.ENDED:
-                held.moments["ended_at"] = now
+        held.moments.update(_moments(records, now))
         self._events += event_rows(state.call_id, records, now)
 
     def write_call(self, session: Session, call_id: str) -> None:
@@ -148,6 +146,9 @@ class BufferedJournal:
         if new:
             _insert_many(session, Call, new)
             self._written.update(row["id"] for row in new)
+        self._written -= {
+            call_id for call_id, held in calls.items() if held.state.phase is Phase.ENDED
+        }
         for keys, rows in _grouped(changed).items():
             session.connection().execute(
                 update(Call)
@@ -190,12 +191,18 @@ def summary(
     after a restart, which a simulation never needs."""
     fields = _summary_of(state, now)
     fields["flow_state"] = state.to_dict() if keep_flow_state else None
+    return fields | _moments(records, now)
+
+
+def _moments(records: Sequence[Record], now: datetime) -> dict[str, datetime]:
+    """``answered_at`` and ``ended_at`` for what *records* say happened *now*."""
+    moments = {}
     for record in records:
         if record.kind is EventKind.ANSWERED:
-            fields["answered_at"] = now
+            moments["answered_at"] = now
         elif record.kind is EventKind.ENDED:
-            fields["ended_at"] = now
-    return fields
+            moments["ended_at"] = now
+    return moments
 
 
 def _summary_of(state: CallState, now: datetime) -> dict[str, Any]:

@@ -120,8 +120,8 @@ class Callbacks:
         # desk always asks: their state in the store is their own.)
         nothing_for: set[tuple[frozenset[str], frozenset[str]]] = set()
         for _, advisor_id, skills, languages in free:
-            able = (frozenset(skills), languages)
-            if able in nothing_for or self._someone_waits_for(skills, languages):
+            able, person = (frozenset(skills), languages), self.desk.is_person(advisor_id)
+            if (able in nothing_for and not person) or self._someone_waits_for(skills, languages):
                 continue
             with stage.batch.unit() as session:
                 claimed = claim_next_callback(
@@ -134,7 +134,7 @@ class Callbacks:
             if claimed is not None:
                 self._changed_requests.add(claimed.callback_id)
                 self._start_attempt(advisor_id, claimed)
-            elif not self.desk.is_person(advisor_id):
+            elif not person:
                 nothing_for.add(able)
 
     def interrupt(self) -> None:

@@ -63,14 +63,18 @@ class Simulation:
         habits: AdvisorHabits | None = None,
         owner: str = "sim",
         people_at_the_desk: bool = False,
+        shows_places: bool | None = None,
         rules: LineRules | None = None,
     ) -> None:
         """*people_at_the_desk*: advisors in the store who are not the plan's seats are
         looked for at each :meth:`run_until` and given work while they are free, and the
-        seats' states and the callers' places in the queues are written to the store as
-        they change, for the board; for a line
+        seats' states are written to the store as they change, for the board; for a line
         run in real time, where someone can answer and watch (a run of whole days takes
         seconds, and would leave their callbacks waiting for outcomes).
+
+        *shows_places*: the callers' places in the queues are written to the store, for the
+        board (by default, where people are at the desk); a what-if run answers its queue
+        questions from memory and writes none.
 
         *rules*: the line's rules in force, asked at each step of a call (a line served live,
         where admins change them); without, *config*'s, fixed (a what-if run)."""
@@ -111,7 +115,7 @@ class Simulation:
             unit_of_work=batch.unit,
             journal=journal,
             on_callback_change=self.callbacks.changed,
-            shows_places=people_at_the_desk,
+            shows_places=people_at_the_desk if shows_places is None else shows_places,
         )
         self.arrivals = Arrivals(
             self.stage,
