@@ -24,8 +24,9 @@ HORIZON = timedelta(days=14)
 """How far ahead a callback time is promised; beyond it, none is offered."""
 
 REMEMBERED_OPEN_SPANS = 1024
-"""Open spans whose planned capacity a :class:`RotaCapacity` keeps: years of ordinary
-days for every skill and language, and a bound."""
+"""Open spans whose planned capacity a :class:`RotaCapacity` keeps, over every skill and
+language (the example line's nine pairs: about five months of weekdays, beyond the
+fortnight an offer reads ahead), and a bound."""
 
 
 @dataclass(frozen=True, slots=True)
