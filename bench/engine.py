@@ -1,10 +1,13 @@
 """Engine transitions per second, and claim_next_callback per second on each database.
 
-Run: ``python bench/engine.py [--calls N] [--claims N]``. Progress goes to stderr;
-the last stdout line is one JSON object. Transitions are counted on three lines (see
-:func:`bench_engine`); the busy one's rate is the figure, against :data:`TARGETS`. The
-claim rate is measured beside a bare baseline on the same table in the same run: one
-``UPDATE … RETURNING`` by primary key per transaction, the least any claim could cost.
+Run: ``python bench/engine.py [--calls N] [--claims N] [--compiled]``. Progress goes to
+stderr; the last stdout line is one JSON object. Transitions are counted on three lines
+(see :func:`bench_engine`); the busy one's rate is the figure, against :data:`TARGETS`.
+With ``--compiled`` the same lines run again on the engine compiled with mypyc
+(:mod:`compiled_engine`: built in a temporary folder, the install stays pure Python), in
+``compiled_engine``. The claim rate is measured beside a bare baseline on the same table
+in the same run: one ``UPDATE … RETURNING`` by primary key per transaction, the least any
+claim could cost.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +29,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import compiled_engine  # noqa: E402
 from callflow.config.load import load_config  # noqa: E402
 from callflow.engine.calendar import Calendar  # noqa: E402
 from callflow.engine.commands import (  # noqa: E402
@@ -331,14 +336,42 @@ def bench_claims(url: str, claims: int) -> dict[str, float]:
     }
 
 
+def compiled_figures(calls: int) -> dict[str, object]:
+    """The same figures with the engine compiled by mypyc, from a process started in the
+    build's folder (so it imports the compiled engine, and the replay check runs on it)."""
+    with tempfile.TemporaryDirectory() as folder:
+        progress("compiling the engine with mypyc …")
+        built = compiled_engine.build(Path(folder))
+        if not compiled_engine.is_compiled(built):
+            raise RuntimeError("the build's folder imports the interpreted engine")
+        run = subprocess.run(
+            [sys.executable, "bench/engine.py", "--engine-only", "--calls", str(calls)],
+            cwd=built,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    figures: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=30_000)
     parser.add_argument("--claims", type=int, default=2_000)
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="also the engine compiled with mypyc (built in a temporary folder, ~1 min)",
+    )
+    parser.add_argument("--engine-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     progress(f"engine: {args.calls} calls on a busy line and on a calm one …")
     engine = bench_engine(args.calls)
+    if args.engine_only:  # the compiled run, in a process started in the build's folder
+        print(json.dumps(engine))
+        return
     busy = engine["busy"]
     assert isinstance(busy, dict)
     result: dict[str, object] = {
@@ -349,6 +382,15 @@ def main() -> None:
         "met": {key: busy[key] >= target for key, target in TARGETS.items()},
     }
     progress(f"engine: {engine}")
+    if args.compiled:
+        compiled = compiled_figures(args.calls)
+        compiled_busy = compiled["busy"]
+        assert isinstance(compiled_busy, dict) and isinstance(result["met"], dict)
+        result["compiled_engine"] = compiled
+        result["met"]["compiled_transitions_per_s"] = (
+            compiled_busy["transitions_per_s"] >= TARGETS["transitions_per_s"]
+        )
+        progress(f"compiled engine: {compiled}")
 
     with tempfile.TemporaryDirectory() as folder:
         progress(f"sqlite: {args.claims} claims …")
