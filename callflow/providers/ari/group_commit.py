@@ -15,11 +15,14 @@ webhooks are (:mod:`callflow.providers.twilio.batches`).
 - **Nothing before its commit.** A step's result (the call's new state and the
   commands for Asterisk) is handed back only once the transaction holding it
   has committed: no caller hears what was not stored.
-- **A failed commit.** If the batch cannot be committed (the database gone),
-  none of its work was stored, so each step runs again alone, in a transaction
-  of its own: a failure stays with the steps that meet it. A step reads all it
-  needs from the store and from a copy of its call's state, so running it
-  again is running it once.
+- **A batch that fails.** If the batch's transaction cannot begin, none of its
+  work was stored, so each step runs again alone, in a transaction of its own:
+  a failure stays with the steps that meet it. A step reads all it needs from
+  the store and from a copy of its call's state, so running it again is
+  running it once. But a commit that fails may have been stored all the same
+  (the connection lost as the server committed): running its steps again could
+  do them twice, so every step of that batch fails instead, and its call is
+  handed back as any failed step.
 
 One batch runs at a time, on the adapter's store executor: SQLite takes one
 writer at a time anyway, and steps arriving meanwhile form the next batch.
@@ -43,6 +46,15 @@ T = TypeVar("T")
 BATCH_LIMIT = 64
 """Steps at most in one transaction: enough to share commits under any load, few enough
 that the first of them is not kept long."""
+
+
+class _CommitFailed(Exception):
+    """A batch's commit failed: its work may or may not be stored (a signal within this
+    module, never raised out of it)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(slots=True)
@@ -158,24 +170,37 @@ class GroupCommit:
         if len(works) > 1:
             try:
                 done = self._together(works)
-            except Exception:  # not committed: each again, alone
+            except _CommitFailed as failed:  # stored or not, no step may run twice
+                return [_Outcome(error=failed.error) for _ in works]
+            except Exception:  # nothing stored: each again, alone
                 pass
             else:
                 return [running.settled(outcome) for outcome, running in done]
         return [self._alone(work) for work in works]
 
     def _together(self, works: list[Callable[[], Any]]) -> list[tuple[_Outcome, _Running]]:
-        """Each work in a savepoint of one transaction; raises if that cannot commit."""
+        """Each work in a savepoint of one transaction; raises if that cannot begin, and
+        :class:`_CommitFailed` if it cannot commit."""
         done = []
-        with self._database.transaction() as session:
-            for work in works:
-                running = _Running(session)
-                try:
-                    with unreachable_as_store_error(self._database.engine), session.begin_nested():
-                        outcome = _Outcome(value=self._within(running, work))
-                except Exception as exc:  # rolled back: nothing of it follows the commit
-                    outcome, running = _Outcome(error=exc), _Running(session)
-                done.append((outcome, running))
+        committing = False
+        try:
+            with self._database.transaction() as session:
+                for work in works:
+                    running = _Running(session)
+                    try:
+                        with (
+                            unreachable_as_store_error(self._database.engine),
+                            session.begin_nested(),
+                        ):
+                            outcome = _Outcome(value=self._within(running, work))
+                    except Exception as exc:  # rolled back: nothing of it follows the commit
+                        outcome, running = _Outcome(error=exc), _Running(session)
+                    done.append((outcome, running))
+                committing = True
+        except Exception as exc:
+            if committing:
+                raise _CommitFailed(exc) from exc
+            raise
         return done
 
     def _alone(self, work: Callable[[], Any]) -> _Outcome:

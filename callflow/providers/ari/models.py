@@ -79,8 +79,10 @@ class Fields:
         return self.data.get(key) is not None
 
 
-ASTERISK_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?[+-]\d{4}")
-"""Asterisk's times: seconds, milliseconds (or up to microseconds), offset without a colon."""
+ASTERISK_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)")
+"""Asterisk's times: seconds, milliseconds (or up to microseconds), an offset (Asterisk
+writes it without a colon; ``Z`` and ``+00:00`` are read too, as ``strptime``'s ``%z`` read
+them)."""
 
 
 def parse_time(value: str) -> datetime | None:
