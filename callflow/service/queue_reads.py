@@ -17,7 +17,6 @@ many advisors and open requests there are.
 
 from __future__ import annotations
 
-import bisect
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -28,12 +27,11 @@ from sqlalchemy.orm import Session
 from callflow.config.models import HotlineConfig
 from callflow.engine.commands import LookUpQueue
 from callflow.engine.forecast import QueueSnapshot
-from callflow.engine.matching import WaitingCaller
 from callflow.engine.promise import deadline_class
 from callflow.store.advisors import staffing
 from callflow.store.callbacks import callbacks_ahead
 from callflow.store.models import Call
-from callflow.store.queue_places import waiting
+from callflow.store.queue_places import callers_ahead
 
 RECENT_HANDLES = 50
 ARRIVAL_WINDOW = timedelta(hours=1)
@@ -67,11 +65,7 @@ class StoreQueueReads(ABC):
         self, session: Session, call_id: str, question: LookUpQueue, now: datetime
     ) -> QueueSnapshot:
         topic, language, entered_at = question.topic, question.language, question.entered_at
-        callers = waiting(session, self.provider, topic)
-        if entered_at is None:
-            position = len(callers) + 1
-        else:  # those strictly before this caller, in line order (the engine's own)
-            position = 1 + bisect.bisect_left(callers, WaitingCaller(entered_at, call_id, ""))
+        position = 1 + callers_ahead(session, self.provider, topic, entered_at, call_id)
         queue = self._config.queues[topic]
         able = staffing(session, queue.skill, language, now)
         handle = self._mean_handle(session, topic)

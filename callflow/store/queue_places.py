@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, bindparam, delete, insert, select
+from sqlalchemy import ForeignKey, Index, String, and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from callflow.engine.matching import WaitingCaller
 from callflow.engine.state import CallState
 from callflow.store.base import Base
 from callflow.store.prepared import Prepared
+from callflow.store.types import UTCDateTime
 
 
 class QueuePlace(Base):
@@ -51,6 +52,15 @@ _WAITING = (
 )
 """Built once: every announcement of every waiting caller asks it."""
 _FRONT = _WAITING.limit(1)
+_IN_QUEUE = (QueuePlace.provider == bindparam("provider"), QueuePlace.topic == bindparam("topic"))
+_ENTERED_AT = bindparam("entered_at", type_=UTCDateTime())
+_ALL_IN_QUEUE = select(func.count()).select_from(QueuePlace).where(*_IN_QUEUE)
+_AHEAD = _ALL_IN_QUEUE.where(
+    or_(
+        QueuePlace.entered_at < _ENTERED_AT,
+        and_(QueuePlace.entered_at == _ENTERED_AT, QueuePlace.call_id < bindparam("call_id")),
+    )
+)
 _ALL_WAITING = (
     select(QueuePlace.topic, QueuePlace.entered_at, QueuePlace.call_id, QueuePlace.language)
     .where(QueuePlace.provider == bindparam("provider"))
@@ -108,6 +118,20 @@ def first_waiting(session: Session, provider: str, topic: str) -> WaitingCaller 
     advisor put through on Twilio asks, to whisper how long that caller waited)."""
     row = session.connection().execute(_FRONT, {"provider": provider, "topic": topic}).first()
     return None if row is None else WaitingCaller(*row)
+
+
+def callers_ahead(
+    session: Session, provider: str, topic: str, entered_at: datetime | None, call_id: str
+) -> int:
+    """How many of *provider*'s callers wait in *topic*'s queue before the caller *call_id*
+    who entered it at *entered_at* (in line order, as :func:`waiting` lists them), or in
+    all for one not queued yet. A count, not the rows: every waiting caller's announcement
+    asks, and a queue a thousand long made each read a millisecond or more."""
+    params: dict[str, object] = {"provider": provider, "topic": topic}
+    if entered_at is None:
+        return int(session.connection().execute(_ALL_IN_QUEUE, params).scalar_one())
+    ahead = {**params, "entered_at": entered_at, "call_id": call_id}
+    return int(session.connection().execute(_AHEAD, ahead).scalar_one())
 
 
 def waiting_by_topic(session: Session, provider: str) -> dict[str, list[WaitingCaller]]:

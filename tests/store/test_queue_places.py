@@ -16,6 +16,7 @@ from callflow.providers.sim.workload import Caller as SimulatedCaller
 from callflow.store.models import Advisor
 from callflow.store.queue_places import (
     QueuePlace,
+    callers_ahead,
     first_waiting,
     give_up_place,
     keep_only,
@@ -92,6 +93,14 @@ class TestPlaces:
             assert [c.call_id for c in waiting(session, "twilio", "health")] == ["f"]
             assert first_waiting(session, "ari", "health") == health[0]
             assert first_waiting(session, "twilio", "social") is None
+            # Each caller's count of those ahead is their place in that order, a tie on the
+            # entry time included; one not queued yet would stand behind everyone.
+            ahead = [
+                callers_ahead(session, "ari", "health", c.entered_at, c.call_id) for c in health
+            ]
+            assert ahead == [0, 1, 2, 3]
+            assert callers_ahead(session, "ari", "health", None, "new") == 4
+            assert callers_ahead(session, "twilio", "health", T0, "a") == 0
 
     def test_giving_up_a_place_twice_is_harmless(self, database: Database) -> None:
         with database.transaction() as session:
