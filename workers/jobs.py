@@ -109,6 +109,7 @@ def purge_old_numbers(context: JobContext) -> Purged | None:
         unfinished_calls=purged.unfinished_calls,
         twilio_steps=purged.twilio_steps,
         queue_places=purged.queue_places,
+        survey_numbers=purged.survey_numbers,
         older_than=format_duration(context.config.retention.numbers),
     )
     return purged

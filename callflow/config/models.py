@@ -200,9 +200,12 @@ PROMPT_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "by_day": frozenset({"day", "time"}),
     "morning_day": frozenset({"day"}),
     "whisper": frozenset({"topic", "language", "minutes"}),
+    "survey_question": frozenset(),
+    "survey_thanks": frozenset(),
 }
-"""Every prompt a language must define (but those of :data:`PROVIDER_PROMPTS`, and those of
-:data:`ADVISOR_PROMPTS` outside the line's default language), with the
+"""Every prompt a language must define (but those of :data:`PROVIDER_PROMPTS`, those of
+:data:`SURVEY_PROMPTS` while the survey is off, and those of :data:`ADVISOR_PROMPTS` outside
+the line's default language), with the
 placeholders its text may use.
 
 Extra prompts (such as a queue's alternative message) may be added beside
@@ -212,6 +215,10 @@ these; they take no placeholders.
 ADVISOR_PROMPTS = frozenset({"whisper"})
 """Prompts an advisor hears, not a caller: always in the line's default language, so
 required there only (another language may define them, for a line that makes it its default)."""
+
+SURVEY_PROMPTS = frozenset({"survey_question", "survey_thanks"})
+"""The recommendation question and its thanks: required of every language when ``[survey]``
+is on, and of none when it is off."""
 
 PROVIDER_PROMPTS = frozenset({"technical_problem"})
 """Prompts only some providers play, required by them (``technical_problem``: the apology
@@ -400,9 +407,47 @@ class ReportsConfig(_Model):
     answered_immediately_within: PositiveDuration = timedelta(seconds=60)
     service_level_within: PositiveDuration = timedelta(seconds=120)
     short_abandon_under: PositiveDuration = timedelta(seconds=10)
+    nps_min_responses: int = Field(default=30, ge=1, le=1_000_000)
+    """Fewer survey answers than this in a group, and its NPS is ``null``: a handful of
+    answers says nothing about the service."""
 
 
 Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class WebRequestsConfig(_Model):
+    """Callback requests a resident leaves on the line's web page (``/contact``).
+
+    ``queues``: the queues that take them (empty: every queue whose callbacks are
+    on). ``consent``: the text the page shows above its button, per language; every
+    language of the line needs one while requests are on. A request is refused,
+    and nothing stored, past ``per_address_per_hour`` requests from one network
+    address in an hour or ``per_number_per_day`` for one phone number in a day;
+    ``max_body`` caps the form's size in bytes.
+    """
+
+    enabled: bool = False
+    queues: list[str] = []
+    consent: dict[str, Annotated[str, Field(min_length=1, max_length=2000)]] = {}
+    per_address_per_hour: int = Field(default=10, ge=1, le=10_000)
+    per_number_per_day: int = Field(default=3, ge=1, le=1_000)
+    max_body: int = Field(default=8192, ge=2048, le=65_536)
+
+
+class SurveyConfig(_Model):
+    """The recommendation question (NPS), asked when the advisor hangs up first.
+
+    ``share``: the part of answered calls and completed callbacks that are asked
+    (chosen by the contact, the same on every run). A number is never asked twice
+    in a day, and never after a dropped call. ``answer_timeout``: silence after the
+    question ends it without an answer; ``ten_timeout``: after a 1, how long a 0
+    (for ten) is waited for before the answer is taken as 1.
+    """
+
+    enabled: bool = False
+    share: Share = 1.0
+    answer_timeout: PositiveDuration = timedelta(seconds=8)
+    ten_timeout: PositiveDuration = timedelta(seconds=3)
 
 
 class SimulationConfig(_Model):
@@ -420,6 +465,15 @@ class SimulationConfig(_Model):
     mean_patience: PositiveDuration = timedelta(minutes=4)
     withheld_share: Share = 0.04
     callback_accept_share: Share = 0.75
+    web_requests_per_day: float = Field(default=0, ge=0, le=1_000_000)
+    """Requests left on the web page each day, spread over the whole day (``[web_requests]``
+    must be on for any to be made)."""
+    survey_answer_share: Share = 0.3
+    """Of those asked the recommendation question, the part who answer; the rest hang up."""
+    survey_score_weights: list[Annotated[float, Field(ge=0)]] = Field(
+        default=[1, 0.5, 0.5, 1, 1, 2, 3, 6, 12, 20, 25], min_length=11, max_length=11
+    )
+    """Relative weights of the answers 0 to 10, in that order."""
 
 
 class StaffingBlock(_Model):
@@ -680,6 +734,8 @@ class HotlineConfig(_Model):
     staffing: list[StaffingBlock] = []
     provider: ProviderConfig = ProviderConfig()
     web: WebConfig = WebConfig()
+    web_requests: WebRequestsConfig = WebRequestsConfig()
+    survey: SurveyConfig = SurveyConfig()
     emergency: dict[str, EmergencyConfig] = {}
     """Emergency messages by scope: ``line``, or a queue's name."""
 

@@ -23,6 +23,7 @@ from callflow.config.models import (
     EMERGENCY_SCOPE_LINE,
     PROMPT_PLACEHOLDERS,
     PROVIDER_PROMPTS,
+    SURVEY_PROMPTS,
     TIME_FORMAT_FIELDS,
     WEEKDAYS,
     CalendarConfig,
@@ -109,6 +110,8 @@ def _check_languages(sections: Sections, raw: Mapping[str, Any]) -> list[Problem
                 Problem(f"languages.{code}", code, "a language code such as 'fi', 'sv' or 'en'")
             )
         required = PROMPT_PLACEHOLDERS.keys() - PROVIDER_PROMPTS
+        if _table(raw, "survey").get("enabled") is not True:
+            required -= SURVEY_PROMPTS
         if code != default_language:
             required -= ADVISOR_PROMPTS
         for key in sorted(required):
@@ -444,6 +447,42 @@ def _check_simulation(sections: Sections, raw: Mapping[str, Any]) -> list[Proble
                 )
         if mix and not any(isinstance(w, int | float) and w > 0 for w in mix.values()):
             problems.append(Problem(f"simulation.{key}", dict(mix), "at least one weight above 0"))
+    scores = given.get("survey_score_weights")
+    if isinstance(scores, list) and not any(isinstance(w, int | float) and w > 0 for w in scores):
+        problems.append(
+            Problem("simulation.survey_score_weights", scores, "at least one weight above 0")
+        )
+    return problems
+
+
+def _check_web_requests(sections: Sections, raw: Mapping[str, Any]) -> list[Problem]:
+    """Web requests go to queues that take callbacks, and the page asks consent in every
+    language of the line: a resident who chose Swedish must read what they agree to. (A
+    consent in a language the line lacks is kept for the day it has it, as a prompt is.)"""
+    given = _table(raw, "web_requests")
+    problems = []
+    queues: dict[str, QueueConfig] = sections.get("queues", {})
+    known = _names(raw, "queues")
+    for name in given.get("queues", []) if isinstance(given.get("queues"), list) else []:
+        path = f"web_requests.queues.{name}"
+        if known is not None and name not in known:
+            problems.append(Problem(path, name, _one_of("queues", known)))
+        elif name in queues and not queues[name].callbacks.enabled:
+            problems.append(
+                Problem(path, name, f"queues.{name} takes no callbacks (callbacks.enabled)")
+            )
+    languages = _names(raw, "languages")
+    consent = given.get("consent")
+    consent = consent if isinstance(consent, Mapping) else {}
+    if given.get("enabled") is True:
+        for code in sorted(set(languages or ()) - consent.keys()):
+            problems.append(
+                Problem(
+                    f"web_requests.consent.{code}",
+                    MISSING,
+                    "the page asks consent in every language of the line",
+                )
+            )
     return problems
 
 
@@ -529,4 +568,5 @@ RULES: tuple[Rule, ...] = (
     _check_simulation,
     _check_database_url,
     _check_emergency,
+    _check_web_requests,
 )

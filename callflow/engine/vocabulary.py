@@ -45,6 +45,20 @@ class EventKind(StrEnum):
     CALLBACK_AT_RISK = "callback.at_risk"
     CALLBACK_CARRIED_OVER = "callback.carried_over"
     CONTACT_CODED = "contact.coded"
+    SURVEY_ASKED = "survey.asked"
+    SURVEY_ANSWERED = "survey.answered"
+
+
+class Channel(StrEnum):
+    """How a resident's matter reached an advisor: the reports' ``by_channel``.
+
+    A callback request carries where it was made (``PHONE`` or ``WEB``); a request made
+    by phone is served as a ``CALLBACK``, one made on the web page as ``WEB``.
+    """
+
+    PHONE = "phone"  # a call answered live
+    CALLBACK = "callback"  # a callback the resident asked for on the phone
+    WEB = "web"  # a callback request left on the web page (/contact)
 
 
 class CallOutcome(StrEnum):

@@ -24,6 +24,7 @@ from callflow.engine.vocabulary import (
     OPEN_CALLBACK_STATUSES,
     AttemptResult,
     CallbackStatus,
+    Channel,
     EventKind,
 )
 from callflow.errors import CallbackClosed, DuplicatePendingCallback, UnknownCallback
@@ -76,9 +77,18 @@ def describe(request: CallbackRequest) -> ExistingCallback:
 
 
 def create_callback(
-    session: Session, command: StoreCallback, *, call_id: str | None, now: datetime
+    session: Session,
+    command: StoreCallback,
+    *,
+    call_id: str | None,
+    now: datetime,
+    channel: Channel = Channel.PHONE,
+    description: str | None = None,
 ) -> CallbackRequest:
-    """Store a new request; raise :class:`DuplicatePendingCallback` if the number has one open."""
+    """Store a new request; raise :class:`DuplicatePendingCallback` if the number has one open.
+
+    *channel* says where it was made (a call, or the web page with the resident's
+    *description*)."""
     existing = open_callback(session, command.number_e164)
     if existing is not None:
         raise DuplicatePendingCallback(existing.callback_id)
@@ -96,6 +106,8 @@ def create_callback(
         status=CallbackStatus.PENDING,
         attempts=0,
         late=False,
+        channel=channel,
+        description=description,
         created_at=now,
         updated_at=now,
     )

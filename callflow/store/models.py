@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from callflow.engine.vocabulary import (
     AttemptResult,
     CallbackStatus,
+    Channel,
     EventKind,
     ReasonCategory,
     Referral,
@@ -227,6 +229,12 @@ class CallbackRequest(Base):
     at_risk_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     closed_reason: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[Channel] = mapped_column(
+        enum_column(Channel, "channel"), default=Channel.PHONE, server_default="phone"
+    )
+    """Where the request was made: ``phone``, or ``web`` (the contact page)."""
+    description: Mapped[str | None] = mapped_column(String(1000))
+    """What a web request says it is about, in the resident's words; erased with the number."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -255,6 +263,32 @@ class CallbackAttempt(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(String(500))
     """The advisor's short note, phone numbers masked before it is stored."""
+
+
+class Survey(Base):
+    """The recommendation question asked after one contact, and its answer if one came.
+
+    A row is written when the question is asked, so the response rate counts those who
+    hung up instead of answering; the number is kept only to ask no one twice a day, and
+    the retention purge erases it with the contact's.
+    """
+
+    __tablename__ = "surveys"
+    __table_args__ = (
+        Index(None, "number_e164", "asked_at"),
+        CheckConstraint("score BETWEEN 0 AND 10", name="score_0_to_10"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    topic: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(8))
+    number_e164: Mapped[str | None] = mapped_column(String(16))
+    asked_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    score: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class JobRun(Base):

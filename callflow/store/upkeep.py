@@ -31,6 +31,7 @@ from callflow.store.models import (
     CallbackAttempt,
     CallbackRequest,
     JobRun,
+    Survey,
 )
 from callflow.store.outcomes import ADVISOR_HOLD
 from callflow.store.queue_places import QueuePlace
@@ -206,11 +207,14 @@ class Purged:
     twilio_steps: int
     queue_places: int
     """Places in a queue kept by calls that are over: those closed here, or any other."""
+    survey_numbers: int
 
 
 def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purged:
     """Erase callers' numbers from requests finished, and calls ended, more than
-    *retention* ago. Times, topics, outcomes and the event log stay for statistics.
+    *retention* ago, with a web request's description (the resident's own words) and the
+    number a survey was asked of. Times, topics, outcomes, survey scores and the event log
+    stay for statistics.
 
     A call nobody has heard of for *retention* but never ended (its final status
     was lost, a console phone crashed) is over all the same: it is closed, ended
@@ -227,7 +231,13 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
             CallbackRequest.closed_at < cutoff,
             CallbackRequest.number_e164.is_not(None),
         )
-        .values(number_e164=None, updated_at=now)
+        .values(number_e164=None, description=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    surveys = session.execute(
+        update(Survey)
+        .where(Survey.asked_at < cutoff, Survey.number_e164.is_not(None))
+        .values(number_e164=None)
         .execution_options(synchronize_session=False)
     )
     unfinished = session.execute(
@@ -263,4 +273,5 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
         unfinished.rowcount,  # type: ignore[attr-defined]
         steps.rowcount,  # type: ignore[attr-defined]
         places.rowcount,  # type: ignore[attr-defined]
+        surveys.rowcount,  # type: ignore[attr-defined]
     )

@@ -120,7 +120,7 @@ class TestToml:
         assert problem.allowed == (
             "unknown section; sections are: calendar, callbacks, connect, dispatch, emergency, "
             "hours, languages, line, menu, provider, "
-            "queues, reports, retention, simulation, skills, staffing, web"
+            "queues, reports, retention, simulation, skills, staffing, survey, web, web_requests"
         )
 
     @pytest.mark.parametrize("section", ["line", "hours", "menu", "callbacks", "retention"])
@@ -350,6 +350,8 @@ class TestLanguages:
             for block in raw["staffing"]:
                 block["languages"] = ["FI" if c == "fi" else c for c in block["languages"]]
             raw["simulation"]["languages"]["FI"] = raw["simulation"]["languages"].pop("fi")
+            consent = raw["web_requests"]["consent"]
+            consent["FI"] = consent.pop("fi")
 
         problem = only(data_problems(add_upper_case), "languages.FI")
         assert problem.allowed == "a language code such as 'fi', 'sv' or 'en'"
@@ -993,3 +995,49 @@ class TestConnect:
             "unknown key; allowed: advisor_ring_timeout, interval, machine_detection, queued, "
             "resident_ring_timeout"
         )
+
+
+class TestWebRequestsAndSurvey:
+    def test_a_web_request_queue_must_take_callbacks(self) -> None:
+        """A queue that takes no callbacks cannot take web requests: they are callbacks."""
+
+        def disable(raw: Raw) -> None:
+            raw["queues"]["other"]["callbacks"]["enabled"] = False
+            raw["web_requests"]["queues"] = ["health", "other"]
+
+        problem = only(data_problems(disable), "web_requests.queues.other")
+        assert problem.allowed == "queues.other takes no callbacks (callbacks.enabled)"
+
+    def test_an_unknown_web_request_queue_names_the_queues(self) -> None:
+        problem = only(
+            data_problems(lambda raw: raw["web_requests"].update(queues=["dental"])),
+            "web_requests.queues.dental",
+        )
+        assert problem.allowed == "one of queues: health, other, social"
+
+    def test_the_consent_is_asked_in_every_language(self) -> None:
+        """A resident who reads Swedish must read what they agree to in Swedish."""
+        problem = only(
+            data_problems(lambda raw: raw["web_requests"]["consent"].pop("sv")),
+            "web_requests.consent.sv",
+        )
+        assert problem.allowed == "the page asks consent in every language of the line"
+
+    def test_the_survey_prompts_are_needed_only_when_the_survey_is_on(self) -> None:
+        def without_question(raw: Raw) -> None:
+            del raw["languages"]["en"]["prompts"]["survey_question"]
+
+        def on_without_question(raw: Raw) -> None:
+            without_question(raw)
+            raw["survey"]["enabled"] = True
+
+        config, problems = check_data(_changed(without_question))
+        assert config is not None and problems == []
+        problem = only(data_problems(on_without_question), "languages.en.prompts.survey_question")
+        assert problem.allowed == "every language needs this prompt"
+
+
+def _changed(change: Callable[[Raw], object]) -> Raw:
+    raw = tomllib.loads(EXAMPLE_TEXT)
+    change(raw)
+    return raw
