@@ -76,6 +76,7 @@ def test_a_language_whose_numbers_we_cannot_say_is_refused(tmp_path: Path) -> No
     config_file = ari_line_file(tmp_path)
     text = config_file.read_text(encoding="utf-8")
     text = text.replace("[languages.en", "[languages.de").replace(" en = ", " de = ")
+    text = text.replace("\nen = ", "\nde = ")  # the web page's consent, in the same language
     config_file.write_text(text.replace('"en"', '"de"'), encoding="utf-8")
     out = tmp_path / "sounds"
     result = build("--config", str(config_file), "--out", str(out))
