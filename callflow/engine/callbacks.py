@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from callflow.config.models import HotlineConfig
 from callflow.engine import queueing
+from callflow.engine.calendar import Calendar
 from callflow.engine.commands import CancelCallback, StoreCallback
 from callflow.engine.expectations import SAID_TIME_STEP
 from callflow.engine.forecast import QueueSnapshot
@@ -136,28 +138,55 @@ def number_failed(t: Turn) -> None:
 
 
 def store_request(t: Turn) -> None:
-    s, cal, queue = t.s, t.ctx.calendar, t.queue
+    s = t.s
     assert s.callback_number is not None and s.topic is not None and s.language is not None
     t.stop_asking()
-    due = due_at(cal, queue.promise, t.now)
-    window = t.config.callbacks.retry.allowed_hours
-    not_before = cal.first_instant_within(t.now, (window.start_minute, window.end_minute))
-    # What was said stands, unless time has overtaken it.
-    s.offered_at = max(s.offered_at or due, not_before)
-    t.out.append(
-        StoreCallback(
-            number_e164=s.callback_number,
-            topic=s.topic,
-            language=s.language,
-            requested_at=t.now,
-            queue_entered_at=s.queue_entered_at or t.now,
-            not_before=not_before,
-            due_at=due,
-            expected_at=s.offered_at,
-            deadline_class=int(deadline_class(queue.promise)),
-        )
+    command = request_terms(
+        t.config,
+        t.ctx.calendar,
+        number_e164=s.callback_number,
+        topic=s.topic,
+        language=s.language,
+        now=t.now,
+        queue_entered_at=s.queue_entered_at,
+        said=s.offered_at,
     )
+    s.offered_at = command.expected_at
+    t.out.append(command)
     s.phase = Phase.STORING
+
+
+def request_terms(
+    config: HotlineConfig,
+    calendar: Calendar,
+    *,
+    number_e164: str,
+    topic: str,
+    language: str,
+    now: datetime,
+    queue_entered_at: datetime | None,
+    said: datetime | None,
+) -> StoreCallback:
+    """The request to store for a callback agreed at *now*, on the phone or the web page:
+    due by the queue's promise from *now* (made after hours, from the next opening),
+    dialled no sooner than the dialling window allows, in line by when the resident
+    first queued (*queue_entered_at*; None: *now*). What was *said* stands, unless time
+    has overtaken it; nothing said, the due time is the promise."""
+    queue = config.queues[topic]
+    due = due_at(calendar, queue.promise, now)
+    window = config.callbacks.retry.allowed_hours
+    not_before = calendar.first_instant_within(now, (window.start_minute, window.end_minute))
+    return StoreCallback(
+        number_e164=number_e164,
+        topic=topic,
+        language=language,
+        requested_at=now,
+        queue_entered_at=queue_entered_at or now,
+        not_before=not_before,
+        due_at=due,
+        expected_at=max(said or due, not_before),
+        deadline_class=int(deadline_class(queue.promise)),
+    )
 
 
 def stored(t: Turn, callback_id: int, due: datetime) -> None:

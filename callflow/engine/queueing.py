@@ -10,9 +10,10 @@ promise, no callback is offered and the queue's alternative is said instead.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from callflow.engine import emergency
+from callflow.engine.calendar import Calendar
 from callflow.engine.commands import EnterQueue, LeaveQueue, LookUpQueue
 from callflow.engine.expectations import Expectation
 from callflow.engine.forecast import QueueSnapshot, estimated_wait
@@ -198,11 +199,16 @@ def callback_expectation(t: Turn, snap: QueueSnapshot) -> Expectation:
 
 def when_for(t: Turn, at: datetime) -> When:
     """How to say a promised time: "today by 14.00", "tomorrow morning", "on Monday by 13.00"."""
-    cal = t.ctx.calendar
-    local = cal.local(at)
-    if local.date() > t.today and local.hour * 60 + local.minute <= MORNING_ENDS:
-        return t.when(at, "morning")
-    return t.when(at, "by")
+    return promised_when(t.ctx.calendar, t.today, at)
+
+
+def promised_when(calendar: Calendar, today: date, at: datetime) -> When:
+    """A promised time *at* said on *today* (the line's date): a later day's morning as
+    "tomorrow morning", else "by" the time. The phone and the web page say it alike."""
+    local = calendar.local(at)
+    if local.date() > today and local.hour * 60 + local.minute <= MORNING_ENDS:
+        return When(at, today, "morning")
+    return When(at, today, "by")
 
 
 def decline_offer(t: Turn, *, explicit: bool) -> None:
