@@ -10,6 +10,7 @@ from callflow.store import (
     report_models,
     sign_ins,
     twilio_tables,
+    web_limits,
 )
 from callflow.store.base import Base
 
@@ -23,4 +24,5 @@ __all__ = [
     "report_models",
     "sign_ins",
     "twilio_tables",
+    "web_limits",
 ]
