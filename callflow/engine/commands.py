@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from callflow.engine.prompts import PromptRef
-from callflow.engine.vocabulary import EventKind
+from callflow.engine.vocabulary import Channel, EventKind
 
 
 @dataclass(slots=True)
@@ -123,6 +123,39 @@ class CancelCallback:
 
 
 @dataclass(slots=True)
+class LookUpSurveyed:
+    """Has *number_e164* been asked the recommendation question since *since* (the start
+    of the line's day)? Answered with ``SurveyLookedUp`` in the same unit of work."""
+
+    number_e164: str
+    since: datetime
+
+
+@dataclass(slots=True)
+class OpenSurvey:
+    """The question is asked now: its row (the contact is *call_id* or *callback_id*).
+    Answered with ``SurveyOpened``, carrying the row's id."""
+
+    channel: Channel
+    asked_at: datetime
+    number_e164: str | None
+    topic: str | None
+    language: str | None
+    call_id: str | None = None
+    callback_id: int | None = None
+
+
+@dataclass(slots=True)
+class StoreSurveyAnswer:
+    """Keep *score* (0–10) as the answer to the question *survey_id*; nothing is answered
+    back (a second answer to one question is ignored by the store)."""
+
+    survey_id: int
+    score: int
+    answered_at: datetime
+
+
+@dataclass(slots=True)
 class Record:
     """Append an entry to the call-event log; ``data`` holds JSON values or datetimes."""
 
@@ -150,6 +183,9 @@ Command = (
     | LookUpQueue
     | StoreCallback
     | CancelCallback
+    | LookUpSurveyed
+    | OpenSurvey
+    | StoreSurveyAnswer
     | Record
     | Hangup
 )

@@ -93,7 +93,12 @@ class AdvisorConnected:
 
 @dataclass(slots=True)
 class AdvisorHungUp:
-    """The advisor ended the conversation."""
+    """The advisor's leg ended the conversation.
+
+    ``dropped``: the exchange lost the advisor's leg (a fault, a restart, a leg no process
+    held): nobody chose to end the talk, so the resident is not asked how it went."""
+
+    dropped: bool = False
 
 
 @dataclass(slots=True)
@@ -106,6 +111,20 @@ class CallerHungUp:
     """
 
     dropped: bool = False
+
+
+@dataclass(slots=True)
+class SurveyLookedUp:
+    """The answer to ``LookUpSurveyed``: whether the number was asked today already."""
+
+    asked_today: bool
+
+
+@dataclass(slots=True)
+class SurveyOpened:
+    """The answer to ``OpenSurvey``: the question's row."""
+
+    survey_id: int
 
 
 @dataclass(slots=True)
@@ -130,5 +149,7 @@ Event = (
     | AdvisorConnected
     | AdvisorHungUp
     | CallerHungUp
+    | SurveyLookedUp
+    | SurveyOpened
     | RulesChanged
 )

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from callflow.engine import callbacks, emergency, queueing
+from callflow.engine import callbacks, emergency, queueing, survey
 from callflow.engine.commands import (
     Answer,
     Command,
@@ -46,11 +46,13 @@ from callflow.engine.events import (
     PlaybackFinished,
     QueueLookedUp,
     RulesChanged,
+    SurveyLookedUp,
+    SurveyOpened,
     TimerFired,
 )
 from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
 from callflow.engine.turn import TIMER_FIELDS, FlowContext, Turn
-from callflow.engine.vocabulary import CallOutcome, EventKind
+from callflow.engine.vocabulary import CallOutcome, Channel, EventKind
 
 __all__ = ["FlowContext", "new_call", "step"]
 
@@ -64,6 +66,8 @@ def step(state: CallState, event: Event, now: datetime, ctx: FlowContext) -> lis
     t = Turn(state, now, ctx)
     if state.phase is Phase.ENDED:
         _after_end(t, event)
+    elif state.phase is Phase.SURVEY:
+        _in_survey(t, event)
     else:
         _HANDLERS[type(event)](t, event)
     return t.out
@@ -510,7 +514,45 @@ def _advisor_connected(t: Turn, event: Any) -> None:
 
 
 def _advisor_hung_up(t: Turn, event: Any) -> None:
-    if t.s.phase is Phase.CONNECTED:
+    """The advisor hung up first: the recommendation question where it applies (never
+    after a leg the exchange dropped), else goodbye. The call stays answered."""
+    s = t.s
+    if s.phase is not Phase.CONNECTED:
+        return
+    if not survey.applies(t.config.survey, s.call_id, dropped=event.dropped):
+        t.hang_up()
+        return
+    s.phase = Phase.SURVEY
+    s.survey, commands = survey.begin(
+        channel=Channel.PHONE,
+        language=t.language,
+        topic=s.topic,
+        number_e164=s.caller_e164,
+        now=t.now,
+        calendar=t.ctx.calendar,
+        call_id=s.call_id,
+    )
+    t.out += commands
+    _survey_over(t)
+
+
+def _in_survey(t: Turn, event: Event) -> None:
+    """The question's own machine runs the call; it ends when the machine is done."""
+    s = t.s
+    assert s.survey is not None
+    if isinstance(event, AdvisorConnected):
+        t.out.append(ReleaseAdvisor(event.advisor_id))
+        return
+    t.out += survey.step(s.survey, event, t.now, t.config.survey)
+    if isinstance(event, CallerHungUp):
+        s.hung_up = True
+        t.finish()
+    else:
+        _survey_over(t)
+
+
+def _survey_over(t: Turn) -> None:
+    if t.s.survey is not None and t.s.survey.done:
         t.hang_up()
 
 
@@ -577,4 +619,6 @@ _HANDLERS: dict[type, Callable[[Turn, Any], None]] = {
     AdvisorHungUp: _advisor_hung_up,
     CallerHungUp: _caller_hung_up,
     RulesChanged: _rules_changed,
+    SurveyLookedUp: lambda t, event: None,  # only ever heard in the survey
+    SurveyOpened: lambda t, event: None,
 }

@@ -16,6 +16,7 @@ from operator import attrgetter
 from typing import Any
 
 from callflow.engine.events import ExistingCallback
+from callflow.engine.survey import SurveyState
 
 
 class Phase(StrEnum):
@@ -27,6 +28,7 @@ class Phase(StrEnum):
     STORING = "storing"  # waiting for the store to take or refuse the request
     CANCELLING = "cancelling"
     CONNECTED = "connected"
+    SURVEY = "survey"  # the advisor hung up first: the recommendation question
     FAREWELL = "farewell"  # last words, then hang up
     ENDED = "ended"
 
@@ -106,6 +108,7 @@ class CallState:
     advisor_id: str | None = None
     outcome: str | None = None
     hung_up: bool = False  # gone while the store was still answering
+    survey: SurveyState | None = None  # the recommendation question, once asked
 
     def copy(self) -> CallState:
         """A shallow copy (every field is a value or is replaced, never changed in place).
@@ -132,6 +135,8 @@ class CallState:
                     "due_at": value.due_at.isoformat(),
                     "expected_at": value.expected_at.isoformat() if value.expected_at else None,
                 }
+            elif isinstance(value, SurveyState):
+                value = value.to_dict()
             out[f.name] = value
         return out
 
@@ -165,6 +170,8 @@ class CallState:
                     else None
                 ),
             )
+        if values.get("survey") is not None:
+            values["survey"] = SurveyState.from_dict(values["survey"])
         return cls(**values)
 
 

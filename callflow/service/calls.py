@@ -2,12 +2,12 @@
 
 Providers translate wire events into engine events and hand them here; the
 engine's store commands (look up, store, cancel a callback; look up the
-queue; log an event) are carried out in one transaction per step, their
-answers fed back to the engine, and only the media commands (play, ask,
-queue, hang up, timers) are returned to the provider. The caller's place in
-a queue is written in that transaction too, as the engine moves them
-(:mod:`callflow.store.queue_places`). Every provider therefore logs the same
-events and keeps the same invariants.
+queue; the recommendation question's rows; log an event) are carried out in
+one transaction per step, their answers fed back to the engine, and only the
+media commands (play, ask, queue, hang up, timers) are returned to the
+provider. The caller's place in a queue is written in that transaction too,
+as the engine moves them (:mod:`callflow.store.queue_places`). Every provider
+therefore logs the same events and keeps the same invariants.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from callflow.engine.commands import (
     LeaveQueue,
     LookUpPendingCallback,
     LookUpQueue,
+    OpenSurvey,
     Record,
     StoreCallback,
 )
@@ -45,6 +46,7 @@ from callflow.engine.flow import FlowContext, step
 from callflow.engine.state import CallState, Phase
 from callflow.errors import DuplicatePendingCallback
 from callflow.service.queue_reads import QueueReads
+from callflow.service.surveys import SURVEY_COMMANDS, carry_out_survey
 from callflow.store.callbacks import cancel_callback, create_callback, describe, open_callback
 from callflow.store.calls import CallJournal, DirectJournal
 from callflow.store.models import CallbackRequest
@@ -172,6 +174,15 @@ class CallHandler:
             for command in commands:
                 if isinstance(command, Record):
                     work.records.append(command)
+                elif isinstance(command, SURVEY_COMMANDS):
+                    if isinstance(command, OpenSurvey):
+                        # The call's row first: the question's row refers to it.
+                        self._record(session, working, work.records, now, provider_ref)
+                        work.records = []
+                        self.journal.write_call(session, working.call_id)
+                    survey_answer = carry_out_survey(session, command)
+                    if survey_answer is not None:
+                        events.append(survey_answer)
                 elif isinstance(command, STORE_COMMANDS):
                     if isinstance(command, StoreCallback):
                         # The call's row first: the request refers to it.

@@ -18,9 +18,12 @@ from callflow.engine.commands import (
     LeaveQueue,
     LookUpPendingCallback,
     LookUpQueue,
+    LookUpSurveyed,
+    OpenSurvey,
     Play,
     Record,
     StoreCallback,
+    StoreSurveyAnswer,
 )
 from callflow.engine.events import (
     AdvisorConnected,
@@ -37,6 +40,8 @@ from callflow.engine.events import (
     PlaybackFinished,
     QueueLookedUp,
     RulesChanged,
+    SurveyLookedUp,
+    SurveyOpened,
     TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call, step
@@ -61,6 +66,10 @@ class Caller:
     stored: list[StoreCallback] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
     queued: bool = False
+    surveyed_today: set[str] = field(default_factory=set)
+    """Numbers the scripted store says were asked the survey question today."""
+    surveys: list[OpenSurvey] = field(default_factory=list)
+    survey_answers: list[StoreSurveyAnswer] = field(default_factory=list)
     answers_queue: bool = True
     """Answer ``LookUpQueue`` at once, as every shell does; False leaves the question open,
     for a test to answer (or not) itself."""
@@ -134,8 +143,8 @@ class Caller:
         self.send(AdvisorConnected(advisor_id))
         return self
 
-    def advisor_hangs_up(self) -> Caller:
-        self.send(AdvisorHungUp())
+    def advisor_hangs_up(self, *, dropped: bool = False) -> Caller:
+        self.send(AdvisorHungUp(dropped=dropped))
         return self
 
     def later(self, delta: timedelta) -> None:
@@ -204,6 +213,13 @@ class Caller:
         if isinstance(command, CancelCallback):
             self.cancelled.append(command.callback_id)
             return CallbackCancelled(command.callback_id)
+        if isinstance(command, LookUpSurveyed):
+            return SurveyLookedUp(command.number_e164 in self.surveyed_today)
+        if isinstance(command, OpenSurvey):
+            self.surveys.append(command)
+            return SurveyOpened(len(self.surveys))
+        if isinstance(command, StoreSurveyAnswer):
+            self.survey_answers.append(command)
         if isinstance(command, EnterQueue):
             self.queued = True
         elif isinstance(command, LeaveQueue | ConnectAdvisor):

@@ -33,11 +33,14 @@ from callflow.engine.events import (
     PlaybackFinished,
     QueueLookedUp,
     RulesChanged,
+    SurveyLookedUp,
+    SurveyOpened,
     TimerFired,
 )
 from callflow.engine.flow import FlowContext, new_call, step
 from callflow.engine.forecast import QueueSnapshot
 from callflow.engine.state import CallState, Phase
+from callflow.engine.survey import SURVEY_TIMER
 from callflow.engine.vocabulary import OPEN_CALLBACK_STATUSES, EventKind
 from callflow.service.calls import CallHandler
 from callflow.store.models import CallbackRequest, CallEvent
@@ -81,6 +84,9 @@ LIVE_RULES = [
 """Rules an admin may put in force while calls are in the line: the file's, a closure, and
 emergency messages of every mode."""
 
+SURVEY_ON = with_settings({"survey.enabled": True, "survey.share": 1.0})
+"""The example line asking every answered caller the recommendation question."""
+
 actions = st.one_of(
     st.tuples(st.just("press"), st.sampled_from([*"0123456789*#", "", "12", "x"])),
     st.tuples(st.just("hear_out"), st.none()),
@@ -111,6 +117,10 @@ def has_next_step(state: CallState) -> bool:
     """
     if state.phase in (Phase.NEW, Phase.ENDED) or state.playback is not None:
         return True
+    if state.phase is Phase.SURVEY:
+        # The question, the thanks or goodbye playing, or a timer waiting for a key.
+        assert state.survey is not None
+        return state.survey.playback is not None or state.survey.timer_at is not None
     if state.queue_need is not None:
         return False  # waiting on the store for the queue: see below
     if state.menu is not None:
@@ -128,12 +138,16 @@ def event_for(state: CallState, action: str, arg: Any, now: datetime) -> tuple[E
         return DigitPressed(arg), now
     if action == "hear_out" and state.playback is not None:
         return PlaybackFinished(state.playback), now
+    if action == "hear_out" and state.survey is not None and state.survey.playback is not None:
+        return PlaybackFinished(state.survey.playback), now
     if action == "timer":
         pending = [
             (at, name)
             for name in ("input", "announce", "closing")
             if (at := getattr(state, f"{name}_at")) is not None
         ]
+        if state.survey is not None and state.survey.timer_at is not None:
+            pending.append((state.survey.timer_at, SURVEY_TIMER))
         if pending:
             at, name = min(pending)
             return TimerFired(name, at), max(now, at)
@@ -153,6 +167,7 @@ def event_for(state: CallState, action: str, arg: Any, now: datetime) -> tuple[E
     caller=st.sampled_from(["+358401234567", None]),
     queue=queues,
     script=st.lists(actions, max_size=80),
+    surveyed=st.booleans(),
 )
 def test_engine_alone_never_crashes_or_strands_a_caller(
     config: HotlineConfig,
@@ -160,7 +175,9 @@ def test_engine_alone_never_crashes_or_strands_a_caller(
     caller: str | None,
     queue: dict[str, Any],
     script: list[tuple[str, Any]],
+    surveyed: bool,
 ) -> None:
+    config = SURVEY_ON if surveyed else config
     calendar = _calendar(config)
     c = Caller(config, calendar, FakeQueue(calendar, **queue), start)
     c.dial(caller, withheld=caller is None)
@@ -300,6 +317,9 @@ def _states_in_every_phase(config: HotlineConfig) -> dict[str, CallState]:
     states["queued"] = snap(c.press("1").listen())
     states["connected"] = snap(c.advisor_answers())
     states["ended"] = snap(c.advisor_hangs_up())
+    c = Caller(SURVEY_ON, _calendar(SURVEY_ON), FakeQueue(calendar), STARTS[0])
+    c.dial(mobile).press("1").press("1").listen().advisor_answers().advisor_hangs_up()
+    states["survey"] = snap(c)
     c = caller(staffed=2).dial(mobile).press("1").press("1")
     states["offer"] = snap(c)
     states["read-back"] = snap(c.press("1"))
@@ -342,7 +362,13 @@ def test_every_event_in_every_phase_is_answered(config: HotlineConfig) -> None:
             AdvisorHungUp(),
             CallerHungUp(),
             RulesChanged(),
+            SurveyLookedUp(asked_today=False),
+            SurveyOpened(3),
         ]
+        if original.survey is not None and original.survey.timer_at is not None:
+            timers.append(TimerFired(SURVEY_TIMER, original.survey.timer_at))
+        if original.survey is not None and original.survey.playback is not None:
+            events.append(PlaybackFinished(original.survey.playback))
         for event in events:
             state = CallState.from_dict(original.to_dict())
             now = max([STARTS[0], *(t.at for t in timers)])

@@ -22,7 +22,9 @@ from callflow.engine.events import (
 )
 from callflow.engine.flow import step
 from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
-from callflow.engine.vocabulary import CallOutcome
+from callflow.engine.survey import Stage as SurveyStage
+from callflow.engine.survey import SurveyState
+from callflow.engine.vocabulary import CallOutcome, Channel
 from tests.engine.caller import Caller
 from tests.engine.conftest import MakeCaller
 
@@ -86,6 +88,20 @@ def full_state() -> CallState:
         advisor_id="nurse-1",
         outcome=CallOutcome.CALLBACK_REQUESTED,
         hung_up=True,
+        survey=SurveyState(
+            channel=Channel.PHONE,
+            language="sv",
+            topic="health",
+            number_e164=MOBILE,
+            call_id="call-42",
+            callback_id=7,
+            stage=SurveyStage.TEN,
+            survey_id=3,
+            playback="survey2",
+            playback_seq=2,
+            timer_at=MONDAY_10 + timedelta(seconds=3),
+            score=1,
+        ),
     )
 
 
@@ -151,6 +167,10 @@ class TestRoundTrip:
             assert isinstance(value, datetime) and value.utcoffset() == timedelta(0), name
         assert restored.existing.due_at == EXISTING.due_at
         assert restored.existing.due_at.utcoffset() == timedelta(0)
+        assert restored.survey is not None
+        assert restored.survey.stage is SurveyStage.TEN
+        assert restored.survey.channel is Channel.PHONE
+        assert isinstance(restored.survey.timer_at, datetime)
 
     def test_a_fresh_call_survives(self) -> None:
         """A just-arrived call with all optional fields empty round-trips."""
