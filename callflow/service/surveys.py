@@ -9,10 +9,27 @@ same way whichever way it came.
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import replace
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
-from callflow.engine.commands import LookUpSurveyed, OpenSurvey, StoreSurveyAnswer
-from callflow.engine.events import SurveyLookedUp, SurveyOpened
+from callflow.config.models import SurveyConfig
+from callflow.engine import survey
+from callflow.engine.calendar import Calendar
+from callflow.engine.commands import (
+    Command,
+    LookUpSurveyed,
+    OpenSurvey,
+    Record,
+    StoreSurveyAnswer,
+)
+from callflow.engine.events import Event, SurveyLookedUp, SurveyOpened
+from callflow.engine.survey import SurveyState
+from callflow.engine.vocabulary import Channel
+from callflow.store.calls import append_events
+from callflow.store.session import Database
 from callflow.store.surveys import answer_survey, asked_since, open_survey
 
 SurveyCommand = LookUpSurveyed | OpenSurvey | StoreSurveyAnswer
@@ -40,3 +57,85 @@ def carry_out_survey(
         return SurveyOpened(survey_id)
     answer_survey(session, command.survey_id, command.score, command.answered_at)
     return None
+
+
+class ResidentSurvey:
+    """The question on a callback's resident leg, for a dialler: the engine's machine with
+    the store attached, as :class:`~callflow.service.calls.CallHandler` attaches it to an
+    inbound call.
+
+    Each method runs one step in its own transaction: the machine's store commands are
+    answered inside it, its log entries appended (keyed by the callback), and only the
+    media commands (``Ask``, ``Play``, ``StopPlayback``, ``SetTimer``, ``ClearTimer``)
+    come back for the dialler to carry out. When :attr:`done`, the dialler hangs up the
+    resident's leg (unless they have gone). The machine's state is the caller's to keep
+    (:attr:`state`, JSON-ready); a failing store leaves it as it was, and raises.
+    """
+
+    def __init__(self, database: Database, config: SurveyConfig, state: SurveyState) -> None:
+        self.database = database
+        self.config = config
+        self.state = state
+
+    @classmethod
+    def start(
+        cls,
+        database: Database,
+        config: SurveyConfig,
+        calendar: Calendar,
+        *,
+        callback_id: int,
+        channel: Channel,
+        language: str,
+        topic: str | None,
+        number_e164: str | None,
+        now: datetime,
+    ) -> tuple[ResidentSurvey, list[Command]]:
+        """Begin the question for callback *callback_id* (its ``channel`` says where the
+        request was made: :data:`Channel.WEB`, else :data:`Channel.CALLBACK`). Call it
+        only where :func:`~callflow.engine.survey.applies` says yes."""
+        state, commands = survey.begin(
+            channel=channel,
+            language=language,
+            topic=topic,
+            number_e164=number_e164,
+            now=now,
+            calendar=calendar,
+            callback_id=callback_id,
+        )
+        run = cls(database, config, state)
+        return run, run._with_store(commands, now)
+
+    @property
+    def done(self) -> bool:
+        return self.state.done
+
+    def handle(self, event: Event, now: datetime) -> list[Command]:
+        """Step *event* (``DigitPressed``, ``PlaybackFinished``, ``TimerFired``,
+        ``CallerHungUp``); the media commands that follow."""
+        working = replace(self.state)
+        commands = survey.step(working, event, now, self.config)
+        media = self._with_store(commands, now, working)
+        self.state = working
+        return media
+
+    def _with_store(
+        self, commands: list[Command], now: datetime, working: SurveyState | None = None
+    ) -> list[Command]:
+        state = working if working is not None else self.state
+        media: list[Command] = []
+        records: list[Record] = []
+        pending = deque(commands)
+        with self.database.transaction() as session:
+            while pending:
+                command = pending.popleft()
+                if isinstance(command, Record):
+                    records.append(command)
+                elif isinstance(command, SURVEY_COMMANDS):
+                    answer = carry_out_survey(session, command)
+                    if answer is not None:
+                        pending.extend(survey.step(state, answer, now, self.config))
+                else:
+                    media.append(command)
+            append_events(session, None, records, now)
+        return media
