@@ -407,6 +407,58 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "line_files": "the file's",
         "emergency_in_force": "Emergency message in force: {scopes}.",
         "emergency_see": "See the emergency messages",
+        "contact_title": "Ask us to call you back",
+        "contact_intro": "Leave your number and a few words about your matter. The answer comes "
+        "as a phone call: a nurse or counsellor calls you back at the number you give.",
+        "contact_closed": "Requests are not taken on this page at the moment. Please call the "
+        "line at {number}.",
+        "contact_language": "Language of the call",
+        "contact_topic": "Topic",
+        "contact_number": "Phone number to call back",
+        "contact_number_hint": "A Finnish mobile or landline number, for example 040 123 4567.",
+        "contact_description": "Describe your matter briefly (optional, at most {n} characters)",
+        "contact_description_hint": "Do not write anything urgent here: in an emergency call 112.",
+        "contact_consent": "I agree",
+        "contact_trap": "Leave this field empty",
+        "contact_send": "Send the request",
+        "contact_problem": "There is a problem",
+        "contact_language_missing": "Choose the language of the call.",
+        "contact_topic_missing": "Choose one of the topics listed.",
+        "contact_description_long": "The description is too long: at most {n} characters.",
+        "contact_description_bad": "The description holds a character that cannot be stored: "
+        "remove it.",
+        "contact_consent_missing": "Tick the box to agree, or we cannot store your number.",
+        "contact_number_missing": "Enter the phone number we should call.",
+        "contact_number_not_a_number": "Enter a phone number with digits only, for example 040 "
+        "123 4567.",
+        "contact_number_invalid": "This is not a valid phone number: check it, for example 040 "
+        "123 4567.",
+        "contact_number_region": "We call back only Finnish numbers; this one is from {region}.",
+        "contact_number_kind": "Enter a mobile or landline number.",
+        "contact_sent_title": "Your request is sent",
+        "contact_sent": "Thank you. We will call you back {when}.",
+        "contact_sent_number": "We will call {number}. Keep your phone at hand: the call may come "
+        "from a withheld or the line's number.",
+        "contact_duplicate": "You already have a request for this number: we will call you back "
+        "{when}. To change or cancel it, call the line at {number}.",
+        "contact_too_many_from_address": "Too many requests have been sent from this connection "
+        "in the last hour. Please try again later or call the line at {number}.",
+        "contact_too_many_for_number": "Too many requests have been sent for this number today. "
+        "Please call the line at {number}.",
+        "contact_promise": "We cannot promise a callback in time right now. Please call the line "
+        "at {number}.",
+        "contact_bot": "The request was refused: a field meant to stay empty was filled in. If "
+        "you are a person, reload the page and send it again.",
+        "contact_csrf": "The form was too old or not from this page. Check your details and send "
+        "it again.",
+        "contact_too_large": "The request was too large to take. Go back and shorten the "
+        "description.",
+        "contact_again": "Back to the form",
+        "contact_from_web": "Request from the web page",
+        "contact_description_shown": "Their description",
+        "admin_channel": "Made on",
+        "admin_channel_phone": "the phone",
+        "admin_channel_web": "the web page",
     },
     "fi": {
         "skip": "Siirry sisältöön",
@@ -805,6 +857,60 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "line_files": "tiedoston",
         "emergency_in_force": "Poikkeustiedote voimassa: {scopes}.",
         "emergency_see": "Katso poikkeustiedotteet",
+        "contact_title": "Pyydä takaisinsoittoa",
+        "contact_intro": "Jätä numerosi ja muutama sana asiastasi. Vastaus tulee puheluna: "
+        "hoitaja tai neuvoja soittaa sinulle antamaasi numeroon.",
+        "contact_closed": "Tällä sivulla ei juuri nyt oteta vastaan pyyntöjä. Soita neuvontaan "
+        "numeroon {number}.",
+        "contact_language": "Puhelun kieli",
+        "contact_topic": "Aihe",
+        "contact_number": "Puhelinnumero, johon soitamme",
+        "contact_number_hint": "Suomalainen matkapuhelin- tai lankanumero, esimerkiksi 040 123 "
+        "4567.",
+        "contact_description": "Kuvaile asiasi lyhyesti (vapaaehtoinen, enintään {n} merkkiä)",
+        "contact_description_hint": "Älä kirjoita tähän kiireellistä asiaa: hätätilanteessa soita "
+        "112.",
+        "contact_consent": "Hyväksyn",
+        "contact_trap": "Jätä tämä kenttä tyhjäksi",
+        "contact_send": "Lähetä pyyntö",
+        "contact_problem": "Lomakkeessa on virhe",
+        "contact_language_missing": "Valitse puhelun kieli.",
+        "contact_topic_missing": "Valitse jokin luetelluista aiheista.",
+        "contact_description_long": "Kuvaus on liian pitkä: enintään {n} merkkiä.",
+        "contact_description_bad": "Kuvauksessa on merkki, jota ei voi tallentaa: poista se.",
+        "contact_consent_missing": "Rastita hyväksyntä, muuten emme voi tallentaa numeroasi.",
+        "contact_number_missing": "Anna puhelinnumero, johon soitamme.",
+        "contact_number_not_a_number": "Anna puhelinnumero pelkin numeroin, esimerkiksi 040 123 "
+        "4567.",
+        "contact_number_invalid": "Tämä ei ole kelvollinen puhelinnumero: tarkista se, "
+        "esimerkiksi 040 123 4567.",
+        "contact_number_region": "Soitamme takaisin vain suomalaisiin numeroihin; tämä on maasta "
+        "{region}.",
+        "contact_number_kind": "Anna matkapuhelin- tai lankanumero.",
+        "contact_sent_title": "Pyyntösi on lähetetty",
+        "contact_sent": "Kiitos. Soitamme sinulle takaisin {when}.",
+        "contact_sent_number": "Soitamme numeroon {number}. Pidä puhelin lähellä: puhelu voi "
+        "tulla salaisesta tai neuvonnan numerosta.",
+        "contact_duplicate": "Sinulla on jo pyyntö tälle numerolle: soitamme sinulle {when}. "
+        "Muuttaaksesi tai peruaksesi sen soita neuvontaan numeroon {number}.",
+        "contact_too_many_from_address": "Tästä yhteydestä on lähetetty liian monta pyyntöä "
+        "viimeisen tunnin aikana. Yritä myöhemmin uudelleen tai soita neuvontaan numeroon "
+        "{number}.",
+        "contact_too_many_for_number": "Tälle numerolle on lähetetty tänään liian monta pyyntöä. "
+        "Soita neuvontaan numeroon {number}.",
+        "contact_promise": "Emme juuri nyt voi luvata takaisinsoittoa ajoissa. Soita neuvontaan "
+        "numeroon {number}.",
+        "contact_bot": "Pyyntö hylättiin: tyhjäksi tarkoitettu kenttä oli täytetty. Jos olet "
+        "ihminen, lataa sivu uudelleen ja lähetä pyyntö uudestaan.",
+        "contact_csrf": "Lomake oli vanhentunut tai muualta. Tarkista tietosi ja lähetä se "
+        "uudelleen.",
+        "contact_too_large": "Pyyntö oli liian suuri. Palaa takaisin ja lyhennä kuvausta.",
+        "contact_again": "Takaisin lomakkeelle",
+        "contact_from_web": "Pyyntö verkkosivulta",
+        "contact_description_shown": "Asiakkaan kuvaus",
+        "admin_channel": "Tehty",
+        "admin_channel_phone": "puhelimessa",
+        "admin_channel_web": "verkkosivulla",
     },
     "sv": {
         "skip": "Hoppa till innehållet",
@@ -1200,6 +1306,59 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "line_files": "filens",
         "emergency_in_force": "Störningsmeddelande gäller: {scopes}.",
         "emergency_see": "Se störningsmeddelandena",
+        "contact_title": "Be oss ringa upp dig",
+        "contact_intro": "Lämna ditt nummer och några ord om ditt ärende. Svaret kommer som ett "
+        "telefonsamtal: en sjukskötare eller rådgivare ringer upp dig på numret du anger.",
+        "contact_closed": "Den här sidan tar inte emot begäranden just nu. Ring rådgivningen på "
+        "{number}.",
+        "contact_language": "Samtalets språk",
+        "contact_topic": "Ämne",
+        "contact_number": "Telefonnummer vi ringer upp",
+        "contact_number_hint": "Ett finländskt mobil- eller fast nummer, till exempel 040 123 "
+        "4567.",
+        "contact_description": "Beskriv ditt ärende kort (frivilligt, högst {n} tecken)",
+        "contact_description_hint": "Skriv inget brådskande här: i nödsituationer ring 112.",
+        "contact_consent": "Jag samtycker",
+        "contact_trap": "Lämna det här fältet tomt",
+        "contact_send": "Skicka begäran",
+        "contact_problem": "Formuläret har ett fel",
+        "contact_language_missing": "Välj samtalets språk.",
+        "contact_topic_missing": "Välj ett av ämnena i listan.",
+        "contact_description_long": "Beskrivningen är för lång: högst {n} tecken.",
+        "contact_description_bad": "Beskrivningen innehåller ett tecken som inte kan sparas: ta "
+        "bort det.",
+        "contact_consent_missing": "Kryssa i rutan för att samtycka, annars kan vi inte spara "
+        "ditt nummer.",
+        "contact_number_missing": "Ange telefonnumret vi ska ringa.",
+        "contact_number_not_a_number": "Ange ett telefonnummer med bara siffror, till exempel 040 "
+        "123 4567.",
+        "contact_number_invalid": "Det här är inte ett giltigt telefonnummer: kontrollera det, "
+        "till exempel 040 123 4567.",
+        "contact_number_region": "Vi ringer bara upp finländska nummer; det här är från {region}.",
+        "contact_number_kind": "Ange ett mobil- eller fast nummer.",
+        "contact_sent_title": "Din begäran är skickad",
+        "contact_sent": "Tack. Vi ringer upp dig {when}.",
+        "contact_sent_number": "Vi ringer {number}. Håll telefonen nära: samtalet kan komma från "
+        "ett dolt nummer eller rådgivningens nummer.",
+        "contact_duplicate": "Du har redan en begäran för det här numret: vi ringer upp dig "
+        "{when}. Ring rådgivningen på {number} för att ändra eller annullera den.",
+        "contact_too_many_from_address": "För många begäranden har skickats från den här "
+        "anslutningen den senaste timmen. Försök igen senare eller ring rådgivningen på {number}.",
+        "contact_too_many_for_number": "För många begäranden har skickats för det här numret i "
+        "dag. Ring rådgivningen på {number}.",
+        "contact_promise": "Vi kan inte lova en återuppringning i tid just nu. Ring rådgivningen "
+        "på {number}.",
+        "contact_bot": "Begäran avvisades: ett fält som ska vara tomt var ifyllt. Om du är en "
+        "människa, ladda om sidan och skicka den igen.",
+        "contact_csrf": "Formuläret var för gammalt eller inte härifrån. Kontrollera uppgifterna "
+        "och skicka det igen.",
+        "contact_too_large": "Begäran var för stor. Gå tillbaka och korta beskrivningen.",
+        "contact_again": "Tillbaka till formuläret",
+        "contact_from_web": "Begäran från webbsidan",
+        "contact_description_shown": "Invånarens beskrivning",
+        "admin_channel": "Gjord",
+        "admin_channel_phone": "per telefon",
+        "admin_channel_web": "på webbsidan",
     },
 }
 
