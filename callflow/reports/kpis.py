@@ -5,7 +5,8 @@ simulator's daily figures. It brings the roll-up up to date, then reads
 everything in one snapshot: counts, sums and nearest-rank percentiles come
 from the database, in whole microseconds, and Python only divides them into
 shares and means and shapes the dictionary, so SQLite and PostgreSQL give the
-same report to the last digit. docs/reference/measures.md defines every key.
+same report to the last digit. The survey figures are read from the surveys
+table (:mod:`.surveys`). docs/reference/measures.md defines every key.
 """
 
 from __future__ import annotations
@@ -15,22 +16,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
 
 from callflow.config.models import WEEKDAYS, HotlineConfig
 from callflow.engine.clock import as_utc
+from callflow.engine.vocabulary import Channel
 from callflow.reports import queries
 from callflow.reports.cells import NO_QUEUE, RESPONSE_CLASSES, WAIT_CLASSES
 from callflow.reports.dimensions import epoch_us
 from callflow.reports.rollup import refresh_rollup
 from callflow.reports.sqlfunc import MICROSECONDS
+from callflow.reports.surveys import SurveyFigures, Tally
 from callflow.store.session import READ_ONLY, Database, unreachable_as_store_error
 
 PERCENTILES = (50, 90)
 
-SHARE_KEYS = frozenset({"service_level", "abandon_rate", "share"})
+SHARE_KEYS = frozenset({"service_level", "abandon_rate", "share", "survey_response_rate"})
 """Measures that are fractions of a whole besides those named ``*_share``: every output
 (table, HTML) says them as percentages."""
 
@@ -61,6 +65,9 @@ QUEUE_CALLBACK_KEYS = (
     "promise_kept_share",
     "callback_response_mean_calendar_s",
 )
+CHANNELS = (Channel.PHONE, Channel.CALLBACK, Channel.WEB)
+"""``by_channel``'s rows: calls answered live, callbacks asked for on the phone, requests
+left on the web page."""
 
 
 def compute_report(
@@ -86,7 +93,7 @@ def compute_report(
     refresh_rollup(database, config)
     scope = queries.Scope(first=start, last=end, queue=queue, now_us=epoch_us(now))
     with _snapshot(database) as connection:
-        figures = _Figures.read(connection, scope)
+        figures = _Figures.read(connection, scope, config.line.timezone)
     return _shape(figures, config, start, end, queue, now)
 
 
@@ -113,13 +120,17 @@ class _Figures:
     wait_percentiles: dict[int, int | None]
     response_median: int | None
     coded: dict[str, dict[str, int]]
+    channels: dict[Channel, dict[str, int]]
+    reaction_p90: dict[Channel, int | None]
+    surveys: SurveyFigures
 
     @classmethod
-    def read(cls, connection: Connection, scope: queries.Scope) -> _Figures:
+    def read(cls, connection: Connection, scope: queries.Scope, timezone: str) -> _Figures:
         calls = _sections(connection, queries.call_sections(scope))
         callbacks = _sections(connection, queries.callback_sections(scope))
         waits = calls.get(("total", None), {}).get("waits", 0)
         dialled = callbacks.get(("total", None), {}).get("dialled", 0)
+        channels = _channels(connection, scope)
         return cls(
             calls=calls,
             callbacks=callbacks,
@@ -128,6 +139,18 @@ class _Figures:
             },
             response_median=_percentile(connection, queries.nth_response, scope, 50, dialled),
             coded=_coded(connection, queries.coded_contacts(scope)),
+            channels=channels,
+            reaction_p90={
+                channel: _percentile(
+                    connection,
+                    partial(queries.nth_reaction, channel),
+                    scope,
+                    90,
+                    channels[channel]["taken_up"],
+                )
+                for channel in CHANNELS
+            },
+            surveys=SurveyFigures.read(connection, timezone, scope.first, scope.last, scope.queue),
         )
 
 
@@ -166,6 +189,16 @@ def _sections(connection: Connection, statement: Any) -> Sections:
     return found
 
 
+def _channels(connection: Connection, scope: queries.Scope) -> dict[Channel, dict[str, int]]:
+    """Every channel's sums, zero where nothing came."""
+    found = {channel: {"contacts": 0, "taken_up": 0, "reaction_us": 0} for channel in CHANNELS}
+    for row in connection.execute(queries.channel_sums(scope)).mappings():
+        found[Channel(row["channel"])] = {
+            name: int(row[name] or 0) for name in ("contacts", "taken_up", "reaction_us")
+        }
+    return found
+
+
 def _coded(connection: Connection, statement: Any) -> dict[str, dict[str, int]]:
     found: dict[str, dict[str, int]] = {}
     for field, value, contacts in connection.execute(statement):
@@ -190,6 +223,7 @@ def _shape(
     callback_measures = _callback_measures(callbacks)
     resolutions = figures.coded.get("resolution", {})
     thresholds = config.reports
+    min_responses = thresholds.nps_min_responses
     report: dict[str, Any] = {
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "queue": queue,
@@ -228,9 +262,16 @@ def _shape(
         "first_contact_resolution_share": _share(
             resolutions.get("no_service_need", 0), sum(resolutions.values())
         ),
+        **figures.surveys.total().measures(min_responses),
         "by_queue": _by_queue(figures, config, queue),
+        "by_channel": _by_channel(figures, min_responses),
         "by_weekday": _by_time(figures, "weekday", lambda day: WEEKDAYS[day]),
         "by_hour": _by_time(figures, "hour", lambda hour: f"{hour:02d}"),
+        "surveys_by_week": {
+            week.label: {"from": week.first.isoformat(), "to": week.last.isoformat()}
+            | tally.measures(min_responses)
+            for week, tally in figures.surveys.by_week().items()
+        },
         "by_reason": _shares(figures.coded.get("reason", {})),
         "by_referral": _shares(figures.coded.get("referral", {})),
         "wait_distribution": [
@@ -294,8 +335,11 @@ def _callback_measures(sums: Mapping[str, int]) -> dict[str, Any]:
 def _by_queue(
     figures: _Figures, config: HotlineConfig, queue: str | None
 ) -> dict[str, dict[str, Any]]:
-    """Every configured queue (or the one asked for), then any other the log names."""
+    """Every configured queue (or the one asked for), then any other the log or a survey
+    names."""
     logged = {key for section, key in (*figures.calls, *figures.callbacks) if section == "queue"}
+    surveys = figures.surveys.by_queue()
+    logged |= {name for name in surveys if name is not None}
     names = [queue] if queue is not None else list(config.topic_order)
     names += sorted(str(name) for name in logged if name not in names)
     rows = {}
@@ -306,7 +350,23 @@ def _by_queue(
             {key: calls[key] for key in BREAKDOWN_CALL_KEYS}
             | {key: callbacks[key] for key in QUEUE_CALLBACK_KEYS}
             | {"closed_hours_calls": calls["closed_hours_calls"]}
+            | surveys.get(name, Tally()).measures(config.reports.nps_min_responses)
         )
+    return rows
+
+
+def _by_channel(figures: _Figures, min_responses: int) -> dict[str, dict[str, Any]]:
+    """Every channel: contacts, those taken up, how soon, and what their residents said."""
+    surveys = figures.surveys.by_channel()
+    rows = {}
+    for channel in CHANNELS:
+        sums = figures.channels[channel]
+        rows[str(channel)] = {
+            "contacts": sums["contacts"],
+            "taken_up": sums["taken_up"],
+            "reaction_time_mean_s": _seconds(sums["reaction_us"], sums["taken_up"]),
+            "reaction_time_p90_s": _seconds(figures.reaction_p90[channel]),
+        } | surveys.get(channel, Tally()).measures(min_responses)
     return rows
 
 

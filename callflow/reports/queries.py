@@ -3,7 +3,9 @@
 Every statement returns whole numbers (counts and microsecond sums) or one
 stored value, so the caller can divide exactly. Breakdowns add up the cells
 of the period (queue × local hour) per section; percentiles walk one index in
-order and stop at the rank asked for.
+order and stop at the rank asked for. The channels read the facts themselves
+(a request's channel from its row in ``callback_requests``, which the log's
+facts do not keep): a period's facts, not its events.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     case,
     cast,
+    false,
     func,
     literal_column,
     null,
     select,
     union_all,
 )
+from sqlalchemy.orm import InstrumentedAttribute
 
+from callflow.engine.vocabulary import Channel
 from callflow.reports.cells import queue_of
 from callflow.reports.sqlfunc import not_for_lookup
+from callflow.store.models import CallbackRequest
 from callflow.store.report_models import (
     ReportCallbackCell,
     ReportCallbackFact,
@@ -163,3 +170,74 @@ def coded_contacts(scope: Scope) -> Select[str, str, int]:
         .where(*_within(scope, cells))
         .group_by(cells.field, cells.value)
     )
+
+
+def channel_sums(scope: Scope) -> CompoundSelect[Any]:
+    """Per channel (``phone``, ``callback``, ``web``): contacts that came, those an advisor
+    took up, and their reaction times summed in microseconds.
+
+    phone: calls offered while open, answered, arrival to answer. callback and web: requests
+    made (on the phone, on the web page), dialled, request to first dial (the first
+    ``callback.dialled``, logged as the attempt's ``dialled_at`` is set)."""
+    call = ReportCallFact
+    answered = _answered()
+    phone = select(
+        literal_column(f"'{Channel.PHONE}'", String).label("channel"),
+        func.sum(case((call.closed_hours == false(), 1), else_=0)).label("contacts"),
+        func.sum(case((answered, 1), else_=0)).label("taken_up"),
+        func.sum(case((answered, _phone_reaction()))).label("reaction_us"),
+    ).where(*_within(scope, call))
+    request = ReportCallbackFact
+    channel = _request_channel()
+    made = (
+        select(
+            channel.label("channel"),
+            func.count().label("contacts"),
+            func.sum(case((request.response_us.is_not(None), 1), else_=0)).label("taken_up"),
+            func.sum(request.response_us).label("reaction_us"),
+        )
+        .join(CallbackRequest, CallbackRequest.id == request.callback_id)
+        .where(*_within(scope, request))
+        .group_by(channel)
+    )
+    return union_all(phone, made)
+
+
+def _answered() -> ColumnElement[bool]:
+    call = ReportCallFact
+    return and_(call.closed_hours == false(), call.answered_us.is_not(None))
+
+
+def _phone_reaction() -> ColumnElement[Any]:
+    return ReportCallFact.answered_us - ReportCallFact.arrived_us
+
+
+def _request_channel() -> ColumnElement[Any]:
+    """``web`` for a request made on the web page, else ``callback``. Written into the SQL,
+    not bound: PostgreSQL must see the same expression in GROUP BY."""
+    web: ColumnElement[Any] = literal_column(f"'{Channel.WEB}'")
+    return case(
+        (CallbackRequest.channel == web, web), else_=literal_column(f"'{Channel.CALLBACK}'")
+    )
+
+
+def nth_reaction(channel: Channel, scope: Scope, rank: int) -> Select[Any]:
+    """The *rank*-th shortest reaction time (1 = shortest) of the contacts on *channel*
+    an advisor took up."""
+    reaction: ColumnElement[Any] | InstrumentedAttribute[Any]
+    if channel is Channel.PHONE:
+        reaction = _phone_reaction()
+        taken = select(reaction).where(_answered(), *_within(scope, ReportCallFact))
+    else:
+        request = ReportCallbackFact
+        reaction = request.response_us
+        taken = (
+            select(reaction)
+            .join(CallbackRequest, CallbackRequest.id == request.callback_id)
+            .where(
+                reaction.is_not(None),
+                _request_channel() == literal_column(f"'{channel}'"),
+                *_within(scope, request),
+            )
+        )
+    return taken.order_by(reaction).limit(1).offset(rank - 1)

@@ -3,7 +3,8 @@
 The CSV is long ("tidy"): one row per figure, ``section,key,measure,value``,
 so every section fits one shape and a script filters rows instead of knowing
 columns. Top-level measures are section ``summary`` with an empty key;
-breakdowns use the group as the key (a queue, ``monday``, ``09``, a reason);
+breakdowns use the group as the key (a queue, a channel, ``monday``, ``09``,
+``2026-W03``, a reason);
 distribution classes use their upper edge as the key, the open-ended last
 class ``over_<last edge>``. An empty value is a measure with no data.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from callflow.reports.kpis import is_share
 
 NO_VALUE = "–"
-BREAKDOWNS = ("by_queue", "by_weekday", "by_hour")
+BREAKDOWNS = ("by_queue", "by_channel", "by_weekday", "by_hour", "surveys_by_week")
 SHARES = ("by_reason", "by_referral")
 DISTRIBUTIONS = {"wait_distribution": "le_s", "callback_response_distribution": "le_h"}
 STRUCTURE = {"period", "queue", "timezone", "generated_at", "thresholds", *BREAKDOWNS, *SHARES}
@@ -45,6 +46,14 @@ COLUMN_TITLES = {
     "promise_kept_share": "promise kept",
     "callback_response_mean_calendar_s": "response",
     "closed_hours_calls": "closed",
+    "contacts": "contacts",
+    "taken_up": "taken up",
+    "reaction_time_mean_s": "reaction",
+    "reaction_time_p90_s": "reaction p90",
+    "surveys_asked": "asked",
+    "survey_responses": "answers",
+    "survey_response_rate": "answer rate",
+    "nps": "NPS",
 }
 
 
@@ -70,7 +79,8 @@ def render_table(report: Mapping[str, Any]) -> str:
         *_pairs((key, value) for key, value in report.items() if key not in STRUCTURE),
     ]
     for section in BREAKDOWNS:
-        lines += ["", section, *_grid(section.removeprefix("by_"), report[section])]
+        name = section.removeprefix("by_").removeprefix("surveys_by_")
+        lines += ["", section, *_grid(name, report[section])]
     for section in SHARES:
         rows = [
             (key, [_plain(r["contacts"]), _format("share", r["share"])])

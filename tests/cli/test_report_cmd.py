@@ -49,11 +49,27 @@ CONTRACT_KEYS = {
     "by_referral",
     "wait_distribution",
     "callback_response_distribution",
+    "surveys_asked",
+    "survey_responses",
+    "survey_response_rate",
+    "nps",
+    "by_channel",
+    "surveys_by_week",
+}
+CHANNEL_KEYS = {
+    "contacts",
+    "taken_up",
+    "reaction_time_mean_s",
+    "reaction_time_p90_s",
+    "surveys_asked",
+    "survey_responses",
+    "survey_response_rate",
+    "nps",
 }
 
 
-def run(*args: str, database_url: str | None = None) -> Result:
-    options = ["--config", str(EXAMPLE_CONFIG)]
+def run(*args: str, database_url: str | None = None, config: Path = EXAMPLE_CONFIG) -> Result:
+    options = ["--config", str(config)]
     if database_url is not None:
         options += ["--database-url", database_url]
     return CliRunner().invoke(main, ["report", *options, *args])
@@ -80,6 +96,39 @@ def test_json_carries_every_key_of_the_contract(monday: str) -> None:
     assert set(figures) >= CONTRACT_KEYS
     assert (figures["offered"], figures["answered"], figures["asa_s"]) == (2, 2, 60.0)
     assert figures["callbacks_same_day_share"] == 1.0
+
+
+def test_nps_and_reaction_times_in_json_and_html(
+    monday: str, database: Database, tmp_path: Path
+) -> None:
+    """Three answers after Monday's calls (10, 9, 0 → 100 × (2 − 1) / 3 = 33.3) with the
+    minimum sample lowered to three in a copy of the example."""
+    config = tmp_path / "hotline.toml"
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    lowered = example.replace("nps_min_responses = 30", "nps_min_responses = 3")
+    assert lowered != example
+    config.write_text(lowered, encoding="utf-8")
+    log = EventLog(database)
+    for minute, score in enumerate([10, 9, 0, None]):
+        log.survey(local(MONDAY, f"14:{minute:02d}"), score)
+    log.save()
+    args = ("--from", MONDAY, "--to", MONDAY)
+    result = run(*args, "--format", "json", database_url=monday, config=config)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert (figures["nps"], figures["survey_responses"]) == (33.3, 3)
+    assert figures["survey_response_rate"] == 0.75
+    assert set(figures["by_channel"]) == {"phone", "callback", "web"}
+    assert all(set(row) == CHANNEL_KEYS for row in figures["by_channel"].values())
+    assert figures["by_channel"]["phone"]["reaction_time_mean_s"] == 60.0  # 30 s and 90 s
+    assert figures["by_channel"]["callback"]["reaction_time_p90_s"] == 3600.0
+    assert figures["surveys_by_week"]["2026-W03"]["nps"] == 33.3
+    page = tmp_path / "report.html"
+    result = run(*args, "--format", "html", "-o", str(page), database_url=monday, config=config)
+    assert result.exit_code == 0, result.output
+    html = page.read_text(encoding="utf-8")
+    week = html[html.index("<h2>NPS by week</h2>") :]
+    assert "<td>2026-W03</td>" in week and "<td>33.3</td>" in week
 
 
 def test_the_default_table_reads_on_a_terminal(monday: str) -> None:

@@ -1,4 +1,5 @@
-"""Hand-made event logs for report tests: calls and callback requests, event by event.
+"""Hand-made event logs for report tests: calls and callback requests, event by event, and
+the recommendation question's rows.
 
 Times are written as the line's local wall-clock (Europe/Helsinki) so each
 scenario reads like the day it describes; every event is stored as the
@@ -22,12 +23,13 @@ from callflow.engine.calendar import Calendar
 from callflow.engine.promise import due_at
 from callflow.engine.vocabulary import (
     CallbackStatus,
+    Channel,
     EventKind,
     ReasonCategory,
     Referral,
     Resolution,
 )
-from callflow.store.models import Call, CallbackRequest, CallEvent
+from callflow.store.models import Call, CallbackRequest, CallEvent, Survey
 from callflow.store.session import Database
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -47,6 +49,7 @@ class EventLog:
     calls: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    surveys: list[dict[str, Any]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def save(self) -> None:
@@ -58,7 +61,31 @@ class EventLog:
                 session.execute(insert(CallbackRequest), self.requests)
             if self.events:
                 session.execute(insert(CallEvent), sorted(self.events, key=lambda e: e["at"]))
-        self.calls, self.requests, self.events = [], [], []
+            if self.surveys:
+                session.execute(insert(Survey), self.surveys)
+        self.calls, self.requests, self.events, self.surveys = [], [], [], []
+
+    def survey(
+        self,
+        asked: datetime,
+        score: int | None,
+        *,
+        channel: Channel = Channel.PHONE,
+        topic: str | None = "health",
+    ) -> None:
+        """The recommendation question asked at *asked*, answered with *score* a few seconds
+        later (None: the resident hung up instead)."""
+        self.surveys.append(
+            {
+                "channel": channel,
+                "topic": topic,
+                "language": "fi",
+                "number_e164": "+358401234567",
+                "asked_at": asked,
+                "answered_at": None if score is None else asked + timedelta(seconds=8),
+                "score": score,
+            }
+        )
 
     def event(
         self,
@@ -109,8 +136,10 @@ class EventLog:
         *,
         topic: str = "health",
         call_id: str | None = None,
+        channel: Channel = Channel.PHONE,
     ) -> CallbackScript:
-        """A callback request made at *at*, due by *due*."""
+        """A callback request made at *at*, due by *due*: on the phone, or on the web page
+        (*channel* ``WEB``, logged with ``channel: "web"`` as the page logs it)."""
         callback_id = next(self._ids)
         self.requests.append(
             {
@@ -128,6 +157,7 @@ class EventLog:
                 "status": CallbackStatus.PENDING,
                 "attempts": 0,
                 "late": False,
+                "channel": channel,
                 "created_at": at,
                 "updated_at": at,
             }
@@ -143,6 +173,7 @@ class EventLog:
             due_at=due,
             queue_entered_at=at,
             after_hours=False,
+            **({"channel": str(channel)} if channel is Channel.WEB else {}),
         )
         return CallbackScript(self, callback_id, topic, at)
 

@@ -20,6 +20,16 @@ ROW = {
     "answered_immediately_share": None,
     "callbacks_requested": 1,
 }
+CHANNEL = {
+    "contacts": 20,
+    "taken_up": 18,
+    "reaction_time_mean_s": 7_200.0,
+    "reaction_time_p90_s": 14_400.0,
+    "surveys_asked": 10,
+    "survey_responses": 7,
+    "survey_response_rate": 0.7,
+    "nps": None,
+}
 
 
 def a_report() -> dict[str, Any]:
@@ -40,9 +50,13 @@ def a_report() -> dict[str, Any]:
         "answered_immediately_share": 0.5,
         "callbacks_same_day_share": 0.74,
         "callback_response_mean_calendar_s": 50_400.0,
+        "nps": 14.3,
+        "survey_response_rate": 0.5,
         "by_queue": {"health": ROW},
+        "by_channel": {"web": CHANNEL},
         "by_weekday": {"monday": ROW},
         "by_hour": {"09": ROW},
+        "surveys_by_week": {"2026-W03": {"from": "2026-01-12", "to": "2026-01-16", "nps": -20.0}},
         "by_reason": {"health": {"contacts": 3, "share": 0.75}},
         "by_referral": {},
         "wait_distribution": [{"le_s": 10, "calls": 4}, {"le_s": None, "calls": 1}],
@@ -92,3 +106,26 @@ def test_csv_is_one_figure_per_row() -> None:
     assert found[("wait_distribution", "10", "calls")] == "4"
     assert found[("wait_distribution", "over_10", "calls")] == "1"
     assert found[("callback_response_distribution", "over_1", "late")] == "1"
+
+
+def test_the_table_shows_channels_and_weeks_with_nps_in_points() -> None:
+    lines = render_table(a_report()).splitlines()
+    assert any(line.split() == ["nps", "14.3"] for line in lines)
+    assert any(line.split() == ["survey_response_rate", "50.0", "%"] for line in lines)
+    header = lines.index("by_channel") + 1
+    assert lines[header].split()[:4] == ["channel", "contacts", "taken", "up"]
+    assert lines[header + 1].split() == [
+        "web", "20", "18", "2", "h", "00", "min", "4", "h", "00", "min", "10", "7", "70.0", "%", "–"
+    ]  # fmt: skip
+    week = lines.index("surveys_by_week") + 2
+    assert lines[week].split() == ["2026-W03", "2026-01-12", "2026-01-16", "-20"]
+
+
+def test_csv_keys_channels_and_weeks_by_name() -> None:
+    rows = list(csv.DictReader(io.StringIO(render_csv(a_report()))))
+    found = {(r["section"], r["key"], r["measure"]): r["value"] for r in rows}
+    assert found[("summary", "", "nps")] == "14.3"
+    assert found[("by_channel", "web", "reaction_time_p90_s")] == "14400"
+    assert found[("by_channel", "web", "nps")] == ""
+    assert found[("surveys_by_week", "2026-W03", "nps")] == "-20"
+    assert found[("surveys_by_week", "2026-W03", "from")] == "2026-01-12"

@@ -1,4 +1,4 @@
-"""The page's four charts, each an inline SVG drawn by matplotlib.
+"""The page's charts, each an inline SVG drawn by matplotlib.
 
 The page must open with no network, so nothing is fetched, not even a font:
 chart text is drawn as paths. Charts are built on
@@ -25,7 +25,17 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from callflow.reports.html.formatting import count, escape, no_data, number, plain, share, within
+from callflow.reports.html.formatting import (
+    count,
+    escape,
+    mapping,
+    no_data,
+    number,
+    plain,
+    points,
+    share,
+    within,
+)
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType  # matplotlib >= 3.9 names it; only mypy needs it
@@ -218,4 +228,25 @@ def statutory_figure(report: Mapping[str, Any], thresholds: Mapping[str, Any]) -
     axes.set_xlabel("share (%)")
     axes.grid(axis="x", color=_GRID, linewidth=0.6)
     axes.set_axisbelow(True)
+    return figure
+
+
+def nps_figure(weeks: Mapping[str, Any]) -> Figure | None:
+    """The NPS of each week on its −100…100 scale, above zero in green and below in red; a
+    week with too few answers for an NPS has no bar, and its label says so."""
+    named = [(str(week), mapping(row)) for week, row in weeks.items()]
+    values = [number(row.get("nps")) for _, row in named]
+    if all(value is None for value in values):
+        return None
+    figure, axes = _new_axes()
+    slots = range(len(named))
+    heights = [value or 0.0 for value in values]
+    colours = [_GOOD if height >= 0 else _BAD for height in heights]
+    bars = axes.bar(slots, heights, color=colours)
+    axes.bar_label(bars, labels=[points(value) for value in values], padding=3)
+    axes.axhline(0, color=_MUTED, linewidth=0.8)
+    axes.set_ylim(-100, 100)
+    axes.set_xticks(slots, [week for week, _ in named])
+    axes.set_xlabel("week")
+    axes.set_ylabel("NPS")
     return figure

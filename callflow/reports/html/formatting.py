@@ -92,10 +92,19 @@ def plain(value: object) -> str:
     return f"{round(amount):,}" if amount.is_integer() else f"{amount:,.2f}"
 
 
+def points(value: object) -> str:
+    """An NPS: points from −100 to 100, one decimal as the report gives it."""
+    amount = number(value)
+    return NO_VALUE if amount is None else f"{amount:.1f}".replace("-", "−")
+
+
 def measure(key: str, value: object) -> str:
-    """A measure formatted by what its name says it is: a share, seconds, or a count."""
+    """A measure formatted by what its name says it is: a share, seconds, points (the NPS),
+    or a count."""
     if is_share(key):
         return share(value)
+    if key == "nps":
+        return points(value)
     if key.endswith("_s"):
         return duration(value)
     return plain(value)

@@ -1,4 +1,4 @@
-"""The report as one self-contained HTML page: headline tables and four charts.
+"""The report as one self-contained HTML page: headline tables and charts.
 
 The page is mailed around and opened on locked-down workstations, so it must
 open with no network at all: the CSS is inline, the charts are inline SVG
@@ -16,6 +16,7 @@ from callflow.reports.html.charts import (
     chart,
     chart_style,
     hourly_figure,
+    nps_figure,
     statutory_figure,
     wait_figure,
 )
@@ -23,9 +24,11 @@ from callflow.reports.html.formatting import NO_VALUE, escape, mapping, number, 
 from callflow.reports.html.tables import (
     breakdown_table,
     by_weekday,
+    channel_table,
     kpi_table,
     share_table,
     statutory_tiles,
+    week_table,
 )
 
 
@@ -46,6 +49,7 @@ def render_html(report: Mapping[str, Any]) -> str:
                     callback_figure(rows(report.get("callback_response_distribution"))),
                 ),
             ),
+            _channels_section(report),
             _breakdown_section(report),
             _footer(report, thresholds),
         ]
@@ -99,6 +103,23 @@ def _calls_section(report: Mapping[str, Any], thresholds: Mapping[str, Any]) -> 
         "Calls",
         chart("Calls by hour", "hourly", hourly),
         chart("How long callers waited", "wait", wait),
+    )
+
+
+def _channels_section(report: Mapping[str, Any]) -> str:
+    weeks = mapping(report.get("surveys_by_week"))
+    return "\n".join(
+        [
+            _section(
+                "Reaction time and NPS by channel",
+                channel_table(mapping(report.get("by_channel"))),
+            ),
+            _section(
+                "NPS by week",
+                week_table(weeks),
+                chart("NPS by week", "nps", nps_figure(weeks)),
+            ),
+        ]
     )
 
 

@@ -55,8 +55,10 @@ _STRUCTURE_KEYS: Final = frozenset(
         "generated_at",
         "thresholds",
         "by_queue",
+        "by_channel",
         "by_weekday",
         "by_hour",
+        "surveys_by_week",
         "by_reason",
         "by_referral",
         "wait_distribution",
@@ -91,6 +93,10 @@ def _kpi_labels(thresholds: Mapping[str, Any]) -> dict[str, str]:
         "callback_response_mean_working_s": "Mean callback response (working time)",
         "callback_response_mean_calendar_s": "Mean callback response (calendar time)",
         "promise_kept_share": "Callbacks made within the service promise",
+        "surveys_asked": "Recommendation questions asked",
+        "survey_responses": "Answers to the recommendation question",
+        "survey_response_rate": "Share of questions answered",
+        "nps": "NPS, the recommendation index (−100…100)",
     }
 
 
@@ -125,6 +131,48 @@ def breakdown_table(heading: str, named: list[tuple[str, Mapping[str, Any]]]) ->
                 columns.append((key, measure_label(key)))
     rows = [(name, *(measure(key, row.get(key)) for key, _ in columns)) for name, row in named]
     return _table((heading, *(title for _, title in columns)), rows)
+
+
+_CHANNELS: Final = (
+    ("phone", "Phone, answered live"),
+    ("callback", "Callback asked for on the phone"),
+    ("web", "Request from the web page"),
+)
+_CHANNEL_COLUMNS: Final = (
+    ("contacts", "Contacts"),
+    ("taken_up", "Taken up"),
+    ("reaction_time_mean_s", "Mean reaction time"),
+    ("reaction_time_p90_s", "90th percentile reaction time"),
+    ("survey_responses", "Survey answers"),
+    ("survey_response_rate", "Answered"),
+    ("nps", "NPS"),
+)
+_WEEK_COLUMNS: Final = (
+    ("surveys_asked", "Asked"),
+    ("survey_responses", "Answers"),
+    ("survey_response_rate", "Answered"),
+    ("nps", "NPS"),
+)
+
+
+def channel_table(groups: Mapping[str, Any]) -> str:
+    """One row per channel: what came, what an advisor took up, how soon, and the NPS."""
+    names = dict(_CHANNELS)
+    named = [(names.get(str(key), label(str(key))), mapping(row)) for key, row in groups.items()]
+    rows = [
+        (name, *(measure(key, row.get(key)) for key, _ in _CHANNEL_COLUMNS)) for name, row in named
+    ]
+    return _table(("Channel", *(title for _, title in _CHANNEL_COLUMNS)), rows)
+
+
+def week_table(weeks: Mapping[str, Any]) -> str:
+    """The recommendation question week by week: its dates, answers and NPS."""
+    rows = []
+    for week, row in weeks.items():
+        days = mapping(row)
+        dates = f"{days.get('from')} – {days.get('to')}"
+        rows.append((str(week), dates, *(measure(key, days.get(key)) for key, _ in _WEEK_COLUMNS)))
+    return _table(("Week", "Dates", *(title for _, title in _WEEK_COLUMNS)), rows)
 
 
 def share_table(heading: str, groups: Mapping[str, Any]) -> str:

@@ -19,6 +19,25 @@ HOUR = {
     "callbacks_requested": 1,
 }
 
+CHANNEL = {
+    "contacts": 120,
+    "taken_up": 100,
+    "reaction_time_mean_s": 9000,
+    "reaction_time_p90_s": 27000,
+    "surveys_asked": 50,
+    "survey_responses": 20,
+    "survey_response_rate": 0.4,
+    "nps": 40.0,
+}
+WEEK = {
+    "from": "2026-01-12",
+    "to": "2026-01-18",
+    "surveys_asked": 80,
+    "survey_responses": 40,
+    "survey_response_rate": 0.5,
+    "nps": 27.5,
+}
+
 
 def sample_report() -> dict[str, Any]:
     """A report shaped like ``callflow report --format json`` output, built by hand."""
@@ -53,7 +72,17 @@ def sample_report() -> dict[str, Any]:
         "callback_response_mean_calendar_s": 50400,
         "promise_kept_share": 0.9,
         "chat_wait_mean_s": 36,
+        "survey_response_rate": 0.4,
+        "nps": 31.5,
         "by_queue": {"health": HOUR, "social": HOUR},
+        "by_channel": {
+            "phone": CHANNEL | {"reaction_time_mean_s": 95, "reaction_time_p90_s": 400},
+            "web": CHANNEL | {"nps": -12.5},
+        },
+        "surveys_by_week": {
+            "2026-W03": WEEK,
+            "2026-W04": WEEK | {"from": "2026-01-19", "to": "2026-01-20", "nps": None},
+        },
         "by_weekday": {"tuesday": HOUR, "monday": HOUR},
         "by_hour": {f"{hour:02d}": HOUR for hour in range(9, 15)},
         "by_reason": {
@@ -86,6 +115,8 @@ def empty_report() -> dict[str, Any]:
             report[key] = None
     report.update(
         by_queue={},
+        by_channel={},
+        surveys_by_week={},
         by_weekday={},
         by_hour={"09": dict.fromkeys(HOUR)},
         by_reason={},

@@ -1,4 +1,4 @@
-"""The page's charts: four inline SVGs, the same bytes for the same report."""
+"""The page's charts: five inline SVGs, the same bytes for the same report."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from tests.reports.html.samples import sample_report
 
 
 class TestInlineSvg:
-    def test_the_four_charts_are_inline_svg(self, page: str) -> None:
-        assert page.count("<svg") == 4
+    def test_the_five_charts_are_inline_svg(self, page: str) -> None:
+        assert page.count("<svg") == 5
         assert "<?xml" not in page
         assert "<!DOCTYPE svg" not in page
 

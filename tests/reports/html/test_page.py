@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from callflow.reports.html import render_html
-from tests.reports.html.samples import HOUR, cell_after, empty_report
+from tests.reports.html.samples import HOUR, cell_after, empty_report, sample_report
 
 
 class TestSelfContained:
@@ -49,6 +49,37 @@ class TestEscaping:
         assert "Queue &lt;b&gt;" in page
         assert "<td>&lt;b&gt;</td>" in page
         assert "Europe/&quot;Helsinki&quot;" in page
+
+
+class TestChannelsAndWeeks:
+    def test_reaction_times_and_nps_per_channel(self, page: str) -> None:
+        row = re.search(r"<tr><td>Phone, answered live</td>(.*?)</tr>", page)
+        assert row is not None
+        cells = re.findall(r"<td>([^<]*)</td>", row.group(1))
+        assert cells == ["120", "100", "1:35", "6:40", "20", "40.0%", "40.0"]
+        assert "<td>Request from the web page</td>" in page
+        assert "<td>−12.5</td>" in page
+
+    def test_nps_by_week_as_a_table_and_a_chart(self, page: str) -> None:
+        section = page[page.index("<h2>NPS by week</h2>") :]
+        section = section[: section.index("</section>")]
+        assert cell_after(section, "2026-W03") == "2026-01-12 – 2026-01-18"
+        assert re.search(r"<td>2026-W03</td><td>[^<]*</td><td>80</td><td>40</td>", section)
+        assert "<td>27.5</td>" in section
+        week4 = re.search(r"<tr><td>2026-W04</td>(.*?)</tr>", section)
+        assert week4 is not None and week4.group(1).endswith("<td>–</td>")
+        assert '<svg role="img" aria-label="NPS by week"' in section
+
+    def test_weeks_without_an_nps_draw_no_chart(self) -> None:
+        report = sample_report()
+        report["surveys_by_week"] = {"2026-W03": {"from": "2026-01-12", "nps": None}}
+        page = render_html(report)
+        section = page[page.index("<h2>NPS by week</h2>") :]
+        assert "<svg" not in section[: section.index("</section>")]
+
+    def test_the_headline_table_names_the_nps(self, page: str) -> None:
+        assert cell_after(page, "NPS, the recommendation index (−100…100)") == "31.5"
+        assert cell_after(page, "Share of questions answered") == "40.0%"
 
 
 class TestNoData:
