@@ -40,7 +40,9 @@ and keeps what Asterisk holds in step with what the engine believes:
   channel vanished while the websocket was down were dropped if Asterisk has
   started since the previous connection (``GET /asterisk/info`` names a new
   ``startup_time``); that cannot be told on the first connection of a
-  process, so they count as hang-ups then.
+  process, so they count as hang-ups then. An advisor's leg ended the same
+  way is a dropped talk (``AdvisorHungUp(dropped=True)``): the caller is then
+  not asked the recommendation question.
 """
 
 from __future__ import annotations
@@ -192,6 +194,10 @@ class AsteriskAdapter:
                 live = call is not None and call.state.phase is not Phase.ENDED
                 if live and _by_exchange(cause, soft):
                     self._dropped.add(channel.id)
+                elif (
+                    call is None and channel.id in self.advisors.legs and _by_exchange(cause, soft)
+                ):
+                    self.advisors.lost(channel.id)  # an advisor's talk the exchange cut
             case ari_events.StasisEnd(channel=channel):
                 dropped = channel.id in self._dropped
                 self._dropped.discard(channel.id)
@@ -400,7 +406,7 @@ class AsteriskAdapter:
         """One call still up: its playbacks and its place in a queue; True if it had to be
         put back in its queue's bridge."""
         state = call.state
-        playback_id = state.playback
+        playback_id = state.playback or (state.survey.playback if state.survey else None)
         if playback_id is not None and playback_id not in call.playing:
             await self._pick_up_playback(call, playback_id)
         for tracked in call.playing:

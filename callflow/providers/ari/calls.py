@@ -38,6 +38,7 @@ from typing import Protocol
 import structlog
 
 from callflow.config.models import AriConfig, HotlineConfig
+from callflow.engine import survey
 from callflow.engine.clock import Clock, real_seconds
 from callflow.engine.commands import (
     Answer,
@@ -138,6 +139,9 @@ class InboundCall:
             at = getattr(self.state, f"{name}_at")
             if at is not None:
                 self._set_timer(name, at)
+        asking = self.state.survey
+        if asking is not None and (due := survey.due_timer(asking)) is not None:
+            self._set_timer(due.name, due.at)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def deliver(self, event: Event) -> None:

@@ -8,7 +8,11 @@ advisor made busy in the store in the same transaction that chooses them
 can bridge any caller, so nobody waits behind a caller no free advisor
 can serve. The advisor's phone is rung by an originate into our Stasis
 application; when they answer, the engine hears ``AdvisorConnected`` and
-the two channels share a mixing bridge.
+the two channels share a mixing bridge. When the advisor hangs up first,
+Asterisk leaves the caller alone in that bridge, still in our application:
+the bridge goes, and the engine hears ``AdvisorHungUp`` (``dropped`` when the
+exchange, not the advisor, ended the leg) and decides what the caller hears
+next, the recommendation question or nothing.
 
 A leg is for one caller. If that caller has left by the time the advisor
 answers, the advisor is thanked with a hang-up. How the leg ended (a talk,
@@ -73,6 +77,9 @@ class Leg:
     """Hung up by us before it joined anyone: the advisor is free at once."""
     originated: bool = False
     """Asterisk has answered its originate, so a channel list asked for later shows it."""
+    lost: bool = False
+    """The exchange ended it (a fault, a restart), not the advisor: the talk was dropped,
+    and the caller is not asked the recommendation question."""
 
 
 class AdvisorLegs:
@@ -174,6 +181,13 @@ class AdvisorLegs:
             return
         call.deliver(AdvisorConnected(str(leg.advisor_id)))
 
+    def lost(self, channel_id: str) -> None:
+        """Asterisk is ending the advisor's leg for no person's choice (see the adapter's
+        ``_by_exchange``): its end, when it comes, is a dropped talk."""
+        leg = self.legs.get(channel_id)
+        if leg is not None:
+            leg.lost = True
+
     def ended(self, channel_id: str, cause: int | None) -> None:
         """An advisor's leg is over (``StasisEnd``, or ``ChannelDestroyed`` with *cause*)."""
         leg = self.legs.pop(channel_id, None)
@@ -184,7 +198,7 @@ class AdvisorLegs:
         if call.advisor_leg == channel_id:
             call.advisor_leg = None
             if leg.connected_at is not None and call.state.phase is Phase.CONNECTED:
-                call.deliver(AdvisorHungUp())
+                call.deliver(AdvisorHungUp(dropped=leg.lost))
         if leg.connected_at is not None:
             topic = call.state.topic
             if topic is not None:
@@ -277,7 +291,7 @@ class AdvisorLegs:
         advisor_id = call.state.advisor_id
         log.warning("ari.talk_lost", call_id=call.state.call_id, advisor_id=advisor_id)
         if not call.gone:
-            call.deliver(AdvisorHungUp())
+            call.deliver(AdvisorHungUp(dropped=True))  # nobody chose to end the talk
         self._spawn(self._destroy_talk(call))
         if advisor_id is not None and advisor_id.isdigit():
             self._spawn(self._leg_over(int(advisor_id), LegEnd.TALKED))
