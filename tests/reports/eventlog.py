@@ -346,6 +346,32 @@ def random_days(log: EventLog, config: HotlineConfig, first: date, days: int, se
     log.save()
 
 
+def random_web_and_surveys(
+    log: EventLog, config: HotlineConfig, first: date, days: int, seed: int
+) -> None:
+    """Requests from the web page day and night, dialled soon, late or never, and
+    recommendation questions on every channel, answered or not; times to the microsecond."""
+    rng = random.Random(seed)
+    calendar = Calendar.from_config(config)
+    topics = list(config.queues)
+    for offset in range(days):
+        midnight = local((first + timedelta(days=offset)).isoformat(), "00:00")
+        for _ in range(rng.randint(0, 6)):
+            made = midnight + timedelta(seconds=rng.uniform(0, 24 * 3600))
+            topic = rng.choice(topics)
+            request = log.request(
+                made, _due(config, calendar, topic, made), topic=topic, channel=Channel.WEB
+            )
+            if rng.random() < 0.85:
+                waited = timedelta(seconds=rng.expovariate(1 / 7200))
+                request.dialled(calendar.add_working_time(made, waited))
+        for _ in range(rng.randint(3, 15)):
+            asked = midnight + timedelta(seconds=rng.uniform(9 * 3600, 15 * 3600))
+            score = rng.choice([None, None, *range(11), 9, 10, 10])
+            log.survey(asked, score, channel=rng.choice(list(Channel)), topic=rng.choice(topics))
+    log.save()
+
+
 def _random_call(
     log: EventLog,
     config: HotlineConfig,

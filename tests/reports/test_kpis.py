@@ -21,7 +21,13 @@ from callflow.reports.kpis import compute_report
 from callflow.store.queues import sync_queues
 from callflow.store.session import Database
 from tests.conftest import _empty_postgres
-from tests.reports.eventlog import CallScript, EventLog, local, random_days
+from tests.reports.eventlog import (
+    CallScript,
+    EventLog,
+    local,
+    random_days,
+    random_web_and_surveys,
+)
 
 MONDAY = "2026-01-12"
 TUESDAY = "2026-01-13"
@@ -481,12 +487,15 @@ def both_databases(
 def test_sqlite_and_postgresql_give_the_same_report(
     both_databases: list[Database], config: HotlineConfig
 ) -> None:
-    """Three weeks of varied traffic over Christmas and New Year, times to the microsecond:
-    the whole report is equal, key for key and digit for digit, for the line and per queue."""
+    """Three weeks of varied traffic over Christmas and New Year, web requests and the
+    recommendation question among it, times to the microsecond: the whole report is equal,
+    key for key and digit for digit, for the line and per queue."""
     for database in both_databases:
         with database.transaction() as session:
             sync_queues(session, config, local(MONDAY, "00:00"))
-        random_days(EventLog(database), config, date(2026, 12, 21), 21, seed=7)
+        log = EventLog(database)
+        random_days(log, config, date(2026, 12, 21), 21, seed=7)
+        random_web_and_surveys(log, config, date(2026, 12, 21), 21, seed=8)
     now = local("2027-01-08", "13:00")
     reports = {
         queue: [
@@ -502,3 +511,6 @@ def test_sqlite_and_postgresql_give_the_same_report(
     assert line["calls_dropped"] > 0 and line["abandoned_queue"] > 0
     assert 0 < line["callbacks_same_day_share"] < 1
     assert line["callback_response_mean_working_s"] < line["callback_response_mean_calendar_s"]
+    assert all(row["reaction_time_p90_s"] is not None for row in line["by_channel"].values())
+    assert line["by_channel"]["web"]["taken_up"] < line["by_channel"]["web"]["contacts"]
+    assert line["nps"] is not None and len(line["surveys_by_week"]) == 3
