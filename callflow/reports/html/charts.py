@@ -233,7 +233,7 @@ def statutory_figure(report: Mapping[str, Any], thresholds: Mapping[str, Any]) -
 
 def nps_figure(weeks: Mapping[str, Any]) -> Figure | None:
     """The NPS of each week on its −100…100 scale, above zero in green and below in red; a
-    week with too few answers for an NPS has no bar, and its label says so."""
+    week with too few answers for an NPS has no bar and a dash for a label."""
     named = [(str(week), mapping(row)) for week, row in weeks.items()]
     values = [number(row.get("nps")) for _, row in named]
     if all(value is None for value in values):

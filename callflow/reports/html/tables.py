@@ -144,13 +144,13 @@ _CHANNEL_COLUMNS: Final = (
     ("reaction_time_mean_s", "Mean reaction time"),
     ("reaction_time_p90_s", "90th percentile reaction time"),
     ("survey_responses", "Survey answers"),
-    ("survey_response_rate", "Answered"),
+    ("survey_response_rate", "Answer rate"),
     ("nps", "NPS"),
 )
 _WEEK_COLUMNS: Final = (
     ("surveys_asked", "Asked"),
     ("survey_responses", "Answers"),
-    ("survey_response_rate", "Answered"),
+    ("survey_response_rate", "Answer rate"),
     ("nps", "NPS"),
 )
 
