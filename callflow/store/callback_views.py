@@ -21,6 +21,7 @@ from callflow.engine.vocabulary import (
     OPEN_CALLBACK_STATUSES,
     AttemptResult,
     CallbackStatus,
+    Channel,
     EventKind,
     ReasonCategory,
     Referral,
@@ -83,6 +84,10 @@ class CallbackHistory:
     request: CallbackView
     attempts: list[AttemptView]
     events: list[EventView]
+    channel: Channel = Channel.PHONE
+    """Where it was made: the phone, or the web page."""
+    description: str | None = None
+    """A web request's description in the resident's words (None: none, or erased)."""
 
 
 OrderKey = ColumnElement[Any] | InstrumentedAttribute[Any]
@@ -155,10 +160,14 @@ def list_callbacks(
 def callback_history(session: Session, callback_id: int) -> CallbackHistory:
     """The request, its attempts in order, and its entries in the event log, oldest first."""
     row = session.execute(
-        select(*_REQUEST_COLUMNS).where(CallbackRequest.id == callback_id)
+        select(*_REQUEST_COLUMNS, CallbackRequest.channel, CallbackRequest.description).where(
+            CallbackRequest.id == callback_id
+        )
     ).one_or_none()
     if row is None:
         raise UnknownCallback(callback_id)
+    request = row._asdict()
+    channel, description = request.pop("channel"), request.pop("description")
     attempts = session.execute(
         select(*_ATTEMPT_COLUMNS)
         .where(CallbackAttempt.callback_id == callback_id)
@@ -170,9 +179,11 @@ def callback_history(session: Session, callback_id: int) -> CallbackHistory:
         .order_by(CallEvent.at, CallEvent.id)
     )
     return CallbackHistory(
-        request=CallbackView(**row._asdict()),
+        request=CallbackView(**request),
         attempts=[AttemptView(**attempt._asdict()) for attempt in attempts],
         events=[EventView(at, kind, dict(data)) for at, kind, data in events],
+        channel=channel,
+        description=description,
     )
 
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from callflow.engine.vocabulary import AttemptResult, CallbackStatus, EventKind
+from callflow.engine.vocabulary import AttemptResult, CallbackStatus, Channel, EventKind
 from callflow.errors import UnknownAdvisor
 from callflow.store.models import (
     Advisor,
@@ -66,6 +66,10 @@ class CallbackInHand:
     dialled: bool
     awaiting_outcome: bool
     earlier: tuple[PastAttempt, ...]
+    from_web: bool = False
+    """Asked for on the web page, not on the phone."""
+    description: str | None = None
+    """A web request's description, in the resident's words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +184,8 @@ def callback_in_hand(session: Session, advisor_id: int) -> CallbackInHand | None
             for a in attempts
             if a.attempt_no != request.attempts
         ),
+        from_web=request.channel is Channel.WEB,
+        description=request.description,
     )
 
 

@@ -466,6 +466,7 @@ def _callback(
         request, context, person, "admin_callback.html", status_code=state.status_code,
         **_common(context, f"{REQUESTS}/{callback_id}", state),
         shown=ShownRequest.of(history.request), attempts=attempts, events=events,
+        channel=history.channel, description=mask_numbers_in(history.description or ""),
         names=_advisor_names(context), cancellable=history.request.status in OPEN_CALLBACK_STATUSES,
         reason=state.values.get("reason", ""), longest_reason=LONGEST_REASON,
     )  # fmt: skip

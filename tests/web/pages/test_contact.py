@@ -12,10 +12,14 @@ from fastapi import FastAPI
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import FakeClock
+from callflow.store.advisors import set_advisor_state
+from callflow.store.claims import claim_next_callback
+from callflow.store.models import AdvisorState
 from callflow.store.session import Database
 from callflow.web.app import create_app
 from callflow.web.pages.text import TEXT
-from tests.web.conftest import Api, snapshot
+from tests.web.conftest import LEASE, Api, snapshot
+from tests.web.pages.browsing import Visitor, person
 
 SV = TEXT["sv"]
 EN = TEXT["en"]
@@ -198,3 +202,27 @@ def test_a_promise_no_callback_can_keep_is_said_and_nothing_stored(
     assert answer.status_code == 503
     assert SV["contact_promise"].format(number="+358291234500") in answer.text
     assert stored(database) == NOTHING
+
+
+def test_the_advisor_who_holds_it_reads_the_description_and_that_it_came_from_the_web(
+    app: FastAPI, database: Database, clock: FakeClock
+) -> None:
+    send(app, description="Ont i halsen <b>sedan</b> i går, ring 040 765 4321.")
+    advisor = person(database, "bert", skills=("nurse",), languages=("sv",))
+    person(database, "pirjo", admin=True)
+    with database.transaction() as session:
+        set_advisor_state(session, advisor, AdvisorState.AVAILABLE, clock.now())
+        claimed = claim_next_callback(session, advisor, clock.now(), owner="w", lease=LEASE)
+    assert claimed is not None
+    bert, pirjo = Visitor(app), Visitor(app)
+    bert.sign_in("bert")
+    pirjo.sign_in("pirjo")
+
+    desk = bert.get("/desk").text
+    request = pirjo.get(f"/admin/callback-requests/{claimed.callback_id}").text
+
+    assert EN["contact_from_web"] in desk
+    # Escaped, never markup; whole for the advisor who calls, numbers masked for the admin.
+    assert "Ont i halsen &lt;b&gt;sedan&lt;/b&gt; i går, ring 040 765 4321." in desk
+    assert EN["admin_channel_web"] in request
+    assert "&lt;b&gt;sedan&lt;/b&gt;" in request and "040 765 4321" not in request
