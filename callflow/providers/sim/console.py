@@ -3,7 +3,9 @@
 Prompts are printed as text, digits come from the keyboard or a script, and
 the line around the caller (advisors from the staffing plan, some of them
 busy) runs on a virtual clock: waiting for an advisor takes no real time,
-but every announcement is printed with the time it would be heard.
+but every announcement is printed with the time it would be heard. When the
+advisor ends the talk the recommendation question may follow (``[survey]``): it
+is answered with keys like the menus, ``10`` for ten.
 """
 
 from __future__ import annotations
@@ -70,9 +72,16 @@ class PhoneResult:
     outcome: str | None
     callback: dict[str, Any] | None
     call_id: str
+    survey: dict[str, Any] | None = None
+    """The recommendation question, if it was asked: ``{"score": 0..10 or None}``."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "callback": self.callback, "call_id": self.call_id}
+        return {
+            "outcome": self.outcome,
+            "callback": self.callback,
+            "call_id": self.call_id,
+            "survey": self.survey,
+        }
 
 
 def scripted_keys(items: list[str]) -> Keys:
@@ -136,7 +145,9 @@ class ConsolePhone:
         except BaseException:
             self._end_after_failure()
             raise
-        return PhoneResult(self.state.outcome, self._callback_summary(), self.state.call_id)
+        return PhoneResult(
+            self.state.outcome, self._callback_summary(), self.state.call_id, self._survey()
+        )
 
     def _end_after_failure(self) -> None:
         """Whatever stopped the call midway (Ctrl-C during a wait, a failure), the caller
@@ -253,6 +264,8 @@ class ConsolePhone:
             self._say("line", f"(hangs up: {command.reason})")
 
     def _speak(self, command: Play | Ask) -> None:
+        if not command.prompts:
+            return  # a wait for more keys of the same answer (the 0 of ten): nothing to hear
         text = " ".join(render_text(p, self.config) for p in command.prompts)
         self._say("line", mask_numbers_in(text))
         pid = command.playback_id
@@ -299,6 +312,12 @@ class ConsolePhone:
     def _say(self, who: str, text: str) -> None:
         self.out.write(f"[{self._clock_text(self.clock.now())}] {who:>4}: {text}\n")
         self.out.flush()
+
+    def _survey(self) -> dict[str, Any] | None:
+        asking = self.state.survey
+        if asking is None or asking.survey_id is None:
+            return None
+        return {"score": asking.score}
 
     def _callback_summary(self) -> dict[str, Any] | None:
         callback_id = self.state.callback_id

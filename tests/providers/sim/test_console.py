@@ -14,6 +14,7 @@ from callflow.engine.vocabulary import CallbackStatus
 from callflow.providers.sim.console import ConsolePhone, Keys, PhoneResult, scripted_keys
 from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.session import Database
+from tests.engine.conftest import with_settings
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 MONDAY_10 = datetime(2026, 1, 12, 10, tzinfo=HELSINKI)
@@ -173,3 +174,36 @@ def test_a_call_stopped_midway_is_ended_not_left_open(
     with pytest.raises(RuntimeError, match="the terminal went away"):
         ring(config, database, keys)
     assert call_events(database)[-2:] == ["call.abandoned", "call.ended"]
+
+
+SURVEY_ON = with_settings({"survey.enabled": True, "survey.share": 1.0})
+
+
+def hangs_up_after(items: list[str]) -> Keys:
+    """Keys from *items*, then a hang-up."""
+    pending = iter(items)
+    return lambda: next(pending, None)
+
+
+@pytest.mark.parametrize(("keys", "score"), [(["1", "1", "10"], 10), (["1", "1", "7"], 7)])
+def test_the_recommendation_question_is_answered_with_keys(
+    database: Database, keys: list[str], score: int
+) -> None:
+    result, transcript = ring(SURVEY_ON, database, keys)
+    assert result.outcome == "answered"
+    assert result.survey == {"score": score}
+    assert result.as_json()["survey"] == {"score": score}
+    assert "Kuinka todennäköisesti suosittelisit palvelua ystävällesi?" in transcript
+    assert f"press {keys[-1]}" in transcript
+    assert "Kiitos vastauksestasi." in transcript
+
+
+def test_hanging_up_at_the_question_leaves_it_unanswered(database: Database) -> None:
+    result, transcript = ring(SURVEY_ON, database, hangs_up_after(["1", "1"]))
+    assert result.outcome == "answered" and result.survey == {"score": None}
+    assert "Kiitos vastauksestasi." not in transcript
+
+
+def test_without_the_survey_nothing_is_asked(config: HotlineConfig, database: Database) -> None:
+    result, transcript = ring(config, database, ["1", "1"])
+    assert result.survey is None and "suosittelisit" not in transcript
