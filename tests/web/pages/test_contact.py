@@ -52,7 +52,7 @@ def stored(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     return {name: rows[name] for name in ("callback_requests", "call_events")}
 
 
-NOTHING = {"callback_requests": [], "call_events": []}
+NOTHING: dict[str, list[tuple[Any, ...]]] = {"callback_requests": [], "call_events": []}
 
 
 @pytest.fixture
