@@ -13,7 +13,13 @@ from sqlalchemy import func, insert, select, text, update
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.calendar import Calendar
-from callflow.engine.vocabulary import AttemptResult, CallbackStatus, CallOutcome, EventKind
+from callflow.engine.vocabulary import (
+    AttemptResult,
+    CallbackStatus,
+    CallOutcome,
+    Channel,
+    EventKind,
+)
 from callflow.store.attempts import RetryPolicy, finish_attempt, mark_dialled, retry_policy
 from callflow.store.callbacks import cancel_by_admin
 from callflow.store.claims import ClaimedCallback, claim_next_callback
@@ -24,10 +30,12 @@ from callflow.store.models import (
     CallbackAttempt,
     CallbackRequest,
     CallEvent,
+    Survey,
 )
 from callflow.store.outcomes import await_outcome
 from callflow.store.queue_places import take_place, waiting
 from callflow.store.session import Database
+from callflow.store.surveys import answer_survey, open_survey
 from callflow.store.twilio_tables import TwilioCall, TwilioLeg, TwilioStep
 from callflow.store.upkeep import (
     ESCALATED,
@@ -398,7 +406,12 @@ class TestPurgeNumbers:
         with database.transaction() as session:
             purged = purge_numbers(session, PURGE_AT, RETENTION)
         assert purged == Purged(
-            callback_numbers=1, call_numbers=1, unfinished_calls=0, twilio_steps=0, queue_places=0
+            callback_numbers=1,
+            call_numbers=1,
+            unfinished_calls=0,
+            twilio_steps=0,
+            queue_places=0,
+            survey_numbers=0,
         )
         numbers = {
             c: request_row(database, c).number_e164 for c in (old_done, recent_done, old_open)
@@ -437,13 +450,59 @@ class TestPurgeNumbers:
         with database.transaction() as session:
             first = purge_numbers(session, PURGE_AT, RETENTION)
         assert first == Purged(
-            callback_numbers=1, call_numbers=4, unfinished_calls=1, twilio_steps=1, queue_places=0
+            callback_numbers=1,
+            call_numbers=4,
+            unfinished_calls=1,
+            twilio_steps=1,
+            queue_places=0,
+            survey_numbers=0,
         )
         with database.transaction() as session:
-            assert purge_numbers(session, PURGE_AT, RETENTION) == Purged(0, 0, 0, 0, 0)
+            assert purge_numbers(session, PURGE_AT, RETENTION) == Purged(0, 0, 0, 0, 0, 0)
         with database.transaction() as session:
             withheld = session.get(Call, "withheld")
             assert withheld is not None and withheld.flow_state is None
+
+    def test_a_web_description_and_a_survey_number_go_with_the_number(
+        self, database: Database
+    ) -> None:
+        """The resident's own words on a web request, and the number a survey was asked of,
+        are erased with the request's number; the survey's score stays for the measures."""
+        with database.transaction() as session:
+            old_web = add_callback(session, number(1), entered=T0)
+            session.execute(
+                update(CallbackRequest)
+                .where(CallbackRequest.id == old_web)
+                .values(channel=Channel.WEB, description="Soita numeroon 040 123 4567")
+            )
+            old = open_survey(
+                session,
+                channel=Channel.WEB,
+                asked_at=CUTOFF - timedelta(seconds=1),
+                number_e164=number(1),
+                topic="health",
+                language="fi",
+                callback_id=old_web,
+            )
+            answer_survey(session, old, 9, CUTOFF)
+            recent = open_survey(
+                session,
+                channel=Channel.PHONE,
+                asked_at=CUTOFF + timedelta(seconds=1),
+                number_e164=number(2),
+                topic="health",
+                language="fi",
+            )
+        close(database, old_web, CUTOFF - timedelta(seconds=1))
+        with database.transaction() as session:
+            purged = purge_numbers(session, PURGE_AT, RETENTION)
+        assert (purged.callback_numbers, purged.survey_numbers) == (1, 1)
+        erased = request_row(database, old_web)
+        assert (erased.number_e164, erased.description) == (None, None)
+        with database.reading() as session:
+            surveys = {s.id: s for s in session.scalars(select(Survey))}
+            assert (surveys[old].number_e164, surveys[old].score) == (None, 9)
+            assert surveys[recent].number_e164 == number(2)
 
     def test_no_queue_place_outlives_its_call(self, database: Database) -> None:
         """A call the purge closes gives up its place, and so does any call that has
