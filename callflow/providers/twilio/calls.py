@@ -43,20 +43,24 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
 from callflow.config.models import HotlineConfig
+from callflow.engine import survey
 from callflow.engine.clock import Clock
 from callflow.engine.commands import (
+    Ask,
     Command,
     ConnectAdvisor,
     EnterQueue,
     LeaveQueue,
+    Play,
     ReleaseAdvisor,
 )
 from callflow.engine.events import (
@@ -100,25 +104,45 @@ from callflow.service.calls import CallHandler, fixed
 from callflow.service.rules import LineRules, RulesInForce
 from callflow.store.advisors import LegEnd, advisor_leg_ended
 from callflow.store.session import Database
-from callflow.store.twilio_tables import TwilioLeg
+from callflow.store.twilio_tables import TwilioCall, TwilioLeg
 
 log = structlog.get_logger("callflow.twilio")
 
 ARRIVAL_STEP = "voice"
 DUE_TIMERS = ("announce", "closing")
+MIN_GATHER = timedelta(seconds=1)
+"""The shortest ``<Gather>`` timeout Twilio takes."""
 """Timers checked on every webhook; the input timeout is the ``<Gather>``'s own."""
 
-EventSource = Callable[[CallState], Event | None]
-"""One event of a webhook, made from the state as the events before it left it."""
+EventSource = Callable[[CallState, Session], Event | None]
+"""One event of a webhook, made from the state as the events before it left it (and the
+store, in the step's transaction)."""
 
 
 def _event(event: Event) -> EventSource:
-    return lambda _state: event
+    return lambda _state, _session: event
 
 
-def _input_timed_out(state: CallState) -> Event | None:
-    """The ``<Gather>`` is over: an input timer still running has, for the caller, run out."""
-    return TimerFired("input", state.input_at) if state.input_at is not None else None
+def _input_timed_out(*, keyed: bool) -> EventSource:
+    """The ``<Gather>`` is over: a timer the question still runs has, for the caller, run out.
+
+    In the menus that is the input timer, whatever was keyed (a number keyed without
+    ``#`` is ended by the silence after it). The recommendation question's timer runs
+    out only if no key came: after a 1 it is set afresh, and the next ``<Gather>`` waits
+    that long for the 0 of ten (see :func:`_survey_listens`)."""
+
+    def timed_out(state: CallState, _session: Session) -> Event | None:
+        if state.phase is Phase.SURVEY:
+            return None if keyed or state.survey is None else survey.due_timer(state.survey)
+        return TimerFired("input", state.input_at) if state.input_at is not None else None
+
+    return timed_out
+
+
+def _advisor_left(state: CallState, session: Session) -> Event:
+    """The bridge is over and the caller still here: the advisor's leg ended first, dropped
+    if Twilio has reported it ``failed`` (the carrier lost it; nobody chose to end it)."""
+    return AdvisorHungUp(dropped=_advisor_leg_failed(session, state.advisor_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +215,8 @@ class InboundCalls:
             keys.append(_event(DigitPressed(params.finished_on_key)))
         events: list[EventSource] = []
         if params.wrapped == "ask" and params.playback is not None:
-            events = [_event(PlaybackFinished(params.playback)), *keys, _input_timed_out]
+            timed_out = _input_timed_out(keyed=bool(keys))
+            events = [_event(PlaybackFinished(params.playback)), *keys, timed_out]
         elif params.wrapped == "play" and params.playback is not None:
             events = [*keys, _event(PlaybackFinished(params.playback))]
         else:
@@ -216,7 +241,7 @@ class InboundCalls:
         if result == "hangup":
             events = [_event(CallerHungUp())]
         elif result == "bridged":
-            events = [_event(AdvisorHungUp())]  # the advisor ended it: the caller is still here
+            events = [_advisor_left]  # the advisor's leg ended: the caller is still here
         return self._answer(Step(params.call_sid, key, events, "call"))
 
     def dequeued(self, params: Dequeued) -> str:
@@ -327,7 +352,7 @@ class InboundCalls:
         media: list[Command] = []
         with structlog.contextvars.bound_contextvars(call_sid=call_sid):
             for source in events:
-                event = source(state)
+                event = source(state, session)
                 if event is not None:
                     media += handler.handle(state, event, now, provider_ref=call_sid)
             if state.in_queue and state.rules_version != rules.generation:
@@ -335,7 +360,7 @@ class InboundCalls:
                 media += handler.handle(state, RulesChanged(), now, provider_ref=call_sid)
             while (due := _next_due(state, now)) is not None:
                 media += handler.handle(state, due, now, provider_ref=call_sid)
-        return media
+        return media + _survey_listens(state, media, now)
 
     def _handler(self, session: Session, rules: RulesInForce, *, call_exists: bool) -> CallHandler:
         return CallHandler(
@@ -382,6 +407,39 @@ class InboundCalls:
             save_call(session, row)
             keep_answers(session, call_sid, {key: rendered.twiml, **rendered.ahead}, now)
             return rendered.twiml
+
+
+def _survey_listens(state: CallState, media: list[Command], now: datetime) -> list[Command]:
+    """The recommendation question still waits for a first key and the step said nothing
+    (a ``*`` or ``#``, which is no answer): a ``<Gather>`` is how Twilio keeps listening,
+    for what is left of the question's time. Its prompt id is the last one handed out,
+    whose end the question has heard already, so it changes nothing when it comes back."""
+    asking = state.survey
+    if state.phase is not Phase.SURVEY or asking is None or asking.done:
+        return []
+    if asking.timer_at is None or any(isinstance(c, Ask | Play) for c in media):
+        return []
+    left = max(asking.timer_at - now, MIN_GATHER)
+    return [Ask(f"survey{asking.playback_seq}", (), 1, None, left)]
+
+
+def _advisor_leg_failed(session: Session, advisor_id: str | None) -> bool:
+    """Whether the advisor's call that was last handed a caller (:meth:`dequeued` marks it)
+    ended ``failed``. A status that comes after the ``<Enqueue>`` action is too late to
+    count: the question has been asked by then."""
+    if advisor_id is None or not advisor_id.isdigit():
+        return False
+    status = session.scalar(
+        select(TwilioCall.status)
+        .where(
+            TwilioCall.kind == TwilioLeg.CONNECT,
+            TwilioCall.advisor_id == int(advisor_id),
+            TwilioCall.ready_at.is_not(None),
+        )
+        .order_by(TwilioCall.ready_at.desc())
+        .limit(1)
+    )
+    return status == "failed"
 
 
 def _joined_queue(media: list[Command]) -> bool:

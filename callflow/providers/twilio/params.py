@@ -36,7 +36,9 @@ AdvisorId = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
 CallbackId = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
 AttemptNo = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
 Count = Annotated[int, Field(ge=0, le=MAX_INTEGER)]
-PlaybackId = Annotated[str, Field(pattern=r"^p[0-9]{1,6}$")]
+PlaybackId = Annotated[str, Field(pattern=r"^(p|survey)[0-9]{1,6}$")]
+"""The engine's prompt ids: ``p<n>`` in the call flow, ``survey<n>`` in the recommendation
+question."""
 
 CallStatus = Literal[
     "queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
