@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflow.config.models import SurveyConfig
@@ -29,6 +30,7 @@ from callflow.engine.events import Event, SurveyLookedUp, SurveyOpened
 from callflow.engine.survey import SurveyState
 from callflow.engine.vocabulary import Channel
 from callflow.store.calls import append_events
+from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
 from callflow.store.surveys import answer_survey, asked_since, open_survey
 
@@ -59,6 +61,13 @@ def carry_out_survey(
     return None
 
 
+def callback_channel(session: Session, callback_id: int) -> Channel:
+    """How a callback's contact is counted: ``web`` for a request left on the web page,
+    ``callback`` for one asked for on the phone."""
+    made = session.scalar(select(CallbackRequest.channel).where(CallbackRequest.id == callback_id))
+    return Channel.WEB if made is Channel.WEB else Channel.CALLBACK
+
+
 class ResidentSurvey:
     """The question on a callback's resident leg, for a dialler: the engine's machine with
     the store attached, as :class:`~callflow.service.calls.CallHandler` attaches it to an
@@ -85,15 +94,18 @@ class ResidentSurvey:
         calendar: Calendar,
         *,
         callback_id: int,
-        channel: Channel,
+        channel: Channel | None = None,
         language: str,
         topic: str | None,
         number_e164: str | None,
         now: datetime,
     ) -> tuple[ResidentSurvey, list[Command]]:
-        """Begin the question for callback *callback_id* (its ``channel`` says where the
-        request was made: :data:`Channel.WEB`, else :data:`Channel.CALLBACK`). Call it
-        only where :func:`~callflow.engine.survey.applies` says yes."""
+        """Begin the question for callback *callback_id* (its ``channel``, if not given,
+        read from the request: :func:`callback_channel`). Call it only where
+        :func:`~callflow.engine.survey.applies` says yes."""
+        if channel is None:
+            with database.reading() as session:
+                channel = callback_channel(session, callback_id)
         state, commands = survey.begin(
             channel=channel,
             language=language,

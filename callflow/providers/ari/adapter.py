@@ -31,7 +31,8 @@ and keeps what Asterisk holds in step with what the engine believes:
   in the ``ChannelHangupRequest`` before the ``StasisEnd``: a soft hang-up
   was asked inside Asterisk (a shutdown or restart, an operator; ours come
   only after the engine ended the call, so they change nothing), and a cause
-  in :data:`EXCHANGE_FAULTS` names a fault of the network or of a carrier
+  in :data:`~callflow.providers.ari.causes.EXCHANGE_FAULTS` names a fault of
+  the network or of a carrier
   (27 destination out of order, 34 and 42 congestion, 38 network out of
   order, 41 temporary failure, 47 resources unavailable…). Any other cause
   is the caller's hang-up: a drop leaves the call out of the abandon and
@@ -67,6 +68,7 @@ from callflow.engine.state import CallState, Phase
 from callflow.errors import ChannelGone, PlaybackGone, ProviderError
 from callflow.providers.ari import events as ari_events
 from callflow.providers.ari.calls import InboundCall, Stepped
+from callflow.providers.ari.causes import by_exchange
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.connector import AdvisorLegs
 from callflow.providers.ari.group_commit import GroupCommit
@@ -86,11 +88,6 @@ from callflow.store.session import Database, OutageLog
 log = structlog.get_logger("callflow.ari")
 
 QUEUE_BRIDGE_PREFIX = "cf-queue-"
-EXCHANGE_FAULTS = frozenset({27, 34, 38, 41, 42, 44, 47, 102})
-"""Q.850 hang-up causes that name a fault of the network or a carrier, not a person's choice
-(102: a timer ran out, as when a trunk's media or session timer expires mid-call)."""
-PERSON_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31})
-"""Q.850 causes of a person hanging up (or of nobody known): nothing to remark on."""
 
 
 class AsteriskAdapter:
@@ -192,11 +189,9 @@ class AsteriskAdapter:
             case ari_events.ChannelHangupRequest(channel=channel, cause=cause, soft=soft):
                 call = self.calls.get(channel.id)
                 live = call is not None and call.state.phase is not Phase.ENDED
-                if live and _by_exchange(cause, soft):
+                if live and by_exchange(cause, soft):
                     self._dropped.add(channel.id)
-                elif (
-                    call is None and channel.id in self.advisors.legs and _by_exchange(cause, soft)
-                ):
+                elif call is None and channel.id in self.advisors.legs and by_exchange(cause, soft):
                     self.advisors.lost(channel.id)  # an advisor's talk the exchange cut
             case ari_events.StasisEnd(channel=channel):
                 dropped = channel.id in self._dropped
@@ -449,16 +444,6 @@ class AsteriskAdapter:
                 call.playback_ended(playback_id, ari_id)
             except ProviderError:
                 return
-
-
-def _by_exchange(cause: int | None, soft: bool) -> bool:
-    """Whether a caller's hang-up request names no person's choice: asked inside Asterisk,
-    or for a cause of the network or a carrier (see the module docstring)."""
-    if soft or cause in EXCHANGE_FAULTS:
-        return True
-    if (cause or 0) not in PERSON_CAUSES:
-        log.info("ari.hangup_cause_unfamiliar", cause=cause)
-    return False
 
 
 def _new_call_id() -> str:

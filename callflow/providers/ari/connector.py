@@ -182,8 +182,8 @@ class AdvisorLegs:
         call.deliver(AdvisorConnected(str(leg.advisor_id)))
 
     def lost(self, channel_id: str) -> None:
-        """Asterisk is ending the advisor's leg for no person's choice (see the adapter's
-        ``_by_exchange``): its end, when it comes, is a dropped talk."""
+        """Asterisk is ending the advisor's leg for no person's choice
+        (:func:`~callflow.providers.ari.causes.by_exchange`): its end is a dropped talk."""
         leg = self.legs.get(channel_id)
         if leg is not None:
             leg.lost = True

@@ -19,6 +19,13 @@ machine is hung up on and recorded as such, never as reached. A leg that
 never answers ends with Asterisk's hang-up cause, mapped to the attempt's
 result.
 
+When the advisor hangs up first on a reached resident (and the exchange did
+not cut the advisor's leg), the resident may be asked the recommendation
+question (``[survey]``): the engine's machine runs their leg, with the store
+attached (:class:`~callflow.service.surveys.ResidentSurvey`), after the
+attempt is over, so the advisor's wrap-up does not wait for it; the leg is
+hung up when the question is done.
+
 Never a silent leg: every leg we give up on (not answered, hung up during
 the whisper, declared gone by a resync, the attempt interrupted, or an
 attempt that fails with an error or is cancelled) is hung up unless its
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -41,16 +49,28 @@ from typing import Any
 import structlog
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.clock import Clock
+from callflow.engine import survey
+from callflow.engine.clock import Clock, real_seconds
+from callflow.engine.commands import Ask, ClearTimer, Command, Play, SetTimer, StopPlayback
+from callflow.engine.events import (
+    CallerHungUp,
+    DigitPressed,
+    Event,
+    PlaybackFinished,
+    TimerFired,
+)
 from callflow.engine.vocabulary import AttemptResult
 from callflow.engine.whisper import whisper
 from callflow.errors import ProviderError, ProviderRejected
 from callflow.providers.ari import events as ari_events
+from callflow.providers.ari.causes import by_exchange
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.sounds import media_for
 from callflow.providers.ari.stream import Connected
 from callflow.providers.port import AdvisorLeg, CallbackCall, ResidentCall
 from callflow.service.rules import LineRules
+from callflow.service.surveys import ResidentSurvey
+from callflow.store.session import Database
 
 log = structlog.get_logger("callflow.ari")
 
@@ -88,6 +108,9 @@ class _Leg:
     while it is up, so only then may a list without it mean it has gone."""
     destroyed: bool = False
     """Its ``ChannelDestroyed`` was heard: there is nothing left to hang up."""
+    heard: asyncio.Queue[Event] | None = None
+    """While the resident is asked the recommendation question: their keys, the
+    question's playbacks ending, its timer, as the engine's events."""
 
 
 class AriDialler:
@@ -101,16 +124,21 @@ class AriDialler:
         clock: Clock,
         *,
         rules: LineRules | None = None,
+        database: Database | None = None,
     ) -> None:
         """*config* says how to reach Asterisk (kept as it was at start); *rules* are the
-        line's rules in force (*config*'s, unchanging, if none)."""
+        line's rules in force (*config*'s, unchanging, if none); the recommendation
+        question is stored in *database* (none: it is never asked)."""
         assert config.provider.ari is not None
         self.rules = rules or LineRules.fixed(config)
         self.ari = config.provider.ari
         self.client = client
         self.clock = clock
+        self.database = database
         self._legs: dict[str, _Leg] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._asking: dict[str, asyncio.Task[None]] = {}
+        """Residents' legs being asked the recommendation question, by channel."""
 
     @property
     def config(self) -> HotlineConfig:
@@ -130,6 +158,10 @@ class AriDialler:
             async for event in events:
                 self._heard(event)
         finally:
+            asking = list(self._asking.values())
+            for task in asking:
+                task.cancel()  # each hangs up its resident's leg as it stops
+            await asyncio.gather(*asking, return_exceptions=True)
             events.close()
             await self.client.events.stop()
             with contextlib.suppress(asyncio.CancelledError, ProviderError):
@@ -168,7 +200,8 @@ class AriDialler:
             try:
                 return await self._call_resident(call, leg)
             finally:
-                await self._let_go(resident_id)
+                if resident_id not in self._asking:  # the question lets it go when done
+                    await self._let_go(resident_id)
 
     async def _call_resident(self, call: CallbackCall, leg: AdvisorLeg) -> ResidentCall:
         channel_id = _leg_id(call, "resident")
@@ -278,11 +311,113 @@ class AriDialler:
             ends.append(advisor.ended)
         await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         talk = self.clock.now() - started
-        await self._let_go(resident_id)
+        if advisor is not None and self._may_ask(call, resident, advisor):
+            self._ask(call, resident_id, resident)
+        else:
+            await self._let_go(resident_id)
         await self._let_go(advisor_id)
         with contextlib.suppress(ProviderError):
             await self.client.bridges.destroy(bridge_id)
         return talk
+
+    # -- the recommendation question ----------------------------------------------------------
+
+    def _may_ask(self, call: CallbackCall, resident: _Leg, advisor: _Leg) -> bool:
+        """The advisor hung up first (not cut off by the exchange: a fault's cause, or a
+        leg that vanished unheard) on a resident still there, and the rule says yes."""
+        if self.database is None or resident.ended.done() or not advisor.ended.done():
+            return False
+        cause = advisor.ended.result()
+        dropped = cause is None or by_exchange(cause)
+        key = survey.contact_key(callback_id=call.callback_id)
+        return survey.applies(self.config.survey, key, dropped=dropped)
+
+    def _ask(self, call: CallbackCall, channel_id: str, leg: _Leg) -> None:
+        leg.heard = asyncio.Queue()
+        task = asyncio.get_running_loop().create_task(self._asked(call, channel_id, leg))
+        self._asking[channel_id] = task
+        task.add_done_callback(lambda _: self._asking.pop(channel_id, None))
+
+    async def _asked(self, call: CallbackCall, channel_id: str, leg: _Leg) -> None:
+        """Run the question on the resident's leg until it is done, then hang up."""
+        assert self.database is not None and leg.heard is not None
+        timers: dict[str, asyncio.TimerHandle] = {}
+        try:
+            run, media = await asyncio.to_thread(
+                ResidentSurvey.start,
+                self.database,
+                self.config.survey,
+                self.rules.calendar,
+                callback_id=call.callback_id,
+                language=call.language,
+                topic=call.topic,
+                number_e164=call.number_e164 or None,
+                now=self.clock.now(),
+            )
+            await self._say(channel_id, leg, media, timers)
+            while not run.done:
+                event = await self._next_heard(leg)
+                media = await asyncio.to_thread(run.handle, event, self.clock.now())
+                await self._say(channel_id, leg, media, timers)
+        except Exception as exc:  # the question is a courtesy: it never fails the worker
+            log.warning("ari.survey_failed", callback_id=call.callback_id, error=str(exc))
+        finally:
+            for handle in timers.values():
+                handle.cancel()
+            await asyncio.shield(self._let_go(channel_id))
+
+    async def _next_heard(self, leg: _Leg) -> Event:
+        assert leg.heard is not None
+        if leg.ended.done():
+            return CallerHungUp()
+        heard: asyncio.Future[Event] = asyncio.ensure_future(leg.heard.get())
+        either: set[asyncio.Future[Any]] = {heard, leg.ended}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if heard.done():
+            return heard.result()
+        heard.cancel()
+        return CallerHungUp()
+
+    async def _say(
+        self,
+        channel_id: str,
+        leg: _Leg,
+        commands: list[Command],
+        timers: dict[str, asyncio.TimerHandle],
+    ) -> None:
+        """Carry out the question's media commands on the resident's leg."""
+        heard = leg.heard
+        assert heard is not None
+        loop, config = asyncio.get_running_loop(), self.config
+        for command in commands:
+            if isinstance(command, Play | Ask) and command.prompts:
+                ari_id = f"{channel_id}~{command.playback_id}"
+                finished: asyncio.Future[None] = loop.create_future()
+                finished.add_done_callback(
+                    functools.partial(_tell, heard, PlaybackFinished(command.playback_id))
+                )
+                leg.playbacks[ari_id] = finished
+                media = [m for ref in command.prompts for m in media_for(ref, config, self.ari)]
+                language = command.prompts[0].language
+                try:
+                    await self.client.channels.play(
+                        channel_id, media, lang=language, playback_id=ari_id
+                    )
+                except ProviderError:
+                    leg.playbacks.pop(ari_id, None)
+                    finished.set_result(None)  # never started: nothing will say it ended
+            elif isinstance(command, StopPlayback):
+                ari_id = f"{channel_id}~{command.playback_id}"
+                leg.playbacks.pop(ari_id, None)
+                with contextlib.suppress(ProviderError):
+                    await self.client.playbacks.stop(ari_id)
+            elif isinstance(command, SetTimer | ClearTimer):
+                if (previous := timers.pop(command.name, None)) is not None:
+                    previous.cancel()
+                if isinstance(command, SetTimer):
+                    fired = TimerFired(command.name, command.at)
+                    delay = real_seconds(self.clock, command.at)
+                    timers[command.name] = loop.call_later(delay, heard.put_nowait, fired)
 
     async def _let_go(self, channel_id: str) -> None:
         """We are done with a leg: hang it up unless Asterisk said it is destroyed."""
@@ -316,6 +451,9 @@ class AriDialler:
                 if (leg := self._legs.get(channel.id)) is not None:
                     leg.destroyed = True
                 self._ended(channel.id, cause)
+            case ari_events.ChannelDtmfReceived(channel=channel, digit=digit):
+                if (leg := self._legs.get(channel.id)) is not None and leg.heard is not None:
+                    leg.heard.put_nowait(DigitPressed(digit))
             case ari_events.PlaybackFinished(playback=playback):
                 channel_id = playback.id.partition("~")[0]
                 if (leg := self._legs.get(channel_id)) is not None:
@@ -362,6 +500,10 @@ class AriDialler:
         for channel_id in judged:
             if channel_id not in present:
                 self._ended(channel_id, None)
+
+
+def _tell(heard: asyncio.Queue[Event], event: Event, _done: asyncio.Future[None]) -> None:
+    heard.put_nowait(event)
 
 
 def _leg_id(call: CallbackCall, role: str) -> str:

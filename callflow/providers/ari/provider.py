@@ -94,7 +94,9 @@ class AriProvider:
         ari = self.settings.ari
         application = AriDialler.application(ari.app)
         client = AriClient(ari.url, ari.username, self.settings.password, application)
-        dialler = AriDialler(self.settings.config, client, self.clock, rules=self.rules)
+        dialler = AriDialler(
+            self.settings.config, client, self.clock, rules=self.rules, database=self.database
+        )
         hearing = asyncio.create_task(dialler.run(), name="ari-dialler")
         try:
             yield dialler

@@ -6,27 +6,33 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.clock import AcceleratedClock
-from callflow.engine.vocabulary import AttemptResult
+from callflow.engine.vocabulary import AttemptResult, Channel
 from callflow.providers.ari.client import AriClient
 from callflow.providers.ari.dialler import AriDialler, result_of_cause
 from callflow.providers.ari.sounds import sound_files
 from callflow.providers.port import CallbackCall, ResidentCall
+from callflow.store.models import Survey
+from callflow.store.session import Database
+from tests.engine.conftest import with_settings
 from tests.fakes.ari_asterisk import LAB_DIALPLAN, Phone, Stasis
 from tests.fakes.ari_server import PASSWORD, USERNAME, FakeAsterisk
 from tests.providers.ari.lines import with_ari, with_connect
 from tests.providers.ari.rig import run
-from tests.store.helpers import T0
+from tests.store.helpers import T0, add_callback
 
 APP = "hotline-dialler-test"
 ADVISOR = "PJSIP/advisor-7"
 RESIDENT = "+358401234567"
 TRUNK_DEVICE = f"PJSIP/{RESIDENT}@trunk"
+SURVEY_ON = with_settings({"survey.enabled": True, "survey.share": 1.0})
 
 
 def callback() -> CallbackCall:
@@ -52,12 +58,15 @@ def fake_with(amd_verdict: str = "HUMAN") -> FakeAsterisk:
 
 
 @asynccontextmanager
-async def dialler_on(fake: FakeAsterisk, config: HotlineConfig) -> AsyncIterator[AriDialler]:
+async def dialler_on(
+    fake: FakeAsterisk, config: HotlineConfig, database: Database | None = None
+) -> AsyncIterator[AriDialler]:
     assert config.provider.ari is not None
     for sound in sound_files(config, config.provider.ari):
         fake.add_sound(sound.name, 1.0)
     async with fake, AriClient(fake.url, USERNAME, PASSWORD, APP) as client:
-        dialler = AriDialler(config, client, AcceleratedClock(T0, speed=100))
+        clock = AcceleratedClock(T0, speed=100)
+        dialler = AriDialler(config, client, clock, database=database)
         hearing = asyncio.create_task(dialler.run())
         try:
             await fake.wait_until(lambda: fake.is_connected(APP), 5)
@@ -291,5 +300,87 @@ def test_an_attempt_that_fails_with_an_error_hands_both_legs_back(
             with pytest.raises(RuntimeError):
                 await dialler.dial_resident(callback(), leg)
             assert not fake.model.channels
+
+    run(scenario())
+
+
+def plays_on(fake: FakeAsterisk, channel_id: str) -> list[object]:
+    return [r for r in fake.requests if r.path.endswith(f"/channels/{channel_id}/play")]
+
+
+def _surveys(database: Database) -> list[Survey]:
+    with database.reading() as session:
+        rows = list(session.scalars(select(Survey).order_by(Survey.id)))
+        session.expunge_all()
+        return rows
+
+
+@pytest.mark.parametrize(("keys", "score"), [("10", 10), ("7", 7), ("", None)])
+def test_a_resident_the_advisor_hung_up_on_is_asked_the_question(
+    database: Database, keys: str, score: int | None
+) -> None:
+    """The advisor ends the talk; the attempt is over (reached) at once, and the resident,
+    still on the line, hears the question and answers it (or hangs up); then the line
+    hangs up on them."""
+    with database.transaction() as session:
+        callback_id = add_callback(session, RESIDENT, topic="social", language="sv")
+    call = replace(callback(), callback_id=callback_id, topic="social", language="sv")
+    fake = fake_with()
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
+    )
+    line = with_connect(with_ari(SURVEY_ON), machine_detection=False)
+    resident_leg = f"cf-cb-{callback_id}-1-resident"
+
+    async def scenario() -> None:
+        async with dialler_on(fake, line, database) as dialler:
+            leg = await dialler.ring_advisor(call, timedelta(seconds=20))
+            assert leg is not None
+            dialling = asyncio.create_task(dialler.dial_resident(call, leg))
+            bridge = f"cf-cb-{callback_id}-1"
+            await fake.wait_until(
+                lambda: len(getattr(fake.model.bridges.get(bridge), "channels", ())) == 2, 5
+            )
+            await fake.hang_up_far_end(leg.ref)
+            resident = await dialling
+            assert resident.result is AttemptResult.REACHED
+            # The question is being said to the resident.
+            await fake.wait_until(lambda: bool(plays_on(fake, resident_leg)), 5)
+            if keys:
+                await fake.press_digits(resident_leg, keys)
+            else:
+                await fake.hang_up_far_end(resident_leg)
+            await fake.wait_until(lambda: resident_leg not in fake.model.channels, 5)
+        [row] = _surveys(database)
+        assert (row.callback_id, row.call_id, row.channel) == (callback_id, None, Channel.CALLBACK)
+        assert (row.language, row.topic, row.score) == ("sv", "social", score)
+
+    run(scenario())
+
+
+def test_a_resident_whose_advisor_was_cut_off_is_not_asked(database: Database) -> None:
+    with database.transaction() as session:
+        callback_id = add_callback(session, RESIDENT)
+    call = replace(callback(), callback_id=callback_id)
+    fake = fake_with()
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
+    )
+    line = with_connect(with_ari(SURVEY_ON), machine_detection=False)
+
+    async def scenario() -> None:
+        async with dialler_on(fake, line, database) as dialler:
+            leg = await dialler.ring_advisor(call, timedelta(seconds=20))
+            assert leg is not None
+            dialling = asyncio.create_task(dialler.dial_resident(call, leg))
+            bridge = f"cf-cb-{callback_id}-1"
+            await fake.wait_until(
+                lambda: len(getattr(fake.model.bridges.get(bridge), "channels", ())) == 2, 5
+            )
+            await fake.hang_up_far_end(leg.ref, 38)  # network out of order
+            assert (await dialling).result is AttemptResult.REACHED
+            resident_leg = f"cf-cb-{callback_id}-1-resident"
+            await fake.wait_until(lambda: resident_leg not in fake.model.channels, 5)
+        assert _surveys(database) == []
 
     run(scenario())
