@@ -27,6 +27,7 @@ import json
 import re
 import secrets
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -492,6 +493,54 @@ class FakeTwilio:
     def _webhooks(self) -> Webhooks:
         assert self.webhooks is not None, "this fake delivers no webhooks"
         return self.webhooks
+
+
+GATHER_NESTS = frozenset({"Say", "Play", "Pause"})
+"""What Twilio runs inside a ``<Gather>``; anything else in it is an application error."""
+KEYS = frozenset("0123456789*#")
+
+
+def gather_post(gather: ET.Element, keys: str, *, finished_on_key: str = "") -> dict[str, str]:
+    """The parameters Twilio posts to a ``<Gather>``'s action when the caller presses *keys*
+    (then *finished_on_key*), checked as Twilio runs it.
+
+    Twilio ends the ``<Gather>`` at its ``numDigits``th key or at its ``finishOnKey``
+    (which it leaves out of ``Digits``), and a key after that is never in this request:
+    it reaches whatever comes next, if anything listens. So keys the ``<Gather>`` would
+    not take, a finishing key it does not have, or a ``<Gather>`` Twilio would refuse
+    (a bad ``numDigits``, ``timeout`` or ``finishOnKey``, a verb nested that it cannot
+    hold, no ``action``) fail the test instead of reaching the app.
+    """
+    check_gather(gather)
+    limit = int(gather.attrib.get("numDigits", "0")) or None
+    finish = gather.attrib.get("finishOnKey", "#")
+    assert keys and set(keys) <= KEYS, f"not keys: {keys!r}"
+    if finish:
+        assert finish not in keys, f"{finish} ends this <Gather>: {keys!r} stops there"
+    if limit is not None:
+        assert len(keys) <= limit, f"the <Gather> takes {limit} key(s): {keys!r} is more"
+    if finished_on_key:
+        assert finished_on_key == finish, f"this <Gather> does not end on {finished_on_key}"
+        assert limit is None or len(keys) < limit, "the <Gather> ended before the finishing key"
+    params = {"Digits": keys}
+    if finished_on_key:
+        params["FinishedOnKey"] = finished_on_key
+    return params
+
+
+def check_gather(gather: ET.Element) -> None:
+    """A ``<Gather>`` as Twilio would run it (https://www.twilio.com/docs/voice/twiml/gather)."""
+    assert gather.attrib.get("action", "").startswith("https://"), "a <Gather> without an action"
+    assert gather.attrib.get("method", "POST") in ("GET", "POST")
+    assert gather.attrib.get("input", "dtmf") in ("dtmf", "speech", "dtmf speech")
+    num_digits = gather.attrib.get("numDigits", "1")
+    assert num_digits.isdigit() and int(num_digits) >= 1, f"numDigits={num_digits!r}"
+    timeout = gather.attrib.get("timeout", "5")
+    assert timeout.isdigit() and int(timeout) >= 1, f"timeout={timeout!r}"
+    finish = gather.attrib.get("finishOnKey", "#")
+    assert finish == "" or (len(finish) == 1 and finish in KEYS), f"finishOnKey={finish!r}"
+    nested = {child.tag for child in gather}
+    assert nested <= GATHER_NESTS, f"a <Gather> cannot hold {sorted(nested - GATHER_NESTS)}"
 
 
 def inbound_params(

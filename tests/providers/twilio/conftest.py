@@ -40,6 +40,8 @@ from tests.fakes.twilio_server import (
     AUTH_TOKEN,
     FakeTwilio,
     Webhooks,
+    check_gather,
+    gather_post,
     inbound_params,
     new_call_sid,
 )
@@ -224,15 +226,14 @@ class Caller:
     def press(self, keys: str, *, finished_on_key: str = "") -> Caller:
         """Keys at the question being asked (or during prompts or music in a queue)."""
         gather = self.gather()
-        params = {**self.params(), "Digits": keys}
-        if finished_on_key:
-            params["FinishedOnKey"] = finished_on_key
+        params = {**self.params(), **gather_post(gather, keys, finished_on_key=finished_on_key)}
         self.heard = []
         return self._follow(self._post(gather.attrib["action"], params))
 
     def say_nothing(self) -> Caller:
         """Silence until the question times out."""
         gather = self.gather()
+        check_gather(gather)
         assert gather.attrib.get("actionOnEmptyResult") == "true", "not a question"
         self.heard = []
         return self._follow(self._post(gather.attrib["action"], {**self.params(), "Digits": ""}))
@@ -250,8 +251,16 @@ class Caller:
         return self._post(f"{PUBLIC_URL}/twilio/status", params)
 
     def leave_queue(self, queue_result: str) -> Caller:
-        """Twilio posts the ``<Enqueue>`` action: the caller left the queue (bridged, hung up)."""
+        """Twilio posts the ``<Enqueue>`` action: the caller left the queue (hung up, ...), or
+        ``bridged``: their talk with the advisor who dequeued them is over, and their call
+        goes on with this answer. Twilio says ``bridged`` only of a caller it handed over
+        (a ``<Queue url>`` request about them)."""
         assert self.queue_action is not None, "not in a queue"
+        if queue_result == "bridged":
+            assert any(
+                "/twilio/voice/connected" in url and params.get("CallSid") == self.sid
+                for url, params in self.line.webhooks.sent
+            ), "bridged, but nobody dequeued this caller"
         self.heard = []
         params = {**self.params(), "QueueResult": queue_result, "QueueTime": "30"}
         return self._follow(self._post(self.queue_action, params))

@@ -216,3 +216,12 @@ class TestRetries:
         repeated = call.leave_queue("bridged")
         assert repeated.asked and QUESTION in repeated.text
         assert len(surveys(line)) == 1
+
+
+def test_the_fake_posts_only_the_keys_a_gather_takes(line: TwilioRig) -> None:
+    """Twilio ends a one-key ``<Gather>`` at the first key: "1" and "0" come in two
+    requests, never as ``Digits=10`` (the fake refuses to post what Twilio would not)."""
+    call = talked(line)
+    with pytest.raises(AssertionError, match="takes 1 key"):
+        call.press("10")
+    assert surveys(line)[0]["score"] is None
