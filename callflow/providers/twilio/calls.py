@@ -30,6 +30,14 @@ The dequeue (``<Queue url>``) hands out no URL and keeps no answer: it happens
 once because the advisor's call that made it is marked joined, and the same
 request again, even after the call ended, finds it so and changes nothing.
 
+**The recommendation question.** When the advisor hangs up first, Twilio asks the
+caller's ``<Enqueue>`` action with ``QueueResult=bridged`` and runs its answer: the
+engine hears ``AdvisorHungUp`` (dropped if the advisor's call was reported
+``failed``) and, where the question applies, answers with it. Its keys come one
+``<Gather>`` at a time (one key each): after a 1 the engine's empty ``Ask`` is a
+silent ``<Gather>`` of ``ten_timeout`` for the 0 of ten, and only a ``<Gather>``
+that came back empty runs the question's timer out (:func:`_input_timed_out`).
+
 **Live rules.** Each webhook is stepped under the line's rules in force when it
 comes (:class:`~callflow.service.rules.LineRules`), and its TwiML says their words.
 A call that last stepped under older rules hears of the change first
