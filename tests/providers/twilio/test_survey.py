@@ -145,6 +145,12 @@ class TestAnswers:
         assert THANKS in call.text and call.hung_up_on
         assert [row["score"] for row in surveys(line)] == [1]
 
+    def test_hanging_up_after_a_one_keeps_the_one(self, line: TwilioRig) -> None:
+        call = talked(line)
+        call.press("1")
+        assert call.hang_up().status_code == 204
+        assert [row["score"] for row in surveys(line)] == [1]
+
     def test_a_star_is_no_answer_and_the_question_keeps_listening(self, line: TwilioRig) -> None:
         """Twilio says nothing of when the question ended, so its silence counts from the
         key that came instead: the whole answer_timeout again, listening for keys."""
