@@ -118,9 +118,9 @@ log = structlog.get_logger("callflow.twilio")
 
 ARRIVAL_STEP = "voice"
 DUE_TIMERS = ("announce", "closing")
+"""Timers checked on every webhook; the input timeout is the ``<Gather>``'s own."""
 MIN_GATHER = timedelta(seconds=1)
 """The shortest ``<Gather>`` timeout Twilio takes."""
-"""Timers checked on every webhook; the input timeout is the ``<Gather>``'s own."""
 
 EventSource = Callable[[CallState, Session], Event | None]
 """One event of a webhook, made from the state as the events before it left it (and the
