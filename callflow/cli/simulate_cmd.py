@@ -177,6 +177,8 @@ def _days(
         "days": days,
         "advisors": advisors if advisors is not None else sum(b.advisors for b in line.staffing),
         "calls": run.callers,
+        "web_requests": run.simulation.tally.web_requests,
+        "surveys_answered": run.simulation.tally.surveys_answered,
         "wall_s": round(run.wall_s, 2),
     }
     return figures
@@ -234,7 +236,10 @@ def _print(figures: dict[str, Any], output_format: str) -> None:
         report = dict(figures)
         run = report.pop("simulation")
         click.echo(render_table(report), nl=False)
-        click.echo(f"\n{run['calls']} simulated calls, seed {run['seed']}, {run['wall_s']} s")
+        click.echo(
+            f"\n{run['calls']} simulated calls, {run['web_requests']} web requests, "
+            f"{run['surveys_answered']} survey answers, seed {run['seed']}, {run['wall_s']} s"
+        )
     else:
         width = max(len(k) for k in figures)
         for key, value in figures.items():

@@ -19,6 +19,7 @@ from callflow.engine.vocabulary import CallOutcome
 from callflow.providers.sim.callbacks import Callbacks
 from callflow.providers.sim.calls import SimulatedCall, Speech, carry_out, end_of
 from callflow.providers.sim.desk import Desk
+from callflow.providers.sim.respondents import survey_keys
 from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.stage import Stage
 from callflow.providers.sim.workload import Caller
@@ -76,9 +77,12 @@ class Arrivals:
         stage = self.stage
         self.callbacks.refresh_backlog()
         had_callback = call.state.callback_id
+        had_answered = call.state.survey is not None and call.state.survey.score is not None
         for command in self.handler.handle(call.state, event, stage.clock.now()):
             carry_out(self, call, command)
         state = call.state
+        if not had_answered and state.survey is not None and state.survey.score is not None:
+            stage.tally.surveys_answered += 1
         if state.callback_id is not None and had_callback is None:
             stage.tally.callbacks_requested += 1
             if state.callback_number is not None:
@@ -103,6 +107,10 @@ class Arrivals:
             number = self.stage.workload.numbers.new_number()
             self._typed[call.state.call_id] = number
         return "0" + number.removeprefix("+358")
+
+    def survey_answer(self) -> str | None:
+        """What a caller asked the recommendation question keys, or None: they hang up."""
+        return survey_keys(self.stage.rng, self.config.simulation)
 
     def queued(self, call: SimulatedCall, command: EnterQueue) -> None:
         stage = self.stage

@@ -21,9 +21,11 @@ from datetime import date, datetime, timedelta
 
 from callflow.engine.vocabulary import AttemptResult, CallbackStatus
 from callflow.errors import LeaseLost
+from callflow.providers.sim.calls import Speech
 from callflow.providers.sim.desk import Desk
 from callflow.providers.sim.dialler import ADVISOR_ANSWERS, DIAL_RESULTS, RING_FOR, WHISPER
 from callflow.providers.sim.draws import weighted_choice
+from callflow.providers.sim.leg_survey import ask_after_callback
 from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.stage import Stage
 from callflow.store.advisors import begin_wrap_up
@@ -46,6 +48,7 @@ class Callbacks:
         self.policy = retry_policy(stage.config)
         self.owner = owner
         """The lease owner the simulation claims as."""
+        self.speech = Speech(stage.config)
         self._in_flight: dict[str, ClaimedCallback] = {}
         """Callbacks claimed and not yet over, by advisor."""
         self._whole_backlog_unread = True
@@ -265,6 +268,8 @@ class Callbacks:
                 record_callback_coding(
                     session, claimed.callback_id, claimed.attempt_no, coding, now
                 )
+        if reached:  # the advisor hung up first: the resident may be asked the question
+            ask_after_callback(stage, self.speech, claimed)
         self._changed_requests.add(claimed.callback_id)
         if closed.next_attempt_at is not None:
             stage.loop.call_at(closed.next_attempt_at, self.dispatch)
@@ -301,6 +306,7 @@ class Callbacks:
             except LeaseLost as lost:  # raised before any write: the unit stays good
                 self._let_go(advisor_id, lost)
                 return
+        ask_after_callback(stage, self.speech, claimed)
         self._changed_requests.add(claimed.callback_id)
         self._in_flight.pop(advisor_id, None)
         stage.tell("callback.awaiting_outcome", callback_id=claimed.callback_id, advisor=advisor_id)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from callflow.config.models import HotlineConfig
+from callflow.engine import survey
 from callflow.engine.commands import (
     Ask,
     ClearTimer,
@@ -59,6 +60,7 @@ class Switchboard(Protocol):
     def talk(self, call: SimulatedCall, advisor_id: str) -> None: ...
     def release(self, advisor_id: str) -> None: ...
     def typed_number(self, call: SimulatedCall) -> str: ...
+    def survey_answer(self) -> str | None: ...
 
 
 @dataclass
@@ -142,6 +144,9 @@ def _speak(switchboard: Switchboard, call: SimulatedCall, command: Play | Ask) -
 def _answer(switchboard: Switchboard, call: SimulatedCall) -> None:
     """The caller answers the question they are being asked now, if any."""
     state, caller = call.state, call.caller
+    if state.phase is Phase.SURVEY:
+        _answer_survey(switchboard, call)
+        return
     menu = state.menu
     if call.ended or menu is None:
         return
@@ -151,6 +156,20 @@ def _answer(switchboard: Switchboard, call: SimulatedCall) -> None:
         return
     keys = _keys_for(switchboard, call, menu)
     _press(switchboard, call, keys)
+
+
+def _answer_survey(switchboard: Switchboard, call: SimulatedCall) -> None:
+    """The advisor hung up first and the recommendation question was heard: the caller
+    keys an answer or hangs up (:mod:`.respondents`). Only the question itself is
+    answered: the silent wait for the 0 of ten, also an ``Ask``, is not a new question."""
+    asking = call.state.survey
+    if asking is None or asking.stage is not survey.Stage.ASKING:
+        return
+    keys = switchboard.survey_answer()
+    if keys is None:
+        switchboard.deliver(call, CallerHungUp())
+    else:
+        _press(switchboard, call, keys)
 
 
 def _keys_for(switchboard: Switchboard, call: SimulatedCall, menu: Menu) -> str:

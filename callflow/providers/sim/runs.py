@@ -9,6 +9,7 @@ so a newcomer can watch calls arrive, queue, overflow and get called back.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -94,7 +95,14 @@ def run_days(
     calendar = Calendar.from_config(config)
     start = calendar.at_minute(first, 0)
     prepare(database, config, start)
-    simulation = Simulation(config, database, seed=seed, start=start, calls_per_day=calls_per_day)
+    simulation = Simulation(
+        config,
+        database,
+        seed=seed,
+        start=start,
+        calls_per_day=calls_per_day,
+        run_id=run_id_of(seed, first),
+    )
     simulation.on_arrival = on_arrival
     began = time.perf_counter()
     callers = simulation.schedule_days(first, days)
@@ -103,6 +111,13 @@ def run_days(
     last = first + timedelta(days=days - 1)
     simulation.run_until(calendar.at_minute(last + timedelta(days=1), 0))
     return DaysRun(simulation, first, last, callers, time.perf_counter() - began)
+
+
+def run_id_of(seed: int, first: date) -> str:
+    """The call ids' start for a run of days from *first* with *seed*: the same run gives
+    the same ids (the question's share is drawn by them), and another seed or first day
+    others (a run over days already in the database is refused: :func:`calls_already_in`)."""
+    return hashlib.blake2b(f"{seed}:{first.isoformat()}".encode(), digest_size=4).hexdigest()
 
 
 async def run_in_real_time(

@@ -35,9 +35,10 @@ from callflow.providers.sim.loop import VirtualLoop
 from callflow.providers.sim.shifts import Shifts
 from callflow.providers.sim.staff import AdvisorHabits
 from callflow.providers.sim.stage import Stage, Tally
+from callflow.providers.sim.web_requests import WebResidents
 from callflow.providers.sim.workload import Caller, Workload
 from callflow.service.calls import CallHandler, fixed
-from callflow.service.rules import LineRules
+from callflow.service.rules import LineRules, RulesInForce
 from callflow.store.calls import BufferedJournal
 from callflow.store.queue_places import give_up_places_of_run
 from callflow.store.session import Database
@@ -65,6 +66,7 @@ class Simulation:
         people_at_the_desk: bool = False,
         shows_places: bool | None = None,
         rules: LineRules | None = None,
+        run_id: str | None = None,
     ) -> None:
         """*people_at_the_desk*: advisors in the store who are not the plan's seats are
         looked for at each :meth:`run_until` and given work while they are free, and the
@@ -77,7 +79,11 @@ class Simulation:
         questions from memory and writes none.
 
         *rules*: the line's rules in force, asked at each step of a call (a line served live,
-        where admins change them); without, *config*'s, fixed (a what-if run)."""
+        where admins change them); without, *config*'s, fixed (a what-if run).
+
+        *run_id*: what the run's call ids start with (8 characters; by default a random
+        one). The recommendation question's share is drawn by the call's id, so a run
+        that must be the same for the same seed names its own (:func:`~.runs.run_days`)."""
         self.config = config
         rng = random.Random(seed)
         self.clock = FakeClock(start)
@@ -105,11 +111,11 @@ class Simulation:
         self.desk = Desk(self.stage, self.shifts, became_free=self._became_free)
         self._people_at_the_desk = people_at_the_desk
         self.callbacks = Callbacks(self.stage, self.shifts, self.desk, owner=owner)
+        context = FlowContext(config, calendar, capacity)
+        fixed_rules = RulesInForce(config, calendar, context)
         handler = CallHandler(
             database,
-            (lambda: rules.current.context)
-            if rules is not None
-            else fixed(FlowContext(config, calendar, capacity)),
+            (lambda: rules.current.context) if rules is not None else fixed(context),
             floor,
             provider=PROVIDER,
             unit_of_work=batch.unit,
@@ -124,7 +130,13 @@ class Simulation:
             self.shifts,
             self.callbacks,
             self.desk,
-            run_id=uuid.uuid4().hex[:8],
+            run_id=run_id or uuid.uuid4().hex[:8],
+        )
+        self.web = WebResidents(
+            self.stage,
+            database,
+            self.callbacks,
+            (lambda: rules.current) if rules is not None else (lambda: fixed_rules),
         )
 
     @property
@@ -147,13 +159,15 @@ class Simulation:
         self.arrivals.on_arrival = call
 
     def schedule_days(self, first: date, days: int) -> int:
-        """Put *days* days of callers and shifts on the loop; returns how many callers."""
+        """Put *days* days of callers, web requests and shifts on the loop; returns how
+        many callers."""
         self.shifts.register()
         callers = 0
         for offset in range(days):
             day = first + timedelta(days=offset)
             self.shifts.plan(day)
             callers += self.schedule_callers(self.stage.workload.day(day))
+            self.web.schedule_day(day)
             self.callbacks.dial_when_window_opens(day)
         return callers
 

@@ -34,6 +34,9 @@ class Tally:
     callbacks_requested: int = 0
     callbacks_dialled: int = 0
     callbacks_completed: int = 0
+    web_requests: int = 0
+    """Requests stored from the web page (refusals are not counted)."""
+    surveys_answered: int = 0
 
 
 @dataclass

@@ -100,6 +100,7 @@ class Workload:
             sim.languages, config.language_order, config.line.default_language
         )
         self._topics = _weights(sim.topics, config.topic_order, None)
+        self._topic_weights = dict(sim.topics)
 
     def expected_calls(self, day: date) -> float:
         """Mean number of calls on *day*: the base rate by weekday and month."""
@@ -135,7 +136,7 @@ class Workload:
         ]
         rates += [(start, end, total * CLOSED_SHARE / 2) for start, end in closed_hours]
         arrivals = sorted(
-            at for start, end, count in rates for at in self._poisson(start, end, count)
+            at for start, end, count in rates for at in self.poisson(start, end, count)
         )
         return [self.caller(at) for at in arrivals]
 
@@ -166,6 +167,16 @@ class Workload:
             calls_again=rng.random() < REPEAT_SHARE,
         )
 
+    def language(self) -> str:
+        """A language by the callers' mix (for a resident who writes instead)."""
+        return _pick(self.rng, self._languages)
+
+    def topic(self, *, among: Sequence[str]) -> str:
+        """A topic by the callers' mix, among *among* only (evenly, if the mix weighs
+        none of them)."""
+        given = {n: w for n, w in self._topic_weights.items() if n in among and w > 0}
+        return _pick(self.rng, _weights(given, among, None))
+
     def number_of(self, caller: Caller) -> str | None:
         """The number *caller* calls from, decided as they call: someone who calls again
         about a pending callback can only do so once there is one."""
@@ -177,7 +188,7 @@ class Workload:
                 return again
         return self.numbers.new_number()
 
-    def _poisson(self, start: datetime, end: datetime, expected: float) -> Iterator[datetime]:
+    def poisson(self, start: datetime, end: datetime, expected: float) -> Iterator[datetime]:
         """A Poisson process with *expected* arrivals spread evenly over [start, end)."""
         if expected <= 0 or end <= start:
             return
