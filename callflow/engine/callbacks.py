@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from callflow.config.models import HotlineConfig
-from callflow.engine import queueing
+from callflow.config.models import HotlineConfig, QueueConfig
+from callflow.engine import emergency, queueing
 from callflow.engine.calendar import Calendar
 from callflow.engine.commands import CancelCallback, StoreCallback
 from callflow.engine.expectations import SAID_TIME_STEP
@@ -24,6 +24,27 @@ from callflow.engine.state import After, CallState, Menu, Phase, QueueNeed
 from callflow.engine.turn import Turn
 from callflow.engine.vocabulary import CallOutcome, EventKind
 from callflow.values.numbers import check_callback_number, finnish_groups
+
+
+def taken_instead_of_queue(
+    queue: QueueConfig, steering: emergency.Emergency | None, *, closed: bool
+) -> bool:
+    """Whether *queue* takes a callback request now, in place of a caller in it: the
+    line *closed* by its calendar, or an emergency message *steering* callers away.
+
+    A queue that calls back when closed does, unless a message closes it without the
+    after-hours offer; one taking callbacks only does. The phone offers a callback by
+    this rule, and the web page takes a request by it (a line that is open and steers
+    no one away takes any request of a queue whose callbacks are on).
+    """
+    settings = queue.callbacks
+    if steering is not None and steering.closes:
+        taken = steering.message.after_hours_offer and settings.when_closed
+    elif closed:
+        taken = settings.when_closed
+    else:  # open, or taking callbacks only
+        taken = True
+    return settings.enabled and taken
 
 
 def offer_instead_of_queue(t: Turn) -> None:

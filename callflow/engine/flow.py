@@ -226,16 +226,11 @@ def _choose_topic(t: Turn, topic: str, how: str) -> None:
 
 def _where_the_topic_leads(t: Turn, steering: emergency.Emergency | None) -> After | None:
     """The queue, a callback offer instead of it, or (None) nothing but goodbye."""
-    callbacks_ = t.queue.callbacks
-    if steering is not None and steering.closes:
-        offered = steering.message.after_hours_offer and callbacks_.when_closed
-    elif t.s.callback_after_hours:
-        offered = callbacks_.when_closed
-    elif steering is not None:  # it takes callbacks only
-        offered = True
-    else:
+    closed = t.s.callback_after_hours
+    if steering is None and not closed:
         return After.ENTER_QUEUE
-    return After.CALLBACK_OFFER if callbacks_.enabled and offered else None
+    taken = callbacks.taken_instead_of_queue(t.queue, steering, closed=closed)
+    return After.CALLBACK_OFFER if taken else None
 
 
 def _after_topic(t: Turn, then: After) -> None:

@@ -35,10 +35,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callflow.config.models import HotlineConfig
-from callflow.engine.callbacks import request_terms
+from callflow.engine import emergency
+from callflow.engine.callbacks import request_terms, taken_instead_of_queue
 from callflow.engine.commands import LookUpQueue, Record
 from callflow.engine.expectations import SAID_TIME_STEP
 from callflow.engine.prompts import round_up
+from callflow.engine.state import CallState
+from callflow.engine.turn import Turn
 from callflow.engine.vocabulary import Channel, EventKind
 from callflow.errors import DuplicatePendingCallback
 from callflow.service.queue_reads import RECENT_HANDLES, StoreQueueReads
@@ -73,6 +76,9 @@ class Refusal(StrEnum):
     """The number has an open request: :attr:`Outcome.promised` is when it is due."""
     PROMISE = "promise"
     """No callback can keep the queue's promise now."""
+    NOT_NOW = "not_now"
+    """The queue takes no callback requests now: closed (by its calendar or an emergency
+    message) and not calling back when closed, as the phone would offer none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +180,6 @@ def take_request(
     with database.transaction() as session:
         # Counted whatever follows: a refusal is a submission too.
         from_address = note_and_count(session, key_hash("address", address), now, ADDRESS_WINDOW)
-        for_number = (
-            note_and_count(session, key_hash("number", checked.e164), now, NUMBER_WINDOW)
-            if checked.e164 is not None
-            else 0
-        )
     if from_address > settings.per_address_per_hour:
         log.warning("web_request.refused", reason=Refusal.TOO_MANY_FROM_ADDRESS.value)
         return Outcome(refused=Refusal.TOO_MANY_FROM_ADDRESS)
@@ -188,6 +189,13 @@ def take_request(
         log.info("web_request.refused", reason=Refusal.INVALID.value, fields=sorted(problems))
         return Outcome(refused=Refusal.INVALID, problems=problems)
     assert checked.e164 is not None
+    if not _taken_now(rules, form, now):
+        log.info("web_request.refused", reason=Refusal.NOT_NOW.value, topic=form.topic)
+        return Outcome(refused=Refusal.NOT_NOW)
+    # Only a whole, valid request counts against its number: else anyone could lock a
+    # resident's number out for a day by sending it with a field left wrong.
+    with database.transaction() as session:
+        for_number = note_and_count(session, key_hash("number", checked.e164), now, NUMBER_WINDOW)
     if for_number > settings.per_number_per_day:
         log.warning(
             "web_request.refused",
@@ -196,6 +204,16 @@ def take_request(
         )
         return Outcome(refused=Refusal.TOO_MANY_FOR_NUMBER)
     return _store(database, rules, form, checked.e164, now)
+
+
+def _taken_now(rules: RulesInForce, form: ContactForm, now: datetime) -> bool:
+    """Whether the topic's queue takes a callback request now, by the phone's rule for a
+    callback instead of the queue: a line closed by its calendar or steered by an
+    emergency message takes one only where a caller would be offered one."""
+    state = CallState(call_id=WEB_CALLER, started_at=now, topic=form.topic, language=form.language)
+    turn = Turn(state, now, rules.context)
+    steering = emergency.steering(turn)
+    return taken_instead_of_queue(turn.queue, steering, closed=not turn.calendar_open)
 
 
 def _store(

@@ -3,6 +3,7 @@ stored, on both databases."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -214,6 +215,37 @@ def test_past_the_limit_for_a_number_in_a_day_it_is_refused(
         Refusal.DUPLICATE,
         Refusal.TOO_MANY_FOR_NUMBER,
     ]
+    assert len(requests(database)) == 1
+
+
+def test_wrong_forms_with_a_residents_number_do_not_lock_it_out(
+    database: Database, config: HotlineConfig
+) -> None:
+    """Only a whole, valid request counts against its number: a stranger sending the
+    number with no consent, again and again, cannot stop its owner's request."""
+    unconsented = dataclasses.replace(SWEDISH, consent=False)
+    for i in range(5):
+        refused = send(database, config, unconsented, address=f"198.51.100.{i}")
+        assert refused.refused is Refusal.INVALID
+
+    assert send(database, config).callback_id is not None
+
+
+def test_a_queue_not_calling_back_when_closed_takes_no_request_at_night(
+    database: Database, config: HotlineConfig
+) -> None:
+    """The phone's rule: a closed line offers a callback only for queues that call back
+    when closed, and no queue's while an emergency message closes the line without the
+    after-hours offer."""
+    health = config.queues["health"]
+    no_night = health.model_copy(
+        update={"callbacks": health.callbacks.model_copy(update={"when_closed": False})}
+    )
+    night = _local("2026-01-12T23:00")
+    quiet = config.model_copy(update={"queues": {**config.queues, "health": no_night}})
+
+    assert send(database, quiet, at=night).refused is Refusal.NOT_NOW
+    assert send(database, quiet, at=_local("2026-01-13T10:00")).callback_id is not None
     assert len(requests(database)) == 1
 
 

@@ -46,7 +46,7 @@ from callflow.service.web_requests import (
     web_topics,
 )
 from callflow.web import Context, WebContext
-from callflow.web.pages.people import CSRF_FIELD, secure_cookies
+from callflow.web.pages.people import CSRF_FIELD, secure_cookies, tokens_match
 from callflow.web.pages.rendering import page
 from callflow.web.pages.text import LOCALE_NAMES, LOCALES, best_locale, translator
 
@@ -65,7 +65,8 @@ STATUS = {
     Refusal.TOO_MANY_FROM_ADDRESS: 429,
     Refusal.TOO_MANY_FOR_NUMBER: 429,
     Refusal.DUPLICATE: 409,
-    Refusal.PROMISE: 503,
+    Refusal.PROMISE: 409,
+    Refusal.NOT_NOW: 409,
 }
 
 
@@ -88,7 +89,7 @@ async def send_request(request: Request, context: Context, lang: str = "") -> HT
     if typed["language"] in LOCALES:
         locale = typed["language"]  # the resident's language from here on
     token = request.cookies.get(COOKIE)
-    if not token or not secrets.compare_digest(sent.get(CSRF_FIELD, ""), token):
+    if not token or not tokens_match(sent.get(CSRF_FIELD, ""), token):
         log.info("web_request.refused", reason="csrf")
         return _form(request, context, locale, typed, refusal="contact_csrf", status=403)
     if sent.get(TRAP_FIELD):

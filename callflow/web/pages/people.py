@@ -119,9 +119,17 @@ async def _checked_form(request: Request, person: SignedIn) -> FormData:
     store calls, and argon2's work, never stall the other requests and live pages)."""
     form = await request.form()
     sent = form.get(CSRF_FIELD)
-    if not isinstance(sent, str) or not secrets.compare_digest(sent, person.csrf_token):
+    if not isinstance(sent, str) or not tokens_match(sent, person.csrf_token):
         raise CsrfRefused(person)
     return form
+
+
+def tokens_match(sent: str, expected: str) -> bool:
+    """Whether a CSRF token sent with a form is *expected*, compared in constant time.
+
+    As bytes: :func:`secrets.compare_digest` raises on a string that is not ASCII, and
+    anyone may post one."""
+    return secrets.compare_digest(sent.encode(), expected.encode())
 
 
 def signing_in_token_matches(request: Request, form: FormData) -> bool:
@@ -131,7 +139,7 @@ def signing_in_token_matches(request: Request, form: FormData) -> bool:
     sent = form.get(CSRF_FIELD)
     if not token or not isinstance(sent, str):
         return False
-    return secrets.compare_digest(sent, token)
+    return tokens_match(sent, token)
 
 
 async def _signing_in_form(request: Request) -> FormData:

@@ -445,6 +445,8 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "in the last hour. Please try again later or call the line at {number}.",
         "contact_too_many_for_number": "Too many requests have been sent for this number today. "
         "Please call the line at {number}.",
+        "contact_not_now": "This topic takes no callback requests while the line is closed. "
+        "Please call the line at {number} when it is open.",
         "contact_promise": "We cannot promise a callback in time right now. Please call the line "
         "at {number}.",
         "contact_bot": "The request was refused: a field meant to stay empty was filled in. If "
@@ -898,6 +900,8 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "{number}.",
         "contact_too_many_for_number": "Tälle numerolle on lähetetty tänään liian monta pyyntöä. "
         "Soita neuvontaan numeroon {number}.",
+        "contact_not_now": "Tämä aihe ei ota takaisinsoittopyyntöjä neuvonnan ollessa kiinni. "
+        "Soita neuvontaan numeroon {number}, kun se on auki.",
         "contact_promise": "Emme juuri nyt voi luvata takaisinsoittoa ajoissa. Soita neuvontaan "
         "numeroon {number}.",
         "contact_bot": "Pyyntö hylättiin: tyhjäksi tarkoitettu kenttä oli täytetty. Jos olet "
@@ -1346,6 +1350,8 @@ TEXT: Mapping[str, Mapping[str, str]] = {
         "anslutningen den senaste timmen. Försök igen senare eller ring rådgivningen på {number}.",
         "contact_too_many_for_number": "För många begäranden har skickats för det här numret i "
         "dag. Ring rådgivningen på {number}.",
+        "contact_not_now": "Det här ärendet tar inte emot begäran om återuppringning när "
+        "rådgivningen är stängd. Ring rådgivningen på {number} när den är öppen.",
         "contact_promise": "Vi kan inte lova en återuppringning i tid just nu. Ring rådgivningen "
         "på {number}.",
         "contact_bot": "Begäran avvisades: ett fält som ska vara tomt var ifyllt. Om du är en "

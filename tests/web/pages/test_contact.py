@@ -184,11 +184,44 @@ def test_requests_switched_off_are_not_taken(
     app = create_app(with_web_requests(config, enabled=False), database, clock=clock)
 
     page = Api(app).get("/contact?lang=en")
-    answer = Api(app).post("/contact?lang=en", data=FORM)
+    visitor = Api(app)  # a form kept open from before they were switched off
+    visitor.cookies.set("callflow_contact", "kept-token", domain="web.test", path="/contact")
+    answer = visitor.post("/contact?lang=en", data={"csrf": "kept-token", **FORM})
 
     assert page.status_code == 404 and EN["contact_closed"].split(" at ")[0] in page.text
     assert "<form" not in page.text.split("</header>")[1]
-    assert answer.status_code in (403, 404)
+    assert answer.status_code == 404  # answered in the form's language, Swedish
+    assert SV["contact_closed"].split(" på ")[0] in answer.text
+    assert stored(database) == NOTHING
+
+
+def test_a_token_no_browser_would_send_is_refused_as_any_wrong_token(app: FastAPI) -> None:
+    """Anyone may post anything: a token that is not ASCII is a wrong token, not a fault."""
+    visitor, _ = opened(app)
+
+    answer = visitor.post("/contact?lang=sv", data={"csrf": "äöå", **FORM})
+
+    assert answer.status_code == 403
+    assert SV["contact_csrf"] in answer.text
+
+
+def test_a_queue_that_calls_back_only_when_open_takes_no_request_at_night(
+    config: HotlineConfig, database: Database, clock: FakeClock
+) -> None:
+    """The phone offers no callback for such a queue while the line is closed, and the
+    page takes none either: the resident is told to call when the line is open."""
+    health = config.queues["health"]
+    closed_off = health.model_copy(
+        update={"callbacks": health.callbacks.model_copy(update={"when_closed": False})}
+    )
+    config = config.model_copy(update={"queues": {**config.queues, "health": closed_off}})
+    app = create_app(config, database, clock=clock)
+    clock.set(clock.now().replace(hour=21))  # 23:00 in Helsinki
+
+    answer = send(app)
+
+    assert answer.status_code == 409
+    assert SV["contact_not_now"].format(number="+358291234500") in answer.text
     assert stored(database) == NOTHING
 
 
@@ -199,7 +232,7 @@ def test_a_promise_no_callback_can_keep_is_said_and_nothing_stored(
 
     answer = send(app)
 
-    assert answer.status_code == 503
+    assert answer.status_code == 409
     assert SV["contact_promise"].format(number="+358291234500") in answer.text
     assert stored(database) == NOTHING
 
