@@ -16,8 +16,6 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from callflow.engine import survey
 from callflow.engine.commands import (
     Ask,
@@ -31,15 +29,13 @@ from callflow.engine.commands import (
 )
 from callflow.engine.events import CallerHungUp, DigitPressed, Event, PlaybackFinished, TimerFired
 from callflow.engine.survey import SurveyState
-from callflow.engine.vocabulary import Channel
 from callflow.providers.sim.calls import KEY_INTERVAL, THINKING, Speech
 from callflow.providers.sim.loop import Scheduled
 from callflow.providers.sim.respondents import survey_keys
 from callflow.providers.sim.stage import Stage
-from callflow.service.surveys import SURVEY_COMMANDS, carry_out_survey
+from callflow.service.surveys import SURVEY_COMMANDS, callback_channel, carry_out_survey
 from callflow.store.calls import append_events
 from callflow.store.claims import ClaimedCallback
-from callflow.store.models import CallbackRequest
 
 
 def ask_after_callback(stage: Stage, speech: Speech, claimed: ClaimedCallback) -> None:
@@ -49,10 +45,7 @@ def ask_after_callback(stage: Stage, speech: Speech, claimed: ClaimedCallback) -
         return
     now = stage.clock.now()
     with stage.batch.unit() as session:
-        made = session.scalar(
-            select(CallbackRequest.channel).where(CallbackRequest.id == claimed.callback_id)
-        )
-    channel = Channel.WEB if made is Channel.WEB else Channel.CALLBACK
+        channel = callback_channel(session, claimed.callback_id)
     state, commands = survey.begin(
         channel=channel,
         language=claimed.language,
