@@ -5,25 +5,36 @@ but on the real event loop, so ``callflow worker`` can run end to end
 without a carrier: a whole dispatch — claims, leases, retries, outcomes — on
 the real database, with times divided by *speed*. A reached resident's
 advisor records the outcome as a person would, through the same store call
-as the advisor API.
+as the advisor API. The advisor hangs up first, so where ``[survey]`` applies
+the resident then hears the recommendation question on their leg, run by
+:class:`~callflow.service.surveys.ResidentSurvey` as the real diallers run it,
+and answers as :mod:`.respondents` says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
 from callflow.config.models import HotlineConfig
+from callflow.engine import survey
 from callflow.engine.calendar import Calendar
 from callflow.engine.clock import Clock
+from callflow.engine.commands import Ask, ClearTimer, Command, Play, SetTimer, StopPlayback
+from callflow.engine.events import CallerHungUp, DigitPressed, Event, PlaybackFinished, TimerFired
 from callflow.engine.vocabulary import AttemptResult
 from callflow.errors import AssignmentError, StoreError
 from callflow.providers.port import AdvisorLeg, CallbackCall, ResidentCall
+from callflow.providers.sim.calls import KEY_INTERVAL, THINKING, Speech
 from callflow.providers.sim.draws import weighted_choice
+from callflow.providers.sim.respondents import survey_keys
 from callflow.providers.sim.staff import AdvisorHabits
+from callflow.service.surveys import ResidentSurvey
 from callflow.store.attempts import retry_policy
 from callflow.store.outcomes import Coding, record_outcome
 from callflow.store.session import Database
@@ -71,7 +82,9 @@ class SimulatedDialler:
         self.habits = AdvisorHabits(config, self.rng)
         self.speed = speed
         self.calendar = Calendar.from_config(config)
-        self._codings: set[asyncio.Task[None]] = set()
+        self.speech = Speech(config)
+        self._after_talks: set[asyncio.Task[None]] = set()
+        """Advisors recording outcomes, residents answering the question."""
 
     async def ring_advisor(self, call: CallbackCall, timeout: timedelta) -> AdvisorLeg | None:
         await self._pass(min(ADVISOR_ANSWERS, timeout) + WHISPER)
@@ -84,9 +97,9 @@ class SimulatedDialler:
             return ResidentCall(result)
         talk = self.habits.handle_time(call.topic)
         await self._pass(talk)
-        task = asyncio.create_task(self._advisor_codes(call))
-        self._codings.add(task)
-        task.add_done_callback(self._codings.discard)
+        self._after_talk(self._advisor_codes(call))
+        if survey.applies(self.config.survey, survey.contact_key(callback_id=call.callback_id)):
+            self._after_talk(self._asked(call))  # the advisor hung up first
         return ResidentCall(AttemptResult.REACHED, talk)
 
     async def hang_up(self, leg: AdvisorLeg) -> None:
@@ -124,10 +137,97 @@ class SimulatedDialler:
         except AssignmentError as exc:  # the lease ran out meanwhile and it was closed
             log.info("sim.outcome_not_recorded", callback_id=call.callback_id, why=str(exc))
 
+    def _after_talk(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._after_talks.add(task)
+        task.add_done_callback(self._after_talks.discard)
+
+    async def _asked(self, call: CallbackCall) -> None:
+        """The question on the resident's leg, until the machine is done."""
+        heard: asyncio.Queue[Event] = asyncio.Queue()
+        pending: dict[str, asyncio.TimerHandle] = {}
+        try:
+            run, media = await asyncio.to_thread(
+                ResidentSurvey.start,
+                self.database,
+                self.config.survey,
+                self.calendar,
+                callback_id=call.callback_id,
+                language=call.language,
+                topic=call.topic,
+                number_e164=call.number_e164 or None,
+                now=self.clock.now(),
+            )
+            self._on_the_leg(media, heard, pending)
+            while not run.done:
+                event = await heard.get()
+                media = await asyncio.to_thread(run.handle, event, self.clock.now())
+                self._on_the_leg(media, heard, pending)
+        except StoreError as exc:  # the question is a courtesy: it never fails the worker
+            log.warning("sim.survey_failed", callback_id=call.callback_id, error=str(exc))
+        finally:
+            for handle in pending.values():
+                handle.cancel()
+
+    def _on_the_leg(
+        self,
+        media: list[Command],
+        heard: asyncio.Queue[Event],
+        pending: dict[str, asyncio.TimerHandle],
+    ) -> None:
+        """Say the prompts (the time saying them takes), set and clear the timer; what
+        the resident hears and does comes back on *heard*."""
+        loop = asyncio.get_running_loop()
+        for command in media:
+            if isinstance(command, Play | Ask):
+                length = sum((self.speech.length(p) for p in command.prompts), timedelta())
+                question = isinstance(command, Ask) and bool(command.prompts)
+                _cancel(pending, command.playback_id)
+                pending[command.playback_id] = loop.call_later(
+                    self._seconds(length), self._heard, heard, command.playback_id, question
+                )
+            elif isinstance(command, StopPlayback):
+                _cancel(pending, command.playback_id)
+            elif isinstance(command, SetTimer):
+                fired = TimerFired(command.name, command.at)
+                wait = max(command.at - self.clock.now(), timedelta())
+                _cancel(pending, command.name)
+                pending[command.name] = loop.call_later(
+                    self._seconds(wait), heard.put_nowait, fired
+                )
+            elif isinstance(command, ClearTimer):
+                _cancel(pending, command.name)
+
+    def _heard(self, heard: asyncio.Queue[Event], playback_id: str, question: bool) -> None:
+        heard.put_nowait(PlaybackFinished(playback_id))
+        if question:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._seconds(THINKING), self._answer, heard)
+
+    def _answer(self, heard: asyncio.Queue[Event]) -> None:
+        """The resident keys an answer a moment after the question, or hangs up."""
+        keys = survey_keys(self.rng, self.config.simulation)
+        if keys is None:
+            heard.put_nowait(CallerHungUp())
+            return
+        loop = asyncio.get_running_loop()
+        for i, key in enumerate(keys):
+            loop.call_later(self._seconds(KEY_INTERVAL * i), heard.put_nowait, DigitPressed(key))
+
+    def _seconds(self, length: timedelta) -> float:
+        return length.total_seconds() / self.speed
+
     async def _pass(self, length: timedelta) -> None:
-        await asyncio.sleep(length.total_seconds() / self.speed)
+        await asyncio.sleep(self._seconds(length))
 
     async def settle(self) -> None:
-        """Wait for advisors still recording outcomes (a worker stopping)."""
-        if self._codings:
-            await asyncio.gather(*self._codings, return_exceptions=True)
+        """Wait for advisors still recording outcomes and residents still answering the
+        question (a worker stopping)."""
+        if self._after_talks:
+            await asyncio.gather(*self._after_talks, return_exceptions=True)
+
+
+def _cancel(pending: dict[str, asyncio.TimerHandle], name: str) -> None:
+    handle = pending.pop(name, None)
+    if handle is not None:
+        handle.cancel()
