@@ -6,7 +6,9 @@ longest-waiting caller they can serve, take lunch and code what they did
 (:mod:`.shifts`); with nobody waiting for them they claim the next callback
 with :func:`~callflow.store.claims.claim_next_callback`, which is dialled back
 with the results real numbers give and retried by the configured policy
-(:mod:`.callbacks`). Everything runs on a discrete-event loop, so a day takes
+(:mod:`.callbacks`). Residents also leave requests on the web page
+(:mod:`.web_requests`), and those asked the recommendation question answer it or
+hang up (:mod:`.respondents`). Everything runs on a discrete-event loop, so a day takes
 seconds, and one seed always gives the same day. :class:`Simulation` builds
 the parts on one :class:`~.stage.Stage` and runs them. A line run in real time
 lets people at the web desk work beside the simulated advisors (:mod:`.desk`).
