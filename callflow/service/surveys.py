@@ -135,19 +135,32 @@ class ResidentSurvey:
         self, commands: list[Command], now: datetime, working: SurveyState | None = None
     ) -> list[Command]:
         state = working if working is not None else self.state
-        media: list[Command] = []
-        records: list[Record] = []
-        pending = deque(commands)
         with self.database.transaction() as session:
-            while pending:
-                command = pending.popleft()
-                if isinstance(command, Record):
-                    records.append(command)
-                elif isinstance(command, SURVEY_COMMANDS):
-                    answer = carry_out_survey(session, command)
-                    if answer is not None:
-                        pending.extend(survey.step(state, answer, now, self.config))
-                else:
-                    media.append(command)
-            append_events(session, None, records, now)
-        return media
+            return settle_in(session, state, commands, now, self.config)
+
+
+def settle_in(
+    session: Session,
+    state: SurveyState,
+    commands: list[Command],
+    now: datetime,
+    config: SurveyConfig,
+) -> list[Command]:
+    """A resident leg's survey *commands* with *session*: the store's answered (and what
+    the machine says to each answer, in turn), the log entries appended under the
+    callback; the media commands left for the leg."""
+    media: list[Command] = []
+    records: list[Record] = []
+    pending = deque(commands)
+    while pending:
+        command = pending.popleft()
+        if isinstance(command, Record):
+            records.append(command)
+        elif isinstance(command, SURVEY_COMMANDS):
+            answer = carry_out_survey(session, command)
+            if answer is not None:
+                pending.extend(survey.step(state, answer, now, config))
+        else:
+            media.append(command)
+    append_events(session, None, records, now)
+    return media

@@ -12,7 +12,6 @@ loop. The resident answers by :mod:`.respondents`, as an inbound caller does.
 from __future__ import annotations
 
 import functools
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -22,10 +21,8 @@ from callflow.engine.commands import (
     ClearTimer,
     Command,
     Play,
-    Record,
     SetTimer,
     StopPlayback,
-    StoreSurveyAnswer,
 )
 from callflow.engine.events import CallerHungUp, DigitPressed, Event, PlaybackFinished, TimerFired
 from callflow.engine.survey import SurveyState
@@ -33,8 +30,7 @@ from callflow.providers.sim.calls import KEY_INTERVAL, THINKING, Speech
 from callflow.providers.sim.loop import Scheduled
 from callflow.providers.sim.respondents import survey_keys
 from callflow.providers.sim.stage import Stage
-from callflow.service.surveys import SURVEY_COMMANDS, callback_channel, carry_out_survey
-from callflow.store.calls import append_events
+from callflow.service.surveys import callback_channel, settle_in
 from callflow.store.claims import ClaimedCallback
 
 
@@ -79,24 +75,11 @@ class LegSurvey:
         """The store's part in one unit of the batch, then the leg's on the loop; when
         the machine is done, the leg is hung up and nothing more happens on it."""
         stage, state = self.stage, self.state
-        now = stage.clock.now()
-        media: list[Command] = []
-        records: list[Record] = []
-        pending = deque(commands)
+        unanswered = state.score is None
         with stage.batch.unit() as session:
-            while pending:
-                command = pending.popleft()
-                if isinstance(command, Record):
-                    records.append(command)
-                elif isinstance(command, SURVEY_COMMANDS):
-                    if isinstance(command, StoreSurveyAnswer):
-                        stage.tally.surveys_answered += 1
-                    answer = carry_out_survey(session, command)
-                    if answer is not None:
-                        pending.extend(survey.step(state, answer, now, stage.config.survey))
-                else:
-                    media.append(command)
-            append_events(session, None, records, now)
+            media = settle_in(session, state, commands, stage.clock.now(), stage.config.survey)
+        if unanswered and state.score is not None:
+            stage.tally.surveys_answered += 1
         for command in media:
             self._on_the_leg(command)
         if state.done:
