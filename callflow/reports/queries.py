@@ -237,7 +237,7 @@ def nth_reaction(channel: Channel, scope: Scope, rank: int) -> Select[Any]:
             .where(
                 reaction.is_not(None),
                 _request_channel() == literal_column(f"'{channel}'"),
-                *_within(scope, request),
+                *_within(scope, request, ranked=True),
             )
         )
     return taken.order_by(reaction).limit(1).offset(rank - 1)
