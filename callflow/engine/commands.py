@@ -125,10 +125,13 @@ class CancelCallback:
 @dataclass(slots=True)
 class LookUpSurveyed:
     """Has *number_e164* been asked the recommendation question since *since* (the start
-    of the line's day)? Answered with ``SurveyLookedUp`` in the same unit of work."""
+    of the line's day), or the callback *callback_id* ever (a retried callback is one
+    contact)? Answered with ``SurveyLookedUp`` in the same unit of work, which then opens
+    the question's row: so the store may hold the number's turn until it commits."""
 
     number_e164: str
     since: datetime
+    callback_id: int | None = None
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ default when that state is read back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
@@ -111,11 +111,15 @@ class CallState:
     survey: SurveyState | None = None  # the recommendation question, once asked
 
     def copy(self) -> CallState:
-        """A shallow copy (every field is a value or is replaced, never changed in place).
+        """A copy a step may change (every field is a value or is replaced, never changed in
+        place, but the survey's machine, which is copied too).
 
         Every step of every call copies its state, so the fields are read in one go and
         handed to the generated ``__init__``: twice as fast as a loop of getattr/setattr."""
-        return CallState(*_field_values(self))
+        copied = CallState(*_field_values(self))
+        if copied.survey is not None:  # the one field a step changes in place
+            copied.survey = replace(copied.survey)
+        return copied
 
     def adopt(self, other: CallState) -> None:
         """Take every field of *other*: a step's result, once it is safely stored."""

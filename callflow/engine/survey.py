@@ -162,7 +162,7 @@ def begin(
     if number_e164 is None:
         return state, _open(state, now)
     since = calendar.at_minute(calendar.local_date(now), 0)
-    return state, [LookUpSurveyed(number_e164, since)]
+    return state, [LookUpSurveyed(number_e164, since, callback_id)]
 
 
 def step(state: SurveyState, event: Event, now: datetime, config: SurveyConfig) -> list[Command]:

@@ -32,7 +32,7 @@ from callflow.engine.vocabulary import Channel
 from callflow.store.calls import append_events
 from callflow.store.models import CallbackRequest
 from callflow.store.session import Database
-from callflow.store.surveys import answer_survey, asked_since, open_survey
+from callflow.store.surveys import already_asked, answer_survey, open_survey
 
 SurveyCommand = LookUpSurveyed | OpenSurvey | StoreSurveyAnswer
 SURVEY_COMMANDS = (LookUpSurveyed, OpenSurvey, StoreSurveyAnswer)
@@ -44,7 +44,10 @@ def carry_out_survey(
     """Do *command* in *session*; the event to step the machine with next, if any
     (``StoreSurveyAnswer`` has none: the first answer stands, a repeat is dropped)."""
     if isinstance(command, LookUpSurveyed):
-        return SurveyLookedUp(asked_since(session, command.number_e164, command.since))
+        asked = already_asked(
+            session, command.number_e164, command.since, callback_id=command.callback_id
+        )
+        return SurveyLookedUp(asked)
     if isinstance(command, OpenSurvey):
         survey_id = open_survey(
             session,

@@ -280,8 +280,12 @@ class Survey(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
-    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True, unique=True)
+    """The call it followed; one question a contact."""
+    callback_id: Mapped[int | None] = mapped_column(
+        ForeignKey("callback_requests.id"), index=True, unique=True
+    )
+    """The callback it followed, however many attempts it took; one question a contact."""
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     topic: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(8))

@@ -10,21 +10,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import Session
 
 from callflow.engine.vocabulary import Channel
 from callflow.store.models import Survey
 
 
-def asked_since(session: Session, number_e164: str, since: datetime) -> bool:
+def already_asked(
+    session: Session, number_e164: str, since: datetime, *, callback_id: int | None = None
+) -> bool:
     """Whether *number_e164* has been asked the question since *since* (the start of the
-    line's day: a resident is asked at most once a day)."""
-    return bool(
-        session.scalar(
-            select(exists().where(Survey.number_e164 == number_e164, Survey.asked_at >= since))
+    line's day: a resident is asked at most once a day), or the callback *callback_id*
+    ever (a callback tried again another day is still one contact).
+
+    On PostgreSQL the number's turn is held until the transaction ends, and the caller
+    opens the row (:func:`open_survey`) in the same one: two processes asking for one
+    number at the same moment (a call on the line, a callback in a worker) cannot both
+    be told no. SQLite's single writer does that by itself.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"survey:{number_e164}"},
         )
-    )
+    today = (Survey.number_e164 == number_e164) & (Survey.asked_at >= since)
+    asked = today if callback_id is None else today | (Survey.callback_id == callback_id)
+    return bool(session.scalar(select(exists().where(asked))))
 
 
 def open_survey(

@@ -114,6 +114,15 @@ class TestCopy:
         working.phase = Phase.ENDED
         assert state.phase is Phase.CALLBACK
 
+    def test_the_survey_a_step_changes_in_place_is_the_copys_own(self) -> None:
+        """A step whose store fails leaves the call as it was: the survey's answer too, so
+        a key pressed again is heard again."""
+        state = full_state()
+        working = state.copy()
+        assert working.survey is not None and state.survey is not None
+        working.survey.score = 9
+        assert state.survey.score == 1
+
     def test_adopting_takes_every_field(self) -> None:
         """The stored step's result becomes the call's state, whole."""
         state = CallState(call_id="call-42", started_at=MONDAY_10)

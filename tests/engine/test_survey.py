@@ -126,7 +126,7 @@ class TestTheMachine:
             calendar=calendar,
             callback_id=7,
         )
-        assert out == [LookUpSurveyed(MOBILE, calendar.at_minute(MONDAY_10.date(), 0))]
+        assert out == [LookUpSurveyed(MOBILE, calendar.at_minute(MONDAY_10.date(), 0), 7)]
         assert survey.step(state, SurveyLookedUp(asked_today=True), MONDAY_10, self.config) == []
         assert state.done
 

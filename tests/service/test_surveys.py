@@ -190,3 +190,23 @@ def test_a_resident_leg_runs_the_same_question(database: Database) -> None:
         now=T0 + timedelta(hours=1),
     )
     assert again.done and media == []
+
+
+def test_a_callback_tried_again_another_day_is_not_asked_twice(database: Database) -> None:
+    """One question a contact: the callback asked after its first reached attempt is not
+    asked after a second one, on another day."""
+    with database.transaction() as session:
+        callback_id = add_callback(session, MOBILE)
+    calendar = Calendar.from_config(SURVEY_ON)
+
+    def start(now: datetime) -> ResidentSurvey:
+        run, _ = ResidentSurvey.start(
+            database, SURVEY_ON.survey, calendar, callback_id=callback_id,
+            channel=Channel.CALLBACK, language="fi", topic="health", number_e164=MOBILE,
+            now=now,
+        )  # fmt: skip
+        return run
+
+    assert not start(T0).done
+    assert start(T0 + timedelta(days=2)).done
+    assert len(surveys(database)) == 1

@@ -260,6 +260,7 @@ class AdvisorLegs:
             if call.state.phase is Phase.CONNECTED and call.advisor_leg is None
         ]
         for channel_id in [c for c in judged if c in self.legs and c not in present]:
+            self.lost(channel_id)  # gone while no one heard why: a talk lost, not ended
             self.ended(channel_id, None)
             await self._hang_up(channel_id)
         by_call = {call.state.call_id: call for call in self.adapter.calls.values()}

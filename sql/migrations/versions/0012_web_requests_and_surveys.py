@@ -83,8 +83,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_surveys")),
     )
     op.create_index(op.f("ix_surveys_asked_at"), "surveys", ["asked_at"])
-    op.create_index(op.f("ix_surveys_call_id"), "surveys", ["call_id"])
-    op.create_index(op.f("ix_surveys_callback_id"), "surveys", ["callback_id"])
+    # One question a contact: a callback tried again another day is still one contact.
+    op.create_index(op.f("ix_surveys_call_id"), "surveys", ["call_id"], unique=True)
+    op.create_index(op.f("ix_surveys_callback_id"), "surveys", ["callback_id"], unique=True)
     op.create_index(
         op.f("ix_surveys_number_e164_asked_at"), "surveys", ["number_e164", "asked_at"]
     )
