@@ -90,6 +90,9 @@ CAUSE_RESULTS = {
 }
 """Q.850 hang-up causes of a leg that never answered; any other is ``FAILED``."""
 MACHINE = "MACHINE"
+QUESTION_SILENT_AT_MOST = timedelta(minutes=2)
+"""The longest a resident's leg may stay without any event while the question runs: far
+longer than the question, the answer's timeout and the thanks together."""
 
 
 def result_of_cause(cause: int | None) -> AttemptResult:
@@ -116,6 +119,9 @@ class _Leg:
 class AriDialler:
     """Implements :class:`~callflow.providers.port.CallbackDialler`; run :meth:`run` beside
     the dispatcher (it holds the application's websocket)."""
+
+    question_silent_at_most = QUESTION_SILENT_AT_MOST
+    """Real time a resident's leg may stay without any event while the question runs."""
 
     def __init__(
         self,
@@ -367,15 +373,24 @@ class AriDialler:
             await asyncio.shield(self._let_go(channel_id))
 
     async def _next_heard(self, leg: _Leg) -> Event:
+        """What happened next on the resident's leg; their hang-up, too, when nothing has
+        for :attr:`question_silent_at_most` (a playback's end lost while the websocket
+        was down would leave them in silence, and the leg ours, for ever)."""
         assert leg.heard is not None
         if leg.ended.done():
             return CallerHungUp()
         heard: asyncio.Future[Event] = asyncio.ensure_future(leg.heard.get())
         either: set[asyncio.Future[Any]] = {heard, leg.ended}
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            either,
+            timeout=self.question_silent_at_most.total_seconds(),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
         if heard.done():
             return heard.result()
         heard.cancel()
+        if not leg.ended.done():
+            log.warning("ari.survey_unheard", after_s=self.question_silent_at_most.total_seconds())
         return CallerHungUp()
 
     async def _say(

@@ -384,3 +384,40 @@ def test_a_resident_whose_advisor_was_cut_off_is_not_asked(database: Database) -
         assert _surveys(database) == []
 
     run(scenario())
+
+
+def test_a_question_whose_end_was_never_heard_does_not_keep_the_resident_for_ever(
+    database: Database,
+) -> None:
+    """The websocket drops while the question is said, and its end is never heard (Asterisk
+    sends no event to an application that is away): after a while with nothing from the
+    leg, the line lets the resident go instead of holding them in silence."""
+    with database.transaction() as session:
+        callback_id = add_callback(session, RESIDENT)
+    call = replace(callback(), callback_id=callback_id)
+    fake = fake_with()
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
+    )
+    line = with_connect(with_ari(SURVEY_ON), machine_detection=False)
+    resident_leg = f"cf-cb-{callback_id}-1-resident"
+
+    async def scenario() -> None:
+        async with dialler_on(fake, line, database) as dialler:
+            dialler.question_silent_at_most = timedelta(seconds=1)
+            leg = await dialler.ring_advisor(call, timedelta(seconds=20))
+            assert leg is not None
+            dialling = asyncio.create_task(dialler.dial_resident(call, leg))
+            bridge = f"cf-cb-{callback_id}-1"
+            await fake.wait_until(
+                lambda: len(getattr(fake.model.bridges.get(bridge), "channels", ())) == 2, 5
+            )
+            await fake.hang_up_far_end(leg.ref)
+            assert (await dialling).result is AttemptResult.REACHED
+            await fake.wait_until(lambda: bool(plays_on(fake, resident_leg)), 5)
+            await fake.drop_websockets()
+            await fake.wait_until(lambda: resident_leg not in fake.model.channels, 10)
+        [row] = _surveys(database)
+        assert (row.callback_id, row.score) == (callback_id, None)
+
+    run(scenario())
