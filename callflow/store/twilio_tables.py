@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callflow.store.base import Base, enum_column
@@ -57,6 +59,12 @@ class TwilioCall(Base):
     """An advisor's leg: the whisper is over and they wait for the resident. A connect
     leg: the advisor has been handed a caller."""
     duration_s: Mapped[float | None] = mapped_column(Float)
+    survey_state: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    )
+    """A callback's resident leg hearing the recommendation question: the engine's
+    machine (``SurveyState.to_dict()``) between webhooks. It holds the resident's number:
+    cleared when the question is done or the leg ends, and by the retention purge."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -35,7 +35,7 @@ from callflow.store.models import (
 )
 from callflow.store.outcomes import ADVISOR_HOLD
 from callflow.store.queue_places import QueuePlace
-from callflow.store.twilio_tables import TwilioStep
+from callflow.store.twilio_tables import TwilioCall, TwilioStep
 from callflow.store.wakeups import announce_dispatch_work
 
 ESCALATED = 0
@@ -221,7 +221,8 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
     when it was last heard of (dropped, unless the engine had an outcome for it),
     and erased with the others; no call that is over keeps a place in a queue (a
     wallboard would count its caller waiting for ever). Twilio's answered
-    steps that old go too: their TwiML reads numbers back to callers.
+    steps that old go too: their TwiML reads numbers back to callers; so does
+    the recommendation question kept on a callback's resident leg.
     """
     cutoff = now - retention
     callbacks = session.execute(
@@ -265,6 +266,12 @@ def purge_numbers(session: Session, now: datetime, retention: timedelta) -> Purg
     steps = session.execute(
         delete(TwilioStep)
         .where(TwilioStep.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(  # a callback's question whose leg's end was never heard: its number
+        update(TwilioCall)
+        .where(TwilioCall.updated_at < cutoff, TwilioCall.survey_state.is_not(None))
+        .values(survey_state=None)
         .execution_options(synchronize_session=False)
     )
     return Purged(

@@ -51,7 +51,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from sqlalchemy import select
@@ -63,12 +63,10 @@ from callflow.config.models import HotlineConfig
 from callflow.engine import survey
 from callflow.engine.clock import Clock
 from callflow.engine.commands import (
-    Ask,
     Command,
     ConnectAdvisor,
     EnterQueue,
     LeaveQueue,
-    Play,
     ReleaseAdvisor,
 )
 from callflow.engine.events import (
@@ -106,7 +104,7 @@ from callflow.providers.twilio.store import (
     locked_call,
     save_call,
 )
-from callflow.providers.twilio.twiml import Context, Cursor, Renderer
+from callflow.providers.twilio.twiml import Context, Cursor, Renderer, survey_listens
 from callflow.service.arrival import call_arrived
 from callflow.service.calls import CallHandler, fixed
 from callflow.service.rules import LineRules, RulesInForce
@@ -119,8 +117,6 @@ log = structlog.get_logger("callflow.twilio")
 ARRIVAL_STEP = "voice"
 DUE_TIMERS = ("announce", "closing")
 """Timers checked on every webhook; the input timeout is the ``<Gather>``'s own."""
-MIN_GATHER = timedelta(seconds=1)
-"""The shortest ``<Gather>`` timeout Twilio takes."""
 
 EventSource = Callable[[CallState, Session], Event | None]
 """One event of a webhook, made from the state as the events before it left it (and the
@@ -137,7 +133,7 @@ def _input_timed_out(*, keyed: bool) -> EventSource:
     In the menus that is the input timer, whatever was keyed (a number keyed without
     ``#`` is ended by the silence after it). The recommendation question's timer runs
     out only if no key came: after a 1 it is set afresh, and the next ``<Gather>`` waits
-    that long for the 0 of ten (see :func:`_survey_listens`)."""
+    that long for the 0 of ten (see :func:`~.twiml.survey_listens`)."""
 
     def timed_out(state: CallState, _session: Session) -> Event | None:
         if state.phase is Phase.SURVEY:
@@ -368,7 +364,8 @@ class InboundCalls:
                 media += handler.handle(state, RulesChanged(), now, provider_ref=call_sid)
             while (due := _next_due(state, now)) is not None:
                 media += handler.handle(state, due, now, provider_ref=call_sid)
-        return media + _survey_listens(state, media, now)
+        asking = state.survey if state.phase is Phase.SURVEY else None
+        return media + survey_listens(asking, media, now)
 
     def _handler(self, session: Session, rules: RulesInForce, *, call_exists: bool) -> CallHandler:
         return CallHandler(
@@ -415,20 +412,6 @@ class InboundCalls:
             save_call(session, row)
             keep_answers(session, call_sid, {key: rendered.twiml, **rendered.ahead}, now)
             return rendered.twiml
-
-
-def _survey_listens(state: CallState, media: list[Command], now: datetime) -> list[Command]:
-    """The recommendation question still waits for a first key and the step said nothing
-    (a ``*`` or ``#``, which is no answer): a ``<Gather>`` is how Twilio keeps listening,
-    for what is left of the question's time. Its prompt id is the last one handed out,
-    whose end the question has heard already, so it changes nothing when it comes back."""
-    asking = state.survey
-    if state.phase is not Phase.SURVEY or asking is None or asking.done:
-        return []
-    if asking.timer_at is None or any(isinstance(c, Ask | Play) for c in media):
-        return []
-    left = max(asking.timer_at - now, MIN_GATHER)
-    return [Ask(f"survey{asking.playback_seq}", (), 1, None, left)]
 
 
 def _advisor_leg_failed(session: Session, advisor_id: str | None) -> bool:

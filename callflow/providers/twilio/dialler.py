@@ -8,7 +8,11 @@ person who answers joins the conference, a machine is hung up on. The
 outcome comes from the resident leg's status callbacks: completed after
 joining is reached (for as long as Twilio says it lasted), a machine is a
 machine and never reached, and no-answer, busy, failed and canceled are
-what they say.
+what they say. When the advisor's call ends first, the attempt is reached
+at once, its talk timed from the resident's joining to that end: the
+resident's call may go on to the recommendation question
+(:mod:`~callflow.providers.twilio.callback_survey`), which neither the
+attempt nor the advisor's wrap-up waits for.
 
 Each leg is placed once per call of a method, and the dispatcher calls
 ``dial_resident`` once per attempt (after recording the attempt as dialled),
@@ -58,6 +62,8 @@ BAD_REQUEST = 400
 account or the request itself and is raised: the attempt is then handed back by the lease."""
 NOT_A_NUMBER = frozenset({"21211", "21214", "21217", "13224"})
 """Twilio's codes for a number that cannot be called at all: a wrong number, not a retry."""
+
+NO_TIME = timedelta(0)
 
 Views = dict[str, LegView | None]
 
@@ -138,8 +144,8 @@ class TwilioDialler:
             await self._stop(sid, answered=False)
             gone = advisor is not None and advisor.final
             return ResidentCall(AttemptResult.INTERRUPTED if gone else AttemptResult.NO_ANSWER)
-        views = await self._watch([sid], _over(sid), None)
-        return _outcome(views[sid])
+        views = await self._watch([sid, leg.ref], _talk_over(sid, leg.ref), None)
+        return _outcome(views[sid], views[leg.ref])
 
     async def hang_up(self, leg: AdvisorLeg) -> None:
         await self._stop(leg.ref, answered=True)
@@ -272,16 +278,27 @@ def _resident_settled(sid: str, advisor_sid: str) -> Callable[[Views], bool]:
     return settled
 
 
-def _over(sid: str) -> Callable[[Views], bool]:
+def _talk_over(sid: str, advisor_sid: str) -> Callable[[Views], bool]:
+    """The resident's leg is over, or the advisor's is while a person was joined: the
+    resident's call may go on (the recommendation question), the attempt does not."""
+
     def over(views: Views) -> bool:
-        leg = views[sid]
-        return leg is not None and leg.final
+        leg, advisor = views[sid], views[advisor_sid]
+        if leg is not None and leg.final:
+            return True
+        joined = leg is not None and leg.ready and not leg.machine
+        return joined and advisor is not None and advisor.final
 
     return over
 
 
-def _outcome(leg: LegView | None) -> ResidentCall:
-    """What the resident's finished leg comes to; a machine is never reached."""
+def _outcome(leg: LegView | None, advisor: LegView | None) -> ResidentCall:
+    """What the resident's leg comes to once the talk is over; a machine is never reached.
+    Ended first, it talked for as long as Twilio says it lasted; still up after the
+    advisor's call ended, from joining until the line heard that end."""
+    if leg is not None and not leg.final and advisor is not None and advisor.final:
+        assert leg.ready_at is not None  # _talk_over waits for nothing else
+        return ResidentCall(AttemptResult.REACHED, max(advisor.changed_at - leg.ready_at, NO_TIME))
     if leg is None:
         return ResidentCall(AttemptResult.FAILED)
     if leg.status == "completed":

@@ -27,6 +27,7 @@ from callflow.engine.clock import Clock
 from callflow.engine.prompts import PromptRef
 from callflow.engine.vocabulary import AttemptResult
 from callflow.engine.whisper import whisper
+from callflow.providers.twilio.callback_survey import ResidentSurveys
 from callflow.providers.twilio.calls import InboundCalls
 from callflow.providers.twilio.params import (
     FINAL_STATUSES,
@@ -74,8 +75,16 @@ class LegView:
     call_sid: str
     status: str
     answered_by: str | None
-    ready: bool
+    ready_at: datetime | None
     duration_s: float | None
+    changed_at: datetime
+    """When the line last heard news of it (a final status: when it heard the call end)."""
+
+    @property
+    def ready(self) -> bool:
+        """Joined: a callback's advisor past the whisper, or its resident (a person) in the
+        conference."""
+        return self.ready_at is not None
 
     @property
     def final(self) -> bool:
@@ -92,7 +101,7 @@ class LegView:
     @classmethod
     def of(cls, row: CallRow) -> LegView:
         return cls(
-            row.call_sid, row.status, row.answered_by, row.ready_at is not None, row.duration_s
+            row.call_sid, row.status, row.answered_by, row.ready_at, row.duration_s, row.updated_at
         )
 
 
@@ -148,6 +157,8 @@ class PlacedCalls:
         self.watch = watch
         self.writes = inbound.writes  # one queue of writers per process (see .store)
         self.speech = Speech(settings, self.rules)
+        self.surveys = ResidentSurveys(settings, clock, self.rules, self.writes, self.speech)
+        """The resident's leg once the talk is over (the recommendation question)."""
 
     @property
     def config(self) -> HotlineConfig:
@@ -175,6 +186,8 @@ class PlacedCalls:
             inbound = row.kind is TwilioLeg.INBOUND
             if not inbound:
                 moved = apply_news(row, news, now)
+                if moved and row.kind is TwilioLeg.RESIDENT and row.final:
+                    self.surveys.hung_up(session, row, now)
                 save_call(session, row)
                 if moved and row.kind is TwilioLeg.CONNECT and row.final:
                     self._advisor_free_again(session, row, now)
@@ -258,7 +271,10 @@ class PlacedCalls:
             return str(hang_up)
         self._mark_ready(params.call_sid, TwilioLeg.RESIDENT, params)
         response = VoiceResponse()
-        response.append(self._conference(params, starts=True))
+        # When the conference ends, Twilio asks the action what the resident's call does next.
+        response.append(
+            self._conference(params, starts=True, action=self.surveys.after_url(params))
+        )
         return str(response)
 
     def _mark_ready(self, call_sid: str, kind: TwilioLeg, params: CallbackLeg) -> None:
@@ -277,8 +293,10 @@ class PlacedCalls:
             save_call(session, row)
         self.watch.notify(call_sid)
 
-    def _conference(self, params: CallbackLeg, *, starts: bool) -> Dial:
-        dial = Dial()
+    def _conference(self, params: CallbackLeg, *, starts: bool, action: str | None = None) -> Dial:
+        """The callback's conference, ended by whoever leaves it first; after it, the call
+        goes on with *action*'s answer (if any), else it ends."""
+        dial = Dial() if action is None else Dial(action=action, method="POST")
         dial.conference(
             f"{self.settings.twilio.queue_prefix}callback-{params.callback_id}-{params.attempt_no}",
             start_conference_on_enter=starts,

@@ -158,6 +158,25 @@ class CallbackLeg(CallParams):
     answered_by: AnsweredBy | None = Field(default=None, alias="AnsweredBy")
 
 
+class DialEnded(CallbackLeg):
+    """A resident's ``<Dial>`` into the callback's conference is over (its ``action``):
+    the conference ended with the resident still on the line (``CallStatus``
+    ``in-progress``), or with them gone."""
+
+    call_status: CallStatus = Field(alias="CallStatus")
+    dial_call_status: Literal[
+        "completed", "answered", "busy", "no-answer", "failed", "canceled"
+    ] = Field(alias="DialCallStatus")
+
+
+class LegGathered(Gathered, CallbackLeg):
+    """A ``<Gather>`` of the question on a callback's resident leg ended."""
+
+
+class LegPlayed(Played, CallbackLeg):
+    """Words said on a callback's resident leg were heard (a ``<Redirect>`` after them)."""
+
+
 class ConnectLeg(CallParams):
     """An advisor called for a queued caller has answered."""
 

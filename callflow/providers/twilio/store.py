@@ -143,6 +143,7 @@ class CallRow:
     answered_by: str | None = None
     ready_at: datetime | None = None
     duration_s: float | None = None
+    survey_state: dict[str, Any] | None = None
 
     @property
     def final(self) -> bool:

@@ -30,8 +30,9 @@ said from the next step on.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -49,6 +50,7 @@ from callflow.engine.commands import (
 )
 from callflow.engine.prompts import PromptRef, render_text
 from callflow.engine.state import CallState, Phase
+from callflow.engine.survey import SurveyState
 from callflow.providers.twilio.settings import TwilioSettings
 from callflow.service.rules import LineRules
 
@@ -62,6 +64,8 @@ RENDERED = (Play, Ask, StopPlayback, EnterQueue, LeaveQueue, Hangup)
 WAIT_TURN = "wait"
 MUSIC_GATHER_TIMEOUT = 1
 """Seconds a key is awaited after music or prompts in a queue: the least Twilio allows."""
+MIN_GATHER = timedelta(seconds=1)
+"""The shortest ``<Gather>`` timeout Twilio takes."""
 
 
 def step_key(endpoint: str, query: dict[str, str | int]) -> str:
@@ -278,15 +282,7 @@ class Renderer:
                 query: dict[str, str | int] = {"s": step, "pb": ask.playback_id, "k": "ask"}
                 if doc.context == "wait":
                     query["q"] = 1  # its answer runs in the queue's waiting too
-                gather = response.gather(
-                    input="dtmf",
-                    num_digits=ask.max_digits,
-                    finish_on_key=ask.finish_on_key or "",
-                    timeout=max(1, round(ask.timeout.total_seconds())),
-                    action=url("/twilio/voice/gather", **query),
-                    method="POST",
-                    action_on_empty_result=True,
-                )
+                gather = question(response, ask, url("/twilio/voice/gather", **query))
                 self.speech.add(gather, ask.prompts, config)
                 return str(response), enqueued_at
             assert isinstance(part.command, Play)
@@ -327,6 +323,67 @@ class Renderer:
             action=self.settings.url("/twilio/voice/gather", **query),
             method="POST",
         )
+
+
+def question(response: Any, ask: Ask, action: str) -> Any:
+    """The ``<Gather>`` that asks *ask* (its prompts are nested in it by the caller): as many
+    keys as it takes, its finishing key, and its action asked even when no key came (the
+    silence is an answer too)."""
+    return response.gather(
+        input="dtmf",
+        num_digits=ask.max_digits,
+        finish_on_key=ask.finish_on_key or "",
+        timeout=max(1, round(ask.timeout.total_seconds())),
+        action=action,
+        method="POST",
+        action_on_empty_result=True,
+    )
+
+
+def survey_listens(
+    asking: SurveyState | None, media: Sequence[Command], now: datetime
+) -> list[Command]:
+    """The recommendation question still waits for a first key and the step said nothing
+    (a ``*`` or ``#``, which is no answer): a ``<Gather>`` is how Twilio keeps listening,
+    for what is left of the question's time. Its prompt id is the last one handed out,
+    whose end the question has heard already, so it changes nothing when it comes back."""
+    if asking is None or asking.done or asking.timer_at is None:
+        return []
+    if any(isinstance(c, Ask | Play) for c in media):
+        return []
+    left = max(asking.timer_at - now, MIN_GATHER)
+    return [Ask(f"survey{asking.playback_seq}", (), 1, None, left)]
+
+
+def leg_document(
+    media: Sequence[Command],
+    speech: Speech,
+    config: HotlineConfig,
+    *,
+    gathered: Callable[[str], str],
+    played: Callable[[str], str],
+) -> str:
+    """A placed call's document for the recommendation question's *media*, as an inbound
+    call's question is rendered: an ``Ask`` is a :func:`question` whose action is
+    ``gathered(playback_id)``, a ``Play`` its words then a ``<Redirect>`` to
+    ``played(playback_id)``; nothing left to say hangs up (the question is done)."""
+    parts: list[Play | Ask] = []
+    for command in media:
+        if isinstance(command, Play | Ask):
+            parts.append(command)
+        elif isinstance(command, StopPlayback):
+            parts = [p for p in parts if p.playback_id != command.playback_id]
+    response = VoiceResponse()
+    if not parts:
+        response.hangup()
+        return str(response)
+    first = parts[0]
+    if isinstance(first, Ask):
+        speech.add(question(response, first, gathered(first.playback_id)), first.prompts, config)
+    else:
+        speech.add(response, first.prompts, config)
+        response.redirect(played(first.playback_id), method="POST")
+    return str(response)
 
 
 def _fixed_words(

@@ -6,6 +6,7 @@
 ``POST /twilio/voice/gather|played|wait``   a call's next step (URLs handed out in TwiML)
 ``POST /twilio/voice/left|connected|tick``  leaving a queue, being joined with an advisor
 ``POST /twilio/callback/...``               a callback's advisor and resident legs
+``POST /twilio/callback/resident/after|..``  the resident's leg after the talk (the question)
 ``POST /twilio/connect/advisor``            an advisor called to take a queued caller
 =========================================  ==============================================
 
@@ -46,9 +47,12 @@ from callflow.providers.twilio.params import (
     CallParams,
     ConnectLeg,
     Dequeued,
+    DialEnded,
     Gathered,
     IncomingCall,
     LeftQueue,
+    LegGathered,
+    LegPlayed,
     Played,
     StatusCallback,
     read,
@@ -192,6 +196,23 @@ def twilio_webhooks(
     async def callback_resident(request: Request) -> Response:
         params = await parameters(request, CallbackLeg)
         return await answer_leg(lambda: placed.resident_answered(params))
+
+    @post("/callback/resident/after")
+    async def callback_resident_after(request: Request) -> Response:
+        params = await parameters(request, DialEnded)
+        return await answer_leg(lambda: placed.surveys.talk_over(params))
+
+    @post("/callback/resident/gather")
+    async def callback_resident_gather(request: Request) -> Response:
+        params = await parameters(request, LegGathered)
+        step = step_key("gather", params.step_query())
+        return await answer_leg(lambda: placed.surveys.gathered(params, step))
+
+    @post("/callback/resident/played")
+    async def callback_resident_played(request: Request) -> Response:
+        params = await parameters(request, LegPlayed)
+        step = step_key("played", params.step_query())
+        return await answer_leg(lambda: placed.surveys.played(params, step))
 
     @post("/connect/advisor")
     async def connect_advisor(request: Request) -> Response:
