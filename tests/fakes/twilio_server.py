@@ -319,6 +319,41 @@ class FakeTwilio:
         assert answer.status_code == 200, answer.text
         return answer.text
 
+    async def dial_over(
+        self, sid: str, twiml: str, *, call_status: str, dial_call_status: str = "completed"
+    ) -> str | None:
+        """The ``<Dial>`` of the call's document *twiml* ends (for a ``<Conference>``: the
+        conference ended, or the call left it), as Twilio ends it: with an ``action``, Twilio
+        asks it what the call does next — with ``CallStatus`` ``in-progress`` if the call is
+        still up, ``completed`` if it hung up (the answer is then not run) — and the answer's
+        TwiML is returned. Without one, the call goes on with the verbs after the ``<Dial>``:
+        None if there are none, and the call ends
+        (https://www.twilio.com/docs/voice/twiml/dial#action)."""
+        document = ET.fromstring(twiml)
+        verbs = list(document)
+        dial = document.find("Dial")
+        assert dial is not None, f"no <Dial> in {twiml!r}"
+        conference = dial.find("Conference")
+        if conference is not None:
+            assert conference.attrib.get("endConferenceOnExit") in (None, "true", "false")
+        action = dial.attrib.get("action")
+        if action is None:
+            assert verbs[-1] is dial, "the verbs after the <Dial> would run"
+            return None
+        assert action.startswith("https://") and dial.attrib.get("method", "POST") == "POST"
+        call = self.calls[sid]
+        params = {
+            **self._standard(call),
+            "CallStatus": call_status,
+            "DialCallStatus": dial_call_status,
+            "DialCallDuration": str(call.duration or 0),
+        }
+        if call.answered_by is not None:
+            params["AnsweredBy"] = call.answered_by
+        answer = await self._webhooks().post(action, params)
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
     # -- the HTTP side --------------------------------------------------------------------------
 
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
