@@ -315,6 +315,41 @@ def _surveys(database: Database) -> list[Survey]:
         return rows
 
 
+def _reached_callback(
+    database: Database, topic: str = "health", language: str = "fi"
+) -> tuple[CallbackCall, FakeAsterisk]:
+    """A stored request and its call, and an Asterisk on which the advisor and then the
+    resident answer."""
+    with database.transaction() as session:
+        callback_id = add_callback(session, RESIDENT, topic=topic, language=language)
+    call = replace(callback(), callback_id=callback_id, topic=topic, language=language)
+    fake = fake_with()
+    fake.model.devices.update(
+        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
+    )
+    return call, fake
+
+
+SURVEYED_LINE = with_connect(with_ari(SURVEY_ON), machine_detection=False)
+
+
+async def _talk_ended_by_the_advisor(
+    fake: FakeAsterisk, dialler: AriDialler, call: CallbackCall, cause: int = 16
+) -> str:
+    """The two legs talk, then the advisor's ends with *cause* (16: they hung up); the
+    attempt is over, reached, at once. The resident's leg."""
+    leg = await dialler.ring_advisor(call, timedelta(seconds=20))
+    assert leg is not None
+    dialling = asyncio.create_task(dialler.dial_resident(call, leg))
+    bridge = f"cf-cb-{call.callback_id}-1"
+    await fake.wait_until(
+        lambda: len(getattr(fake.model.bridges.get(bridge), "channels", ())) == 2, 5
+    )
+    await fake.hang_up_far_end(leg.ref, cause)
+    assert (await dialling).result is AttemptResult.REACHED
+    return f"cf-cb-{call.callback_id}-1-resident"
+
+
 @pytest.mark.parametrize(("keys", "score"), [("10", 10), ("7", 7), ("", None)])
 def test_a_resident_the_advisor_hung_up_on_is_asked_the_question(
     database: Database, keys: str, score: int | None
@@ -322,28 +357,11 @@ def test_a_resident_the_advisor_hung_up_on_is_asked_the_question(
     """The advisor ends the talk; the attempt is over (reached) at once, and the resident,
     still on the line, hears the question and answers it (or hangs up); then the line
     hangs up on them."""
-    with database.transaction() as session:
-        callback_id = add_callback(session, RESIDENT, topic="social", language="sv")
-    call = replace(callback(), callback_id=callback_id, topic="social", language="sv")
-    fake = fake_with()
-    fake.model.devices.update(
-        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
-    )
-    line = with_connect(with_ari(SURVEY_ON), machine_detection=False)
-    resident_leg = f"cf-cb-{callback_id}-1-resident"
+    call, fake = _reached_callback(database, topic="social", language="sv")
 
     async def scenario() -> None:
-        async with dialler_on(fake, line, database) as dialler:
-            leg = await dialler.ring_advisor(call, timedelta(seconds=20))
-            assert leg is not None
-            dialling = asyncio.create_task(dialler.dial_resident(call, leg))
-            bridge = f"cf-cb-{callback_id}-1"
-            await fake.wait_until(
-                lambda: len(getattr(fake.model.bridges.get(bridge), "channels", ())) == 2, 5
-            )
-            await fake.hang_up_far_end(leg.ref)
-            resident = await dialling
-            assert resident.result is AttemptResult.REACHED
+        async with dialler_on(fake, SURVEYED_LINE, database) as dialler:
+            resident_leg = await _talk_ended_by_the_advisor(fake, dialler, call)
             # The question is being said to the resident.
             await fake.wait_until(lambda: bool(plays_on(fake, resident_leg)), 5)
             if keys:
@@ -352,36 +370,24 @@ def test_a_resident_the_advisor_hung_up_on_is_asked_the_question(
                 await fake.hang_up_far_end(resident_leg)
             await fake.wait_until(lambda: resident_leg not in fake.model.channels, 5)
         [row] = _surveys(database)
-        assert (row.callback_id, row.call_id, row.channel) == (callback_id, None, Channel.CALLBACK)
+        assert (row.callback_id, row.call_id, row.channel) == (
+            call.callback_id,
+            None,
+            Channel.CALLBACK,
+        )
         assert (row.language, row.topic, row.score) == ("sv", "social", score)
 
     run(scenario())
 
 
 def test_a_resident_whose_advisor_was_cut_off_is_not_asked(database: Database) -> None:
-    with database.transaction() as session:
-        callback_id = add_callback(session, RESIDENT)
-    call = replace(callback(), callback_id=callback_id)
-    fake = fake_with()
-    fake.model.devices.update(
-        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
-    )
-    line = with_connect(with_ari(SURVEY_ON), machine_detection=False)
+    call, fake = _reached_callback(database)
 
     async def scenario() -> None:
-        async with dialler_on(fake, line, database) as dialler:
-            leg = await dialler.ring_advisor(call, timedelta(seconds=20))
-            assert leg is not None
-            dialling = asyncio.create_task(dialler.dial_resident(call, leg))
-            bridge = f"cf-cb-{callback_id}-1"
-            await fake.wait_until(
-                lambda: len(getattr(fake.model.bridges.get(bridge), "channels", ())) == 2, 5
-            )
-            await fake.hang_up_far_end(leg.ref, 38)  # network out of order
-            assert (await dialling).result is AttemptResult.REACHED
-            resident_leg = f"cf-cb-{callback_id}-1-resident"
+        async with dialler_on(fake, SURVEYED_LINE, database) as dialler:
+            resident_leg = await _talk_ended_by_the_advisor(fake, dialler, call, 38)
             await fake.wait_until(lambda: resident_leg not in fake.model.channels, 5)
-        assert _surveys(database) == []
+        assert _surveys(database) == []  # 38: network out of order
 
     run(scenario())
 
@@ -392,32 +398,16 @@ def test_a_question_whose_end_was_never_heard_does_not_keep_the_resident_for_eve
     """The websocket drops while the question is said, and its end is never heard (Asterisk
     sends no event to an application that is away): after a while with nothing from the
     leg, the line lets the resident go instead of holding them in silence."""
-    with database.transaction() as session:
-        callback_id = add_callback(session, RESIDENT)
-    call = replace(callback(), callback_id=callback_id)
-    fake = fake_with()
-    fake.model.devices.update(
-        {ADVISOR: Phone(answer_after=0.5), TRUNK_DEVICE: Phone(answer_after=1.0)}
-    )
-    line = with_connect(with_ari(SURVEY_ON), machine_detection=False)
-    resident_leg = f"cf-cb-{callback_id}-1-resident"
+    call, fake = _reached_callback(database)
 
     async def scenario() -> None:
-        async with dialler_on(fake, line, database) as dialler:
+        async with dialler_on(fake, SURVEYED_LINE, database) as dialler:
             dialler.question_silent_at_most = timedelta(seconds=1)
-            leg = await dialler.ring_advisor(call, timedelta(seconds=20))
-            assert leg is not None
-            dialling = asyncio.create_task(dialler.dial_resident(call, leg))
-            bridge = f"cf-cb-{callback_id}-1"
-            await fake.wait_until(
-                lambda: len(getattr(fake.model.bridges.get(bridge), "channels", ())) == 2, 5
-            )
-            await fake.hang_up_far_end(leg.ref)
-            assert (await dialling).result is AttemptResult.REACHED
+            resident_leg = await _talk_ended_by_the_advisor(fake, dialler, call)
             await fake.wait_until(lambda: bool(plays_on(fake, resident_leg)), 5)
             await fake.drop_websockets()
             await fake.wait_until(lambda: resident_leg not in fake.model.channels, 10)
         [row] = _surveys(database)
-        assert (row.callback_id, row.score) == (callback_id, None)
+        assert (row.callback_id, row.score) == (call.callback_id, None)
 
     run(scenario())
