@@ -69,16 +69,19 @@ class LegSurvey:
         if self.state.done:
             return
         now = self.stage.clock.now()
-        self.carry_out(survey.step(self.state, event, now, self.stage.config.survey))
+        answered = self.state.score is not None  # the step below may answer it
+        commands = survey.step(self.state, event, now, self.stage.config.survey)
+        self.carry_out(commands, answered_before=answered)
 
-    def carry_out(self, commands: list[Command]) -> None:
+    def carry_out(self, commands: list[Command], *, answered_before: bool = False) -> None:
         """The store's part in one unit of the batch, then the leg's on the loop; when
-        the machine is done, the leg is hung up and nothing more happens on it."""
+        the machine is done, the leg is hung up and nothing more happens on it.
+        *answered_before*: whether the question had its answer before the step that gave
+        *commands* (an answer is counted in the day's tally once)."""
         stage, state = self.stage, self.state
-        unanswered = state.score is None
         with stage.batch.unit() as session:
             media = settle_in(session, state, commands, stage.clock.now(), stage.config.survey)
-        if unanswered and state.score is not None:
+        if not answered_before and state.score is not None:
             stage.tally.surveys_answered += 1
         for command in media:
             self._on_the_leg(command)

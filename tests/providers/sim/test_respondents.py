@@ -64,6 +64,8 @@ def one_day(
             select(CallEvent).where(CallEvent.kind == EventKind.SURVEY_ANSWERED)
         ).all()
         assert len(answered_events) == sum(s.score is not None for s in asked)
+        # The day's summary counts every answer, after a call or a callback, once.
+        assert simulation.tally.surveys_answered == len(answered_events)
         outcomes = {
             c.id: c.outcome
             for c in session.scalars(
