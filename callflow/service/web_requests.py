@@ -25,6 +25,7 @@ are one transaction. The description is never logged, the number only masked.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -161,6 +162,20 @@ class WebQueueReads(StoreQueueReads):
         return timedelta(seconds=sum(lengths) / len(lengths))
 
 
+def sending_network(address: str) -> str:
+    """Who is counted as one sender: an IPv4 address, or an IPv6 address's /64 (one
+    subscriber's network: a client may take a new address in it for every request)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an address (a test client's name): counted as it is
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is 192.0.2.1
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def take_request(
     database: Database,
     rules: RulesInForce,
@@ -179,7 +194,8 @@ def take_request(
     checked = check_callback_number(form.number, config.callbacks.allowed_regions)
     with database.transaction() as session:
         # Counted whatever follows: a refusal is a submission too.
-        from_address = note_and_count(session, key_hash("address", address), now, ADDRESS_WINDOW)
+        sender = key_hash("address", sending_network(address))
+        from_address = note_and_count(session, sender, now, ADDRESS_WINDOW)
     if from_address > settings.per_address_per_hour:
         log.warning("web_request.refused", reason=Refusal.TOO_MANY_FROM_ADDRESS.value)
         return Outcome(refused=Refusal.TOO_MANY_FROM_ADDRESS)

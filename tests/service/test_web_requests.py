@@ -15,7 +15,13 @@ from structlog.testing import capture_logs
 from callflow.config.models import HotlineConfig
 from callflow.engine.vocabulary import Channel, EventKind
 from callflow.service.rules import RulesInForce
-from callflow.service.web_requests import ContactForm, Outcome, Refusal, take_request
+from callflow.service.web_requests import (
+    ContactForm,
+    Outcome,
+    Refusal,
+    sending_network,
+    take_request,
+)
 from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.session import Database
 from tests.store.helpers import T0
@@ -216,6 +222,20 @@ def test_past_the_limit_for_a_number_in_a_day_it_is_refused(
         Refusal.TOO_MANY_FOR_NUMBER,
     ]
     assert len(requests(database)) == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "same_sender"),
+    [
+        ("2001:db8:1:2::7", "2001:db8:1:2:ffff::1"),  # one subscriber's /64
+        ("192.0.2.7", "::ffff:192.0.2.7"),  # an IPv4 address as IPv6 writes it
+    ],
+)
+def test_a_sender_is_one_network_not_one_address(address: str, same_sender: str) -> None:
+    """A client with IPv6 may take a new address from its /64 for every request: counted
+    as one sender, as an IPv4 address is."""
+    assert sending_network(address) == sending_network(same_sender)
+    assert sending_network("2001:db8:1:3::7") != sending_network(address)
 
 
 def test_wrong_forms_with_a_residents_number_do_not_lock_it_out(
