@@ -29,9 +29,11 @@ from callflow.engine.clock import FakeClock
 from callflow.providers.twilio.provider import TwilioProvider
 from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, TwilioSettings, twilio_settings
+from callflow.providers.twilio.store import add_call
 from callflow.service.rules import LineRules
 from callflow.store.base import Base
 from callflow.store.session import Database
+from callflow.store.twilio_tables import TwilioLeg
 from callflow.web.app import create_app
 from tests.conftest import EXAMPLE_CONFIG
 from tests.conftest import _empty_postgres as empty_postgres
@@ -146,6 +148,29 @@ class TwilioRig:
                 )
                 for name in tables
             }
+
+
+def handed_to_advisor(line: TwilioRig, call: Caller, advisor_id: int) -> str:
+    """The queued *call* taken by *advisor_id* after 90 s: the advisor's call written down
+    as the connector does, and Twilio's dequeue webhook answered. That call's sid."""
+    line.clock.advance(timedelta(seconds=90))
+    placed = new_call_sid()
+    with line.database.transaction() as session:
+        add_call(
+            session, placed, TwilioLeg.CONNECT, line.clock.now(), status="in-progress",
+            advisor_id=advisor_id, topic="health", language="fi",
+        )  # fmt: skip
+    answer = line.webhooks.post_now(
+        f"{PUBLIC_URL}/twilio/voice/connected?advisor={advisor_id}",
+        {
+            **call.params(),
+            "QueueSid": "QU" + "1" * 32,
+            "QueueTime": "90",
+            "DequeingCallSid": placed,
+        },
+    )
+    assert answer.status_code == 200
+    return placed
 
 
 @pytest.fixture

@@ -20,13 +20,18 @@ from callflow.providers.twilio.provider import TwilioProvider
 from callflow.providers.twilio.rest import HttpxTwilioClient
 from callflow.providers.twilio.settings import TwilioAccount, twilio_settings
 from callflow.providers.twilio.signatures import sign, sign_json
-from callflow.providers.twilio.store import add_call
 from callflow.store.advisors import register_advisor, set_advisor_state
 from callflow.store.models import AdvisorState
-from callflow.store.twilio_tables import TwilioLeg
 from callflow.web.app import create_app
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, Webhooks, new_call_sid
-from tests.providers.twilio.conftest import BOTH_DATABASES, MOBILE, PUBLIC_URL, Caller, TwilioRig
+from tests.providers.twilio.conftest import (
+    BOTH_DATABASES,
+    MOBILE,
+    PUBLIC_URL,
+    Caller,
+    TwilioRig,
+    handed_to_advisor,
+)
 from tests.store.helpers import T0
 
 SATURDAY = datetime(2026, 1, 17, 8, 0, tzinfo=UTC)  # 10:00 in Helsinki, closed
@@ -165,23 +170,7 @@ class TestTheQueue:
             advisor_id = register_advisor(session, "Anna", ["nurse"], ["fi"], T0)
         call = to_callback_offer(line)
         call.press("2")
-        line.clock.advance(timedelta(seconds=90))
-        placed = new_call_sid()  # the advisor's call, as the connector writes it down
-        with line.database.transaction() as session:
-            add_call(
-                session, placed, TwilioLeg.CONNECT, line.clock.now(), status="in-progress",
-                advisor_id=advisor_id, topic="health", language="fi",
-            )  # fmt: skip
-        answer = line.webhooks.post_now(
-            f"{PUBLIC_URL}/twilio/voice/connected?advisor={advisor_id}",
-            {
-                **call.params(),
-                "QueueSid": "QU" + "1" * 32,
-                "QueueTime": "90",
-                "DequeingCallSid": placed,
-            },
-        )
-        assert answer.status_code == 200
+        handed_to_advisor(line, call, advisor_id)
         call.leave_queue("bridged")
         assert call.hung_up_on
         (row,) = line.rows("calls")

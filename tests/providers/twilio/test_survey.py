@@ -13,17 +13,15 @@ import pytest
 
 from callflow.config.models import HotlineConfig
 from callflow.engine.vocabulary import CallOutcome, Channel, EventKind
-from callflow.providers.twilio.store import add_call
 from callflow.reports.kpis import compute_report
 from callflow.store.advisors import register_advisor
-from callflow.store.twilio_tables import TwilioLeg
-from tests.fakes.twilio_server import new_call_sid
 from tests.providers.twilio.conftest import (
     BOTH_DATABASES,
     MOBILE,
     PUBLIC_URL,
     Caller,
     TwilioRig,
+    handed_to_advisor,
     with_twilio,
 )
 
@@ -51,23 +49,7 @@ def talked(line: TwilioRig, number: str = MOBILE, *, leg_status: str = "in-progr
     call.press("1")
     call.press("2")  # no callback, thank you
     assert call.waiting
-    line.clock.advance(timedelta(seconds=90))
-    placed = new_call_sid()  # the advisor's call, as the connector writes it down
-    with line.database.transaction() as session:
-        add_call(
-            session, placed, TwilioLeg.CONNECT, line.clock.now(), status="in-progress",
-            advisor_id=advisor_id, topic="health", language="fi",
-        )  # fmt: skip
-    dequeued = line.webhooks.post_now(
-        f"{PUBLIC_URL}/twilio/voice/connected?advisor={advisor_id}",
-        {
-            **call.params(),
-            "QueueSid": "QU" + "1" * 32,
-            "QueueTime": "90",
-            "DequeingCallSid": placed,
-        },
-    )
-    assert dequeued.status_code == 200
+    placed = handed_to_advisor(line, call, advisor_id)
     line.clock.advance(timedelta(minutes=5))
     if leg_status != "in-progress":
         status = {
