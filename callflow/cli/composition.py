@@ -71,12 +71,13 @@ class Choice:
 
 def choose(config: HotlineConfig, overrides: Overrides) -> Choice:
     """The line's provider: ``[provider.twilio]``, ``[provider.ari]``, else the simulator."""
-    if config.provider.twilio is not None:
-        return Choice("twilio", simulated=False, webhooks=True, build=_twilio(overrides))
-    if config.provider.ari is not None:
-        return Choice("ari", simulated=False, webhooks=False, build=_asterisk)
+    name = config.provider.name
+    if name == "twilio":
+        return Choice(name, simulated=False, webhooks=True, build=_twilio(overrides))
+    if name == "ari":
+        return Choice(name, simulated=False, webhooks=False, build=_asterisk)
     return Choice(
-        "sim",
+        name,
         simulated=True,
         webhooks=False,
         build=_simulator(overrides),

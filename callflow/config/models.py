@@ -622,6 +622,15 @@ class ProviderConfig(_Model):
     ari: AriConfig | None = None
 
     @property
+    def name(self) -> str:
+        """Which one carries the line: ``twilio``, ``ari``, else ``sim`` (the simulator). A
+        call's row names it (``calls.provider``), so a process that hears no calls (the web
+        page's queue reads) finds the line's callers by it."""
+        if self.twilio is not None:
+            return "twilio"
+        return "ari" if self.ari is not None else "sim"
+
+    @property
     def serves_queue_front_only(self) -> bool:
         """Whether the line's queues hand over their front caller only: on Twilio, whose
         ``<Dial><Queue>`` gives the advisor called whoever is first. The matcher is told

@@ -125,16 +125,6 @@ def web_topics(config: HotlineConfig) -> list[str]:
     return [name for name, queue in config.queues.items() if queue.callbacks.enabled]
 
 
-def line_provider(config: HotlineConfig) -> str:
-    """The provider whose callers stand in the line's queues (``calls.provider``): the
-    one the configuration chooses, as the composition root does."""
-    if config.provider.twilio is not None:
-        return "twilio"
-    if config.provider.ari is not None:
-        return "ari"
-    return "sim"
-
-
 class WebQueueReads(StoreQueueReads):
     """The queue as a web request sees it: as a newcomer who has not queued, with the
     line's provider's callers waiting ahead. This process hears no calls, so how long a
@@ -143,7 +133,7 @@ class WebQueueReads(StoreQueueReads):
 
     def __init__(self, config: HotlineConfig) -> None:
         super().__init__(config)
-        self.provider = line_provider(config)
+        self.provider = config.provider.name
 
     def _mean_handle(self, session: Session, topic: str) -> timedelta:
         rows = session.execute(
