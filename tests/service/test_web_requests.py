@@ -24,6 +24,7 @@ from callflow.service.web_requests import (
 )
 from callflow.store.models import CallbackRequest, CallEvent
 from callflow.store.session import Database
+from tests.engine.conftest import with_settings
 from tests.store.helpers import T0
 
 NUMBER = "040 123 4567"
@@ -257,15 +258,21 @@ def test_a_queue_not_calling_back_when_closed_takes_no_request_at_night(
     """The phone's rule: a closed line offers a callback only for queues that call back
     when closed, and no queue's while an emergency message closes the line without the
     after-hours offer."""
-    health = config.queues["health"]
-    no_night = health.model_copy(
-        update={"callbacks": health.callbacks.model_copy(update={"when_closed": False})}
-    )
     night = _local("2026-01-12T23:00")
-    quiet = config.model_copy(update={"queues": {**config.queues, "health": no_night}})
+    quiet = with_settings({"queues.health.callbacks.when_closed": False})
 
     assert send(database, quiet, at=night).refused is Refusal.NOT_NOW
     assert send(database, quiet, at=_local("2026-01-13T10:00")).callback_id is not None
+    assert len(requests(database)) == 1
+    outage = {
+        "texts": {code: "Häiriö." for code in config.languages},
+        "mode": "close",
+        "after_hours_offer": False,
+        "start": "2026-01-13T09:00:00",
+    }
+    closed = with_settings({"emergency.line": outage})
+    other = dataclasses.replace(SWEDISH, number="040 765 4321")
+    assert send(database, closed, other, at=_local("2026-01-13T10:00")).refused is Refusal.NOT_NOW
     assert len(requests(database)) == 1
 
 

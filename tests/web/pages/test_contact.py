@@ -18,6 +18,7 @@ from callflow.store.models import AdvisorState
 from callflow.store.session import Database
 from callflow.web.app import create_app
 from callflow.web.pages.text import TEXT
+from tests.engine.conftest import with_settings
 from tests.web.conftest import LEASE, Api, snapshot
 from tests.web.pages.browsing import Visitor, person
 
@@ -206,16 +207,12 @@ def test_a_token_no_browser_would_send_is_refused_as_any_wrong_token(app: FastAP
 
 
 def test_a_queue_that_calls_back_only_when_open_takes_no_request_at_night(
-    config: HotlineConfig, database: Database, clock: FakeClock
+    database: Database, clock: FakeClock
 ) -> None:
     """The phone offers no callback for such a queue while the line is closed, and the
     page takes none either: the resident is told to call when the line is open."""
-    health = config.queues["health"]
-    closed_off = health.model_copy(
-        update={"callbacks": health.callbacks.model_copy(update={"when_closed": False})}
-    )
-    config = config.model_copy(update={"queues": {**config.queues, "health": closed_off}})
-    app = create_app(config, database, clock=clock)
+    daytime_only = with_settings({"queues.health.callbacks.when_closed": False})
+    app = create_app(daytime_only, database, clock=clock)
     clock.set(clock.now().replace(hour=21))  # 23:00 in Helsinki
 
     answer = send(app)
